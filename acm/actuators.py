@@ -1,0 +1,152 @@
+"""Find the actuators of a flow graph and which applications drive them.
+
+Input: the graph, the propagation result and the tab -> application mapping.
+Output: plain frozen :class:`Actuator` records, one per actuator key, each
+with its nodes and, per driving application, the commands it can send and
+one path from a trigger of that application to the actuator node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .catalog import ACTUATOR_TYPES, Target, actuator_targets
+from .graph import FlowGraph, GraphNode
+from .propagate import Propagation
+from .values import UNKNOWN, Value
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """A node as it is in a flows file."""
+
+    runtime: str
+    id: str
+
+
+@dataclass(frozen=True)
+class Driver:
+    """One application that can drive one actuator."""
+
+    application: str
+    commands: frozenset[Value]
+    paths: tuple[tuple[NodeRef, ...], ...]  # trigger ... actuator node, one per actuator node
+
+
+@dataclass(frozen=True)
+class Actuator:
+    key: str
+    kind: str
+    name: str
+    nodes: tuple[NodeRef, ...]
+    drivers: Mapping[str, Driver] = field(default_factory=dict)
+    zone: str | None = None
+    effects: Mapping[str, str] = field(default_factory=dict)
+    declared: bool = False  # named in the deployment model
+
+    @property
+    def applications(self) -> frozenset[str]:
+        return frozenset(self.drivers)
+
+    @property
+    def runtimes(self) -> frozenset[str]:
+        return frozenset(ref.runtime for d in self.drivers.values()
+                         for path in d.paths for ref in path[-1:])
+
+
+@dataclass(frozen=True)
+class UnknownTarget:
+    """An actuator node whose target is only known at run time."""
+
+    node: NodeRef
+    kind: str
+    name: str
+    applications: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ActuatorScan:
+    actuators: tuple[Actuator, ...]
+    unknown: tuple[UnknownTarget, ...]
+
+
+def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
+    """One pass over the actuator nodes; no graph walks besides reading paths."""
+    by_key: dict[str, dict[str, Any]] = {}
+    unknown: list[UnknownTarget] = []
+    for gid, info in fg.info.items():
+        if info.type not in ACTUATOR_TYPES:
+            continue
+        runtime = info.runtime
+        flows = fg.flows[runtime]
+        config = _config_lookup(flows.by_id)
+        ref = NodeRef(runtime, info.origin)
+        reached = prop.reach.get(gid, {})
+        if not reached:
+            # Not driven by anything; still an actuator if its target is static.
+            for target in actuator_targets(info.node, config, runtime, [(UNKNOWN, UNKNOWN)]):
+                if target.key is not None:
+                    _entry(by_key, target, ref)
+            continue
+        unknown_apps: set[str] = set()
+        unknown_target: Target | None = None
+        for app, state in reached.items():
+            shapes = state.shapes or frozenset({(UNKNOWN, UNKNOWN)})
+            for target in actuator_targets(info.node, config, runtime, shapes):
+                if target.key is None:
+                    unknown_apps.add(app)
+                    unknown_target = target
+                    continue
+                entry = _entry(by_key, target, ref)
+                driver = entry["drivers"].setdefault(app, {"commands": set(), "paths": {}})
+                driver["commands"].add(target.command)
+                if gid not in driver["paths"]:
+                    driver["paths"][gid] = _path(fg, prop, gid, app)
+        if unknown_target is not None:
+            unknown.append(UnknownTarget(ref, unknown_target.kind, unknown_target.name,
+                                         frozenset(unknown_apps)))
+    actuators = tuple(
+        Actuator(
+            key=key,
+            kind=entry["kind"],
+            name=entry["name"],
+            nodes=tuple(entry["nodes"]),
+            drivers={
+                app: Driver(app, frozenset(d["commands"]), tuple(d["paths"].values()))
+                for app, d in sorted(entry["drivers"].items())
+            },
+        )
+        for key, entry in sorted(by_key.items())
+    )
+    return ActuatorScan(actuators, tuple(unknown))
+
+
+def _config_lookup(by_id: Mapping[str, Any]) -> Callable[[Any], Any]:
+    def lookup(node_id: Any) -> Any:
+        return by_id.get(node_id) if isinstance(node_id, str) else None
+
+    return lookup
+
+
+def _entry(by_key: dict[str, dict[str, Any]], target: Target, ref: NodeRef) -> dict[str, Any]:
+    assert target.key is not None
+    entry = by_key.get(target.key)
+    if entry is None:
+        entry = by_key[target.key] = {
+            "kind": target.kind, "name": target.name, "nodes": [], "drivers": {},
+        }
+    if ref not in entry["nodes"]:
+        entry["nodes"].append(ref)
+    return entry
+
+
+def _path(fg: FlowGraph, prop: Propagation, gid: str, app: str) -> tuple[NodeRef, ...]:
+    refs: list[NodeRef] = []
+    for step in prop.path(gid, app):
+        info: GraphNode = fg.info[step]
+        ref = NodeRef(info.runtime, info.origin)
+        if not refs or refs[-1] != ref:
+            refs.append(ref)
+    return tuple(refs)

@@ -1,0 +1,1 @@
+"""Data files shipped with acm: the built-in rule set."""

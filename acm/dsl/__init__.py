@@ -1,0 +1,1 @@
+"""The ACM rule language: grammar loading, typed AST, checking and evaluation."""

@@ -1,0 +1,299 @@
+"""Parse ACM rule files into the typed AST (:mod:`acm.dsl.ast`).
+
+The grammar (``acm.grammars/acm.lark``) is compiled once. This module only
+maps parse trees to AST nodes and turns lark's errors into one-line
+:class:`~acm.errors.RuleError` s with file:line:column, the text found and
+what was expected. Checking names is :mod:`acm.dsl.check`'s job.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import lark
+from lark import Token, Transformer, v_args
+
+from ..errors import RuleError
+from . import ast
+
+
+@lru_cache(maxsize=1)
+def _parser() -> lark.Lark:
+    grammar = (resources.files("acm.grammars") / "acm.lark").read_text(encoding="utf-8")
+    return lark.Lark(
+        grammar, parser="lalr", propagate_positions=True, start=["start", "expr"],
+        maybe_placeholders=False,
+    )
+
+
+def parse_rules(text: str, path: str = "<rules>") -> ast.RuleFile:
+    """Parse the text of one rule file."""
+    try:
+        tree = _parser().parse(text, start="start")
+    except lark.UnexpectedInput as exc:
+        raise _syntax_error(exc, text, path, line_offset=0, col_offset=0) from None
+    rules: list[ast.Rule] = []
+    overrides: list[ast.Override] = []
+    try:
+        items = _ToAst(path, text).transform(tree).children
+    except lark.exceptions.VisitError as exc:
+        if isinstance(exc.orig_exc, RuleError):
+            raise exc.orig_exc from None
+        raise
+    for item in items:
+        (rules if isinstance(item, ast.Rule) else overrides).append(item)
+    return ast.RuleFile(path, tuple(rules), tuple(overrides))
+
+
+def load_rule_file(path: str | Path) -> ast.RuleFile:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RuleError("rule file not found", str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(f"cannot read rule file ({exc})", str(path)) from None
+    return parse_rules(text, str(path))
+
+
+def _describe_terminal(name: str) -> str:
+    friendly = {
+        "NAME": "a name", "STRING": "a string", "LONG_STRING": 'a """text"""',
+        "NUMBER": "a number", "LEVEL": "error|warning|info", "BOOL": "true|false",
+        "COMP_OP": "a comparison", "$END": "end of file",
+    }
+    if name in friendly:
+        return friendly[name]
+    try:
+        pattern = _parser().get_terminal(name).pattern
+    except KeyError:
+        return name
+    return f"'{pattern.value}'"
+
+
+def _syntax_error(
+    exc: lark.UnexpectedInput, text: str, path: str, line_offset: int, col_offset: int
+) -> RuleError:
+    line = (getattr(exc, "line", 0) or 0)
+    column = (getattr(exc, "column", 0) or 0)
+    if isinstance(exc, lark.UnexpectedToken):
+        token = exc.token
+        found = "end of file" if token.type == "$END" else repr(str(token))
+        expected = sorted({_describe_terminal(t) for t in exc.expected})
+    elif isinstance(exc, lark.UnexpectedCharacters):
+        found = repr(text[exc.pos_in_stream]) if exc.pos_in_stream < len(text) else "end"
+        expected = sorted({_describe_terminal(t) for t in exc.allowed or ()})
+    else:  # UnexpectedEOF
+        found = "end of file"
+        expected = sorted({_describe_terminal(t) for t in getattr(exc, "expected", ())})
+    if line <= 0:  # end of input: point just past the last character
+        line = text.count("\n") + 1
+        column = len(text) - (text.rfind("\n") + 1) + 1
+    if line == 1:
+        column += col_offset
+    where = f"{path}:{line + line_offset}:{column}"
+    want = ", ".join(expected[:8]) + (" ..." if len(expected) > 8 else "")
+    return RuleError(f"syntax error: found {found}, expected {want or 'something else'}", where)
+
+
+def _unquote(token: str) -> str:
+    if token.startswith('"""'):
+        return textwrap.dedent(token[3:-3]).strip("\n")
+    try:
+        value = json.loads(token)
+    except json.JSONDecodeError:
+        return token[1:-1]
+    return value if isinstance(value, str) else token[1:-1]
+
+
+class _ToAst(Transformer[Token, Any]):
+    """Maps parse-tree rules to AST classes; nothing else."""
+
+    def __init__(self, path: str, text: str) -> None:
+        super().__init__()
+        self.path = path
+        self.text = text
+
+    def _pos(self, meta_or_token: Any) -> ast.Pos:
+        return ast.Pos(self.path, getattr(meta_or_token, "line", 0) or 0,
+                       getattr(meta_or_token, "column", 0) or 0)
+
+    # ---- statements
+    @v_args(meta=True)
+    def rule(self, meta: Any, children: list[Any]) -> ast.Rule:
+        name = children[0]
+        fields: dict[str, Any] = {"severities": []}
+        for item in children[1:]:
+            key, value, pos = item
+            if key == "severity":
+                fields["severities"].append(value)
+                continue
+            if key in fields:
+                raise RuleError(f"'{key}' given twice in rule {name}", str(pos))
+            fields[key] = value
+        fields["severities"] = tuple(fields["severities"])
+        return ast.Rule(name=str(name), pos=self._pos(name), **fields)
+
+    def override_severity(self, children: list[Token]) -> ast.Override:
+        return ast.Override(str(children[0]), self._pos(children[0]), level=str(children[1]))
+
+    def disable(self, children: list[Token]) -> ast.Override:
+        return ast.Override(str(children[0]), self._pos(children[0]), enabled=False)
+
+    def enable(self, children: list[Token]) -> ast.Override:
+        return ast.Override(str(children[0]), self._pos(children[0]), enabled=True)
+
+    @v_args(meta=True)
+    def code(self, meta: Any, c: list[Token]) -> tuple[str, Any, ast.Pos]:
+        return ("code", str(c[0]), self._pos(meta))
+
+    @v_args(meta=True)
+    def summary(self, meta: Any, c: list[Token]) -> tuple[str, Any, ast.Pos]:
+        return ("summary", _unquote(c[0]), self._pos(meta))
+
+    @v_args(meta=True)
+    def kind(self, meta: Any, c: list[Token]) -> tuple[str, Any, ast.Pos]:
+        return ("kind", str(c[0]), self._pos(meta))
+
+    @v_args(meta=True)
+    def quantifier(self, meta: Any, c: list[ast.Binding]) -> tuple[str, Any, ast.Pos]:
+        return ("bindings", tuple(c), self._pos(meta))
+
+    def binding(self, c: list[Token]) -> ast.Binding:
+        return ast.Binding(str(c[0]), str(c[1]), self._pos(c[0]))
+
+    @v_args(meta=True)
+    def where(self, meta: Any, c: list[ast.Expr]) -> tuple[str, Any, ast.Pos]:
+        return ("where", c[0], self._pos(meta))
+
+    @v_args(meta=True)
+    def severity(self, meta: Any, c: list[Any]) -> tuple[str, Any, ast.Pos]:
+        clause = ast.SeverityClause(str(c[0]), c[1] if len(c) > 1 else None, self._pos(meta))
+        return ("severity", clause, self._pos(meta))
+
+    @v_args(meta=True)
+    def message(self, meta: Any, c: list[Token]) -> tuple[str, Any, ast.Pos]:
+        return ("message", self._template(c[0]), self._pos(meta))
+
+    @v_args(meta=True)
+    def doc(self, meta: Any, c: list[Token]) -> tuple[str, Any, ast.Pos]:
+        return ("doc", _unquote(c[0]), self._pos(meta))
+
+    @v_args(meta=True)
+    def enabled(self, meta: Any, c: list[Token]) -> tuple[str, Any, ast.Pos]:
+        return ("enabled", str(c[0]) == "true", self._pos(meta))
+
+    def _template(self, token: Token) -> ast.Template:
+        """Split ``"text {expr} text"`` into parts; ``{{``/``}}`` are literal braces."""
+        text = _unquote(token)
+        parts: list[str | ast.Expr] = []
+        literal: list[str] = []
+        i = 0
+        while i < len(text):
+            ch = text[i]
+            if ch in "{}" and text[i:i + 2] in ("{{", "}}"):
+                literal.append(ch)
+                i += 2
+                continue
+            if ch == "{":
+                end = text.find("}", i)
+                if end < 0:
+                    raise RuleError("unclosed '{' in message",
+                                    f"{self.path}:{token.line}:{token.column + 1 + i}")
+                if literal:
+                    parts.append("".join(literal))
+                    literal = []
+                parts.append(self._placeholder(text[i + 1:end], token, i + 1))
+                i = end + 1
+                continue
+            literal.append(ch)
+            i += 1
+        if literal:
+            parts.append("".join(literal))
+        return ast.Template(tuple(parts), self._pos(token))
+
+    def _placeholder(self, source: str, token: Token, offset: int) -> ast.Expr:
+        col = (token.column or 0) + 1 + offset
+        try:
+            tree = _parser().parse(source, start="expr")
+        except lark.UnexpectedInput as exc:
+            raise _syntax_error(exc, source, self.path, (token.line or 1) - 1, col - 1) from None
+        placed = _ToAst(self.path, source)
+        placed.line_base = (token.line or 1) - 1
+        placed.col_base = col - 1
+        try:
+            result: ast.Expr = placed.transform(tree)
+        except lark.exceptions.VisitError as exc:
+            raise exc.orig_exc from None
+        return result
+
+    line_base = 0
+    col_base = 0
+
+    def _epos(self, meta_or_token: Any) -> ast.Pos:
+        line = getattr(meta_or_token, "line", 0) or 0
+        column = getattr(meta_or_token, "column", 0) or 0
+        if self.line_base or self.col_base:
+            return ast.Pos(self.path, line + self.line_base,
+                           column + (self.col_base if line == 1 else 0))
+        return ast.Pos(self.path, line, column)
+
+    # ---- expressions
+    def number(self, c: list[Token]) -> ast.Literal:
+        text = str(c[0])
+        return ast.Literal(self._epos(c[0]), float(text) if "." in text else int(text))
+
+    def string(self, c: list[Token]) -> ast.Literal:
+        return ast.Literal(self._epos(c[0]), _unquote(c[0]))
+
+    @v_args(meta=True)
+    def true(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal(self._epos(meta), True)
+
+    @v_args(meta=True)
+    def false(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal(self._epos(meta), False)
+
+    @v_args(meta=True)
+    def none(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal(self._epos(meta), None)
+
+    def var(self, c: list[Token]) -> ast.Var:
+        return ast.Var(self._epos(c[0]), str(c[0]))
+
+    def attr(self, c: list[Any]) -> ast.Attr:
+        return ast.Attr(self._epos(c[1]), c[0], str(c[1]))
+
+    def call(self, c: list[Any]) -> ast.Call:
+        return ast.Call(self._epos(c[0]), str(c[0]), tuple(a for a in c[1:] if a is not None))
+
+    def compare(self, c: list[Any]) -> ast.Compare:
+        return ast.Compare(self._epos(c[1]), str(c[1]), c[0], c[2])
+
+    @v_args(meta=True)
+    def contains(self, meta: Any, c: list[Any]) -> ast.Contains:
+        return ast.Contains(self._epos(meta), c[0], c[1])
+
+    @v_args(meta=True)
+    def union(self, meta: Any, c: list[Any]) -> ast.SetOp:
+        return ast.SetOp(self._epos(meta), "|", c[0], c[1])
+
+    @v_args(meta=True)
+    def intersect(self, meta: Any, c: list[Any]) -> ast.SetOp:
+        return ast.SetOp(self._epos(meta), "&", c[0], c[1])
+
+    @v_args(meta=True)
+    def and_(self, meta: Any, c: list[Any]) -> ast.And:
+        return ast.And(self._epos(meta), c[0], c[1])
+
+    @v_args(meta=True)
+    def or_(self, meta: Any, c: list[Any]) -> ast.Or:
+        return ast.Or(self._epos(meta), c[0], c[1])
+
+    @v_args(meta=True)
+    def not_(self, meta: Any, c: list[Any]) -> ast.Not:
+        return ast.Not(self._epos(meta), c[0])

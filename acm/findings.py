@@ -1,0 +1,115 @@
+"""Findings and the report: immutable, self-validating, multi-location.
+
+A :class:`Finding` refuses to exist without a rule, a known severity, a
+message and at least one actuator node; its id is derived from the rule and
+the actuator keys, so it is stable across runs and across unrelated edits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .actuators import Actuator, NodeRef, UnknownTarget
+
+#: Severities from lowest to highest.
+SEVERITIES = ("info", "warning", "error")
+
+
+def severity_rank(level: str) -> int:
+    return SEVERITIES.index(level)
+
+
+@dataclass(frozen=True)
+class Involved:
+    """One actuator a finding is about, with its nodes in the flows."""
+
+    key: str
+    name: str
+    nodes: tuple[NodeRef, ...]
+
+
+@dataclass(frozen=True)
+class Path:
+    """One way a command reaches an actuator: trigger ... actuator node."""
+
+    application: str
+    nodes: tuple[NodeRef, ...]
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    code: str
+    kind: str
+    severity: str
+    message: str
+    actuators: tuple[Involved, ...]
+    applications: tuple[str, ...]
+    paths: tuple[Path, ...]
+    id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not self.rule or not self.code:
+            raise ValueError("a finding needs a rule and a code")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity!r}")
+        if not self.message:
+            raise ValueError("a finding needs a message")
+        if not self.actuators or not all(a.nodes for a in self.actuators):
+            raise ValueError("a finding needs at least one actuator node")
+        digest = hashlib.sha256(
+            "\0".join([self.rule, *sorted(a.key for a in self.actuators)]).encode()
+        ).hexdigest()[:12]
+        object.__setattr__(self, "id", f"{self.code}-{digest}")
+
+    @property
+    def nodes(self) -> tuple[NodeRef, ...]:
+        return tuple(ref for a in self.actuators for ref in a.nodes)
+
+
+@dataclass(frozen=True)
+class Application:
+    id: str
+    name: str
+    runtime: str
+    tabs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What reports and ``acm rules`` say about a rule."""
+
+    name: str
+    code: str
+    kind: str
+    summary: str
+    doc: str
+    levels: tuple[str, ...]  # the severities it can report, highest first
+    enabled: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class Report:
+    sources: Mapping[str, str]  # runtime -> flows file
+    findings: tuple[Finding, ...]
+    actuators: tuple[Actuator, ...]
+    unknown: tuple[UnknownTarget, ...]
+    applications: Mapping[str, Application]
+    node_labels: Mapping[NodeRef, str]
+    rules: tuple[RuleInfo, ...]
+    stats: Mapping[str, Any]
+
+    def at_or_above(self, level: str) -> list[Finding]:
+        rank = severity_rank(level)
+        return [f for f in self.findings if severity_rank(f.severity) >= rank]
+
+    def label(self, ref: NodeRef) -> str:
+        return self.node_labels.get(ref, ref.id)
+
+    def app_name(self, app: str) -> str:
+        found = self.applications.get(app)
+        return found.name if found else app

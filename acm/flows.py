@@ -1,0 +1,145 @@
+"""Load Node-RED flows in every shape Node-RED produces and check they hang together.
+
+Shapes accepted: a plain array (flows file, export), the Admin API v2 object
+``{"flows": [...], "rev": "..."}``, and a single flow as ``GET /flow/:id``
+returns it (``{"id", "label", "nodes", "configs", "subflows"}``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import FlowsError
+
+Node = Mapping[str, Any]
+
+#: Node types that are structure, not message-carrying nodes.
+STRUCTURAL_TYPES = frozenset({"tab", "subflow", "group", "comment"})
+
+
+@dataclass(frozen=True)
+class Flows:
+    """One flows file: its nodes in file order and an index by id."""
+
+    source: str
+    nodes: tuple[Node, ...]
+    rev: str | None = None
+    by_id: Mapping[str, Node] = field(default_factory=dict, repr=False)
+
+    @property
+    def tabs(self) -> list[Node]:
+        return [n for n in self.nodes if n["type"] == "tab"]
+
+    @property
+    def subflows(self) -> dict[str, Node]:
+        return {n["id"]: n for n in self.nodes if n["type"] == "subflow"}
+
+    def tab_label(self, tab_id: str) -> str:
+        tab = self.by_id.get(tab_id)
+        if tab is None:
+            return tab_id
+        return str(tab.get("label") or tab.get("name") or tab_id)
+
+
+def load_flows(path: str | Path, *, text: str | None = None) -> Flows:
+    """Read a flows file (or ``text`` already read from it) and validate it.
+
+    Raises :class:`FlowsError` naming the file and, where it applies, the node.
+    """
+    source = str(path)
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise FlowsError("file not found", source) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FlowsError(f"cannot read file ({exc})", source) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FlowsError(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", source
+        ) from None
+    return flows_from_data(data, source)
+
+
+def flows_from_data(data: Any, source: str = "<flows>") -> Flows:
+    """Build :class:`Flows` from already-decoded JSON in any accepted shape."""
+    rev: str | None = None
+    if isinstance(data, dict) and isinstance(data.get("flows"), list):
+        rev = data.get("rev") if isinstance(data.get("rev"), str) else None
+        raw: Sequence[Any] = data["flows"]
+    elif isinstance(data, dict) and isinstance(data.get("nodes"), list) and "id" in data:
+        raw = _single_flow(data)
+    elif isinstance(data, list):
+        raw = data
+    else:
+        raise FlowsError(
+            "not a flows file: expected a JSON array of nodes or an object with a "
+            '"flows" array (Admin API v2)',
+            source,
+        )
+    nodes: list[Node] = []
+    by_id: dict[str, Node] = {}
+    for index, node in enumerate(raw):
+        if not isinstance(node, dict):
+            raise FlowsError(f"element {index} is not a node object", source)
+        node_id, node_type = node.get("id"), node.get("type")
+        if not isinstance(node_id, str) or not node_id:
+            raise FlowsError(f"element {index} has no string 'id'", source)
+        if not isinstance(node_type, str) or not node_type:
+            raise FlowsError(f"node {node_id} has no string 'type'", source)
+        if node_id in by_id:
+            raise FlowsError(f"duplicate node id {node_id}", source)
+        wires = node.get("wires", [])
+        if not isinstance(wires, list) or not all(isinstance(p, list) for p in wires):
+            raise FlowsError(f"node {node_id} has malformed 'wires'", source)
+        nodes.append(node)
+        by_id[node_id] = node
+    flows = Flows(source=source, nodes=tuple(nodes), rev=rev, by_id=by_id)
+    _check_references(flows)
+    return flows
+
+
+def _single_flow(data: Mapping[str, Any]) -> list[Any]:
+    """Flatten ``GET /flow/:id`` output into the plain-array shape."""
+    tab = {k: v for k, v in data.items() if k not in ("nodes", "configs", "subflows")}
+    tab.setdefault("type", "tab")
+    out: list[Any] = [tab]
+    for node in data.get("nodes", []):
+        if isinstance(node, dict):
+            node = {**node}
+            node.setdefault("z", data["id"])
+        out.append(node)
+    out.extend(data.get("configs") or [])
+    for sub in data.get("subflows") or []:
+        if isinstance(sub, dict) and isinstance(sub.get("nodes"), list):
+            out.append({k: v for k, v in sub.items() if k != "nodes"})
+            out.extend(sub["nodes"])
+        else:
+            out.append(sub)
+    return out
+
+
+def _check_references(flows: Flows) -> None:
+    """Dangling wires and subflow instances of missing definitions are errors."""
+    subflows = flows.subflows
+    for node in flows.nodes:
+        node_type = node["type"]
+        if node_type.startswith("subflow:") and node_type[8:] not in subflows:
+            raise FlowsError(
+                f"node {node['id']} is an instance of subflow {node_type[8:]}, "
+                "which is not defined in this file",
+                flows.source,
+            )
+        for port in node.get("wires", []):
+            for target in port:
+                if target not in flows.by_id:
+                    raise FlowsError(
+                        f"node {node['id']} is wired to {target}, which does not exist",
+                        flows.source,
+                    )

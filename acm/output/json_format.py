@@ -1,0 +1,83 @@
+"""``--format json``: the stable findings contract ``acm.findings/1`` (docs/json.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import __version__
+from ..actuators import NodeRef
+from ..findings import Finding, Report
+from ..values import UNKNOWN, const_text
+
+SCHEMA = "acm.findings/1"
+
+
+def _ids(refs: tuple[NodeRef, ...]) -> list[str]:
+    return [r.id for r in refs]
+
+
+def _locations(refs: tuple[NodeRef, ...], report: Report) -> list[dict[str, str]]:
+    return [{"runtime": r.runtime, "file": report.sources[r.runtime], "id": r.id} for r in refs]
+
+
+def conflict(f: Finding, report: Report) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "rule": f.rule,
+        "code": f.code,
+        "kind": f.kind,
+        "severity": f.severity,
+        "actuators": [
+            {"key": a.key, "name": a.name, "nodes": _ids(a.nodes),
+             "locations": _locations(a.nodes, report)}
+            for a in f.actuators
+        ],
+        "applications": list(f.applications),
+        "paths": [_ids(p.nodes) for p in f.paths],
+        "path_applications": [p.application for p in f.paths],
+        "message": f.message,
+    }
+
+
+def document(report: Report) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "tool": {"name": "acm", "version": __version__},
+        "sources": dict(report.sources),
+        "conflicts": [conflict(f, report) for f in report.findings],
+        "actuators": [
+            {
+                "key": a.key,
+                "kind": a.kind,
+                "name": a.name,
+                "nodes": _ids(a.nodes),
+                "applications": sorted(a.drivers),
+                "commands": sorted(
+                    {const_text(c) for d in a.drivers.values() for c in d.commands
+                     if c is not UNKNOWN}
+                ),
+                "dynamic": any(UNKNOWN in d.commands for d in a.drivers.values()),
+            }
+            for a in report.actuators
+        ],
+        "unknown_targets": [
+            {"node": u.node.id, "runtime": u.node.runtime, "kind": u.kind, "name": u.name,
+             "applications": sorted(u.applications)}
+            for u in report.unknown
+        ],
+        "applications": [
+            {"id": a.id, "name": a.name, "runtime": a.runtime, "tabs": list(a.tabs)}
+            for a in report.applications.values()
+        ],
+        "rules": [
+            {"name": r.name, "code": r.code, "kind": r.kind, "levels": list(r.levels),
+             "enabled": r.enabled, "summary": r.summary}
+            for r in report.rules
+        ],
+        "stats": dict(report.stats),
+    }
+
+
+def render(report: Report) -> str:
+    return json.dumps(document(report), indent=2, ensure_ascii=False) + "\n"

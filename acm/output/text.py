@@ -1,0 +1,63 @@
+"""``--format text``: findings grouped by actuator, readable in an 80-column terminal."""
+
+from __future__ import annotations
+
+import textwrap
+from collections import defaultdict
+
+from ..findings import Finding, Report
+
+WIDTH = 80
+_MARK = {"error": "ERROR", "warning": "WARN ", "info": "INFO "}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _summary(report: Report) -> str:
+    counts = report.stats.get("findings", {})
+    parts = [f"{counts.get(lvl, 0)} {lvl}" for lvl in ("error", "warning", "info")
+             if counts.get(lvl)]
+    files = ", ".join(sorted(set(report.sources.values())))
+    head = f"{files}: {_plural(len(report.findings), 'conflict')}"
+    if parts:
+        head += f" ({', '.join(parts)})"
+    return (
+        f"{head} among {_plural(len(report.actuators), 'actuator')} and "
+        f"{_plural(len(report.applications), 'application')}"
+    )
+
+
+def _finding(f: Finding, report: Report) -> list[str]:
+    lines = [f"  {_MARK[f.severity]} {f.code} {f.rule}"]
+    body = textwrap.wrap(f.message, WIDTH - 8)
+    lines += [f"        {line}" for line in body]
+    for path in f.paths:
+        app = report.app_name(path.application)
+        chain = " -> ".join(report.label(ref) for ref in path.nodes)
+        wrapped = textwrap.wrap(f"{app}: {chain}", WIDTH - 10, subsequent_indent="    ",
+                                break_on_hyphens=False)
+        lines += [f"        - {wrapped[0]}"] + [f"          {w}" for w in wrapped[1:]]
+    return lines
+
+
+def render(report: Report) -> str:
+    out = [_summary(report)]
+    groups: dict[tuple[str, ...], list[Finding]] = defaultdict(list)
+    for f in report.findings:
+        groups[tuple(a.key for a in f.actuators)].append(f)
+    for keys, findings in groups.items():
+        out.append("")
+        for key in keys:
+            out.append(key)
+        for f in findings:
+            out += _finding(f, report)
+    unknown = report.stats.get("unknown_targets", 0)
+    if unknown:
+        out.append("")
+        out.append(
+            f"{_plural(unknown, 'actuator node')} with a target known only at run time "
+            "(not analysed; see --format json 'unknown_targets')"
+        )
+    return "\n".join(out) + "\n"

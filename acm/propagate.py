@@ -1,0 +1,92 @@
+"""Propagate applications and abstract messages over the flow graph, once.
+
+Each trigger seeds its application. A worklist then pushes, along every edge,
+which applications can reach a node and which ``(topic, payload)`` shapes they
+bring, until nothing changes. Cost is proportional to edges times the
+applications that meet on a node (usually one), not to actuators: no
+per-actuator walks. For every (node, application) the first predecessor that
+brought the application is kept, so a path back to a trigger is read off in
+time proportional to its length.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .catalog import is_trigger, transfer, trigger_shapes
+from .graph import FlowGraph
+from .values import NO_MESSAGE, Shapes, covered, join
+
+
+@dataclass(slots=True)
+class Reach:
+    """How one application reaches one node."""
+
+    pred: str | None  # graph id it came from (None at the trigger itself)
+    shapes: Shapes  # message shapes arriving at the node's input
+    seed: Shapes = NO_MESSAGE  # what the node emits by itself (triggers only)
+
+
+@dataclass
+class Propagation:
+    reach: dict[str, dict[str, Reach]]  # graph id -> application -> Reach
+    triggers: dict[str, str]  # trigger graph id -> application
+
+    def path(self, gid: str, app: str) -> list[str]:
+        """Graph ids from a trigger of ``app`` to ``gid``."""
+        path = [gid]
+        reach = self.reach[gid][app]
+        while reach.pred is not None:
+            path.append(reach.pred)
+            reach = self.reach[reach.pred][app]
+        path.reverse()
+        return path
+
+
+def propagate(fg: FlowGraph, application_of: Callable[[str], str]) -> Propagation:
+    """Run the propagation; ``application_of(gid)`` names a trigger's application."""
+    reach: dict[str, dict[str, Reach]] = {}
+    triggers: dict[str, str] = {}
+    pending: dict[str, set[str]] = {}
+    queue: deque[str] = deque()
+    info = fg.info
+    graph = fg.graph
+    for gid, node_info in info.items():
+        if is_trigger(node_info.node, graph.in_degree(gid) > 0):
+            app = application_of(gid)
+            triggers[gid] = app
+            reach[gid] = {app: Reach(None, NO_MESSAGE, trigger_shapes(node_info.node))}
+            pending[gid] = {app}
+            queue.append(gid)
+
+    while queue:
+        gid = queue.popleft()
+        apps = pending.pop(gid)
+        node = info[gid].node
+        here = reach[gid]
+        successors = list(graph.successors(gid))
+        if not successors:
+            continue
+        for app in apps:
+            state = here[app]
+            out = transfer(node, state.shapes) if state.shapes else NO_MESSAGE
+            if state.seed:
+                out = join(out, state.seed)
+            for nxt in successors:
+                there = reach.setdefault(nxt, {})
+                current = there.get(app)
+                if current is None:
+                    there[app] = Reach(gid, out)
+                elif not covered(out, current.shapes):
+                    current.shapes = join(current.shapes, out)
+                else:
+                    continue
+                waiting = pending.get(nxt)
+                if waiting is None:
+                    pending[nxt] = {app}
+                    queue.append(nxt)
+                else:
+                    waiting.add(app)
+    return Propagation(reach, triggers)

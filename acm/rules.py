@@ -1,0 +1,197 @@
+"""Rule sets: the built-in rules and users' rule files, and what rules can talk about.
+
+The conflict rules are written in the ACM rule language; this module defines
+the vocabulary they use (actuators and their attributes, functions), loads
+and checks rule files, applies ``override`` / ``disable`` / ``enable``, and
+evaluates the rules over actuator facts into :class:`~acm.findings.Finding` s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .actuators import Actuator
+from .dsl import ast
+from .dsl.check import Attribute, Function, Vocabulary, check_rule
+from .dsl.evaluate import Plan, compile_expr, enumerate_matches, plan_rule, render
+from .dsl.parser import load_rule_file, parse_rules
+from .errors import RuleError
+from .findings import SEVERITIES, Finding, Involved, Path, RuleInfo
+from .values import UNKNOWN, const_text
+
+BUILTIN_RULES = "builtin.acm"
+
+
+@dataclass(frozen=True)
+class ActuatorFacts:
+    """An actuator as rules see it."""
+
+    actuator: Actuator
+    app_names: Mapping[str, str]
+    runtime_of_app: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def commands(self) -> frozenset[str]:
+        return frozenset(
+            const_text(c) for d in self.actuator.drivers.values() for c in d.commands
+            if c is not UNKNOWN
+        )
+
+    @cached_property
+    def dynamic(self) -> bool:
+        return any(UNKNOWN in d.commands for d in self.actuator.drivers.values())
+
+    @cached_property
+    def application_names(self) -> frozenset[str]:
+        return frozenset(self.app_names.get(a, a) for a in self.actuator.drivers)
+
+
+def _count(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, (str, set, frozenset, list, tuple, dict)):
+        return len(value)
+    return 1
+
+
+ACTUATOR_ATTRIBUTES: Mapping[str, Attribute] = {
+    "key": Attribute(lambda f: f.actuator.key, "stable actuator key, e.g. ha:light.hall"),
+    "kind": Attribute(lambda f: f.actuator.kind, "binding type: mqtt, ha, gpio, http, ..."),
+    "name": Attribute(lambda f: f.actuator.name, "readable target: topic, entity id, pin"),
+    "applications": Attribute(lambda f: f.actuator.applications,
+                              "ids of the applications that can drive it"),
+    "application_names": Attribute(lambda f: f.application_names,
+                                   "names (tab labels) of those applications"),
+    "commands": Attribute(lambda f: f.commands,
+                          "distinct constant commands sent to it (e.g. on, off)"),
+    "dynamic": Attribute(lambda f: f.dynamic,
+                         "true when some command is only known at run time"),
+    "runtimes": Attribute(lambda f: f.actuator.runtimes,
+                          "runtimes whose flows drive it"),
+    "nodes": Attribute(lambda f: frozenset(r.id for r in f.actuator.nodes),
+                       "ids of its actuator nodes"),
+    "zone": Attribute(lambda f: f.actuator.zone, "zone from the deployment model, or none"),
+}
+
+FUNCTIONS: Mapping[str, Function] = {
+    "count": Function(1, _count, "number of items in a set (or characters in a text)"),
+}
+
+VOCABULARY = Vocabulary(types={"actuator": ACTUATOR_ATTRIBUTES}, functions=FUNCTIONS)
+
+
+@dataclass(frozen=True)
+class LoadedRule:
+    rule: ast.Rule
+    plan: Plan
+    code: str
+    enabled: bool
+    forced_level: str | None = None  # set by 'override R severity L'
+
+    @property
+    def info(self) -> RuleInfo:
+        levels = tuple(dict.fromkeys(c.level for c in self.rule.severities))
+        if self.forced_level:
+            levels = (self.forced_level,)
+        ordered = tuple(sorted(levels, key=SEVERITIES.index, reverse=True))
+        return RuleInfo(
+            name=self.rule.name, code=self.code, kind=self.rule.kind or self.rule.name,
+            summary=self.rule.summary or "", doc=self.rule.doc or self.rule.summary or "",
+            levels=ordered, enabled=self.enabled, source=self.rule.pos.file,
+        )
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[LoadedRule, ...]
+
+    @property
+    def info(self) -> tuple[RuleInfo, ...]:
+        return tuple(r.info for r in self.rules)
+
+    def find(self, name_or_code: str) -> LoadedRule | None:
+        wanted = name_or_code.lower()
+        for loaded in self.rules:
+            if wanted in (loaded.rule.name.lower(), loaded.code.lower()):
+                return loaded
+        return None
+
+
+def builtin_rule_file() -> ast.RuleFile:
+    text = (resources.files("acm.data") / BUILTIN_RULES).read_text(encoding="utf-8")
+    return parse_rules(text, f"<builtin>/{BUILTIN_RULES}")
+
+
+def load_ruleset(extra: Sequence[str | Path] = ()) -> RuleSet:
+    """The built-in rules, then each user file: new rules, replacements, overrides."""
+    files = [builtin_rule_file(), *(load_rule_file(p) for p in extra)]
+    rules: dict[str, LoadedRule] = {}
+    for rule_file in files:
+        for rule in rule_file.rules:
+            check_rule(rule, VOCABULARY)
+            code = rule.code or rule.name.upper()
+            for other in rules.values():
+                if other.code == code and other.rule.name != rule.name:
+                    raise RuleError(f"code {code} is already used by rule {other.rule.name}",
+                                    str(rule.pos))
+            rules[rule.name] = LoadedRule(rule, plan_rule(rule, VOCABULARY), code, rule.enabled)
+        for override in rule_file.overrides:
+            target = rules.get(override.rule) or next(
+                (r for r in rules.values() if r.code == override.rule), None)
+            if target is None:
+                known = ", ".join(sorted(rules))
+                raise RuleError(f"no rule named '{override.rule}' to override (known: {known})",
+                                str(override.pos))
+            if override.level is not None:
+                target = replace(target, forced_level=override.level)
+            if override.enabled is not None:
+                target = replace(target, enabled=override.enabled)
+            rules[target.rule.name] = target
+    return RuleSet(tuple(rules.values()))
+
+
+def evaluate(ruleset: RuleSet, facts: Iterable[ActuatorFacts]) -> list[Finding]:
+    """Every finding of every enabled rule, in a stable order."""
+    domains: dict[str, list[Any]] = {"actuator": list(facts)}
+    findings: list[Finding] = []
+    for loaded in ruleset.rules:
+        if not loaded.enabled:
+            continue
+        rule = loaded.rule
+        scope = {b.name: b.type for b in rule.bindings}
+        severity_tests = [
+            (c.level, compile_expr(c.when, scope, VOCABULARY) if c.when else None)
+            for c in rule.severities
+        ]
+        assert rule.message is not None  # checked
+        for env in enumerate_matches(loaded.plan, domains):
+            level = next(lvl for lvl, test in severity_tests if test is None or test(env))
+            findings.append(_finding(loaded, level, render(rule.message, scope, VOCABULARY, env),
+                                     [env[b.name] for b in rule.bindings]))
+    findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.rule, f.id))
+    return findings
+
+
+def _finding(loaded: LoadedRule, level: str, message: str,
+             bound: list[ActuatorFacts]) -> Finding:
+    actuators = [f.actuator for f in bound]
+    apps = sorted({a for act in actuators for a in act.drivers})
+    paths = [
+        Path(app, nodes)
+        for act in actuators for app, driver in act.drivers.items() for nodes in driver.paths
+    ]
+    return Finding(
+        rule=loaded.rule.name,
+        code=loaded.code,
+        kind=loaded.rule.kind or loaded.rule.name,
+        severity=loaded.forced_level or level,
+        message=message,
+        actuators=tuple(Involved(a.key, a.name, a.nodes) for a in actuators),
+        applications=tuple(apps),
+        paths=tuple(paths),
+    )

@@ -1,0 +1,104 @@
+"""Abstract message values for constant propagation.
+
+A message is abstracted to the two properties that decide an actuator and its
+command: ``(topic, payload)``. Each is either a constant, kept as its canonical
+JSON text so it is hashable and compares by value, or :data:`UNKNOWN`. The set
+of shapes that can reach a node is a ``frozenset`` of such pairs; joins are
+unions, capped so the analysis stays linear.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+
+class _Unknown:
+    """A value only known at run time."""
+
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __lt__(self, other: object) -> bool:  # sorts after every constant
+        return False
+
+    def __gt__(self, other: object) -> bool:
+        return not isinstance(other, _Unknown)
+
+
+UNKNOWN: Final = _Unknown()
+Value = str | _Unknown  # canonical JSON text of a constant, or UNKNOWN
+Shape = tuple[Value, Value]  # (topic, payload)
+Shapes = frozenset[Shape]
+
+ANY_MESSAGE: Final[Shapes] = frozenset({(UNKNOWN, UNKNOWN)})
+NO_MESSAGE: Final[Shapes] = frozenset()
+MAX_SHAPES: Final = 32
+
+
+def const(value: Any) -> str:
+    """Canonical JSON text of a constant."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def const_text(value: Value) -> str:
+    """A constant for people: strings bare, other JSON as JSON, unknown as '?'."""
+    if isinstance(value, _Unknown):
+        return "?"
+    decoded = json.loads(value)
+    return decoded if isinstance(decoded, str) else value
+
+
+def typed_constant(value: Any, value_type: str | None) -> Value:
+    """Value of a Node-RED typed input (``str``, ``num``, ``bool``, ``json``...)."""
+    if value_type in (None, "", "str"):
+        return const("" if value is None else str(value))
+    if value_type == "num":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return UNKNOWN
+        return const(int(number) if number.is_integer() else number)
+    if value_type == "bool":
+        return const(str(value).lower() == "true")
+    if value_type == "json":
+        try:
+            return const(json.loads(value) if isinstance(value, str) else value)
+        except json.JSONDecodeError:
+            return UNKNOWN
+    return UNKNOWN  # msg/flow/global/env/date/jsonata/bin: decided at run time
+
+
+def _covers(general: Shape, specific: Shape) -> bool:
+    return all(g is UNKNOWN or g == s for g, s in zip(general, specific, strict=True))
+
+
+def covered(shapes: Shapes, by: Shapes) -> bool:
+    """True when every shape in ``shapes`` is already described by one in ``by``."""
+    if shapes <= by:
+        return True
+    return all(any(_covers(b, s) for b in by) for s in shapes)
+
+
+def join(a: Shapes, b: Shapes) -> Shapes:
+    """Union of two shape sets, without shapes a more general one describes.
+
+    Widened (payloads, then topics, forgotten) past :data:`MAX_SHAPES`. Each
+    join covers at least what both sides covered, so propagation terminates.
+    """
+    merged = a | b
+    if len(merged) > 1 and any(UNKNOWN in s for s in merged):
+        merged = frozenset(
+            s for s in merged if not any(o != s and _covers(o, s) for o in merged)
+        )
+    if len(merged) <= MAX_SHAPES:
+        return merged
+    topics_only = frozenset((t, UNKNOWN) for t, _ in merged)
+    return topics_only if len(topics_only) <= MAX_SHAPES else ANY_MESSAGE

@@ -1,0 +1,1 @@
+"""The ACM rule-language grammar (acm.lark), shipped as acm.grammars."""
