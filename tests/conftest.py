@@ -1,0 +1,67 @@
+"""Shared test helpers: build flows in memory, run the CLI in-process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from acm.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus" / "flows"
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def run_acm(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run ``acm ARGS`` in-process; returns exit code, stdout, stderr."""
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def write_flows(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write a list of nodes (or any JSON) to a flows file and return its path."""
+    counter = iter(range(10_000))
+
+    def write(nodes: Any, name: str | None = None) -> Path:
+        path = tmp_path / (name or f"flows{next(counter)}.json")
+        path.write_text(json.dumps(nodes), encoding="utf-8")
+        return path
+
+    return write
+
+
+def tab(tab_id: str, label: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"id": tab_id, "type": "tab", "label": label or tab_id, **extra}
+
+
+def node(node_id: str, node_type: str, z: str, wires: Sequence[Sequence[str]] = (),
+         **extra: Any) -> dict[str, Any]:
+    """A flow node with coordinates, as the editor writes it."""
+    return {"id": node_id, "type": node_type, "z": z, "x": 100, "y": 100,
+            "wires": [list(p) for p in wires], **extra}
+
+
+def broker(broker_id: str = "broker", host: str = "mqtt.local", port: str = "1883") -> dict[str, Any]:
+    return {"id": broker_id, "type": "mqtt-broker", "broker": host, "port": port}
