@@ -86,7 +86,7 @@ def is_trigger(node: Node, has_inputs: bool) -> bool:
     node_type = node["type"]
     if node_type in TRIGGER_TYPES:
         if node_type == "ha-device":
-            return node.get("deviceType", "trigger") == "trigger"
+            return bool(node.get("deviceType", "trigger") == "trigger")
         return True
     if not has_inputs and node_type not in KNOWN_TYPES and not node_type.startswith("subflow:"):
         return any(port for port in node.get("wires", []))
@@ -99,9 +99,9 @@ def trigger_shapes(node: Node) -> Shapes:
     if node_type == "inject":
         return frozenset({_inject_shape(node)})
     if node_type == "mqtt in":
-        topic = str(node.get("topic") or "")
-        known = topic and "+" not in topic and "#" not in topic
-        return frozenset({(const(topic) if known else UNKNOWN, UNKNOWN)})
+        subscribed = str(node.get("topic") or "")
+        known = subscribed and "+" not in subscribed and "#" not in subscribed
+        return frozenset({(const(subscribed) if known else UNKNOWN, UNKNOWN)})
     if node_type in ("ui_switch", "ui-switch"):
         topic = _topic_const(node)
         on = typed_constant(node.get("onvalue", True), node.get("onvalueType", "bool"))

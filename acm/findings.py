@@ -32,7 +32,7 @@ class Involved:
 
 
 @dataclass(frozen=True)
-class Path:
+class CommandPath:
     """One way a command reaches an actuator: trigger ... actuator node."""
 
     application: str
@@ -48,7 +48,7 @@ class Finding:
     message: str
     actuators: tuple[Involved, ...]
     applications: tuple[str, ...]
-    paths: tuple[Path, ...]
+    paths: tuple[CommandPath, ...]
     id: str = field(init=False)
 
     def __post_init__(self) -> None:

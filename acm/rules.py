@@ -21,7 +21,7 @@ from .dsl.check import Attribute, Function, Vocabulary, check_rule
 from .dsl.evaluate import Plan, compile_expr, enumerate_matches, plan_rule, render
 from .dsl.parser import load_rule_file, parse_rules
 from .errors import RuleError
-from .findings import SEVERITIES, Finding, Involved, Path, RuleInfo
+from .findings import SEVERITIES, CommandPath, Finding, Involved, RuleInfo
 from .values import UNKNOWN, const_text
 
 BUILTIN_RULES = "builtin.acm"
@@ -182,7 +182,7 @@ def _finding(loaded: LoadedRule, level: str, message: str,
     actuators = [f.actuator for f in bound]
     apps = sorted({a for act in actuators for a in act.drivers})
     paths = [
-        Path(app, nodes)
+        CommandPath(app, nodes)
         for act in actuators for app, driver in act.drivers.items() for nodes in driver.paths
     ]
     return Finding(

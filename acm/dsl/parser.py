@@ -85,7 +85,8 @@ def _syntax_error(
         found = "end of file" if token.type == "$END" else repr(str(token))
         expected = sorted({_describe_terminal(t) for t in exc.expected})
     elif isinstance(exc, lark.UnexpectedCharacters):
-        found = repr(text[exc.pos_in_stream]) if exc.pos_in_stream < len(text) else "end"
+        at = exc.pos_in_stream or 0
+        found = repr(text[at]) if at < len(text) else "end of file"
         expected = sorted({_describe_terminal(t) for t in exc.allowed or ()})
     else:  # UnexpectedEOF
         found = "end of file"
@@ -203,7 +204,7 @@ class _ToAst(Transformer[Token, Any]):
                 end = text.find("}", i)
                 if end < 0:
                     raise RuleError("unclosed '{' in message",
-                                    f"{self.path}:{token.line}:{token.column + 1 + i}")
+                                    f"{self.path}:{token.line}:{(token.column or 0) + 1 + i}")
                 if literal:
                     parts.append("".join(literal))
                     literal = []

@@ -1,0 +1,34 @@
+# The two commands a newcomer needs (see README.md):
+#   make demo   set up and analyse the bundled example site
+#   make test   set up what the tests need and run them (what CI runs)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@echo "== acm analyze flows/building/flows.json"
+	@$(BIN)/acm analyze flows/building/flows.json; code=$$?; \
+	  echo "(exit code $$code: 0 clean, 1 conflicts found, 2 bad input)"; test $$code -le 1
+
+lint: $(STAMP)
+	$(BIN)/ruff check acm tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
