@@ -32,7 +32,7 @@ class Driver:
 
     application: str
     commands: frozenset[Value]
-    paths: tuple[tuple[NodeRef, ...], ...]  # trigger ... actuator node, one per actuator node
+    via: tuple[str, ...]  # graph ids of the actuator nodes it reaches (paths: PathFinder)
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,7 @@ class Actuator:
     def applications(self) -> frozenset[str]:
         return frozenset(self.drivers)
 
-    @property
-    def runtimes(self) -> frozenset[str]:
-        return frozenset(ref.runtime for d in self.drivers.values()
-                         for path in d.paths for ref in path[-1:])
+    runtimes: frozenset[str] = frozenset()  # runtimes whose triggers drive it
 
 
 @dataclass(frozen=True)
@@ -100,10 +97,12 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
                     unknown_target = target
                     continue
                 entry = _entry(by_key, target, ref)
-                driver = entry["drivers"].setdefault(app, {"commands": set(), "paths": {}})
+                driver = entry["drivers"].get(app)
+                if driver is None:
+                    driver = entry["drivers"][app] = {"commands": set(), "via": {}}
                 driver["commands"].add(target.command)
-                if gid not in driver["paths"]:
-                    driver["paths"][gid] = _path(fg, prop, gid, app)
+                driver["via"][gid] = None
+                entry["runtimes"].add(state.origin)
         if unknown_target is not None:
             unknown.append(UnknownTarget(ref, unknown_target.kind, unknown_target.name,
                                          frozenset(unknown_apps)))
@@ -114,9 +113,10 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
             name=entry["name"],
             nodes=tuple(entry["nodes"]),
             drivers={
-                app: Driver(app, frozenset(d["commands"]), tuple(d["paths"].values()))
+                app: Driver(app, frozenset(d["commands"]), tuple(d["via"]))
                 for app, d in sorted(entry["drivers"].items())
             },
+            runtimes=frozenset(entry["runtimes"]),
         )
         for key, entry in sorted(by_key.items())
     )
@@ -135,18 +135,28 @@ def _entry(by_key: dict[str, dict[str, Any]], target: Target, ref: NodeRef) -> d
     entry = by_key.get(target.key)
     if entry is None:
         entry = by_key[target.key] = {
-            "kind": target.kind, "name": target.name, "nodes": [], "drivers": {},
+            "kind": target.kind, "name": target.name, "nodes": {}, "drivers": {},
+            "runtimes": set(),
         }
-    if ref not in entry["nodes"]:
-        entry["nodes"].append(ref)
+    entry["nodes"][ref] = None  # an ordered set
     return entry
 
 
-def _path(fg: FlowGraph, prop: Propagation, gid: str, app: str) -> tuple[NodeRef, ...]:
-    refs: list[NodeRef] = []
-    for step in prop.path(gid, app):
-        info: GraphNode = fg.info[step]
-        ref = NodeRef(info.runtime, info.origin)
-        if not refs or refs[-1] != ref:
-            refs.append(ref)
-    return tuple(refs)
+class PathFinder:
+    """Reads, on demand, the path from a trigger of an application to an actuator node.
+
+    Only findings need paths, so they are not computed for every actuator.
+    """
+
+    def __init__(self, fg: FlowGraph, prop: Propagation) -> None:
+        self.fg = fg
+        self.prop = prop
+
+    def __call__(self, gid: str, app: str) -> tuple[NodeRef, ...]:
+        refs: list[NodeRef] = []
+        for step in self.prop.path(gid, app):
+            info: GraphNode = self.fg.info[step]
+            ref = NodeRef(info.runtime, info.origin)
+            if not refs or refs[-1] != ref:  # a subflow instance and its entry share no id
+                refs.append(ref)
+        return tuple(refs)

@@ -100,6 +100,7 @@ class _Builder:
             if isinstance(z, str) and z:
                 self.by_scope.setdefault(z, []).append(node)
         self.link_calls: list[tuple[str, list[str], list[str]]] = []
+        self.edges: list[tuple[str, str]] = []  # added in bulk: much faster than one by one
 
     def build(self) -> None:
         live_tabs = [
@@ -108,7 +109,10 @@ class _Builder:
         top_nodes = [n for t in live_tabs for n in self.by_scope.get(t["id"], [])]
         # Links between top-level tabs are global, so all live tabs form one scope.
         self._add_scope(top_nodes, self.prefix, tab=None, stack=())
+        self.g.add_edges_from(self.edges)
+        self.edges = []
         self._add_link_returns()
+        self.g.add_edges_from(self.edges)
 
     def _add_scope(
         self, nodes: list[Node], prefix: str, tab: str | None, stack: tuple[str, ...]
@@ -123,7 +127,7 @@ class _Builder:
             node_tab = tab if tab is not None else str(node["z"])
             info = GraphNode(gid, node, node_tab, self.runtime, instance_gid)
             self.fg.info[gid] = info
-            self.g.add_node(gid)
+        self.g.add_nodes_from(local.values())
         for node in live:
             gid = local[node["id"]]
             node_type = node["type"]
@@ -136,11 +140,11 @@ class _Builder:
             for port in node.get("wires", []):
                 for target in port:
                     if target in local:
-                        self.g.add_edge(gid, local[target])
+                        self.edges.append((gid, local[target]))
             if node_type == "link out" and node.get("mode", "link") != "return":
                 for target in node.get("links") or []:
                     if target in local:
-                        self.g.add_edge(gid, local[target])
+                        self.edges.append((gid, local[target]))
         return local
 
     def _expand_instance(
@@ -161,7 +165,7 @@ class _Builder:
             for wire in port.get("wires") or []:
                 target = wire.get("id")
                 if target in inner:
-                    self.g.add_edge(gid, inner[target])
+                    self.edges.append((gid, inner[target]))
         for index, port in enumerate(definition.get("out") or []):
             outer_wires = node.get("wires", [])
             if index >= len(outer_wires):
@@ -174,7 +178,7 @@ class _Builder:
                 if src_gid is None:
                     continue
                 for t in targets:
-                    self.g.add_edge(src_gid, t)
+                    self.edges.append((src_gid, t))
 
     def _note_link_call(self, node: Node, gid: str, local: dict[str, str]) -> None:
         if node.get("linkType", "static") != "static":
@@ -182,7 +186,7 @@ class _Builder:
             return
         targets = [local[t] for t in node.get("links") or [] if t in local]
         for t in targets:
-            self.g.add_edge(gid, t)
+            self.edges.append((gid, t))
         outputs = [local[t] for port in node.get("wires", []) for t in port if t in local]
         self.link_calls.append((gid, targets, outputs))
 
@@ -197,7 +201,7 @@ class _Builder:
                     memo[link_in] = self._returns_reached_from(link_in)
                 for ret in memo[link_in]:
                     for out in outputs:
-                        self.g.add_edge(ret, out)
+                        self.edges.append((ret, out))
 
     def _returns_reached_from(self, start: str) -> list[str]:
         seen = {start}

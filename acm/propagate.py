@@ -26,6 +26,7 @@ class Reach:
 
     pred: str | None  # graph id it came from (None at the trigger itself)
     shapes: Shapes  # message shapes arriving at the node's input
+    origin: str  # runtime of the trigger that first brought the application here
     seed: Shapes = NO_MESSAGE  # what the node emits by itself (triggers only)
 
 
@@ -52,12 +53,15 @@ def propagate(fg: FlowGraph, application_of: Callable[[str], str]) -> Propagatio
     pending: dict[str, set[str]] = {}
     queue: deque[str] = deque()
     info = fg.info
-    graph = fg.graph
+    # networkx's adjacency dicts, read directly: the views cost more than the walk
+    succ, pred = fg.graph._succ, fg.graph._pred
     for gid, node_info in info.items():
-        if is_trigger(node_info.node, graph.in_degree(gid) > 0):
+        if is_trigger(node_info.node, bool(pred[gid])):
             app = application_of(gid)
             triggers[gid] = app
-            reach[gid] = {app: Reach(None, NO_MESSAGE, trigger_shapes(node_info.node))}
+            reach[gid] = {
+                app: Reach(None, NO_MESSAGE, node_info.runtime, trigger_shapes(node_info.node))
+            }
             pending[gid] = {app}
             queue.append(gid)
 
@@ -66,7 +70,7 @@ def propagate(fg: FlowGraph, application_of: Callable[[str], str]) -> Propagatio
         apps = pending.pop(gid)
         node = info[gid].node
         here = reach[gid]
-        successors = list(graph.successors(gid))
+        successors = succ[gid]
         if not successors:
             continue
         for app in apps:
@@ -78,7 +82,7 @@ def propagate(fg: FlowGraph, application_of: Callable[[str], str]) -> Propagatio
                 there = reach.setdefault(nxt, {})
                 current = there.get(app)
                 if current is None:
-                    there[app] = Reach(gid, out)
+                    there[app] = Reach(gid, out, state.origin)
                 elif not covered(out, current.shapes):
                     current.shapes = join(current.shapes, out)
                 else:

@@ -8,14 +8,14 @@ evaluates the rules over actuator facts into :class:`~acm.findings.Finding` s.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .actuators import Actuator
+from .actuators import Actuator, NodeRef
 from .dsl import ast
 from .dsl.check import Attribute, Function, Vocabulary, check_rule
 from .dsl.evaluate import Plan, compile_expr, enumerate_matches, plan_rule, render
@@ -155,7 +155,10 @@ def load_ruleset(extra: Sequence[str | Path] = ()) -> RuleSet:
     return RuleSet(tuple(rules.values()))
 
 
-def evaluate(ruleset: RuleSet, facts: Iterable[ActuatorFacts]) -> list[Finding]:
+PathsOf = Callable[[str, str], tuple[NodeRef, ...]]  # (actuator graph id, app) -> path
+
+
+def evaluate(ruleset: RuleSet, facts: Iterable[ActuatorFacts], paths_of: PathsOf) -> list[Finding]:
     """Every finding of every enabled rule, in a stable order."""
     domains: dict[str, list[Any]] = {"actuator": list(facts)}
     findings: list[Finding] = []
@@ -172,18 +175,18 @@ def evaluate(ruleset: RuleSet, facts: Iterable[ActuatorFacts]) -> list[Finding]:
         for env in enumerate_matches(loaded.plan, domains):
             level = next(lvl for lvl, test in severity_tests if test is None or test(env))
             findings.append(_finding(loaded, level, render(rule.message, scope, VOCABULARY, env),
-                                     [env[b.name] for b in rule.bindings]))
+                                     [env[b.name] for b in rule.bindings], paths_of))
     findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.rule, f.id))
     return findings
 
 
 def _finding(loaded: LoadedRule, level: str, message: str,
-             bound: list[ActuatorFacts]) -> Finding:
+             bound: list[ActuatorFacts], paths_of: PathsOf) -> Finding:
     actuators = [f.actuator for f in bound]
     apps = sorted({a for act in actuators for a in act.drivers})
     paths = [
-        CommandPath(app, nodes)
-        for act in actuators for app, driver in act.drivers.items() for nodes in driver.paths
+        CommandPath(app, paths_of(gid, app))
+        for act in actuators for app, driver in act.drivers.items() for gid in driver.via
     ]
     return Finding(
         rule=loaded.rule.name,

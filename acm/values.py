@@ -43,8 +43,17 @@ NO_MESSAGE: Final[Shapes] = frozenset()
 MAX_SHAPES: Final = 32
 
 
+_encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
 def const(value: Any) -> str:
     """Canonical JSON text of a constant."""
+    if isinstance(value, str):  # the common case, without building an encoder
+        return str(_encode_str(value))
+    if value is True or value is False or value is None:
+        return "true" if value else ("false" if value is False else "null")
+    if isinstance(value, int):
+        return str(value)
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -80,4 +80,8 @@ def document(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
-    return json.dumps(document(report), indent=2, ensure_ascii=False) + "\n"
+    # Indented for people when small; large reports stay on the C encoder's fast
+    # path (indentation forces the pure-Python encoder, several times slower).
+    doc = document(report)
+    indent = 2 if len(report.actuators) + len(report.findings) <= 2000 else None
+    return json.dumps(doc, indent=indent, ensure_ascii=False) + "\n"
