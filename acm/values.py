@@ -43,7 +43,7 @@ NO_MESSAGE: Final[Shapes] = frozenset()
 MAX_SHAPES: Final = 32
 
 
-_encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_str = json.encoder.encode_basestring
 
 
 def const(value: Any) -> str:
