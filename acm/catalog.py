@@ -131,11 +131,16 @@ def _inject_shape(node: Node) -> Shape:
             if not isinstance(prop, dict):
                 continue
             name = prop.get("p")
+            # Node-RED (20-inject.js): a prop's own v/vt win; the node's
+            # payload/topic fields fill in only when v is absent.
             if name == "payload":
-                # Node-RED stores the payload of a prop list on the node itself
-                payload = typed_constant(node.get("payload"), node.get("payloadType"))
+                if "v" in prop:
+                    payload = typed_constant(prop.get("v"), prop.get("vt"))
+                else:
+                    payload = typed_constant(node.get("payload"), node.get("payloadType"))
             elif name == "topic":
-                topic = typed_constant(node.get("topic", prop.get("v")), "str")
+                topic = typed_constant(prop["v"] if "v" in prop else node.get("topic"),
+                                       prop.get("vt", "str"))
         return (topic, payload)
     payload = typed_constant(node.get("payload"), node.get("payloadType", "date"))
     return (const(str(node.get("topic") or "")), payload)
@@ -157,6 +162,12 @@ def transfer(node: Node, shapes: Shapes) -> Shapes:
         return _template(node, shapes)
     if node_type in ("ui_switch", "ui-switch") and node.get("passthru"):
         return shapes
+    if node_type == "OpcUa-Item":  # names the OPC UA node to read or write
+        item = _str(node.get("item"))
+        topic: Value = const(item) if item else UNKNOWN
+        value = node.get("value")
+        return frozenset(
+            (topic, p if value in (None, "") else UNKNOWN) for _, p in shapes)
     if node_type in PAYLOAD_TYPES:
         return frozenset((t, UNKNOWN) for t, _ in shapes)
     return frozenset({(UNKNOWN, UNKNOWN)}) if shapes else shapes
@@ -329,7 +340,7 @@ def _websocket_out(node: Node, config: Config, runtime: str, shape: Shape) -> li
 # Home Assistant service domains that notify people rather than move things.
 _HA_NON_ACTUATING = frozenset(
     {"notify", "persistent_notification", "tts", "system_log", "logbook", "recorder",
-     "homeassistant", "logger", "conversation"}
+     "logger", "conversation"}
 )
 
 
@@ -375,8 +386,10 @@ def _ha_call(node: Node, config: Config, runtime: str, shape: Shape) -> list[Tar
     else:
         domain = _str(node.get("domain")) or _str(node.get("service_domain"))
         service = _str(node.get("service"))
-    if domain in _HA_NON_ACTUATING:
-        return []
+    if domain in _HA_NON_ACTUATING or (
+        domain == "homeassistant" and service not in ("turn_on", "turn_off", "toggle")
+    ):
+        return []  # notifications and restarts/reloads move nothing
     data = _ha_data(node)
     entities = _ha_entities(node.get("entityId"))
     target = node.get("target")
@@ -411,18 +424,17 @@ def _ha_api(node: Node, config: Config, runtime: str, shape: Shape) -> list[Targ
     if protocol == "websocket" and not (data and data.get("type") == "call_service"):
         if not (path.startswith("services/") or path.startswith("states/")):
             return []
-    entity: str | None = None
+    entities: list[str] | None = []
     if data:
         found = data.get("entity_id") or (data.get("service_data") or {}).get("entity_id")
         found = found or (data.get("target") or {}).get("entity_id")
-        if isinstance(found, str) and "{{" not in found:
-            entity = found
-    if entity is None and path.startswith("states/"):
-        entity = path[len("states/"):] or None
+        entities = _ha_entities(found) if found else []
+    if entities == [] and path.startswith("states/"):
+        entities = [path[len("states/"):]] if path[len("states/"):] else []
     command = const(path or const(data)) if data is not None else UNKNOWN
-    if entity is None:
+    if not entities:
         return [Target("ha", None, path or "<ha-api>", command)]
-    return [Target("ha", f"ha:{entity}", entity, command)]
+    return [Target("ha", f"ha:{e}", e, command) for e in entities]
 
 
 def _zigbee2mqtt_out(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:
@@ -434,9 +446,17 @@ def _zigbee2mqtt_out(node: Node, config: Config, runtime: str, shape: Shape) -> 
         return [Target("zigbee2mqtt", None, "<msg>", shape[1])]
     topic = f"{base or 'zigbee2mqtt'}/{device}/set"
     command = shape[1]
-    payload = node.get("payload")
-    if _str(node.get("command")) and node.get("payloadType", "msg") != "msg":
-        command = const({_str(node.get("command")): payload})
+    name = _str(node.get("command"))
+    payload_type = node.get("payloadType", "msg")
+    if name and node.get("commandType", "z2m_cmd") in ("z2m_cmd", "str"):
+        if payload_type in ("z2m_payload", "str", "num", "json", "bool"):
+            value = typed_constant(node.get("payload"),
+                                   "str" if payload_type == "z2m_payload" else payload_type)
+            command = UNKNOWN if value is UNKNOWN else const({name: json.loads(str(value))})
+        elif payload_type != "msg":
+            command = UNKNOWN  # flow/global/env context: decided at run time
+    elif name:
+        command = UNKNOWN  # the command itself comes from the message
     return [Target("zigbee2mqtt", f"mqtt:{broker}/{topic}", device, command)]
 
 
@@ -453,14 +473,17 @@ def _modbus_write(node: Node, config: Config, runtime: str, shape: Shape) -> lis
     server = config(node.get("server"))
     if server is None:
         where = "?"
-    elif _str(server.get("serialPort")) and server.get("clienttype") in ("simple", "buffered"):
-        where = _str(server.get("serialPort"))
+    elif server.get("clienttype") in ("simpleser", "serial"):
+        where = _str(server.get("serialPort")) or "?"
     else:
         where = _host_port(server.get("tcpHost"), server.get("tcpPort"), 502)
     adr = _str(str(node.get("adr", "")))
     if not adr:
         return [Target("modbus", None, f"{where}/<msg>", shape[1])]
-    name = f"{node.get('unitid') or 1}/{node.get('dataType', '?')}/{adr}"
+    # an empty Unit-ID on the node means the client's own
+    unit = _str(str(node.get("unitid") or "")) or (
+        _str(str(server.get("unit_id") or "")) if server else "") or "1"
+    name = f"{unit}/{node.get('dataType', '?')}/{adr}"
     return [Target("modbus", f"modbus:{where}/{name}", name, shape[1])]
 
 
@@ -562,7 +585,7 @@ KNOWN_TYPES = frozenset(
     | {"change", "trigger", "template", "function", "debug", "http response", "exec",
        "file", "file in", "comment", "ui_text", "ui_gauge", "ui_chart", "ui_template",
        "ui_toast", "ui_audio", "ui_table", "join", "sort", "sqlite", "mysql",
-       "api-current-state", "time-range-switch", "moment", "stoptimer"}
+       "api-current-state", "time-range-switch", "moment", "stoptimer", "OpcUa-Item"}
 )
 
 

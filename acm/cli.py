@@ -40,6 +40,9 @@ def cli() -> None:
     one Home Assistant entity, one GPIO pin ...) from different applications
     (by default: different tabs).
 
+    Exit codes: 0 no conflict at or above --fail-on, 1 conflicts found,
+    2 bad input or usage (one line on stderr says where and what).
+
     \b
     Examples:
       acm analyze flows.json                 conflicts as text, exit 1 on errors
@@ -70,11 +73,7 @@ def analyze(flows: str, rule_files: Sequence[str], fmt: str, fail_on: str, outpu
     else:
         loaded = load_flows(flows)
     report = analyze_flows({"local": loaded}, ruleset)
-    text = render(report, fmt)
-    if output == "-":
-        click.echo(text, nl=False)
-    else:
-        Path(output).write_text(text, encoding="utf-8")
+    write_output(render(report, fmt), output)
     if fail_on == "never":
         return 0
     return 1 if report.at_or_above(fail_on) else 0
@@ -107,6 +106,17 @@ def rules_command(rule_files: Sequence[str], explain: str | None) -> int:
         levels = "/".join(info.levels)
         click.echo(f"{info.code:8} {info.name:{width}}  {levels:19} {info.summary}{state}")
     return 0
+
+
+def write_output(text: str, output: str) -> None:
+    """Write a report to ``output`` (``-`` is standard output)."""
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise AcmError(f"cannot write report ({exc.strerror})", output) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

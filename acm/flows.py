@@ -59,6 +59,7 @@ def load_flows(path: str | Path, *, text: str | None = None) -> Flows:
             raise FlowsError("file not found", source) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise FlowsError(f"cannot read file ({exc})", source) from None
+    text = text.removeprefix("\ufeff")  # a BOM survives when the text came from stdin
     gc_was_enabled = gc.isenabled()
     gc.disable()  # json.loads of a large site is several times faster without GC passes
     try:

@@ -35,6 +35,7 @@ class GraphNode:
     tab: str  # the top-level tab the message is on (outermost instance's tab)
     runtime: str
     instance: str | None = None  # graph id of the innermost subflow instance, if any
+    call_site: str | None = None  # set on copies of a flow made for one link call
 
     @property
     def origin(self) -> str:
@@ -99,7 +100,10 @@ class _Builder:
             z = node.get("z")
             if isinstance(z, str) and z:
                 self.by_scope.setdefault(z, []).append(node)
-        self.link_calls: list[tuple[str, list[str], list[str]]] = []
+        # link call graph id -> (called link in graph ids, the call's own outputs)
+        self.link_calls: dict[str, tuple[list[str], list[str]]] = {}
+        self.regions: dict[str, tuple[list[str], set[str]]] = {}
+        self.clone_budget = 200_000  # graph nodes that link-call copies may add
         self.edges: list[tuple[str, str]] = []  # added in bulk: much faster than one by one
 
     def build(self) -> None:
@@ -111,7 +115,7 @@ class _Builder:
         self._add_scope(top_nodes, self.prefix, tab=None, stack=())
         self.g.add_edges_from(self.edges)
         self.edges = []
-        self._add_link_returns()
+        self._inline_link_calls()
         self.g.add_edges_from(self.edges)
 
     def _add_scope(
@@ -185,36 +189,78 @@ class _Builder:
             self.fg.dynamic_link_calls += 1
             return
         targets = [local[t] for t in node.get("links") or [] if t in local]
-        for t in targets:
-            self.edges.append((gid, t))
         outputs = [local[t] for port in node.get("wires", []) for t in port if t in local]
-        self.link_calls.append((gid, targets, outputs))
+        self.link_calls[gid] = (targets, outputs)
 
-    def _add_link_returns(self) -> None:
-        """Wire each return-mode ``link out`` back to the callers that reach it."""
-        memo: dict[str, list[str]] = {}
-        for _call, targets, outputs in self.link_calls:
-            if not outputs:
+    def _inline_link_calls(self) -> None:
+        """Give every static ``link call`` its own copy of the flow it calls.
+
+        A return-mode ``link out`` answers only the call that sent the message,
+        so the called flow is copied per call site (like a subflow instance):
+        call -> copy of the called flow -> copy of its return -> the call's own
+        outputs. Recursive calls, and sites beyond a size budget, share one copy
+        of the return edges instead (an over-approximation, never a miss).
+        """
+        for call, (targets, outputs) in list(self.link_calls.items()):
+            self._inline(call, targets, outputs, stack=())
+
+    def _inline(self, call: str, targets: list[str], outputs: list[str],
+                stack: tuple[str, ...]) -> None:
+        for link_in in targets:
+            region, returns = self._region(link_in)
+            if link_in in stack or len(region) > self.clone_budget:
+                for ret in returns:
+                    self.edges.extend((ret, out) for out in outputs)
+                self.edges.append((call, link_in))
                 continue
-            for link_in in targets:
-                if link_in not in memo:
-                    memo[link_in] = self._returns_reached_from(link_in)
-                for ret in memo[link_in]:
-                    for out in outputs:
-                        self.edges.append((ret, out))
+            self.clone_budget -= len(region)
+            clone = {gid: f"{call}>{gid}" for gid in region}
+            for gid in region:
+                original = self.fg.info[gid]
+                self.fg.info[clone[gid]] = GraphNode(
+                    clone[gid], original.node, original.tab, original.runtime,
+                    original.instance, call_site=call)
+            self.g.add_nodes_from(clone.values())
+            self.edges.append((call, clone[link_in]))
+            for gid in region:
+                if gid in self.link_calls:
+                    continue  # a nested call: wired by the recursion below
+                if gid in returns:
+                    self.edges.extend((clone[gid], out) for out in outputs)
+                    continue
+                self.edges.extend(
+                    (clone[gid], clone[nxt]) for nxt in self.g.successors(gid) if nxt in clone)
+            for gid in region:
+                if gid in self.link_calls:
+                    inner_targets, inner_outputs = self.link_calls[gid]
+                    self._inline(clone[gid], inner_targets,
+                                 [clone[o] for o in inner_outputs if o in clone],
+                                 (*stack, link_in))
 
-    def _returns_reached_from(self, start: str) -> list[str]:
+    def _region(self, start: str) -> tuple[list[str], set[str]]:
+        """Nodes a called flow runs through from ``start``, and its return nodes.
+
+        A nested ``link call`` is stepped over to its own outputs: what it
+        calls is inlined separately.
+        """
+        cached = self.regions.get(start)
+        if cached is not None:
+            return cached
         seen = {start}
+        order = [start]
         queue = deque([start])
-        found: list[str] = []
+        returns: set[str] = set()
         while queue:
             gid = queue.popleft()
             node = self.fg.info[gid].node
             if node["type"] == "link out" and node.get("mode") == "return":
-                found.append(gid)
+                returns.add(gid)
                 continue
-            for nxt in self.g.successors(gid):
+            nexts = self.link_calls[gid][1] if gid in self.link_calls else self.g.successors(gid)
+            for nxt in nexts:
                 if nxt not in seen:
                     seen.add(nxt)
+                    order.append(nxt)
                     queue.append(nxt)
-        return found
+        self.regions[start] = (order, returns)
+        return order, returns

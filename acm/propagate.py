@@ -56,7 +56,7 @@ def propagate(fg: FlowGraph, application_of: Callable[[str], str]) -> Propagatio
     # networkx's adjacency dicts, read directly: the views cost more than the walk
     succ, pred = fg.graph._succ, fg.graph._pred
     for gid, node_info in info.items():
-        if is_trigger(node_info.node, bool(pred[gid])):
+        if node_info.call_site is None and is_trigger(node_info.node, bool(pred[gid])):
             app = application_of(gid)
             triggers[gid] = app
             reach[gid] = {

@@ -63,5 +63,7 @@ def node(node_id: str, node_type: str, z: str, wires: Sequence[Sequence[str]] = 
             "wires": [list(p) for p in wires], **extra}
 
 
-def broker(broker_id: str = "broker", host: str = "mqtt.local", port: str = "1883") -> dict[str, Any]:
+def broker(
+    broker_id: str = "broker", host: str = "mqtt.local", port: str = "1883"
+) -> dict[str, Any]:
     return {"id": broker_id, "type": "mqtt-broker", "broker": host, "port": port}

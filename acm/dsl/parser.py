@@ -75,29 +75,49 @@ def _describe_terminal(name: str) -> str:
     return f"'{pattern.value}'"
 
 
+# Terminals that only make sense between rule items, never inside an expression.
+_RULE_ITEM_WORDS = frozenset({
+    "'code'", "'summary'", "'kind'", "'for'", "'where'", "'severity'", "'message'",
+    "'doc'", "'enabled'", "'when'", "'}'", "'rule'", "'override'", "'disable'", "'enable'",
+})
+
+
 def _syntax_error(
-    exc: lark.UnexpectedInput, text: str, path: str, line_offset: int, col_offset: int
+    exc: lark.UnexpectedInput, text: str, path: str, line_offset: int, col_offset: int,
+    in_placeholder: bool = False,
 ) -> RuleError:
-    line = (getattr(exc, "line", 0) or 0)
-    column = (getattr(exc, "column", 0) or 0)
+    line = getattr(exc, "line", 0) or 0
+    column = getattr(exc, "column", 0) or 0
+    at_end = False
     if isinstance(exc, lark.UnexpectedToken):
         token = exc.token
-        found = "end of file" if token.type == "$END" else repr(str(token))
-        expected = sorted({_describe_terminal(t) for t in exc.expected})
+        at_end = token.type == "$END"
+        found = "end of file" if at_end else repr(str(token))
+        expected = {_describe_terminal(t) for t in exc.expected}
     elif isinstance(exc, lark.UnexpectedCharacters):
         at = exc.pos_in_stream or 0
         found = repr(text[at]) if at < len(text) else "end of file"
-        expected = sorted({_describe_terminal(t) for t in exc.allowed or ()})
+        if text[at:at + 1] == '"':
+            found = "an unterminated string"
+        expected = {_describe_terminal(t) for t in exc.allowed or ()}
     else:  # UnexpectedEOF
+        at_end = True
         found = "end of file"
-        expected = sorted({_describe_terminal(t) for t in getattr(exc, "expected", ())})
-    if line <= 0:  # end of input: point just past the last character
+        expected = {_describe_terminal(t) for t in getattr(exc, "expected", ())}
+    if at_end or line <= 0:  # point just past the last character
         line = text.count("\n") + 1
         column = len(text) - (text.rfind("\n") + 1) + 1
+        if in_placeholder:
+            found = "the end of the placeholder"
+    if in_placeholder:
+        expected -= _RULE_ITEM_WORDS
+        expected.discard("end of file")
+        if at_end:
+            expected.add("'}'")
     if line == 1:
         column += col_offset
     where = f"{path}:{line + line_offset}:{column}"
-    want = ", ".join(expected[:8]) + (" ..." if len(expected) > 8 else "")
+    want = ", ".join(sorted(expected))
     return RuleError(f"syntax error: found {found}, expected {want or 'something else'}", where)
 
 
@@ -189,42 +209,57 @@ class _ToAst(Transformer[Token, Any]):
         return ("enabled", str(c[0]) == "true", self._pos(meta))
 
     def _template(self, token: Token) -> ast.Template:
-        """Split ``"text {expr} text"`` into parts; ``{{``/``}}`` are literal braces."""
-        text = _unquote(token)
+        """Split ``"text {expr} text"`` into parts; ``{{``/``}}`` are literal braces.
+
+        Works on the text as written (between the quotes) so that positions
+        inside placeholders are columns in the file, escapes included.
+        """
+        raw = str(token)[1:-1]
+        base_col = (token.column or 0) + 1  # column of the first character after the quote
+        line = token.line or 1
         parts: list[str | ast.Expr] = []
         literal: list[str] = []
         i = 0
-        while i < len(text):
-            ch = text[i]
-            if ch in "{}" and text[i:i + 2] in ("{{", "}}"):
+        while i < len(raw):
+            ch = raw[i]
+            if ch == "\\":  # keep an escape with its character
+                literal.append(raw[i:i + 2])
+                i += 2
+                continue
+            if ch in "{}" and raw[i:i + 2] in ("{{", "}}"):
                 literal.append(ch)
                 i += 2
                 continue
+            if ch == "}":
+                raise RuleError("a lone '}' in a message; write '}}' for a brace",
+                                f"{self.path}:{line}:{base_col + i}")
             if ch == "{":
-                end = text.find("}", i)
+                end = raw.find("}", i)
                 if end < 0:
                     raise RuleError("unclosed '{' in message",
-                                    f"{self.path}:{token.line}:{(token.column or 0) + 1 + i}")
+                                    f"{self.path}:{line}:{base_col + i}")
                 if literal:
-                    parts.append("".join(literal))
+                    parts.append(_unquote('"' + "".join(literal) + '"'))
                     literal = []
-                parts.append(self._placeholder(text[i + 1:end], token, i + 1))
+                source = _unquote('"' + raw[i + 1:end] + '"')
+                parts.append(self._placeholder(source, line, base_col + i + 1))
                 i = end + 1
                 continue
             literal.append(ch)
             i += 1
         if literal:
-            parts.append("".join(literal))
+            parts.append(_unquote('"' + "".join(literal) + '"'))
         return ast.Template(tuple(parts), self._pos(token))
 
-    def _placeholder(self, source: str, token: Token, offset: int) -> ast.Expr:
-        col = (token.column or 0) + 1 + offset
+    def _placeholder(self, source: str, line: int, col: int) -> ast.Expr:
+        """Parse one ``{expression}``; ``col`` is the file column of its first character."""
         try:
             tree = _parser().parse(source, start="expr")
         except lark.UnexpectedInput as exc:
-            raise _syntax_error(exc, source, self.path, (token.line or 1) - 1, col - 1) from None
+            raise _syntax_error(exc, source, self.path, line - 1, col - 1,
+                                in_placeholder=True) from None
         placed = _ToAst(self.path, source)
-        placed.line_base = (token.line or 1) - 1
+        placed.line_base = line - 1
         placed.col_base = col - 1
         try:
             result: ast.Expr = placed.transform(tree)

@@ -20,13 +20,15 @@ def _summary(report: Report) -> str:
     parts = [f"{counts.get(lvl, 0)} {lvl}" for lvl in ("error", "warning", "info")
              if counts.get(lvl)]
     files = ", ".join(sorted(set(report.sources.values())))
-    head = f"{files}: {_plural(len(report.findings), 'conflict')}"
+    what = _plural(len(report.findings), "conflict")
     if parts:
-        head += f" ({', '.join(parts)})"
-    return (
-        f"{head} among {_plural(len(report.actuators), 'actuator')} and "
-        f"{_plural(len(report.applications), 'application')}"
-    )
+        what += f" ({', '.join(parts)})"
+    what += (f" among {_plural(len(report.actuators), 'actuator')} and "
+             f"{_plural(len(report.applications), 'application')}")
+    if len(files) + 2 + len(what) <= WIDTH:
+        return f"{files}: {what}"
+    return f"{files}:\n" + "\n".join(textwrap.wrap(what, WIDTH, initial_indent="  ",
+                                                   subsequent_indent="  "))
 
 
 def _finding(f: Finding, report: Report) -> list[str]:
@@ -56,8 +58,7 @@ def render(report: Report) -> str:
     unknown = report.stats.get("unknown_targets", 0)
     if unknown:
         out.append("")
-        out.append(
+        out += textwrap.wrap(
             f"{_plural(unknown, 'actuator node')} with a target known only at run time "
-            "(not analysed; see --format json 'unknown_targets')"
-        )
+            "(not analysed; see --format json 'unknown_targets')", WIDTH)
     return "\n".join(out) + "\n"
