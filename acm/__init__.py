@@ -13,10 +13,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .engine import analyze, analyze_flows
+from .engine import analyze, analyze_flows, analyze_model
 from .errors import AcmError, FlowsError, ModelError, RuleError
 from .findings import Finding, Report
 from .flows import Flows, flows_from_data, load_flows
+from .model import Model, load_model
 from .output import FORMATTERS, render
 from .rules import RuleSet, load_ruleset
 
@@ -33,8 +34,11 @@ __all__ = [
     "__version__",
     "analyze",
     "analyze_flows",
+    "analyze_model",
     "flows_from_data",
     "load_flows",
+    "load_model",
+    "Model",
     "load_ruleset",
     "render",
 ]

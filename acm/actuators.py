@@ -8,8 +8,9 @@ one path from a trigger of that application to the actuator node.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .catalog import ACTUATOR_TYPES, Target, actuator_targets
@@ -78,20 +79,23 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
             continue
         runtime = info.runtime
         flows = fg.flows[runtime]
+        node = with_env(info, fg)
         config = _config_lookup(flows.by_id)
         ref = NodeRef(runtime, info.origin)
         reached = prop.reach.get(gid, {})
-        if not reached:
+        if not any(r.pred is not None or r.shapes for r in reached.values()):
             # Not driven by anything; still an actuator if its target is static.
-            for target in actuator_targets(info.node, config, runtime, [(UNKNOWN, UNKNOWN)]):
+            for target in actuator_targets(node, config, runtime, [(UNKNOWN, UNKNOWN)]):
                 if target.key is not None:
                     _entry(by_key, target, ref)
             continue
         unknown_apps: set[str] = set()
         unknown_target: Target | None = None
         for app, state in reached.items():
+            if state.pred is None and not state.shapes:
+                continue  # a listening node (trigger and actuator) does not drive itself
             shapes = state.shapes or frozenset({(UNKNOWN, UNKNOWN)})
-            for target in actuator_targets(info.node, config, runtime, shapes):
+            for target in actuator_targets(node, config, runtime, shapes):
                 if target.key is None:
                     unknown_apps.add(app)
                     unknown_target = target
@@ -121,6 +125,41 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
         for key, entry in sorted(by_key.items())
     )
     return ActuatorScan(actuators, tuple(unknown))
+
+
+_ENV_REF = re.compile(r"\$\{(\w+)\}")
+
+
+def with_env(info: GraphNode, fg: FlowGraph) -> Mapping[str, Any]:
+    """The node with ``${NAME}`` references filled in where the flows define them.
+
+    Looked up as Node-RED does: the subflow instance's env, the subflow
+    definition's env (innermost first), then the tab's env. What is left is
+    process environment: the same for every node of a runtime, so it stays
+    literal in keys.
+    """
+    node = info.node
+    if not any(isinstance(v, str) and "${" in v for v in node.values()):
+        return node
+    flows = fg.flows[info.runtime]
+    scopes: list[Any] = []
+    instance = info.instance
+    while instance is not None:
+        inst = fg.info[instance]
+        scopes.append(inst.node.get("env"))
+        scopes.append(flows.by_id.get(inst.type[8:], {}).get("env"))
+        instance = inst.instance
+    scopes.append((flows.by_id.get(info.tab) or {}).get("env"))
+    values: dict[str, str] = {}
+    for env in reversed(scopes):  # outer first, so inner definitions win
+        for item in env or []:
+            if isinstance(item, dict) and item.get("type", "str") in ("str", "num", "bool"):
+                values[str(item.get("name"))] = str(item.get("value", ""))
+
+    def fill(text: str) -> str:
+        return _ENV_REF.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+    return {k: fill(v) if isinstance(v, str) and "${" in v else v for k, v in node.items()}
 
 
 def _config_lookup(by_id: Mapping[str, Any]) -> Callable[[Any], Any]:
@@ -160,3 +199,38 @@ class PathFinder:
             if not refs or refs[-1] != ref:  # a subflow instance and its entry share no id
                 refs.append(ref)
         return tuple(refs)
+
+
+def merge_model(scan: ActuatorScan, declared: Sequence[Any],
+                rename: Callable[[str], str]) -> ActuatorScan:
+    """Apply the deployment model: canonical keys, then zones and effects by key.
+
+    ``rename`` maps a key to its canonical form (broker aliases); actuators
+    that end up with one key are merged. A declared actuator that no flow
+    commands is still listed (with no nodes and no drivers).
+    """
+    merged: dict[str, Actuator] = {}
+    for act in scan.actuators:
+        key = rename(act.key)
+        other = merged.get(key)
+        if other is None:
+            merged[key] = replace(act, key=key)
+            continue
+        drivers = dict(other.drivers)
+        for app, d in act.drivers.items():
+            old = drivers.get(app)
+            drivers[app] = d if old is None else Driver(
+                app, old.commands | d.commands, tuple(dict.fromkeys(old.via + d.via)))
+        merged[key] = replace(other, nodes=tuple(dict.fromkeys(other.nodes + act.nodes)),
+                              drivers=dict(sorted(drivers.items())),
+                              runtimes=other.runtimes | act.runtimes)
+    for item in declared:
+        found = merged.get(item.key)
+        if found is None:
+            kind = item.key.split(":", 1)[0]
+            merged[item.key] = Actuator(item.key, kind, item.name, (), {}, zone=item.zone,
+                                        effects=dict(item.effects), declared=True)
+        else:
+            merged[item.key] = replace(found, name=item.name, zone=item.zone,
+                                       effects=dict(item.effects), declared=True)
+    return ActuatorScan(tuple(merged[k] for k in sorted(merged)), scan.unknown)

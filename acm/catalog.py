@@ -67,7 +67,7 @@ TRIGGER_TYPES = frozenset(
 # Core nodes that pass the message on with topic and payload as they were.
 PASS_THROUGH_TYPES = frozenset(
     {"junction", "link in", "link out", "link call", "switch", "delay", "rbe", "filter",
-     "debug-pass"}
+     "mqtt in"}
 )
 # Core nodes that compute a new payload but leave msg.topic alone.
 PAYLOAD_TYPES = frozenset(
@@ -84,6 +84,11 @@ def is_trigger(node: Node, has_inputs: bool) -> bool:
     it emit (contrib schedulers, device listeners ...).
     """
     node_type = node["type"]
+    if node_type == "mqtt in" and has_inputs:
+        # Fed over the broker by publishers in the analysed flows: an exact
+        # subscription only hears them; a wildcard may hear devices as well.
+        topic = str(node.get("topic") or "")
+        return "+" in topic or "#" in topic
     if node_type in TRIGGER_TYPES:
         if node_type == "ha-device":
             return bool(node.get("deviceType", "trigger") == "trigger")
@@ -162,12 +167,16 @@ def transfer(node: Node, shapes: Shapes) -> Shapes:
         return _template(node, shapes)
     if node_type in ("ui_switch", "ui-switch") and node.get("passthru"):
         return shapes
+    if node_type == "mqtt out":  # seen by subscribers over the broker
+        fixed = _str(node.get("topic"))
+        return shapes if not fixed else frozenset(
+            (const(normalise_topic(fixed)), p) for _, p in shapes)
     if node_type == "OpcUa-Item":  # names the OPC UA node to read or write
         item = _str(node.get("item"))
-        topic: Value = const(item) if item else UNKNOWN
+        named: Value = const(item) if item else UNKNOWN
         value = node.get("value")
         return frozenset(
-            (topic, p if value in (None, "") else UNKNOWN) for _, p in shapes)
+            (named, p if value in (None, "") else UNKNOWN) for _, p in shapes)
     if node_type in PAYLOAD_TYPES:
         return frozenset((t, UNKNOWN) for t, _ in shapes)
     return frozenset({(UNKNOWN, UNKNOWN)}) if shapes else shapes

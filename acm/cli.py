@@ -9,15 +9,19 @@ from __future__ import annotations
 import sys
 import textwrap
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .engine import analyze_flows
+from .baseline import apply_baseline, load_baseline
+from .baseline import write_baseline as write_baseline_file
+from .engine import analyze_flows, analyze_model, model_applications
 from .errors import AcmError
-from .findings import SEVERITIES
+from .findings import SEVERITIES, Report
 from .flows import load_flows
+from .model import Model, load_model
 from .output import FORMATTERS, render
 from .rules import load_ruleset
 
@@ -47,36 +51,134 @@ def cli() -> None:
     Examples:
       acm analyze flows.json                 conflicts as text, exit 1 on errors
       acm analyze flows.json --format json   the findings contract (acm.findings/1)
+      acm analyze --model site.yaml          every runtime of a site together
+      acm model check site.yaml              validate a deployment model
       acm rules --explain direct             what a rule checks and why
     """
 
 
 @cli.command()
-@click.argument("flows", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("flows", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--model", "-m", "model_path", type=click.Path(dir_okay=False), metavar="MODEL",
+              help="Deployment model (YAML): analyse every runtime's flows together. With "
+              "FLOWS too, report only conflicts that involve that runtime's flows.")
 @RULES_OPTION
-@click.option("--format", "-f", "fmt", type=click.Choice(sorted(FORMATTERS)), default="text",
+@click.option("--format", "-f", "fmt", type=click.Choice(list(FORMATTERS)), default="text",
               show_default=True, help="Output format.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
               help="Exit 1 when a conflict at or above this severity is found.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True), default="-",
               help="Write the report to FILE instead of standard output.")
-def analyze(flows: str, rule_files: Sequence[str], fmt: str, fail_on: str, output: str) -> int:
-    """Analyse a Node-RED flows file (use - for standard input).
+@click.option("--baseline", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Report only conflicts not recorded in this baseline file.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Record the current conflicts in FILE (then gate new ones with --baseline).")
+def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str], fmt: str,
+            fail_on: str, output: str, baseline: str | None,
+            write_baseline: str | None) -> int:
+    """Analyse a Node-RED flows file (- for standard input) or a deployment model.
 
-    Accepts a flows file, an export, or the Admin API v2 object
-    {"flows": [...], "rev": ...}. Exit code 0: nothing at or above --fail-on;
-    1: conflicts at or above it; 2: bad input.
+    FLOWS may be a flows file, an export, or the Admin API v2 object
+    {"flows": [...], "rev": ...}.
+
+    \b
+    Exit codes:
+      0  nothing at or above --fail-on
+      1  conflicts at or above --fail-on
+      2  bad input or usage (one line on stderr says where and what)
+
+    \b
+    Examples:
+      acm analyze flows.json
+      acm analyze --model site.yaml --format sarif -o acm.sarif
+      acm analyze flows.json --write-baseline acm-baseline.json
+      acm analyze flows.json --baseline acm-baseline.json --fail-on warning
     """
+    if flows is None and model_path is None:
+        raise click.UsageError("give a FLOWS file, or --model MODEL (or both)")
     ruleset = load_ruleset(rule_files)
-    if flows == "-":
-        loaded = load_flows("<stdin>", text=sys.stdin.read())
+    if model_path is not None:
+        model = load_model(model_path)
+        report = analyze_model(model, ruleset)
+        if flows is not None:
+            report = only_runtime(report, model, flows)
     else:
-        loaded = load_flows(flows)
-    report = analyze_flows({"local": loaded}, ruleset)
+        assert flows is not None
+        if flows == "-":
+            loaded = load_flows("<stdin>", text=sys.stdin.read())
+        else:
+            loaded = load_flows(flows)
+        report = analyze_flows({"local": loaded}, ruleset)
+    if baseline:
+        report = apply_baseline(report, load_baseline(baseline))
+    if write_baseline:
+        count = write_baseline_file(report, write_baseline)
+        click.echo(f"acm: recorded {count} conflict(s) in {write_baseline}", err=True)
     write_output(render(report, fmt), output)
-    if fail_on == "never":
+    if fail_on == "never" or write_baseline:
         return 0
     return 1 if report.at_or_above(fail_on) else 0
+
+
+def only_runtime(report: Report, model: Model, flows: str) -> Report:
+    """Keep the findings that involve the runtime whose flows file is ``flows``."""
+    wanted = Path(flows).resolve()
+    runtime = next((r.id for r in model.runtimes if r.flows.resolve() == wanted), None)
+    if runtime is None:
+        files = ", ".join(str(r.flows) for r in model.runtimes) or "none"
+        raise AcmError(f"is not a flows file of model {model.path} (its flows: {files})", flows)
+    kept = tuple(f for f in report.findings if any(r.runtime == runtime for r in f.involved))
+    stats = dict(report.stats)
+    stats["findings"] = {lvl: sum(1 for f in kept if f.severity == lvl)
+                         for lvl in ("error", "warning", "info")}
+    return replace(report, findings=kept, stats=stats)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@RULES_OPTION
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
+              help="Exit 1 when a conflict at or above this severity is found.")
+def check(files: Sequence[str], rule_files: Sequence[str], fail_on: str) -> int:
+    """Analyse several flows files, each on its own (for pre-commit hooks).
+
+    Prints the text report of each file that has conflicts; exit 1 if any
+    file has a conflict at or above --fail-on, 2 if any file is bad input.
+    """
+    ruleset = load_ruleset(rule_files)
+    worst = 0
+    for name in files:
+        try:
+            report = analyze_flows({"local": load_flows(name)}, ruleset)
+        except AcmError as exc:
+            click.echo(f"acm: error: {_one_line(str(exc))}", err=True)
+            worst = 2
+            continue
+        if report.findings:
+            click.echo(render(report, "text"))
+        if fail_on != "never" and report.at_or_above(fail_on):
+            worst = max(worst, 1)
+    return worst
+
+
+@cli.group()
+def model() -> None:
+    """Work with deployment models (see docs/model.md)."""
+
+
+@model.command("check")
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+def model_check(model_path: str) -> int:
+    """Validate a deployment model: schema, references, flows files, application tabs."""
+    loaded = load_model(model_path)
+    sources = loaded.load_flows()
+    model_applications(loaded, sources)
+    click.echo(
+        f"{model_path}: valid model {loaded.name!r}: {len(loaded.runtimes)} runtime(s), "
+        f"{len(loaded.brokers)} broker(s), {len(loaded.applications)} application(s), "
+        f"{len(loaded.zones)} zone(s), {len(loaded.actuators)} actuator(s)"
+    )
+    return 0
 
 
 @cli.command("rules")

@@ -4,28 +4,83 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .actuators import NodeRef, PathFinder, find_actuators
+from .actuators import NodeRef, PathFinder, find_actuators, merge_model
+from .errors import ModelError
 from .findings import Application, Report
 from .flows import Flows, load_flows
-from .graph import FlowGraph, build_graph
+from .graph import build_graph
+from .model import Model, load_model
 from .propagate import propagate
 from .rules import ActuatorFacts, RuleSet, evaluate, load_ruleset
+from .suppress import UNUSED, apply_suppressions, find_suppressions
 
 
-def default_applications(fg: FlowGraph) -> dict[tuple[str, str], Application]:
-    """One application per live tab; ids are tab ids (runtime-prefixed if several)."""
+def default_applications(sources: Mapping[str, Flows]) -> dict[tuple[str, str], Application]:
+    """One application per tab; ids are tab ids (``runtime/tab`` if several runtimes)."""
     apps: dict[tuple[str, str], Application] = {}
-    multi = len(fg.flows) > 1
-    for runtime, flows in fg.flows.items():
+    multi = len(sources) > 1
+    for runtime, flows in sources.items():
         for tab in flows.tabs:
+            if tab.get("disabled"):
+                continue
             app_id = f"{runtime}/{tab['id']}" if multi else tab["id"]
             apps[(runtime, tab["id"])] = Application(
                 app_id, flows.tab_label(tab["id"]), runtime, (tab["id"],))
     return apps
+
+
+def model_applications(
+    model: Model, sources: Mapping[str, Flows]
+) -> dict[tuple[str, str], Application]:
+    """The model's applications (tabs named by id, label or ``runtime/tab``); others per tab."""
+    apps = default_applications(sources)
+    for app in model.applications:
+        members: list[tuple[str, str]] = []
+        for index, ref in enumerate(app.tabs):
+            found = [
+                (runtime, tab["id"])
+                for runtime, flows in sources.items() for tab in flows.tabs
+                if ref in (tab["id"], tab.get("label"), f"{runtime}/{tab['id']}",
+                           f"{runtime}/{tab.get('label')}")
+            ]
+            where = f"{model.path}: {app.path}.tabs[{index}]"
+            if not found:
+                raise ModelError(f"no tab {ref!r} in the flows of any runtime "
+                                 "(name a tab by id, label or runtime/label)", where)
+            if len(found) > 1:
+                places = ", ".join(f"{rt}/{tab}" for rt, tab in found)
+                raise ModelError(f"tab {ref!r} is ambiguous ({places}); "
+                                 "write runtime/label or the tab id", where)
+            members.append(found[0])
+        runtimes = sorted({rt for rt, _ in members})
+        application = Application(app.id, app.name, ",".join(runtimes),
+                                  tuple(tab for _, tab in members))
+        for member in members:
+            apps[member] = application
+    return apps
+
+
+def _canonical_key(aliases: Mapping[str, str]) -> Callable[[str], str]:
+    def rename(key: str) -> str:
+        if key.startswith("mqtt:") and aliases:
+            address, _, topic = key[5:].partition("/")
+            if address in aliases:
+                return f"mqtt:{aliases[address]}/{topic}"
+        return key
+
+    return rename
+
+
+def analyze_model(model: Model | str | Path, ruleset: RuleSet | None = None) -> Report:
+    """Analyse every runtime of a deployment model together."""
+    if not isinstance(model, Model):
+        model = load_model(model)
+    sources = model.load_flows()
+    return analyze_flows(sources, ruleset, model_applications(model, sources), model=model)
 
 
 @contextmanager
@@ -49,21 +104,25 @@ def analyze_flows(
     sources: Mapping[str, Flows],
     ruleset: RuleSet | None = None,
     applications: Mapping[tuple[str, str], Application] | None = None,
+    *,
+    model: Model | None = None,
 ) -> Report:
-    """Analyse already-loaded flows, keyed by runtime id."""
+    """Analyse already-loaded flows, keyed by runtime id (optionally with their model)."""
     with gc_paused():
-        return _analyze(sources, ruleset, applications)
+        return _analyze(sources, ruleset, applications, model)
 
 
 def _analyze(
     sources: Mapping[str, Flows],
     ruleset: RuleSet | None,
     applications: Mapping[tuple[str, str], Application] | None,
+    model: Model | None,
 ) -> Report:
     started = time.perf_counter()
     ruleset = ruleset or load_ruleset()
-    fg = build_graph(dict(sources))
-    apps = dict(applications) if applications is not None else default_applications(fg)
+    aliases = model.broker_aliases() if model else {}
+    fg = build_graph(dict(sources), aliases)
+    apps = dict(applications) if applications is not None else default_applications(sources)
 
     def application_of(gid: str) -> str:
         info = fg.info[gid]
@@ -72,12 +131,17 @@ def _analyze(
 
     prop = propagate(fg, application_of)
     scan = find_actuators(fg, prop)
-    by_id = {a.id: a for a in apps.values()}
+    if model is not None or aliases:
+        scan = merge_model(scan, model.actuators if model else (), _canonical_key(aliases))
+    # Applications are what starts messages: tabs with no trigger are not listed.
+    with_triggers = set(prop.triggers.values())
+    by_id = {a.id: a for a in apps.values() if a.id in with_triggers}
     names = {a.id: a.name for a in apps.values()}
     facts = [ActuatorFacts(a, names) for a in scan.actuators]
-    findings = evaluate(ruleset, facts, PathFinder(fg, prop))
+    findings, suppressed = apply_suppressions(evaluate(ruleset, facts, PathFinder(fg, prop)),
+                                              find_suppressions(sources))
 
-    mentioned: set[NodeRef] = {ref for f in findings for path in f.paths for ref in path.nodes}
+    mentioned: set[NodeRef] = {ref for f in findings for ref in f.involved}
     mentioned.update(ref for a in scan.actuators for ref in a.nodes)
     labels = {ref: _label(sources[ref.runtime], ref.id) for ref in mentioned}
     stats = {
@@ -91,6 +155,8 @@ def _analyze(
         "driven_actuators": sum(1 for a in scan.actuators if a.drivers),
         "unknown_targets": len(scan.unknown),
         "dynamic_link_calls": fg.dynamic_link_calls,
+        "broker_edges": fg.broker_edges,
+        "suppressed": suppressed,
         "findings": {lvl: sum(1 for f in findings if f.severity == lvl)
                      for lvl in ("error", "warning", "info")},
         "seconds": round(time.perf_counter() - started, 4),
@@ -102,7 +168,7 @@ def _analyze(
         unknown=scan.unknown,
         applications=by_id,
         node_labels=labels,
-        rules=ruleset.info,
+        rules=(*ruleset.info, UNUSED),
         stats=stats,
     )
 

@@ -49,6 +49,7 @@ class Finding:
     actuators: tuple[Involved, ...]
     applications: tuple[str, ...]
     paths: tuple[CommandPath, ...]
+    subject: tuple[NodeRef, ...] = ()  # nodes it is about besides actuator nodes
     id: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -58,16 +59,23 @@ class Finding:
             raise ValueError(f"unknown severity {self.severity!r}")
         if not self.message:
             raise ValueError("a finding needs a message")
-        if not self.actuators or not all(a.nodes for a in self.actuators):
-            raise ValueError("a finding needs at least one actuator node")
-        digest = hashlib.sha256(
-            "\0".join([self.rule, *sorted(a.key for a in self.actuators)]).encode()
-        ).hexdigest()[:12]
+        if not self.nodes or not all(a.nodes for a in self.actuators):
+            raise ValueError("a finding needs at least one node in the flows")
+        identity = [self.rule, *sorted(a.key for a in self.actuators),
+                    *sorted(f"{r.runtime}/{r.id}" for r in self.subject)]
+        digest = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:12]
         object.__setattr__(self, "id", f"{self.code}-{digest}")
 
     @property
     def nodes(self) -> tuple[NodeRef, ...]:
-        return tuple(ref for a in self.actuators for ref in a.nodes)
+        """Every node in the flows the finding names: actuator nodes, then the others."""
+        return tuple(dict.fromkeys(
+            [ref for a in self.actuators for ref in a.nodes] + list(self.subject)))
+
+    @property
+    def involved(self) -> frozenset[NodeRef]:
+        """The nodes above and every node on its paths."""
+        return frozenset(self.nodes) | {ref for p in self.paths for ref in p.nodes}
 
 
 @dataclass(frozen=True)

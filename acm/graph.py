@@ -16,12 +16,13 @@ file, so findings only ever name ids that exist there.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 
+from .catalog import mqtt_broker_address, normalise_topic
 from .errors import FlowsError
 from .flows import STRUCTURAL_TYPES, Flows, Node
 
@@ -54,15 +55,7 @@ class FlowGraph:
     flows: dict[str, Flows]  # runtime id -> flows
     info: dict[str, GraphNode] = field(default_factory=dict)
     dynamic_link_calls: int = 0
-
-    def successors(self, gid: str) -> Iterable[str]:
-        return self.graph.successors(gid)  # type: ignore[no-any-return]
-
-    def predecessors(self, gid: str) -> Iterable[str]:
-        return self.graph.predecessors(gid)  # type: ignore[no-any-return]
-
-    def in_degree(self, gid: str) -> int:
-        return int(self.graph.in_degree(gid))
+    broker_edges: int = 0
 
     def tab_label(self, runtime: str, tab_id: str) -> str:
         return self.flows[runtime].tab_label(tab_id)
@@ -75,15 +68,69 @@ def is_flow_node(node: Node) -> bool:
     return "wires" in node or "x" in node
 
 
-def build_graph(sources: Mapping[str, Flows] | Flows) -> FlowGraph:
-    """Build the graph of one flows file, or of several keyed by runtime id."""
+def build_graph(
+    sources: Mapping[str, Flows] | Flows, broker_aliases: Mapping[str, str] | None = None
+) -> FlowGraph:
+    """Build the graph of one flows file, or of several keyed by runtime id.
+
+    ``broker_aliases`` maps other host:port spellings of a broker to one.
+    """
     if isinstance(sources, Flows):
         sources = {"local": sources}
     multi = len(sources) > 1
     fg = FlowGraph(graph=nx.DiGraph(), flows=dict(sources))
     for runtime, flows in sources.items():
         _Builder(fg, flows, runtime, f"{runtime}::" if multi else "").build()
+    _connect_brokers(fg, broker_aliases or {})
     return fg
+
+
+def _connect_brokers(fg: FlowGraph, aliases: Mapping[str, str]) -> None:
+    """Wire each ``mqtt out`` with a fixed topic to the ``mqtt in`` s that receive it.
+
+    Publisher and subscriber must use the same broker (host:port, after
+    aliases); subscriptions may use ``+`` and ``#``. This is how a command's
+    path crosses from one runtime (or tab) to another.
+    """
+    exact: dict[tuple[str, str], list[str]] = {}
+    wildcard: list[tuple[str, list[str], str]] = []
+    publishers: list[tuple[str, str, str]] = []
+    for gid, info in fg.info.items():
+        node_type = info.type
+        if node_type not in ("mqtt in", "mqtt out"):
+            continue
+        topic = info.node.get("topic")
+        if not isinstance(topic, str) or not topic.strip():
+            continue  # dynamic: only known at run time
+        flows = fg.flows[info.runtime]
+        config = flows.by_id.get(info.node.get("broker") or "")
+        address = mqtt_broker_address(config, str(info.node.get("broker") or "?"))
+        address = aliases.get(address, address)
+        topic = normalise_topic(topic.strip())
+        if node_type == "mqtt out":
+            publishers.append((gid, address, topic))
+        elif "+" in topic or "#" in topic:
+            wildcard.append((address, topic.split("/"), gid))
+        else:
+            exact.setdefault((address, topic), []).append(gid)
+    edges: list[tuple[str, str]] = []
+    for gid, address, topic in publishers:
+        edges.extend((gid, sub) for sub in exact.get((address, topic), ()))
+        levels = topic.split("/")
+        edges.extend((gid, sub) for addr, pattern, sub in wildcard
+                     if addr == address and topic_matches(pattern, levels))
+    fg.graph.add_edges_from(edges)
+    fg.broker_edges = len(edges)
+
+
+def topic_matches(pattern: list[str], levels: list[str]) -> bool:
+    """MQTT topic filter matching (``+`` one level, ``#`` the rest), pre-split on '/'."""
+    for i, part in enumerate(pattern):
+        if part == "#":
+            return True
+        if i >= len(levels) or (part != "+" and part != levels[i]):
+            return False
+    return len(pattern) == len(levels)
 
 
 class _Builder:

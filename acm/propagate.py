@@ -50,7 +50,8 @@ def propagate(fg: FlowGraph, application_of: Callable[[str], str]) -> Propagatio
     """Run the propagation; ``application_of(gid)`` names a trigger's application."""
     reach: dict[str, dict[str, Reach]] = {}
     triggers: dict[str, str] = {}
-    pending: dict[str, set[str]] = {}
+    # apps waiting per node, as an ordered set (a dict): sets would make paths vary per run
+    pending: dict[str, dict[str, None]] = {}
     queue: deque[str] = deque()
     info = fg.info
     # networkx's adjacency dicts, read directly: the views cost more than the walk
@@ -62,7 +63,7 @@ def propagate(fg: FlowGraph, application_of: Callable[[str], str]) -> Propagatio
             reach[gid] = {
                 app: Reach(None, NO_MESSAGE, node_info.runtime, trigger_shapes(node_info.node))
             }
-            pending[gid] = {app}
+            pending[gid] = {app: None}
             queue.append(gid)
 
     while queue:
@@ -89,8 +90,8 @@ def propagate(fg: FlowGraph, application_of: Callable[[str], str]) -> Propagatio
                     continue
                 waiting = pending.get(nxt)
                 if waiting is None:
-                    pending[nxt] = {app}
+                    pending[nxt] = {app: None}
                     queue.append(nxt)
                 else:
-                    waiting.add(app)
+                    waiting[app] = None
     return Propagation(reach, triggers)

@@ -76,10 +76,36 @@ ACTUATOR_ATTRIBUTES: Mapping[str, Attribute] = {
     "nodes": Attribute(lambda f: frozenset(r.id for r in f.actuator.nodes),
                        "ids of its actuator nodes"),
     "zone": Attribute(lambda f: f.actuator.zone, "zone from the deployment model, or none"),
+    "effects": Attribute(lambda f: frozenset(f"{p} {d}" for p, d in f.actuator.effects.items()),
+                         "effects from the model, as 'property direction' texts"),
+    "properties": Attribute(lambda f: frozenset(f.actuator.effects),
+                            "physical properties it affects (temperature, ...)"),
+    "declared": Attribute(lambda f: f.actuator.declared,
+                          "true when the deployment model names it"),
 }
+
+
+def _effects(value: Any) -> Mapping[str, str]:
+    if not isinstance(value, ActuatorFacts):
+        raise TypeError("expected an actuator")
+    return value.actuator.effects
+
+
+def _opposing(a: Any, b: Any) -> frozenset[str]:
+    ea, eb = _effects(a), _effects(b)
+    return frozenset(p for p in ea.keys() & eb.keys() if ea[p] != eb[p])
+
+
+def _compounding(a: Any, b: Any) -> frozenset[str]:
+    ea, eb = _effects(a), _effects(b)
+    return frozenset(p for p in ea.keys() & eb.keys() if ea[p] == eb[p])
 
 FUNCTIONS: Mapping[str, Function] = {
     "count": Function(1, _count, "number of items in a set (or characters in a text)"),
+    "opposing": Function(2, _opposing,
+                         "properties two actuators push in opposite directions"),
+    "compounding": Function(2, _compounding,
+                            "properties two actuators push in the same direction"),
 }
 
 VOCABULARY = Vocabulary(types={"actuator": ACTUATOR_ATTRIBUTES}, functions=FUNCTIONS)

@@ -211,5 +211,5 @@ def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (set, frozenset, list, tuple)):
-        return ", ".join(sorted(format_value(v) for v in value))
+        return ", ".join(sorted(format_value(v) for v in value)) or "none"
     return str(value)

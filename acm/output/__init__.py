@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..findings import Report
-from . import json_format, text
+from . import json_format, markdown, sarif, text
 
 Formatter = Callable[[Report], str]
 
 FORMATTERS: dict[str, Formatter] = {
     "text": text.render,
     "json": json_format.render,
+    "sarif": sarif.render,
+    "markdown": markdown.render,
 }
 
 

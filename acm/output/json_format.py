@@ -34,6 +34,7 @@ def conflict(f: Finding, report: Report) -> dict[str, Any]:
             for a in f.actuators
         ],
         "applications": list(f.applications),
+        "nodes": _ids(f.nodes),
         "paths": [_ids(p.nodes) for p in f.paths],
         "path_applications": [p.application for p in f.paths],
         "message": f.message,

@@ -48,11 +48,13 @@ def render(report: Report) -> str:
     out = [_summary(report)]
     groups: dict[tuple[str, ...], list[Finding]] = defaultdict(list)
     for f in report.findings:
-        groups[tuple(a.key for a in f.actuators)].append(f)
+        groups[tuple(a.key for a in f.actuators) or tuple(r.id for r in f.subject)].append(f)
     for keys, findings in groups.items():
         out.append("")
         for key in keys:
             out.append(key)
+        if not keys:  # about nodes, not actuators (e.g. an unused suppression)
+            out.append("nodes " + ", ".join(report.label(r) for r in findings[0].subject))
         for f in findings:
             out += _finding(f, report)
     unknown = report.stats.get("unknown_targets", 0)

@@ -1,0 +1,269 @@
+"""The deployment model (YAML, version 1): load, validate against its schema, resolve.
+
+The schema (``acm/data/model.schema.json``) checks the shape; this module then
+checks what a schema cannot (unique ids, references between sections, flows
+files that exist, application tabs that exist) and turns the document into
+plain frozen records. Every error names the file, the line, the path in the
+document (``actuators[3].effects.temperature``) and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import ModelError
+from .flows import Flows, load_flows
+
+
+@dataclass(frozen=True)
+class Runtime:
+    id: str
+    flows: Path
+    url: str | None = None
+    name: str | None = None
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    tls: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Broker:
+    id: str
+    host: str
+    port: int = 1883
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ApplicationDef:
+    id: str
+    name: str
+    tabs: tuple[str, ...]  # as written: tab ids or labels, optionally "runtime/tab"
+    path: str  # where in the document, for errors
+
+
+@dataclass(frozen=True)
+class Zone:
+    id: str
+    name: str
+    properties: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelActuator:
+    id: str
+    key: str
+    name: str
+    zone: str | None
+    effects: Mapping[str, str]
+    binding: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Model:
+    path: Path
+    name: str
+    runtimes: tuple[Runtime, ...]
+    brokers: tuple[Broker, ...]
+    applications: tuple[ApplicationDef, ...]
+    zones: tuple[Zone, ...]
+    actuators: tuple[ModelActuator, ...]
+    sensors: tuple[Mapping[str, Any], ...] = ()
+
+    def runtime(self, runtime_id: str) -> Runtime | None:
+        return next((r for r in self.runtimes if r.id == runtime_id), None)
+
+    def load_flows(self) -> dict[str, Flows]:
+        """Every runtime's flows, keyed by runtime id."""
+        return {r.id: load_flows(r.flows) for r in self.runtimes}
+
+    def broker_aliases(self) -> dict[str, str]:
+        """Every host:port spelling of a broker -> its canonical host:port."""
+        out: dict[str, str] = {}
+        for broker in self.brokers:
+            for alias in broker.aliases:
+                out[alias if ":" in alias else f"{alias}:{broker.port}"] = broker.address
+        return out
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    text = (resources.files("acm.data") / "model.schema.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _path_text(parts: Sequence[Any]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(document)"
+
+
+def _line_of(root: yaml.Node | None, parts: Sequence[Any]) -> int | None:
+    """1-based line of the YAML node at ``parts`` (or its nearest parent)."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in parts:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
+                and part < len(node.value):
+            nxt = node.value[part]
+        else:
+            nxt = None
+        if nxt is None:
+            break
+        node = nxt
+        line = node.start_mark.line + 1
+    return line
+
+
+def _where(path: Path, root: yaml.Node | None, parts: Sequence[Any]) -> str:
+    line = _line_of(root, parts)
+    return f"{path}:{line}" if line else str(path)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """A schema error in words a user can act on."""
+    if error.validator == "additionalProperties":
+        return str(error.message).replace("Additional properties are not allowed",
+                                          "unknown field(s)")
+    if error.validator == "enum":
+        allowed = " | ".join(str(v) for v in list(error.validator_value))  # type: ignore[arg-type]
+        return f"{error.instance!r} is not allowed; expected one of: {allowed}"
+    if error.validator == "const":
+        return f"{error.instance!r} is not allowed; expected {error.validator_value!r}"
+    if error.validator == "pattern":
+        return f"{error.instance!r} does not match the expected form {error.validator_value}"
+    if error.validator == "type":
+        return f"{error.instance!r} is not of type {error.validator_value}"
+    return str(error.message)
+
+
+def load_model(path: str | Path) -> Model:
+    """Load and fully validate a deployment model."""
+    model_path = Path(path)
+    try:
+        text = model_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError("model file not found", str(model_path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"cannot read model ({exc})", str(model_path)) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{model_path}:{mark.line + 1}:{mark.column + 1}" if mark else str(model_path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ModelError(f"malformed YAML: {problem}", where) from None
+    if not isinstance(data, dict):
+        raise ModelError("a model is a YAML mapping with at least 'version: 1'", str(model_path))
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (list(e.absolute_path), e.message))
+    if errors:
+        error = jsonschema.exceptions.best_match(errors)
+        # best_match prefers the shallowest error; the deepest is the one to fix
+        deepest = max(errors, key=lambda e: len(e.absolute_path))
+        if len(deepest.absolute_path) > len(error.absolute_path):
+            error = deepest
+        parts = list(error.absolute_path)
+        raise ModelError(f"{_path_text(parts)}: {_describe(error)}",
+                         _where(model_path, root, parts))
+    return _resolve(model_path, root, data)
+
+
+def _resolve(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> Model:
+    base = path.parent
+
+    def fail(parts: list[Any], what: str) -> ModelError:
+        return ModelError(f"{_path_text(parts)}: {what}", _where(path, root, parts))
+
+    def unique(section: str) -> set[str]:
+        seen: set[str] = set()
+        for i, item in enumerate(data.get(section) or []):
+            if item["id"] in seen:
+                raise fail([section, i, "id"], f"duplicate id {item['id']!r}")
+            seen.add(item["id"])
+        return seen
+
+    runtime_ids = unique("runtimes")
+    broker_ids = unique("brokers")
+    unique("applications")
+    zone_ids = unique("zones")
+    unique("actuators")
+
+    runtimes = []
+    for i, item in enumerate(data.get("runtimes") or []):
+        flows_path = base / item["flows"]
+        if not flows_path.is_file():
+            raise fail(["runtimes", i, "flows"], f"flows file {item['flows']!r} not found "
+                       f"(looked for {flows_path})")
+        runtimes.append(Runtime(item["id"], flows_path, item.get("url"), item.get("name"),
+                                dict(item.get("credentials") or {}), dict(item.get("tls") or {})))
+    brokers = tuple(
+        Broker(b["id"], b["host"], int(b.get("port", 1883)), tuple(b.get("aliases") or ()))
+        for b in data.get("brokers") or []
+    )
+    by_broker = {b.id: b for b in brokers}
+    applications = tuple(
+        ApplicationDef(a["id"], a.get("name") or a["id"], tuple(a["tabs"]), f"applications[{i}]")
+        for i, a in enumerate(data.get("applications") or [])
+    )
+    zones = tuple(Zone(z["id"], z.get("name") or z["id"], tuple(z.get("properties") or ()))
+                  for z in data.get("zones") or [])
+    actuators = []
+    for i, item in enumerate(data.get("actuators") or []):
+        zone = item.get("zone")
+        if zone is not None and zone not in zone_ids:
+            raise fail(["actuators", i, "zone"], f"unknown zone {zone!r}; "
+                       f"known: {', '.join(sorted(zone_ids)) or 'none'}")
+        binding = item["binding"]
+        key = binding_key(binding, by_broker, runtime_ids, broker_ids,
+                          lambda what, i=i: fail(["actuators", i, "binding"], what))
+        actuators.append(ModelActuator(item["id"], key, item.get("name") or item["id"], zone,
+                                       dict(item.get("effects") or {}), dict(binding)))
+    for i, item in enumerate(data.get("sensors") or []):
+        zone = item.get("zone")
+        if zone is not None and zone not in zone_ids:
+            raise fail(["sensors", i, "zone"], f"unknown zone {zone!r}")
+        binding_key(item["binding"], by_broker, runtime_ids, broker_ids,
+                    lambda what, i=i: fail(["sensors", i, "binding"], what))
+    return Model(path, data.get("name") or path.stem, tuple(runtimes), brokers, applications,
+                 zones, tuple(actuators), tuple(data.get("sensors") or ()))
+
+
+def binding_key(binding: Mapping[str, Any], brokers: Mapping[str, Broker],
+                runtime_ids: set[str], broker_ids: set[str], fail: Any) -> str:
+    """The actuator key a model binding names (the same keys the catalog derives)."""
+    kind = binding["type"]
+    if kind == "mqtt":
+        broker = brokers.get(binding["broker"])
+        if broker is None:
+            raise fail(f"unknown broker {binding['broker']!r}; "
+                       f"known: {', '.join(sorted(broker_ids)) or 'none'}")
+        topic = binding["topic"].rstrip("/") or binding["topic"]
+        return f"mqtt:{broker.address}/{topic}"
+    if kind == "ha":
+        return f"ha:{binding['entity_id']}"
+    if kind == "gpio":
+        if binding["runtime"] not in runtime_ids:
+            raise fail(f"unknown runtime {binding['runtime']!r}; "
+                       f"known: {', '.join(sorted(runtime_ids)) or 'none'}")
+        return f"gpio:{binding['runtime']}/{binding['pin']}"
+    if kind == "http":
+        return f"http:{binding['method']} {binding['url']}"
+    return str(binding["key"])

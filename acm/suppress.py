@@ -1,0 +1,100 @@
+"""Suppressions written in flows: ``acm-ignore <rule> [reason]`` in an ``info`` text.
+
+A suppression on a node applies to findings that involve that node; on a
+group, to findings involving any node in the group (nested groups too); on a
+tab or subflow, to findings involving any node on it. A finding is involved
+with a node when the node is one of its actuator nodes or lies on one of its
+paths. A suppression that silences nothing is reported itself (rule
+``unused-suppression``, info), so stale ones do not pile up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .actuators import NodeRef
+from .findings import Finding, RuleInfo
+from .flows import Flows
+
+_PATTERN = re.compile(r"^\s*acm-ignore\s+(?P<rule>[\w*-]+)(?:\s+(?P<reason>.*?))?\s*$",
+                      re.MULTILINE)
+
+UNUSED = RuleInfo(
+    name="unused-suppression", code="ACM900", kind="suppression",
+    summary="An acm-ignore comment silences nothing.",
+    doc="An `acm-ignore <rule>` line in a node's, group's or tab's info text that no "
+        "finding matches any more. Remove it, or fix the rule name.",
+    levels=("info",), enabled=True, source="<builtin>",
+)
+
+
+@dataclass(frozen=True)
+class Suppression:
+    where: NodeRef  # the node, group or tab carrying the comment
+    rule: str  # rule name or code, or *
+    reason: str
+    scope: frozenset[NodeRef]  # nodes it covers
+
+    def matches(self, finding: Finding) -> bool:
+        wanted = self.rule.lower()
+        if wanted not in ("*", finding.rule.lower(), finding.code.lower()):
+            return False
+        return not self.scope.isdisjoint(finding.involved)
+
+
+def find_suppressions(sources: Mapping[str, Flows]) -> list[Suppression]:
+    found: list[Suppression] = []
+    for runtime, flows in sources.items():
+        members: dict[str, list[str]] = {}  # tab/subflow/group id -> direct member ids
+        for node in flows.nodes:
+            for container in (node.get("z"), node.get("g")):
+                if isinstance(container, str) and container:
+                    members.setdefault(container, []).append(node["id"])
+        for node in flows.nodes:
+            info = node.get("info")
+            if not isinstance(info, str) or "acm-ignore" not in info:
+                continue
+            scope = _closure(node["id"], members)
+            for match in _PATTERN.finditer(info):
+                found.append(Suppression(
+                    NodeRef(runtime, node["id"]), match.group("rule"),
+                    (match.group("reason") or "").strip(),
+                    frozenset(NodeRef(runtime, i) for i in scope)))
+    return found
+
+
+def _closure(start: str, members: Mapping[str, Sequence[str]]) -> set[str]:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for member in members.get(stack.pop(), ()):
+            if member not in seen:
+                seen.add(member)
+                stack.append(member)
+    return seen
+
+
+def apply_suppressions(
+    findings: Iterable[Finding], suppressions: Sequence[Suppression]
+) -> tuple[list[Finding], int]:
+    """Findings left after suppressions (plus unused-suppression ones), and how many went."""
+    kept: list[Finding] = []
+    used: set[int] = set()
+    silenced = 0
+    for finding in findings:
+        hits = [i for i, s in enumerate(suppressions) if s.matches(finding)]
+        if hits:
+            used.update(hits)
+            silenced += 1
+        else:
+            kept.append(finding)
+    for index, suppression in enumerate(suppressions):
+        if index not in used:
+            kept.append(Finding(
+                rule=UNUSED.name, code=UNUSED.code, kind=UNUSED.kind, severity="info",
+                message=f"'acm-ignore {suppression.rule}' on {suppression.where.id} "
+                        "matches no finding",
+                actuators=(), applications=(), paths=(), subject=(suppression.where,)))
+    return kept, silenced
