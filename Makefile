@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@echo "== acm analyze flows/building/flows.json"
-	@$(BIN)/acm analyze flows/building/flows.json; code=$$?; \
+	@echo "== acm analyze --model flows/site/site.yaml"
+	@$(BIN)/acm analyze --model flows/site/site.yaml; code=$$?; \
 	  echo "(exit code $$code: 0 clean, 1 conflicts found, 2 bad input)"; test $$code -le 1
 
 lint: $(STAMP)
