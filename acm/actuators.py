@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .catalog import ACTUATOR_TYPES, Target, actuator_targets
+from .catalog import ACTUATOR_TYPES, Target, acm_role, actuator_targets
 from .graph import FlowGraph, GraphNode
 from .propagate import Propagation
 from .values import UNKNOWN, Value
@@ -46,12 +46,12 @@ class Actuator:
     zone: str | None = None
     effects: Mapping[str, str] = field(default_factory=dict)
     declared: bool = False  # named in the deployment model
+    runtimes: frozenset[str] = frozenset()  # runtimes whose triggers drive it
+    managed_by: str | None = None  # strategy of the ACM resolver every command passes
 
     @property
     def applications(self) -> frozenset[str]:
         return frozenset(self.drivers)
-
-    runtimes: frozenset[str] = frozenset()  # runtimes whose triggers drive it
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,7 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
                 driver["commands"].add(target.command)
                 driver["via"][gid] = None
                 entry["runtimes"].add(state.origin)
+                entry["managed"].append(_resolver_strategy(fg, gid))
         if unknown_target is not None:
             unknown.append(UnknownTarget(ref, unknown_target.kind, unknown_target.name,
                                          frozenset(unknown_apps)))
@@ -121,6 +122,8 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
                 for app, d in sorted(entry["drivers"].items())
             },
             runtimes=frozenset(entry["runtimes"]),
+            managed_by=entry["managed"][0] if entry["managed"] and all(entry["managed"])
+            else None,
         )
         for key, entry in sorted(by_key.items())
     )
@@ -162,6 +165,18 @@ def with_env(info: GraphNode, fg: FlowGraph) -> Mapping[str, Any]:
     return {k: fill(v) if isinstance(v, str) and "${" in v else v for k, v in node.items()}
 
 
+def _resolver_strategy(fg: FlowGraph, gid: str) -> str | None:
+    """The strategy of the ACM resolver feeding this node, if every input comes from one."""
+    preds = list(fg.graph._pred[gid])
+    strategies = set()
+    for pred in preds:
+        node = fg.info[pred].node
+        if acm_role(node) != "resolver":
+            return None
+        strategies.add(str(node["acm"].get("strategy", "?")))
+    return ",".join(sorted(strategies)) if strategies else None
+
+
 def _config_lookup(by_id: Mapping[str, Any]) -> Callable[[Any], Any]:
     def lookup(node_id: Any) -> Any:
         return by_id.get(node_id) if isinstance(node_id, str) else None
@@ -175,7 +190,7 @@ def _entry(by_key: dict[str, dict[str, Any]], target: Target, ref: NodeRef) -> d
     if entry is None:
         entry = by_key[target.key] = {
             "kind": target.kind, "name": target.name, "nodes": {}, "drivers": {},
-            "runtimes": set(),
+            "runtimes": set(), "managed": [],
         }
     entry["nodes"][ref] = None  # an ordered set
     return entry

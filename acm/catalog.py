@@ -155,9 +155,17 @@ def _inject_shape(node: Node) -> Shape:
 # Transfer: what a node does to the (topic, payload) of a message it passes on.
 
 
+def acm_role(node: Node) -> str | None:
+    """The role of a node ACM added (resolver, tag, group), or None for users' nodes."""
+    marker = node.get("acm")
+    return str(marker.get("role")) if isinstance(marker, dict) and marker.get("role") else None
+
+
 def transfer(node: Node, shapes: Shapes) -> Shapes:
     node_type = node["type"]
     if node_type in PASS_THROUGH_TYPES or node_type.startswith("subflow:"):
+        return shapes
+    if acm_role(node) == "resolver":  # emits one of the commands it received
         return shapes
     if node_type == "change":
         return frozenset(_change(node, s) for s in shapes)

@@ -47,13 +47,14 @@ def model_applications(
                 if ref in (tab["id"], tab.get("label"), f"{runtime}/{tab['id']}",
                            f"{runtime}/{tab.get('label')}")
             ]
-            where = f"{model.path}: {app.path}.tabs[{index}]"
+            where = app.where[index] if index < len(app.where) else str(model.path)
+            path = f"{app.path}.tabs[{index}]"
             if not found:
-                raise ModelError(f"no tab {ref!r} in the flows of any runtime "
+                raise ModelError(f"{path}: no tab {ref!r} in the flows of any runtime "
                                  "(name a tab by id, label or runtime/label)", where)
             if len(found) > 1:
                 places = ", ".join(f"{rt}/{tab}" for rt, tab in found)
-                raise ModelError(f"tab {ref!r} is ambiguous ({places}); "
+                raise ModelError(f"{path}: tab {ref!r} is ambiguous ({places}); "
                                  "write runtime/label or the tab id", where)
             members.append(found[0])
         runtimes = sorted({rt for rt, _ in members})

@@ -52,6 +52,7 @@ class ApplicationDef:
     name: str
     tabs: tuple[str, ...]  # as written: tab ids or labels, optionally "runtime/tab"
     path: str  # where in the document, for errors
+    where: tuple[str, ...] = ()  # "file:line" of each tab entry, for errors
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,12 @@ def _where(path: Path, root: yaml.Node | None, parts: Sequence[Any]) -> str:
 
 def _describe(error: jsonschema.ValidationError) -> str:
     """A schema error in words a user can act on."""
-    if error.validator == "additionalProperties":
-        return str(error.message).replace("Additional properties are not allowed",
-                                          "unknown field(s)")
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
+        extra = sorted(k for k in error.instance if k not in known and not str(k).startswith("x-"))
+        allowed = ", ".join(sorted(known))
+        return (f"unknown field(s) {', '.join(repr(k) for k in extra)}; "
+                f"expected: {allowed} (or x-* extensions)")
     if error.validator == "enum":
         allowed = " | ".join(str(v) for v in list(error.validator_value))  # type: ignore[arg-type]
         return f"{error.instance!r} is not allowed; expected one of: {allowed}"
@@ -220,7 +224,9 @@ def _resolve(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> Model:
     )
     by_broker = {b.id: b for b in brokers}
     applications = tuple(
-        ApplicationDef(a["id"], a.get("name") or a["id"], tuple(a["tabs"]), f"applications[{i}]")
+        ApplicationDef(a["id"], a.get("name") or a["id"], tuple(a["tabs"]), f"applications[{i}]",
+                       tuple(_where(path, root, ["applications", i, "tabs", j])
+                             for j in range(len(a["tabs"]))))
         for i, a in enumerate(data.get("applications") or [])
     )
     zones = tuple(Zone(z["id"], z.get("name") or z["id"], tuple(z.get("properties") or ()))

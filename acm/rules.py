@@ -82,6 +82,10 @@ ACTUATOR_ATTRIBUTES: Mapping[str, Attribute] = {
                             "physical properties it affects (temperature, ...)"),
     "declared": Attribute(lambda f: f.actuator.declared,
                           "true when the deployment model names it"),
+    "managed": Attribute(lambda f: f.actuator.managed_by is not None,
+                         "true when every command passes an ACM resolver"),
+    "strategy": Attribute(lambda f: f.actuator.managed_by,
+                          "the strategy of that resolver (priority, lock, ...), or none"),
 }
 
 

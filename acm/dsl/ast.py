@@ -136,7 +136,41 @@ class Override:
 
 
 @dataclass(frozen=True)
+class Option:
+    name: str
+    values: tuple[Any, ...]  # str, int/float, Duration, Word, bool or None
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A time span written like 15m, 30s, 1.5h, 250ms."""
+
+    milliseconds: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Word:
+    """A bare word used as an option value (drop, queue, max ...)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    pos: Pos
+    bindings: tuple[Binding, ...] = ()
+    where: Expr | None = None
+    strategy: str | None = None
+    strategy_pos: Pos | None = None
+    options: tuple[Option, ...] = ()
+
+
+@dataclass(frozen=True)
 class RuleFile:
     path: str
     rules: tuple[Rule, ...]
     overrides: tuple[Override, ...]
+    policies: tuple[Policy, ...] = ()

@@ -39,6 +39,7 @@ def parse_rules(text: str, path: str = "<rules>") -> ast.RuleFile:
         raise _syntax_error(exc, text, path, line_offset=0, col_offset=0) from None
     rules: list[ast.Rule] = []
     overrides: list[ast.Override] = []
+    policies: list[ast.Policy] = []
     try:
         items = _ToAst(path, text).transform(tree).children
     except lark.exceptions.VisitError as exc:
@@ -46,8 +47,13 @@ def parse_rules(text: str, path: str = "<rules>") -> ast.RuleFile:
             raise exc.orig_exc from None
         raise
     for item in items:
-        (rules if isinstance(item, ast.Rule) else overrides).append(item)
-    return ast.RuleFile(path, tuple(rules), tuple(overrides))
+        if isinstance(item, ast.Rule):
+            rules.append(item)
+        elif isinstance(item, ast.Policy):
+            policies.append(item)
+        else:
+            overrides.append(item)
+    return ast.RuleFile(path, tuple(rules), tuple(overrides), tuple(policies))
 
 
 def load_rule_file(path: str | Path) -> ast.RuleFile:
@@ -158,6 +164,41 @@ class _ToAst(Transformer[Token, Any]):
             fields[key] = value
         fields["severities"] = tuple(fields["severities"])
         return ast.Rule(name=str(name), pos=self._pos(name), **fields)
+
+    @v_args(meta=True)
+    def policy(self, meta: Any, children: list[Any]) -> ast.Policy:
+        name = children[0]
+        fields: dict[str, Any] = {"options": []}
+        for key, value, pos in children[1:]:
+            if key == "option":
+                fields["options"].append(value)
+                continue
+            if key in fields:
+                raise RuleError(f"'{key}' given twice in policy {name}", str(pos))
+            fields[key] = value
+            if key == "strategy":
+                fields["strategy_pos"] = pos
+        fields["options"] = tuple(fields["options"])
+        return ast.Policy(name=str(name), pos=self._pos(name), **fields)
+
+    @v_args(meta=True)
+    def strategy(self, meta: Any, c: list[Token]) -> tuple[str, Any, ast.Pos]:
+        return ("strategy", str(c[0]), self._pos(c[0]))
+
+    @v_args(meta=True)
+    def option(self, meta: Any, c: list[Any]) -> tuple[str, Any, ast.Pos]:
+        values = tuple(v.value if isinstance(v, ast.Literal) else v for v in c[1:])
+        return ("option", ast.Option(str(c[0]), values, self._pos(c[0])), self._pos(c[0]))
+
+    def duration(self, c: list[Token]) -> ast.Duration:
+        text = str(c[0])
+        for unit, factor in (("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)):
+            if text.endswith(unit) and not (unit == "s" and text.endswith("ms")):
+                return ast.Duration(round(float(text[: -len(unit)]) * factor), text)
+        raise AssertionError(text)
+
+    def word(self, c: list[Token]) -> ast.Word:
+        return ast.Word(str(c[0]))
 
     def override_severity(self, children: list[Token]) -> ast.Override:
         return ast.Override(str(children[0]), self._pos(children[0]), level=str(children[1]))

@@ -59,6 +59,11 @@ def document(report: Report) -> dict[str, Any]:
                      if c is not UNKNOWN}
                 ),
                 "dynamic": any(UNKNOWN in d.commands for d in a.drivers.values()),
+                "runtimes": sorted(a.runtimes),
+                "zone": a.zone,
+                "effects": dict(a.effects),
+                "declared": a.declared,
+                "managed_by": a.managed_by,
             }
             for a in report.actuators
         ],

@@ -17,7 +17,7 @@ _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
 
 def escape(text: str) -> str:
     """Plain text safe in a Markdown table cell."""
-    text = html.escape(" ".join(text.split()), quote=True)
+    text = html.escape(" ".join(text.split()), quote=False)
     return _SPECIAL.sub(r"\\\1", text)
 
 

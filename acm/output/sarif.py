@@ -20,7 +20,9 @@ from ..findings import Finding, Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {"error": "error", "warning": "warning", "info": "note"}
-_ID = re.compile(r'"id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+# A node object starts with its id then its type ({"id": ..., "type": ...}); wire
+# references in subflow ports ({"id": ..., "port": 0}) must not count.
+_ID = re.compile(r'"id"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"type"')
 
 
 def _uri(source: str) -> str:
