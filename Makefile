@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
+	node --test tests/js/
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -130,11 +130,14 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
     return ActuatorScan(actuators, tuple(unknown))
 
 
-_ENV_REF = re.compile(r"\$\{(\w+)\}")
+_ENV_REF = re.compile(r"^\$\{(\S+)\}$")  # Node-RED substitutes whole values only
 
 
 def with_env(info: GraphNode, fg: FlowGraph) -> Mapping[str, Any]:
-    """The node with ``${NAME}`` references filled in where the flows define them.
+    """The node with ``${NAME}`` properties filled in where the flows define NAME.
+
+    As in Node-RED, only a property whose whole value is ``${NAME}`` is
+    substituted.
 
     Looked up as Node-RED does: the subflow instance's env, the subflow
     definition's env (innermost first), then the tab's env. What is left is
@@ -160,7 +163,8 @@ def with_env(info: GraphNode, fg: FlowGraph) -> Mapping[str, Any]:
                 values[str(item.get("name"))] = str(item.get("value", ""))
 
     def fill(text: str) -> str:
-        return _ENV_REF.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+        match = _ENV_REF.match(text.strip())
+        return values.get(match.group(1), text) if match else text
 
     return {k: fill(v) if isinstance(v, str) and "${" in v else v for k, v in node.items()}
 

@@ -99,6 +99,9 @@ def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str]
     ruleset = load_ruleset(rule_files)
     if model_path is not None:
         model = load_model(model_path)
+        if not model.runtimes:
+            raise AcmError("the model lists no runtimes: there are no flows to analyse "
+                           "(add runtimes: [{id, flows}])", model_path)
         report = analyze_model(model, ruleset)
         if flows is not None:
             report = only_runtime(report, model, flows)
@@ -189,11 +192,10 @@ def rules_command(rule_files: Sequence[str], explain: str | None) -> int:
     """List the rules in force (built-in and from --rules)."""
     ruleset = load_ruleset(rule_files)
     if explain:
-        loaded = ruleset.find(explain)
-        if loaded is None:
+        info = ruleset.find(explain)
+        if info is None:
             known = ", ".join(f"{r.code} ({r.name})" for r in ruleset.info)
             raise AcmError(f"no rule '{explain}' (known: {known})")
-        info = loaded.info
         click.echo(f"{info.code} {info.name}  [{'/'.join(info.levels)}]"
                    f"{'' if info.enabled else '  (disabled)'}")
         click.echo(info.summary)

@@ -6,17 +6,18 @@ import gc
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from .actuators import NodeRef, PathFinder, find_actuators, merge_model
 from .errors import ModelError
 from .findings import Application, Report
 from .flows import Flows, load_flows
-from .graph import build_graph
+from .graph import FlowGraph, build_graph
 from .model import Model, load_model
-from .propagate import propagate
+from .propagate import Propagation, propagate
 from .rules import ActuatorFacts, RuleSet, evaluate, load_ruleset
-from .suppress import UNUSED, apply_suppressions, find_suppressions
+from .suppress import apply_suppressions, find_suppressions
 
 
 def default_applications(sources: Mapping[str, Flows]) -> dict[tuple[str, str], Application]:
@@ -109,6 +110,27 @@ def analyze_flows(
     model: Model | None = None,
 ) -> Report:
     """Analyse already-loaded flows, keyed by runtime id (optionally with their model)."""
+    return inspect(sources, ruleset, applications, model=model).report
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A report with the graph and propagation it came from (for acm resolve)."""
+
+    report: Report
+    graph: FlowGraph
+    propagation: Propagation
+    facts: tuple[ActuatorFacts, ...]
+
+
+def inspect(
+    sources: Mapping[str, Flows],
+    ruleset: RuleSet | None = None,
+    applications: Mapping[tuple[str, str], Application] | None = None,
+    *,
+    model: Model | None = None,
+) -> Analysis:
+    """Like :func:`analyze_flows`, keeping the intermediate results."""
     with gc_paused():
         return _analyze(sources, ruleset, applications, model)
 
@@ -118,7 +140,7 @@ def _analyze(
     ruleset: RuleSet | None,
     applications: Mapping[tuple[str, str], Application] | None,
     model: Model | None,
-) -> Report:
+) -> Analysis:
     started = time.perf_counter()
     ruleset = ruleset or load_ruleset()
     aliases = model.broker_aliases() if model else {}
@@ -162,16 +184,17 @@ def _analyze(
                      for lvl in ("error", "warning", "info")},
         "seconds": round(time.perf_counter() - started, 4),
     }
-    return Report(
+    report = Report(
         sources={rt: f.source for rt, f in sources.items()},
         findings=tuple(findings),
         actuators=scan.actuators,
         unknown=scan.unknown,
         applications=by_id,
         node_labels=labels,
-        rules=(*ruleset.info, UNUSED),
+        rules=ruleset.info,
         stats=stats,
     )
+    return Analysis(report, fg, prop, tuple(facts))
 
 
 def analyze(flows_path: str | Path, rules: Sequence[str | Path] = ()) -> Report:

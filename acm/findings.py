@@ -63,6 +63,8 @@ class Finding:
             raise ValueError("a finding needs at least one node in the flows")
         identity = [self.rule, *sorted(a.key for a in self.actuators),
                     *sorted(f"{r.runtime}/{r.id}" for r in self.subject)]
+        if not self.actuators:  # about nodes only: what is said tells findings apart
+            identity.append(self.message)
         digest = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:12]
         object.__setattr__(self, "id", f"{self.code}-{digest}")
 

@@ -140,11 +140,13 @@ def _where(path: Path, root: yaml.Node | None, parts: Sequence[Any]) -> str:
 def _describe(error: jsonschema.ValidationError) -> str:
     """A schema error in words a user can act on."""
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
-        extra = sorted(k for k in error.instance if k not in known and not str(k).startswith("x-"))
-        allowed = ", ".join(sorted(known))
-        return (f"unknown field(s) {', '.join(repr(k) for k in extra)}; "
-                f"expected: {allowed} (or x-* extensions)")
+        schema_part = error.schema if isinstance(error.schema, dict) else {}
+        known = set(schema_part.get("properties", {}))
+        extensions = "^x-" in schema_part.get("patternProperties", {})
+        extra = sorted(k for k in error.instance if k not in known
+                       and not (extensions and str(k).startswith("x-")))
+        allowed = ", ".join(sorted(known)) + (" (or x-* extensions)" if extensions else "")
+        return f"unknown field(s) {', '.join(repr(k) for k in extra)}; expected: {allowed}"
     if error.validator == "enum":
         allowed = " | ".join(str(v) for v in list(error.validator_value))  # type: ignore[arg-type]
         return f"{error.instance!r} is not allowed; expected one of: {allowed}"

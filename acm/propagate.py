@@ -12,11 +12,11 @@ time proportional to its length.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .catalog import is_trigger, transfer, trigger_shapes
-from .graph import FlowGraph
+from .graph import FlowGraph, GraphNode
 from .values import NO_MESSAGE, Shapes, covered, join
 
 
@@ -66,6 +66,31 @@ def propagate(fg: FlowGraph, application_of: Callable[[str], str]) -> Propagatio
             pending[gid] = {app: None}
             queue.append(gid)
 
+    # An exact-topic mqtt in fed over the broker is no trigger of its own, unless
+    # no publisher feeding it is reached by anything (then the messages it hears
+    # come from outside the flows): those are seeded once the rest has settled.
+    deferred = [gid for gid, n in info.items() if n.type == "mqtt in" and gid not in reach
+                and pred[gid] and n.call_site is None]
+    while True:
+        _run(queue, pending, reach, info, succ)
+        late = [gid for gid in deferred if gid not in reach]
+        deferred = []
+        if not late:
+            break
+        for gid in late:
+            app = application_of(gid)
+            triggers[gid] = app
+            reach[gid] = {app: Reach(None, NO_MESSAGE, info[gid].runtime,
+                                     trigger_shapes(info[gid].node))}
+            pending[gid] = {app: None}
+            queue.append(gid)
+    return Propagation(reach, triggers)
+
+
+def _run(queue: deque[str], pending: dict[str, dict[str, None]],
+         reach: dict[str, dict[str, Reach]], info: Mapping[str, GraphNode],
+         succ: Mapping[str, Mapping[str, object]]) -> None:
+    """The worklist loop: push applications and shapes until nothing changes."""
     while queue:
         gid = queue.popleft()
         apps = pending.pop(gid)
@@ -94,4 +119,3 @@ def propagate(fg: FlowGraph, application_of: Callable[[str], str]) -> Propagatio
                     queue.append(nxt)
                 else:
                     waiting[app] = None
-    return Propagation(reach, triggers)

@@ -142,14 +142,14 @@ class RuleSet:
 
     @property
     def info(self) -> tuple[RuleInfo, ...]:
-        return tuple(r.info for r in self.rules)
+        """The rules in force, including the built-in unused-suppression check."""
+        from .suppress import UNUSED
 
-    def find(self, name_or_code: str) -> LoadedRule | None:
+        return (*(r.info for r in self.rules), UNUSED)
+
+    def find(self, name_or_code: str) -> RuleInfo | None:
         wanted = name_or_code.lower()
-        for loaded in self.rules:
-            if wanted in (loaded.rule.name.lower(), loaded.code.lower()):
-                return loaded
-        return None
+        return next((r for r in self.info if wanted in (r.name.lower(), r.code.lower())), None)
 
 
 def builtin_rule_file() -> ast.RuleFile:

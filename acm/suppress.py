@@ -1,8 +1,9 @@
 """Suppressions written in flows: ``acm-ignore <rule> [reason]`` in an ``info`` text.
 
-A suppression on a node applies to findings that involve that node; on a
-group, to findings involving any node in the group (nested groups too); on a
-tab or subflow, to findings involving any node on it. A finding is involved
+A suppression on a node applies to findings that involve that node (on a
+``comment`` node: its group, or else its tab); on a group, to findings
+involving any node in the group (nested groups too); on a tab or subflow, to
+findings involving any node on it. A finding is involved
 with a node when the node is one of its actuator nodes or lies on one of its
 paths. A suppression that silences nothing is reported itself (rule
 ``unused-suppression``, info), so stale ones do not pile up.
@@ -56,7 +57,11 @@ def find_suppressions(sources: Mapping[str, Flows]) -> list[Suppression]:
             info = node.get("info")
             if not isinstance(info, str) or "acm-ignore" not in info:
                 continue
-            scope = _closure(node["id"], members)
+            # A comment node is on no path: it speaks for its group, or else its tab.
+            anchor = node["id"]
+            if node["type"] == "comment":
+                anchor = node.get("g") or node.get("z") or anchor
+            scope = _closure(anchor, members)
             for match in _PATTERN.finditer(info):
                 found.append(Suppression(
                     NodeRef(runtime, node["id"]), match.group("rule"),

@@ -680,5 +680,5 @@ def test_builtin_ruleset_loads_and_contains_direct() -> None:
     direct = ruleset.find("direct")
     assert direct is not None
     assert direct.code == "ACM001"
-    assert ruleset.find("acm001") is direct
-    assert direct.info.levels == ("error", "warning", "info")
+    assert ruleset.find("acm001") == direct
+    assert direct.levels == ("error", "warning", "info")

@@ -1,0 +1,165 @@
+// Fake Node-RED function-node sandbox for the ACM resolver templates.
+//
+// A template (acm/data/resolvers/<strategy>.js) is the *body* of a function node.
+// It is wrapped and run exactly as Node-RED 4's core function node does
+// (@node-red/nodes/core/function/10-function.js): an async function
+// `(msg, __send__, __done__)` with a per-call `node` object, evaluated with
+// node:vm in a per-node context whose globals are the sandbox below
+// (context, flow, global, env, setTimeout/clearTimeout, Date, ...).
+// Time is fake: Date.now() and the timers follow a clock that tests advance.
+"use strict";
+
+const fs = require("node:fs");
+const path = require("node:path");
+const util = require("node:util");
+const vm = require("node:vm");
+
+const RESOLVERS = path.join(__dirname, "..", "..", "acm", "data", "resolvers");
+
+function templateSource(strategy) {
+    return fs.readFileSync(path.join(RESOLVERS, strategy + ".js"), "utf8");
+}
+
+// The wrapper Node-RED 4 puts around the function body (same text, same order).
+function wrap(body) {
+    return "var results = null;" +
+        "results = (async function(msg,__send__,__done__){ " +
+        "var __msgid__ = msg._msgid;" +
+        "var node = {" +
+        "id:__node__.id," +
+        "name:__node__.name," +
+        "log:__node__.log," +
+        "error:__node__.error," +
+        "warn:__node__.warn," +
+        "debug:__node__.debug," +
+        "trace:__node__.trace," +
+        "on:__node__.on," +
+        "status:__node__.status," +
+        "send:function(msgs,cloneMsg){ __node__.send(__send__,__msgid__,msgs,cloneMsg);}," +
+        "done:__done__" +
+        "};\n" +
+        body + "\n" +
+        "})(msg,__send__,__done__);";
+}
+
+class Clock {
+    constructor(start) { this.now = start; this.timers = []; this.seq = 0; }
+    set(fn, ms) {
+        const t = {id: ++this.seq, at: this.now + Math.max(0, Number(ms) || 0), fn};
+        this.timers.push(t);
+        return t.id;
+    }
+    clear(id) { this.timers = this.timers.filter((t) => t.id !== id); }
+    // Move time forward, firing due timers in time order (ties in creation order).
+    advance(ms) {
+        const end = this.now + ms;
+        for (;;) {
+            const due = this.timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.id - b.id)[0];
+            if (!due) break;
+            this.clear(due.id);
+            this.now = due.at;
+            due.fn();
+        }
+        this.now = end;
+    }
+}
+
+let idCounter = 0;
+
+// Create one function node running `strategy`'s template.
+// env: value of ACM_RESOLVER (object -> JSON text; undefined -> not set).
+function createNode(strategy, config, opts = {}) {
+    const clock = new Clock(opts.start || 1_700_000_000_000);
+    const envText = config === undefined ? undefined : (typeof config === "string" ? config : JSON.stringify(config));
+    const store = new Map();
+    const rec = {emitted: [], arrays: [], statuses: [], errors: [], warnings: [], logs: []};
+    const nodeId = "n" + (++idCounter);
+
+    // What Node-RED's sendResults does with a returned / node.send()-ed value.
+    function sendResults(send, msgid, msgs) {
+        if (msgs === null || msgs === undefined) return;
+        if (!Array.isArray(msgs)) msgs = [msgs];
+        let count = 0;
+        msgs.forEach((m, port) => {
+            if (m === null || m === undefined) return;
+            for (const one of Array.isArray(m) ? m : [m]) {
+                if (one === null || one === undefined) continue;
+                if (typeof one !== "object" || Array.isArray(one)) {
+                    rec.errors.push("non-message returned");
+                    continue;
+                }
+                one._msgid = msgid;
+                rec.emitted.push({t: clock.now, port, msg: one});
+                count++;
+            }
+        });
+        if (count > 0) send(msgs);
+    }
+    const runtimeNode = {
+        error: (e) => rec.errors.push(String(e && e.message ? e.message : e)),
+        warn: (w) => rec.warnings.push(String(w)),
+        log: (l) => rec.logs.push(String(l)),
+    };
+    class FakeDate extends Date {
+        constructor(...a) { if (a.length) super(...a); else super(clock.now); }
+        static now() { return clock.now; }
+    }
+    // Context values go through JSON like a persistent (localfilesystem) store
+    // would, so a template cannot depend on keeping live references in context.
+    const ctx = {
+        get: (k) => (store.has(k) ? JSON.parse(store.get(k)) : undefined),
+        set: (k, v) => { if (v === undefined) store.delete(k); else store.set(k, JSON.stringify(v)); },
+        keys: () => Array.from(store.keys()),
+    };
+    const sandbox = {
+        console, util, Buffer, Date: FakeDate,
+        RED: {util: {cloneMessage: (m) => structuredClone(m)}},
+        __node__: {
+            id: nodeId, name: "resolver",
+            log: runtimeNode.log, error: runtimeNode.error, warn: runtimeNode.warn,
+            debug: () => {}, trace: () => {},
+            send: (send, id, msgs) => sendResults(send, id, msgs),
+            on: () => {},
+            status: (s) => rec.statuses.push(s),
+        },
+        context: ctx,
+        flow: {get: () => undefined, set: () => {}, keys: () => []},
+        global: {get: () => undefined, set: () => {}, keys: () => []},
+        env: {get: (name) => (name === "ACM_RESOLVER" ? envText : undefined)},
+        setTimeout: (fn, ms, ...args) => clock.set(() => {
+            try { fn(...args); } catch (err) { runtimeNode.error(err); }
+        }, ms),
+        clearTimeout: (id) => clock.clear(id),
+    };
+    const context = vm.createContext(sandbox);
+    const script = new vm.Script(wrap(templateSource(strategy)), {filename: "Function node:" + strategy});
+
+    let msgSeq = 0;
+    return {
+        rec, clock, store,
+        // Deliver one message; resolves to the function's return value (after sendResults).
+        async input(msg) {
+            msg = Object.assign({_msgid: "m" + (++msgSeq)}, msg);
+            context.msg = msg;
+            context.__send__ = (msgs) => rec.arrays.push(msgs);
+            context.__done__ = () => {};
+            script.runInContext(context);
+            const results = await context.results;
+            sendResults(context.__send__, msg._msgid, results);
+            return results;
+        },
+        advance(ms) { clock.advance(ms); },
+        status() { const s = rec.statuses[rec.statuses.length - 1]; return s ? s.text : undefined; },
+        // Payloads emitted so far, with their port, as [port, payload] pairs.
+        out() { return rec.emitted.map((e) => [e.port, e.msg.payload]); },
+    };
+}
+
+// Build an incoming command message as the tag change node does.
+function cmd(app, payload, extra = {}) {
+    const acm = Object.assign({target: 0}, extra);
+    if (app !== undefined) acm.app = app;
+    return {payload, topic: "home/heater/set", acm};
+}
+
+module.exports = {createNode, cmd, wrap, templateSource, RESOLVERS};
