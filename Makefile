@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean nodered
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check acm tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+nodered:
+	scripts/install-nodered.sh
+
+test: lint nodered
 	node --test tests/js/
 	$(BIN)/pytest -q
 

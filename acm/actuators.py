@@ -170,14 +170,26 @@ def with_env(info: GraphNode, fg: FlowGraph) -> Mapping[str, Any]:
 
 
 def _resolver_strategy(fg: FlowGraph, gid: str) -> str | None:
-    """The strategy of the ACM resolver feeding this node, if every input comes from one."""
-    preds = list(fg.graph._pred[gid])
-    strategies = set()
-    for pred in preds:
-        node = fg.info[pred].node
-        if acm_role(node) != "resolver":
-            return None
-        strategies.add(str(node["acm"].get("strategy", "?")))
+    """The strategy of the ACM resolver feeding this node, if every input comes from one.
+
+    Link nodes ACM added to cross tabs are looked through.
+    """
+    strategies: set[str] = set()
+    seen = {gid}
+    stack = [gid]
+    while stack:
+        for pred in fg.graph._pred[stack.pop()]:
+            if pred in seen:
+                continue
+            seen.add(pred)
+            node = fg.info[pred].node
+            role = acm_role(node)
+            if role == "resolver":
+                strategies.add(str(node["acm"].get("strategy", "?")))
+            elif role == "link":
+                stack.append(pred)
+            else:
+                return None
     return ",".join(sorted(strategies)) if strategies else None
 
 

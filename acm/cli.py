@@ -6,11 +6,15 @@ Exit codes: 0 nothing at or above ``--fail-on``; 1 conflicts at or above it;
 
 from __future__ import annotations
 
+import copy
+import json
+import os
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,12 +24,19 @@ from .baseline import write_baseline as write_baseline_file
 from .engine import analyze_flows, analyze_model, model_applications
 from .errors import AcmError
 from .findings import SEVERITIES, Report
-from .flows import load_flows
+from .flows import flows_from_data, load_flows
 from .model import Model, load_model
+from .nodered import AdminClient, token_from_env, update_flows
 from .output import FORMATTERS, render
+from .policy import load_policies
+from .resolve import ResolveResult, describe_changes
+from .resolve import resolve as resolve_flows
+from .resolve import revert as revert_flows
 from .rules import load_ruleset
 
 FAIL_ON = [*reversed(SEVERITIES), "never"]
+USER_ENV = "ACM_NODERED_USERNAME"
+PASSWORD_ENV = "ACM_NODERED_PASSWORD"
 
 RULES_OPTION = click.option(
     "--rules", "rule_files", multiple=True, type=click.Path(dir_okay=False),
@@ -181,6 +192,185 @@ def model_check(model_path: str) -> int:
         f"{len(loaded.brokers)} broker(s), {len(loaded.applications)} application(s), "
         f"{len(loaded.zones)} zone(s), {len(loaded.actuators)} actuator(s)"
     )
+    return 0
+
+
+POLICY_OPTION = click.option(
+    "--policy", "policy_files", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+    help="Policy file (ACM rule language): which strategy resolves which actuators. "
+    "Repeatable; the first matching policy wins. Without one, defaults apply (docs/resolve.md).",
+)
+
+
+def _print_plan(result: ResolveResult) -> None:
+    for planned in result.planned:
+        source = "default" if planned.policy.node is None else f"policy {planned.policy.name}"
+        click.echo(f"acm: {planned.finding.id} ({planned.finding.rule}) on {planned.label}: "
+                   f"{planned.policy.strategy} ({source})", err=True)
+    for planned in result.defaults:
+        click.echo(f"acm: note: no policy matched {planned.label}; used the default "
+                   f"{planned.policy.strategy} {planned.policy.options} — write a policy "
+                   "to choose (docs/resolve.md)", err=True)
+    for skipped in result.skipped:
+        click.echo(f"acm: not resolved: {skipped.finding.id} ({skipped.finding.rule}): "
+                   f"{skipped.reason}", err=True)
+
+
+def _model_runtime(model_path: str | None, flows: str) -> tuple[Model | None, str]:
+    if model_path is None:
+        return None, "local"
+    model = load_model(model_path)
+    wanted = Path(flows).resolve()
+    runtime = next((r.id for r in model.runtimes if r.flows.resolve() == wanted), None)
+    if runtime is None:
+        raise AcmError(f"is not a flows file of model {model.path}", flows)
+    return model, runtime
+
+
+@cli.command()
+@click.argument("flows", type=click.Path(dir_okay=False))
+@click.option("--model", "-m", "model_path", type=click.Path(dir_okay=False), metavar="MODEL",
+              help="Deployment model (applications, zones, effects); FLOWS must be one of "
+              "its flows files.")
+@POLICY_OPTION
+@RULES_OPTION
+@click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the resolved flows to FILE (- for standard output).")
+@click.option("--diff", is_flag=True, help="Print what would change instead of the flows.")
+def resolve(flows: str, model_path: str | None, policy_files: Sequence[str],
+            rule_files: Sequence[str], output: str | None, diff: bool) -> int:
+    """Insert resolvers for the conflicts of a flows file (offline).
+
+    Every error- or warning-level direct conflict (and indirect conflict with
+    an interlock policy) gets a resolver built from core nodes, so the
+    result runs on a stock Node-RED. Resolving twice changes nothing;
+    `acm revert` removes exactly what was added.
+
+    \b
+    Examples:
+      acm resolve flows.json --policy site.policy -o flows.resolved.json
+      acm resolve flows.json --diff
+    """
+    if not output and not diff:
+        raise click.UsageError("give --output FILE (or - for stdout), or --diff")
+    model, runtime = _model_runtime(model_path, flows)
+    loaded = load_flows(flows)
+    result = resolve_flows(loaded, load_policies(policy_files), load_ruleset(rule_files),
+                           model=model, runtime=runtime)
+    _print_plan(result)
+    if diff:
+        click.echo("\n".join(describe_changes(loaded.nodes, result.nodes)) or "no changes")
+    if output:
+        write_output(json.dumps(result.nodes, indent=4, ensure_ascii=False) + "\n", output)
+    return 0
+
+
+@cli.command()
+@click.argument("flows", required=False, type=click.Path(dir_okay=False))
+@click.option("--url", help="Revert the flows deployed on this Node-RED (Admin API).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Offline: write the reverted flows to FILE.")
+@click.option("--diff", is_flag=True, help="Print what would change.")
+@click.option("--dry-run", is_flag=True, help="Online: show the changes, write nothing.")
+@click.option("--token-file", type=click.Path(dir_okay=False),
+              help="File holding the adminAuth bearer token (else $ACM_NODERED_TOKEN).")
+@click.option("--backup-dir", default="acm-backups", show_default=True,
+              type=click.Path(file_okay=False), help="Where the flows are saved before a write.")
+@click.option("--ca-file", type=click.Path(dir_okay=False),
+              help="CA bundle to verify the server's TLS certificate with.")
+def revert(flows: str | None, url: str | None, output: str | None, diff: bool, dry_run: bool,
+           token_file: str | None, backup_dir: str, ca_file: str | None) -> int:
+    """Remove everything ACM added and restore the original wiring.
+
+    Offline with FLOWS (-o or --diff), or online with --url.
+    """
+    if url:
+        client = _client(url, token_file, ca_file)
+        return _update(client, revert_flows, Path(backup_dir), dry_run)
+    if flows is None:
+        raise click.UsageError("give FLOWS (offline) or --url (online)")
+    if not output and not diff:
+        raise click.UsageError("give --output FILE (or - for stdout), or --diff")
+    loaded = load_flows(flows)
+    reverted = revert_flows(loaded.nodes)
+    if diff:
+        click.echo("\n".join(describe_changes(loaded.nodes, reverted)) or "no changes")
+    if output:
+        write_output(json.dumps(reverted, indent=4, ensure_ascii=False) + "\n", output)
+    return 0
+
+
+@cli.command()
+@click.option("--url", required=True, help="The Node-RED editor URL, e.g. http://pi:1880.")
+@click.option("--model", "-m", "model_path", type=click.Path(dir_okay=False), metavar="MODEL",
+              help="Deployment model; the runtime is the one whose url is --url.")
+@POLICY_OPTION
+@RULES_OPTION
+@click.option("--dry-run", is_flag=True, help="Show the changes, write nothing.")
+@click.option("--token-file", type=click.Path(dir_okay=False),
+              help="File holding the adminAuth bearer token (else $ACM_NODERED_TOKEN; or "
+              "$ACM_NODERED_USERNAME and $ACM_NODERED_PASSWORD to log in).")
+@click.option("--backup-dir", default="acm-backups", show_default=True,
+              type=click.Path(file_okay=False), help="Where the flows are saved before a write.")
+@click.option("--ca-file", type=click.Path(dir_okay=False),
+              help="CA bundle to verify the server's TLS certificate with.")
+def apply(url: str, model_path: str | None, policy_files: Sequence[str],
+          rule_files: Sequence[str], dry_run: bool, token_file: str | None, backup_dir: str,
+          ca_file: str | None) -> int:
+    """Resolve the flows deployed on a Node-RED and deploy the result (Admin API v2).
+
+    Reads the flows and their revision, backs them up, writes the resolved
+    flows with that revision; if someone deployed in between (409), reads
+    again, re-applies and retries. TLS certificates are verified.
+    """
+    policies = load_policies(policy_files)
+    ruleset = load_ruleset(rule_files)
+    model = load_model(model_path) if model_path else None
+    runtime = "local"
+    if model is not None:
+        found = next((r.id for r in model.runtimes
+                      if r.url and r.url.rstrip("/") == url.rstrip("/")), None)
+        if found is None:
+            raise AcmError(f"no runtime of model {model.path} has url {url}")
+        runtime = found
+    client = _client(url, token_file, ca_file)
+    results: list[ResolveResult] = []
+
+    def change(nodes: list[Any]) -> list[Any]:
+        result = resolve_flows(flows_from_data(nodes, url), policies, ruleset,
+                               model=model, runtime=runtime)
+        results.append(result)
+        return result.nodes
+
+    code = _update(client, change, Path(backup_dir), dry_run)
+    if results:
+        _print_plan(results[-1])
+    return code
+
+
+def _client(url: str, token_file: str | None, ca_file: str | None) -> AdminClient:
+    client = AdminClient(url, token=token_from_env(token_file), verify=ca_file or True)
+    user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
+    if client.token is None and user and password:
+        client.token = client.login(user, password)
+    return client
+
+
+def _update(client: AdminClient, change: Callable[[list[Any]], list[Any]], backup_dir: Path,
+            dry_run: bool) -> int:
+    if dry_run:
+        current, rev = client.get_flows()
+        changed = change(copy.deepcopy(current))
+        click.echo("\n".join(describe_changes(current, changed)) or "no changes")
+        click.echo(f"acm: dry run: nothing written (server at rev {rev[:12]})", err=True)
+        return 0
+    outcome = update_flows(client, change, backup_dir)
+    if not outcome.changed:
+        click.echo(f"acm: {client.url}: nothing to change (rev {outcome.old_rev[:12]})", err=True)
+        return 0
+    click.echo(f"acm: {client.url}: deployed rev {outcome.new_rev[:12]} (was "
+               f"{outcome.old_rev[:12]}, {outcome.attempts} attempt(s)); backup "
+               f"{outcome.backup}", err=True)
     return 0
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from acm.cli import main
 
+pytest_plugins = ["conftest_nodered"]  # real Node-RED fixtures (nodered4, nodered5, ...)
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "flows"
 

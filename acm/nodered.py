@@ -1,0 +1,423 @@
+"""Node-RED Admin API client: read and write a runtime's flows under the rev discipline.
+
+Reads use API v2 and keep ``rev``; writes send that ``rev`` so a concurrent deploy
+gives ``409`` (:class:`RevisionConflict`) instead of being overwritten;
+:func:`update_flows` backs up, re-reads, re-applies and retries. Every failure is a
+:class:`NodeRedError` whose text is one line naming the URL; a token never appears
+in an error, a log or a backup.
+
+    AcmError
+    └── NodeRedError          the Admin API could not be reached or said no
+        └── RevisionConflict  409: the flows changed since they were read
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+import os
+import re
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from acm.errors import AcmError
+
+__all__ = [
+    "TOKEN_ENV",
+    "AdminClient",
+    "NodeRedError",
+    "RevisionConflict",
+    "UpdateResult",
+    "token_from_env",
+    "update_flows",
+    "write_backup",
+]
+
+TOKEN_ENV = "ACM_NODERED_TOKEN"
+API_VERSION = {"Node-RED-API-Version": "v2"}
+DEPLOYMENT_TYPES = ("full", "nodes", "flows", "reload")
+
+# The nodes as the Admin API sends them (acm.flows.Flows is the parsed, checked form).
+FlowList = list[dict[str, Any]]
+
+
+class NodeRedError(AcmError):
+    """The Admin API could not be reached, refused the request or answered nonsense.
+
+    ``status`` is the HTTP status, or ``None`` when no answer came.
+    """
+
+    def __init__(self, what: str, where: str | None = None, status: int | None = None) -> None:
+        super().__init__(what, where)
+        self.status = status
+
+
+class RevisionConflict(NodeRedError):
+    """``409``: the flows on the server are not the revision the write was based on.
+
+    Re-read with :meth:`AdminClient.get_flows`, re-apply the change and write again
+    (:func:`update_flows` does exactly that).
+    """
+
+
+class AdminClient:
+    """A Node-RED runtime's Admin API at ``url`` (the editor's root URL).
+
+    ``token`` is an ``adminAuth`` bearer token (see :func:`token_from_env`, or call
+    :meth:`login`). ``verify`` is ``True`` (the system CAs, or ``REQUESTS_CA_BUNDLE``),
+    a path to a CA bundle, or ``False``. ``session`` may be injected for tests or
+    connection reuse.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        verify: bool | str = True,
+        timeout: float = 10,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.verify = verify
+        self.timeout = timeout
+        self.session = session if session is not None else requests.Session()
+
+    def __repr__(self) -> str:  # never show the token
+        return f"AdminClient({_public_url(self.url)!r}, token={'***' if self.token else None})"
+
+    # -- the API ---------------------------------------------------------------------
+
+    def get_flows(self) -> tuple[FlowList, str]:
+        """The deployed flows and their ``rev`` (``GET /flows``, API v2)."""
+        data = self._call("GET", "/flows", headers=API_VERSION)
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("flows"), list)
+            or not isinstance(data.get("rev"), str)
+        ):
+            raise self._error("GET", "/flows", "the answer is not an API v2 {flows, rev} object")
+        return data["flows"], data["rev"]
+
+    def set_flows(self, flows: FlowList, rev: str, deployment_type: str = "full") -> str:
+        """Deploy ``flows`` if the server is still at ``rev``; returns the new rev.
+
+        Raises :class:`RevisionConflict` when someone deployed since ``rev`` was read.
+        """
+        if deployment_type not in DEPLOYMENT_TYPES:
+            raise ValueError(f"deployment_type must be one of {', '.join(DEPLOYMENT_TYPES)}")
+        headers = {**API_VERSION, "Node-RED-Deployment-Type": deployment_type}
+        data = self._call("POST", "/flows", headers=headers, json={"flows": flows, "rev": rev})
+        if not isinstance(data, dict) or not isinstance(data.get("rev"), str):
+            raise self._error("POST", "/flows", "the answer carries no new rev")
+        return str(data["rev"])
+
+    def login(self, username: str, password: str) -> str:
+        """Exchange a user's password for a bearer token; the client uses it from now on."""
+        form = {
+            "client_id": "node-red-admin",
+            "grant_type": "password",
+            "scope": "*",
+            "username": username,
+            "password": password,
+        }
+        try:
+            data = self._call("POST", "/auth/token", data=form, send_token=False)
+        except NodeRedError as err:
+            if err.status in (401, 403):
+                what = "login failed: wrong username or password"
+                raise self._error("POST", "/auth/token", what, err.status) from None
+            # Without adminAuth, Node-RED 4 has no /auth/token (404) and 5 answers 400.
+            if err.status is not None and err.status < 500 and not self._auth_enabled():
+                what = "login failed: adminAuth is not enabled on this Node-RED"
+                raise self._error("POST", "/auth/token", what, err.status) from None
+            raise
+        token = data.get("access_token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token:
+            raise self._error("POST", "/auth/token", "login answer carries no access_token")
+        self.token = token
+        return token
+
+    def _auth_enabled(self) -> bool:
+        """Whether ``GET /auth/login`` names a login scheme (it is ``{}`` without adminAuth)."""
+        try:
+            scheme = self._call("GET", "/auth/login", send_token=False)
+        except NodeRedError:
+            return True  # cannot tell; keep the original error
+        return not isinstance(scheme, dict) or bool(scheme.get("type"))
+
+    def settings(self) -> dict[str, Any]:
+        """The runtime's settings as the editor sees them (``GET /settings``)."""
+        data = self._call("GET", "/settings")
+        if not isinstance(data, dict):
+            raise self._error("GET", "/settings", "the answer is not a JSON object")
+        return data
+
+    # -- transport -------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        send_token: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        headers = dict(headers or {})
+        if send_token and self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        try:
+            response = self.session.request(
+                method,
+                self.url + path,
+                headers=headers,
+                timeout=self.timeout,
+                verify=self.verify,
+                **kwargs,
+            )
+        except requests.exceptions.RequestException as exc:
+            raise self._error(method, path, self._transport_failure(exc)) from None
+        if response.status_code >= 400:
+            raise self._status_error(method, path, response)
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type") or "no Content-Type"
+            raise self._error(
+                method,
+                path,
+                f"the answer is not valid JSON ({kind}); is this a Node-RED editor URL?",
+            ) from None
+
+    def _status_error(self, method: str, path: str, response: requests.Response) -> NodeRedError:
+        status = response.status_code
+        write = method != "GET"
+        if status == 401:
+            if self.token:
+                what = (
+                    "authentication failed: the server rejected the token "
+                    f"(expired, wrong, or lacking flows.{'write' if write else 'read'})"
+                )
+            else:
+                what = f"authentication required: set {TOKEN_ENV} or --token-file"
+        elif status == 403:
+            what = f"forbidden: the token lacks flows.{'write' if write else 'read'}"
+        elif status == 409:
+            return RevisionConflict(
+                "revision conflict: the flows changed on the server since they were read",
+                self._where(method, path),
+                status,
+            )
+        elif status >= 500:
+            what = f"server error {status}: {_server_message(response)}"
+        else:
+            what = f"HTTP {status}: {_server_message(response)}"
+        return self._error(method, path, what, status)
+
+    def _transport_failure(self, exc: requests.exceptions.RequestException) -> str:
+        if isinstance(exc, requests.exceptions.SSLError):
+            reason = _tls_reason(exc)
+            if self.verify is False:
+                return f"TLS error: {reason}"
+            ca = "the system CAs" if self.verify is True else f"the CA file {self.verify}"
+            return (
+                f"TLS error: {reason} (certificate verification is on, against {ca}; "
+                "give the CA that signed the server's certificate as a CA file, "
+                "e.g. REQUESTS_CA_BUNDLE=/path/ca.pem)"
+            )
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return f"no connection within {self.timeout:g} s (host down or firewalled?)"
+        if isinstance(exc, requests.exceptions.Timeout):
+            return f"no answer within {self.timeout:g} s"
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            cause = _innermost(exc)
+            if isinstance(cause, ConnectionRefusedError):
+                return "connection refused (is Node-RED running and listening there?)"
+            if isinstance(cause, socket.gaierror):
+                return "cannot resolve the host name"
+            if isinstance(cause, (ConnectionResetError, BrokenPipeError)):
+                return "the connection was reset by the server"
+            return f"cannot connect ({type(cause).__name__})"
+        if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+            return "not a valid http(s) URL"
+        return f"request failed ({type(exc).__name__})"
+
+    def _where(self, method: str, path: str) -> str:
+        return f"{method} {_public_url(self.url + path)}"
+
+    def _error(self, method: str, path: str, what: str, status: int | None = None) -> NodeRedError:
+        return NodeRedError(what, self._where(method, path), status)
+
+
+# -- tokens ------------------------------------------------------------------------------
+
+
+def token_from_env(file: str | Path | None = None, env: str = TOKEN_ENV) -> str | None:
+    """The bearer token from ``file`` if given, else from the environment variable ``env``.
+
+    Surrounding whitespace is stripped; an unset or empty variable gives ``None``.
+    A token file that is missing, unreadable or empty is an error.
+    """
+    if file is not None:
+        try:
+            token = Path(file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise NodeRedError(f"cannot read the token file: {reason}", str(file)) from None
+        if not token:
+            raise NodeRedError("the token file is empty", str(file))
+        return token
+    return os.environ.get(env, "").strip() or None
+
+
+# -- the update discipline -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What :func:`update_flows` did.
+
+    ``old_rev`` is the revision the write replaced (or the one read, if nothing
+    changed); ``backup`` holds exactly those flows (``None`` when nothing was
+    written); ``backups`` every backup taken, one per attempt that meant to write.
+    """
+
+    old_rev: str
+    new_rev: str
+    backup: Path | None
+    changed: bool
+    attempts: int
+    backups: tuple[Path, ...] = ()
+
+
+def update_flows(
+    client: AdminClient,
+    change: Callable[[FlowList], FlowList],
+    backup_dir: Path,
+    retries: int = 3,
+) -> UpdateResult:
+    """Apply ``change`` to the deployed flows without losing anyone else's deploy.
+
+    Read (keeping ``rev``), apply ``change`` to a copy, and if the flows differ, back
+    them up to ``backup_dir`` and write them with that ``rev``. On a revision conflict
+    read again, back up again and re-apply, up to ``retries`` more times. ``change``
+    must be idempotent: it is applied to whatever is deployed at each attempt.
+    """
+    backups: list[Path] = []
+    attempt = 0
+    while True:
+        attempt += 1
+        flows, rev = client.get_flows()
+        changed = change(copy.deepcopy(flows))
+        if changed == flows:
+            return UpdateResult(rev, rev, None, False, attempt, tuple(backups))
+        backup = write_backup(backup_dir, client.url, flows, rev)
+        backups.append(backup)
+        try:
+            new_rev = client.set_flows(changed, rev)
+        except RevisionConflict as err:
+            if attempt > retries:
+                raise RevisionConflict(
+                    f"gave up after {attempt} attempts: the flows kept changing on the server "
+                    f"(last backup {backup})",
+                    err.where,
+                    err.status,
+                ) from None
+            continue
+        return UpdateResult(rev, new_rev, backup, True, attempt, tuple(backups))
+
+
+def write_backup(backup_dir: Path, url: str, flows: FlowList, rev: str) -> Path:
+    """Save ``{"flows", "rev"}`` (loadable by ``acm analyze``, postable as is) and return its path.
+
+    Named ``<host_port>-<UTC timestamp>-<rev[:8]>.json``; never overwrites a file.
+    """
+    backup_dir = Path(backup_dir)
+    try:
+        backup_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NodeRedError(
+            f"cannot create the backup folder: {exc.strerror}", str(backup_dir)
+        ) from None
+    host = (urlsplit(url).netloc.rpartition("@")[2] or "local").replace(":", "_")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    text = json.dumps({"flows": flows, "rev": rev}, indent=1, ensure_ascii=False) + "\n"
+    for n in range(1000):
+        suffix = f"-{n}" if n else ""
+        path = backup_dir / f"{host}-{stamp}-{rev[:8]}{suffix}.json"
+        try:
+            with path.open("x", encoding="utf-8") as out:
+                out.write(text)
+            return path
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise NodeRedError(f"cannot write the backup: {exc.strerror}", str(path)) from None
+    raise NodeRedError("cannot find a free backup file name", str(backup_dir))
+
+
+# -- small pieces ------------------------------------------------------------------------
+
+
+def _public_url(url: str) -> str:
+    """``url`` without any ``user:password@`` in it."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _server_message(response: requests.Response) -> str:
+    """The server's own explanation, on one line and short."""
+    message: Any = None
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        message = data.get("message") or data.get("error") or data.get("code")
+    if not isinstance(message, str) or not message.strip():
+        message = response.text
+        if "html" in response.headers.get("Content-Type", "") or message.lstrip().startswith("<"):
+            # Express error pages put the message in <pre>; other markup is not a message.
+            pre = re.search(r"<pre>(.*?)</pre>", message, re.DOTALL)
+            message = html.unescape(pre.group(1)) if pre else ""
+        message = message or response.reason or "(no message)"
+    one_line = " ".join(str(message).split())
+    return one_line if len(one_line) <= 200 else one_line[:199] + "…"
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The root cause under requests' and urllib3's wrappers."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        nxt = exc.__cause__ or exc.__context__
+        if nxt is None and exc.args and isinstance(exc.args[0], BaseException):
+            nxt = exc.args[0]
+        reason = getattr(exc, "reason", None)
+        if nxt is None and isinstance(reason, BaseException):
+            nxt = reason
+        if nxt is None:
+            break
+        exc = nxt
+    return exc
+
+
+def _tls_reason(exc: BaseException) -> str:
+    cause = _innermost(exc)
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return cause.verify_message or "certificate verification failed"
+    if isinstance(cause, ssl.SSLError):
+        return cause.reason or type(cause).__name__
+    return "handshake failed"
