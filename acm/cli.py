@@ -28,7 +28,7 @@ from .flows import flows_from_data, load_flows
 from .model import Model, load_model
 from .nodered import AdminClient, token_from_env, update_flows
 from .output import FORMATTERS, render
-from .policy import load_policies
+from .policy import STRATEGIES, load_policies, policy_from_options
 from .resolve import ResolveResult, describe_changes
 from .resolve import resolve as resolve_flows
 from .resolve import revert as revert_flows
@@ -204,7 +204,8 @@ POLICY_OPTION = click.option(
 
 def _print_plan(result: ResolveResult) -> None:
     for planned in result.planned:
-        source = "default" if planned.policy.node is None else f"policy {planned.policy.name}"
+        source = {"default": "default", "kept": "kept from the flows"}.get(
+            planned.policy.source, f"policy {planned.policy.name}")
         click.echo(f"acm: {planned.finding.id} ({planned.finding.rule}) on {planned.label}: "
                    f"{planned.policy.strategy} ({source})", err=True)
     for planned in result.defaults:
@@ -228,7 +229,7 @@ def _model_runtime(model_path: str | None, flows: str) -> tuple[Model | None, st
 
 
 @cli.command()
-@click.argument("flows", type=click.Path(dir_okay=False))
+@click.argument("flows", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--model", "-m", "model_path", type=click.Path(dir_okay=False), metavar="MODEL",
               help="Deployment model (applications, zones, effects); FLOWS must be one of "
               "its flows files.")
@@ -237,8 +238,17 @@ def _model_runtime(model_path: str | None, flows: str) -> tuple[Model | None, st
 @click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write the resolved flows to FILE (- for standard output).")
 @click.option("--diff", is_flag=True, help="Print what would change instead of the flows.")
+@click.option("--only", "only", multiple=True, metavar="ID",
+              help="Resolve only this conflict (id from the report); others keep the "
+              "resolvers they have. Repeatable.")
+@click.option("--strategy", type=click.Choice(sorted(STRATEGIES)),
+              help="With --only: use this strategy instead of the policies.")
+@click.option("--set", "settings", multiple=True, metavar="OPTION=VALUE",
+              help="With --strategy: an option, e.g. ttl=15m, order=safety,comfort, "
+              "default=off. Repeatable.")
 def resolve(flows: str, model_path: str | None, policy_files: Sequence[str],
-            rule_files: Sequence[str], output: str | None, diff: bool) -> int:
+            rule_files: Sequence[str], output: str | None, diff: bool, only: Sequence[str],
+            strategy: str | None, settings: Sequence[str]) -> int:
     """Insert resolvers for the conflicts of a flows file (offline).
 
     Every error- or warning-level direct conflict (and indirect conflict with
@@ -253,10 +263,20 @@ def resolve(flows: str, model_path: str | None, policy_files: Sequence[str],
     """
     if not output and not diff:
         raise click.UsageError("give --output FILE (or - for stdout), or --diff")
-    model, runtime = _model_runtime(model_path, flows)
-    loaded = load_flows(flows)
+    if (strategy or settings) and not only:
+        raise click.UsageError("--strategy and --set apply to the conflicts named by --only")
+    if settings and not strategy:
+        raise click.UsageError("--set needs --strategy")
+    chosen = policy_from_options(strategy, settings) if strategy else None
+    if flows == "-":
+        model, runtime = None, "local"
+        loaded = load_flows("<stdin>", text=sys.stdin.read())
+    else:
+        model, runtime = _model_runtime(model_path, flows)
+        loaded = load_flows(flows)
     result = resolve_flows(loaded, load_policies(policy_files), load_ruleset(rule_files),
-                           model=model, runtime=runtime)
+                           model=model, runtime=runtime, only=set(only) or None,
+                           chosen=chosen)
     _print_plan(result)
     if diff:
         click.echo("\n".join(describe_changes(loaded.nodes, result.nodes)) or "no changes")

@@ -9,6 +9,7 @@ policy a documented default applies per conflict kind.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 from .dsl import ast
 from .dsl.check import check_expr
 from .dsl.evaluate import compile_expr
-from .dsl.parser import load_rule_file
+from .dsl.parser import load_rule_file, parse_rules
 from .errors import RuleError
 from .rules import VOCABULARY, ActuatorFacts
 
@@ -165,3 +166,35 @@ def matches(policy: Policy, facts: Sequence[ActuatorFacts]) -> bool:
     scope = {b.name: b.type for b in node.bindings}
     env = {b.name: f for b, f in zip(node.bindings, facts, strict=True)}
     return bool(compile_expr(node.where, scope, VOCABULARY)(env))
+
+
+def policy_from_options(strategy: str, settings: Sequence[str]) -> Policy:
+    """A policy from ``--strategy S --set name=value ...`` (the editor's Resolve form).
+
+    Values are read like the rule language's: ``15m`` is a duration, ``a,b``
+    a list where the option takes names, ``true``/``false`` booleans, numbers
+    as numbers, anything else text.
+    """
+    parts = ["policy cli {\n    for actuator a, actuator b\n" if strategy == "interlock"
+             else "policy cli {\n    for actuator a\n", f"    strategy {strategy}\n"]
+    for index, setting in enumerate(settings):
+        name, sep, value = setting.partition("=")
+        if not sep or not name.strip():
+            raise RuleError(f"--set {setting!r}: expected OPTION=VALUE", f"--set #{index + 1}")
+        items = [v.strip() for v in value.split(",")] if "," in value else [value.strip()]
+        parts.append(f"    {name.strip()} " + ", ".join(_literal(v) for v in items) + "\n")
+    parts.append("}\n")
+    rule_file = parse_rules("".join(parts), "--set")
+    return check_policy(rule_file.policies[0])
+
+
+def _literal(value: str) -> str:
+    import re
+
+    if re.fullmatch(r"-?\d+(\.\d+)?(ms|s|m|h)?|true|false|none", value):
+        return value
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) and value in ("drop", "queue", "block",
+                                                                  "override", "min", "max",
+                                                                  "mean", "any", "all"):
+        return value
+    return json.dumps(value)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -122,16 +122,53 @@ def template(strategy: str) -> str:
         encoding="utf-8")
 
 
-def plan(analysis: Analysis, policies: Sequence[Policy]) -> ResolveResult:
-    """Pick a policy for each error/warning conflict; say why others are left."""
+def existing_resolvers(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Policy]:
+    """The strategy and options of every resolver already in the flows, by conflict id."""
+    found: dict[str, Policy] = {}
+    for node in nodes:
+        marker = _marker(node)
+        if not marker or marker.get("role") != "group":
+            continue
+        for item in node.get("env") or []:
+            if isinstance(item, dict) and item.get("name") == ENV_NAME:
+                try:
+                    config = json.loads(str(item.get("value")))
+                except json.JSONDecodeError:
+                    continue
+                options = dict(config.get("options") or {})
+                found[str(marker.get("conflict"))] = Policy(
+                    "kept", str(config.get("strategy")), options, "kept")
+    return found
+
+
+def plan(analysis: Analysis, policies: Sequence[Policy], *,
+         kept: Mapping[str, Policy] | None = None, only: Collection[str] | None = None,
+         chosen: Policy | None = None) -> ResolveResult:
+    """Pick a policy for each error/warning conflict; say why others are left.
+
+    Precedence: ``chosen`` (for the conflicts in ``only``), then the first
+    matching policy, then the resolver the flows already had (``kept``), then
+    the default for the kind. With ``only``, other conflicts keep their
+    resolvers and get no new ones.
+    """
+    kept = kept or {}
     result = ResolveResult(nodes=[])
     facts = {f.actuator.key: f for f in analysis.facts}
     taken: dict[str, str] = {}  # actuator key -> conflict id resolving it
     for finding in analysis.report.findings:
         if finding.kind not in RESOLVED_KINDS or finding.severity == "info":
             continue
+        selected = only is None or finding.id in only
+        if not selected and finding.id not in kept:
+            continue
         bound = [facts[a.key] for a in finding.actuators]
-        planned = _choose(finding, bound, policies)
+        if selected and chosen is not None:
+            candidates: Sequence[Policy] = [chosen]
+        elif selected:
+            candidates = policies
+        else:
+            candidates = []
+        planned = _choose(finding, bound, candidates, kept.get(finding.id))
         if isinstance(planned, Skipped):
             result.skipped.append(planned)
             continue
@@ -147,7 +184,7 @@ def plan(analysis: Analysis, policies: Sequence[Policy]) -> ResolveResult:
             continue
         taken[planned.target_key] = finding.id
         result.planned.append(planned)
-        if planned.policy.node is None:
+        if planned.policy.source == "default":
             result.defaults.append(planned)
     return result
 
@@ -158,12 +195,12 @@ def _in_subflow(analysis: Analysis, ref: NodeRef) -> bool:
     return z in flows.subflows
 
 
-def _choose(finding: Finding, bound: list[ActuatorFacts],
-            policies: Sequence[Policy]) -> Planned | Skipped:
+def _choose(finding: Finding, bound: list[ActuatorFacts], policies: Sequence[Policy],
+            kept: Policy | None = None) -> Planned | Skipped:
     if finding.kind == "direct":
         act = bound[0]
         policy = next((p for p in policies if p.strategy != "interlock"
-                       and matches(p, [act])), None)
+                       and matches(p, [act])), None) or kept
         if policy is None:
             strategy, options = DEFAULTS["direct"]
             policy = Policy("default", strategy, dict(options), "default")
@@ -172,6 +209,9 @@ def _choose(finding: Finding, bound: list[ActuatorFacts],
     for guard, target in ((bound[0], bound[1]), (bound[1], bound[0])):
         policy = next((p for p in policies if p.strategy == "interlock"
                        and matches(p, [guard, target])), None)
+        if policy is None and kept is not None and kept.strategy == "interlock" \
+                and kept.options.get("guard") in (None, guard.actuator.key):
+            policy = kept
         if policy is not None:
             return Planned(finding, policy, target.actuator.key, target.actuator.name,
                            tuple(r.id for r in target.actuator.nodes), guard.actuator.key,
@@ -181,12 +221,16 @@ def _choose(finding: Finding, bound: list[ActuatorFacts],
 
 
 def resolve(flows: Flows, policies: Sequence[Policy] = (), ruleset: RuleSet | None = None,
-            model: Model | None = None, runtime: str = "local") -> ResolveResult:
+            model: Model | None = None, runtime: str = "local", *,
+            only: Collection[str] | None = None, chosen: Policy | None = None) -> ResolveResult:
     """Resolved flows for one runtime: revert what ACM added before, then re-apply.
 
     With a deployment model, its applications, zones and effects apply
-    (``runtime`` names this flows file's runtime in the model).
+    (``runtime`` names this flows file's runtime in the model). ``only``
+    limits new resolvers to these conflict ids (others keep theirs), and
+    ``chosen`` is the policy to use for them (the editor's Resolve form).
     """
+    kept = existing_resolvers(flows.nodes)
     base = flows_from_data(revert(flows.nodes), flows.source)
     sources = {runtime: base}
     applications = None
@@ -195,7 +239,7 @@ def resolve(flows: Flows, policies: Sequence[Policy] = (), ruleset: RuleSet | No
         everything[runtime] = base
         applications = model_applications(model, everything)
     analysis = inspect(sources, ruleset, applications, model=model)
-    result = plan(analysis, policies)
+    result = plan(analysis, policies, kept=kept, only=only, chosen=chosen)
     nodes = [dict(n) for n in base.nodes]
     builder = _Builder(nodes, analysis)
     for planned in result.planned:
@@ -342,6 +386,9 @@ class _Builder:
 
         policy = planned.policy
         options = dict(policy.options)
+        if isinstance(options.get("order"), list):  # names (tab labels) or ids -> ids
+            by_name = {a.name: a.id for a in self.analysis.report.applications.values()}
+            options["order"] = [by_name.get(str(o), o) for o in options["order"]]
         if planned.guard_key:
             options["guard"] = planned.guard_key
         config = {
