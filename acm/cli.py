@@ -238,6 +238,9 @@ def _model_runtime(model_path: str | None, flows: str) -> tuple[Model | None, st
 @click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write the resolved flows to FILE (- for standard output).")
 @click.option("--diff", is_flag=True, help="Print what would change instead of the flows.")
+@click.option("--plan", "show_plan", is_flag=True,
+              help="Print, as JSON, the strategy chosen for each conflict (and why others "
+              "are left); write nothing.")
 @click.option("--only", "only", multiple=True, metavar="ID",
               help="Resolve only this conflict (id from the report); others keep the "
               "resolvers they have. Repeatable.")
@@ -247,8 +250,8 @@ def _model_runtime(model_path: str | None, flows: str) -> tuple[Model | None, st
               help="With --strategy: an option, e.g. ttl=15m, order=safety,comfort, "
               "default=off. Repeatable.")
 def resolve(flows: str, model_path: str | None, policy_files: Sequence[str],
-            rule_files: Sequence[str], output: str | None, diff: bool, only: Sequence[str],
-            strategy: str | None, settings: Sequence[str]) -> int:
+            rule_files: Sequence[str], output: str | None, diff: bool, show_plan: bool,
+            only: Sequence[str], strategy: str | None, settings: Sequence[str]) -> int:
     """Insert resolvers for the conflicts of a flows file (offline).
 
     Every error- or warning-level direct conflict (and indirect conflict with
@@ -261,8 +264,8 @@ def resolve(flows: str, model_path: str | None, policy_files: Sequence[str],
       acm resolve flows.json --policy site.policy -o flows.resolved.json
       acm resolve flows.json --diff
     """
-    if not output and not diff:
-        raise click.UsageError("give --output FILE (or - for stdout), or --diff")
+    if not output and not diff and not show_plan:
+        raise click.UsageError("give --output FILE (or - for stdout), --diff or --plan")
     if (strategy or settings) and not only:
         raise click.UsageError("--strategy and --set apply to the conflicts named by --only")
     if settings and not strategy:
@@ -277,12 +280,31 @@ def resolve(flows: str, model_path: str | None, policy_files: Sequence[str],
     result = resolve_flows(loaded, load_policies(policy_files), load_ruleset(rule_files),
                            model=model, runtime=runtime, only=set(only) or None,
                            chosen=chosen)
+    if show_plan:
+        click.echo(json.dumps(plan_document(result), indent=2, ensure_ascii=False))
+        return 0
     _print_plan(result)
     if diff:
         click.echo("\n".join(describe_changes(loaded.nodes, result.nodes)) or "no changes")
     if output:
         write_output(json.dumps(result.nodes, indent=4, ensure_ascii=False) + "\n", output)
     return 0
+
+
+def plan_document(result: ResolveResult) -> dict[str, Any]:
+    """``acm resolve --plan``: what would be done, for machines (the editor plugin)."""
+    return {
+        "schema": "acm.plan/1",
+        "planned": [
+            {"conflict": p.finding.id, "rule": p.finding.rule, "actuator": p.target_key,
+             "label": p.label, "strategy": p.policy.strategy, "options": dict(p.policy.options),
+             "source": "default" if p.policy.source == "default"
+             else ("kept" if p.policy.source == "kept" else p.policy.name)}
+            for p in result.planned
+        ],
+        "skipped": [{"conflict": k.finding.id, "rule": k.finding.rule, "reason": k.reason}
+                    for k in result.skipped],
+    }
 
 
 @cli.command()
