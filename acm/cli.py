@@ -26,7 +26,7 @@ from .errors import AcmError
 from .findings import SEVERITIES, Report
 from .flows import flows_from_data, load_flows
 from .model import Model, load_model
-from .nodered import AdminClient, token_from_env, update_flows
+from .nodered import AdminClient, public_url, token_from_env, update_flows
 from .output import FORMATTERS, render
 from .policy import STRATEGIES, load_policies, policy_from_options
 from .resolve import ResolveResult, describe_changes
@@ -212,6 +212,8 @@ def _print_plan(result: ResolveResult) -> None:
         click.echo(f"acm: note: no policy matched {planned.label}; used the default "
                    f"{planned.policy.strategy} {planned.policy.options} — write a policy "
                    "to choose (docs/resolve.md)", err=True)
+    for note in result.notes:
+        click.echo(f"acm: warning: {note}", err=True)
     for skipped in result.skipped:
         click.echo(f"acm: not resolved: {skipped.finding.id} ({skipped.finding.rule}): "
                    f"{skipped.reason}", err=True)
@@ -272,6 +274,9 @@ def resolve(flows: str, model_path: str | None, policy_files: Sequence[str],
         raise click.UsageError("--set needs --strategy")
     chosen = policy_from_options(strategy, settings) if strategy else None
     if flows == "-":
+        if model_path:
+            raise click.UsageError("--model needs FLOWS to be one of the model's flows files, "
+                                   "not standard input")
         model, runtime = None, "local"
         loaded = load_flows("<stdin>", text=sys.stdin.read())
     else:
@@ -315,7 +320,8 @@ def plan_document(result: ResolveResult) -> dict[str, Any]:
 @click.option("--diff", is_flag=True, help="Print what would change.")
 @click.option("--dry-run", is_flag=True, help="Online: show the changes, write nothing.")
 @click.option("--token-file", type=click.Path(dir_okay=False),
-              help="File holding the adminAuth bearer token (else $ACM_NODERED_TOKEN).")
+              help="File holding the adminAuth bearer token (else $ACM_NODERED_TOKEN; or "
+              "$ACM_NODERED_USERNAME and $ACM_NODERED_PASSWORD to log in).")
 @click.option("--backup-dir", default="acm-backups", show_default=True,
               type=click.Path(file_okay=False), help="Where the flows are saved before a write.")
 @click.option("--ca-file", type=click.Path(dir_okay=False),
@@ -408,9 +414,10 @@ def _update(client: AdminClient, change: Callable[[list[Any]], list[Any]], backu
         return 0
     outcome = update_flows(client, change, backup_dir)
     if not outcome.changed:
-        click.echo(f"acm: {client.url}: nothing to change (rev {outcome.old_rev[:12]})", err=True)
+        click.echo(f"acm: {public_url(client.url)}: nothing to change "
+                   f"(rev {outcome.old_rev[:12]})", err=True)
         return 0
-    click.echo(f"acm: {client.url}: deployed rev {outcome.new_rev[:12]} (was "
+    click.echo(f"acm: {public_url(client.url)}: deployed rev {outcome.new_rev[:12]} (was "
                f"{outcome.old_rev[:12]}, {outcome.attempts} attempt(s)); backup "
                f"{outcome.backup}", err=True)
     return 0

@@ -93,7 +93,7 @@ class AdminClient:
         self.session = session if session is not None else requests.Session()
 
     def __repr__(self) -> str:  # never show the token
-        return f"AdminClient({_public_url(self.url)!r}, token={'***' if self.token else None})"
+        return f"AdminClient({public_url(self.url)!r}, token={'***' if self.token else None})"
 
     # -- the API ---------------------------------------------------------------------
 
@@ -253,7 +253,7 @@ class AdminClient:
         return f"request failed ({type(exc).__name__})"
 
     def _where(self, method: str, path: str) -> str:
-        return f"{method} {_public_url(self.url + path)}"
+        return f"{method} {public_url(self.url + path)}"
 
     def _error(self, method: str, path: str, what: str, status: int | None = None) -> NodeRedError:
         return NodeRedError(what, self._where(method, path), status)
@@ -369,7 +369,7 @@ def write_backup(backup_dir: Path, url: str, flows: FlowList, rev: str) -> Path:
 # -- small pieces ------------------------------------------------------------------------
 
 
-def _public_url(url: str) -> str:
+def public_url(url: str) -> str:
     """``url`` without any ``user:password@`` in it."""
     parts = urlsplit(url)
     if "@" not in parts.netloc:

@@ -41,6 +41,7 @@ STRATEGIES: Mapping[str, Mapping[str, OptionSpec]] = {
     "lock": {
         "hold": OptionSpec("duration", required=True),
         "mode": OptionSpec("word", words=("drop", "queue"), default="drop"),
+        "renew": OptionSpec("bool", default=True),
     },
     "dwell": {
         "min": OptionSpec("duration", required=True),
@@ -99,8 +100,8 @@ def _value(option: ast.Option, spec: OptionSpec) -> Any:
             raise RuleError(f"'{option.name}' takes true or false", where)
         return value
     if spec.kind == "text":
-        if not isinstance(value, str):
-            raise RuleError(f"'{option.name}' takes a quoted text", where)
+        if not isinstance(value, str) and value is not None:
+            raise RuleError(f"'{option.name}' takes a quoted text (or none)", where)
         return value
     if isinstance(value, ast.Duration):
         return value.milliseconds

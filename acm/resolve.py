@@ -22,6 +22,7 @@ again yields the same nodes: :func:`resolve` first reverts, then re-applies.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections import deque
@@ -69,6 +70,7 @@ class ResolveResult:
     planned: list[Planned] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     defaults: list[Planned] = field(default_factory=list)  # planned by a default policy
+    notes: list[str] = field(default_factory=list)  # warnings for the user
 
 
 def node_id(*parts: str) -> str:
@@ -137,7 +139,8 @@ def existing_resolvers(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Policy]:
                     continue
                 options = dict(config.get("options") or {})
                 found[str(marker.get("conflict"))] = Policy(
-                    "kept", str(config.get("strategy")), options, "kept")
+                    str(marker.get("policy") or "kept"), str(config.get("strategy")), options,
+                    "kept")
     return found
 
 
@@ -240,11 +243,12 @@ def resolve(flows: Flows, policies: Sequence[Policy] = (), ruleset: RuleSet | No
         applications = model_applications(model, everything)
     analysis = inspect(sources, ruleset, applications, model=model)
     result = plan(analysis, policies, kept=kept, only=only, chosen=chosen)
-    nodes = [dict(n) for n in base.nodes]
+    nodes = copy.deepcopy([dict(n) for n in base.nodes])  # the builder rewires in place
     builder = _Builder(nodes, analysis)
     for planned in result.planned:
         builder.add(planned)
     result.nodes = builder.nodes
+    result.notes = builder.notes
     return result
 
 
@@ -256,6 +260,7 @@ class _Builder:
         self.by_id = {n["id"]: n for n in nodes}
         self.analysis = analysis
         self.reach = analysis.propagation.reach
+        self.notes: list[str] = []
 
     def _append(self, node: dict[str, Any]) -> dict[str, Any]:
         self.nodes.append(node)
@@ -387,7 +392,14 @@ class _Builder:
         policy = planned.policy
         options = dict(policy.options)
         if isinstance(options.get("order"), list):  # names (tab labels) or ids -> ids
-            by_name = {a.name: a.id for a in self.analysis.report.applications.values()}
+            apps = self.analysis.report.applications.values()
+            by_name = {a.name: a.id for a in apps}
+            ids = {a.id for a in apps}
+            for item in options["order"]:
+                if str(item) not in by_name and str(item) not in ids:
+                    self.notes.append(f"{planned.label}: '{item}' in the priority order names "
+                                      "no application (known: "
+                                      + ", ".join(sorted(by_name)) + ")")
             options["order"] = [by_name.get(str(o), o) for o in options["order"]]
         if planned.guard_key:
             options["guard"] = planned.guard_key
@@ -420,7 +432,7 @@ class _Builder:
                      "type": "str"}],
             "x": min(xs) - 90, "y": min(ys) - 40, "w": max(xs) - min(xs) + 180,
             "h": max(ys) - min(ys) + 80,
-            MARKER: {"role": "group", "conflict": conflict},
+            MARKER: {"role": "group", "conflict": conflict, "policy": policy.name},
         })
 
     def _app_label(self, apps: list[str]) -> str:
