@@ -447,7 +447,9 @@ def rules_command(rule_files: Sequence[str], explain: str | None) -> int:
     for info in ruleset.info:
         state = "" if info.enabled else " (disabled)"
         levels = "/".join(info.levels)
-        click.echo(f"{info.code:8} {info.name:{width}}  {levels:19} {info.summary}{state}")
+        click.echo(f"{info.code:8} {info.name:{width}}  {levels}{state}")
+        for line in textwrap.wrap(info.summary, 80 - 9):
+            click.echo(f"{'':9}{line}")
     return 0
 
 
