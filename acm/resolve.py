@@ -284,6 +284,7 @@ class _Builder:
 
     def add(self, planned: Planned) -> None:
         conflict = planned.finding.id
+        added_from = len(self.nodes)
         first = self.by_id[planned.targets[0]]
         tab = first["z"]
         origin_x = float(first.get("x", 200))
@@ -295,7 +296,7 @@ class _Builder:
 
         def place(node: dict[str, Any], column: int) -> dict[str, Any]:
             # A column per stage, left of the resolver, below the first actuator node.
-            node["x"] = max(origin_x - 120 - 200 * column, 120)
+            node["x"] = max(origin_x - 120 - 200 * column, 60)
             node["y"] = origin_y + 80 + 40 * row[0]
             row[0] += 1 if column else 0
             return node
@@ -412,12 +413,14 @@ class _Builder:
             "name": f"ACM {policy.strategy}: {planned.label}",
             "func": template(policy.strategy), "outputs": len(planned.targets),
             "timeout": 0, "noerr": 0, "initialize": "", "finalize": "", "libs": [],
-            "x": max(origin_x - 120, 120), "y": origin_y + 80, "wires": outputs,
+            "x": max(origin_x - 120, min(origin_x - 40, 60)), "y": origin_y + 80,
+            "wires": outputs,
             MARKER: {"role": "resolver", "strategy": policy.strategy, "conflict": conflict,
                      "policy": policy.name, "version": 1},
         }
         self._append(resolver)
         members.append(resolver_id)
+        self._spread(added_from)
         placed = [self.by_id[m] for m in members]
         xs = [float(n["x"]) for n in placed]
         ys = [float(n["y"]) for n in placed]
@@ -434,6 +437,23 @@ class _Builder:
             "h": max(ys) - min(ys) + 80,
             MARKER: {"role": "group", "conflict": conflict, "policy": policy.name},
         })
+
+    def _spread(self, start: int) -> None:
+        """Move the nodes added since ``start`` down until none sits on another node."""
+        added = self.nodes[start:]
+        taken: dict[Any, list[tuple[float, float]]] = {}
+        for node in self.nodes[:start]:
+            if "x" in node and node.get("type") != "group":
+                taken.setdefault(node.get("z"), []).append((float(node["x"]), float(node["y"])))
+        for node in added:
+            if "x" not in node or node.get("type") == "group":
+                continue
+            spots = taken.setdefault(node.get("z"), [])
+            x, y = float(node["x"]), float(node["y"])
+            while any(abs(x - ox) < 100 and abs(y - oy) < 30 for ox, oy in spots):
+                y += 40
+            node["y"] = y
+            spots.append((x, y))
 
     def _app_label(self, apps: list[str]) -> str:
         names = {a.id: a.name for a in self.analysis.report.applications.values()}

@@ -316,10 +316,13 @@ def test_output_into_missing_directory_is_a_one_line_error(run_acm, write_flows,
 def test_rules_lists_code_name_levels_summary(run_acm):  # type: ignore[no-untyped-def]
     result = run_acm("rules")
     assert result.code == 0
-    line = next(ln for ln in result.out.splitlines() if ln.startswith("ACM001"))
-    assert re.search(r"\bdirect\b", line)
-    assert "error/warning/info" in line
-    assert "One actuator is commanded from two or more applications." in line
+    lines = result.out.splitlines()
+    index = next(i for i, ln in enumerate(lines) if ln.startswith("ACM001"))
+    assert re.search(r"\bdirect\b", lines[index])
+    assert "error/warning/info" in lines[index]
+    # the summary follows on indented lines, wrapped to the terminal
+    assert lines[index + 1].strip() == "One actuator is commanded from two or more applications."
+    assert all(len(ln) <= 80 for ln in lines)
 
 
 @pytest.mark.parametrize("which", ["ACM001", "acm001", "direct"])

@@ -118,10 +118,11 @@ def test_user_rule_does_not_fire_when_where_is_false(analyze):  # type: ignore[n
 def test_user_rule_listed_by_acm_rules(run_acm, rules_file):  # type: ignore[no-untyped-def]
     result = run_acm("rules", "--rules", str(rules_file(MQTT_SHARED)))
     assert result.code == 0
-    line = next(ln for ln in result.out.splitlines() if ln.startswith("USR001"))
-    assert "mqtt-shared" in line
-    assert "warning" in line
-    assert "An MQTT topic published from two applications." in line
+    lines = result.out.splitlines()
+    index = next(i for i, ln in enumerate(lines) if ln.startswith("USR001"))
+    assert "mqtt-shared" in lines[index]
+    assert "warning" in lines[index]
+    assert lines[index + 1].strip() == "An MQTT topic published from two applications."
 
 
 def test_rule_of_same_name_replaces_builtin(analyze):  # type: ignore[no-untyped-def]

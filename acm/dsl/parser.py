@@ -71,6 +71,7 @@ def _describe_terminal(name: str) -> str:
         "NAME": "a name", "STRING": "a string", "LONG_STRING": 'a """text"""',
         "NUMBER": "a number", "LEVEL": "error|warning|info", "BOOL": "true|false",
         "COMP_OP": "a comparison", "$END": "end of file",
+        "DURATION": "a duration (30s, 15m, 1h)",
     }
     if name in friendly:
         return friendly[name]

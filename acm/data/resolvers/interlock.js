@@ -39,9 +39,11 @@ const hasOverride = opt.override !== undefined && opt.override !== null;
 const restore = opt.restore !== false;
 
 function show(v) { const s = typeof v === "string" ? v : JSON.stringify(v); return String(s).length > 40 ? String(s).slice(0, 39) + "…" : String(s); }
+// Always send a copy: the stored command may be sent again later (relinquish,
+// restore), and the node downstream may change the message it receives.
 function ports(m, target) {
     const out = new Array(cfg.targets || 1).fill(null);
-    out[target] = m;
+    out[target] = RED.util.cloneMessage(m);
     return out;
 }
 // Strings compare as-is, other values by their JSON text.

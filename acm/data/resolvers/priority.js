@@ -43,9 +43,11 @@ function rank(st, app) {
     const i = order.indexOf(app);
     return i >= 0 ? i : order.length + st.seen.indexOf(app);
 }
+// Always send a copy: the stored command may be sent again later (relinquish,
+// restore), and the node downstream may change the message it receives.
 function ports(m, target) {
     const out = new Array(cfg.targets || 1).fill(null);
-    out[target] = m;
+    out[target] = RED.util.cloneMessage(m);
     return out;
 }
 // Recompute the effective command; return the output array when its value changed.
