@@ -33,6 +33,8 @@ from .resolve import ResolveResult, describe_changes
 from .resolve import resolve as resolve_flows
 from .resolve import revert as revert_flows
 from .rules import load_ruleset
+from .site import client_for, resolve_site
+from .site import deploy as deploy_site
 
 FAIL_ON = [*reversed(SEVERITIES), "never"]
 USER_ENV = "ACM_NODERED_USERNAME"
@@ -421,6 +423,87 @@ def _update(client: AdminClient, change: Callable[[list[Any]], list[Any]], backu
                f"{outcome.old_rev[:12]}, {outcome.attempts} attempt(s)); backup "
                f"{outcome.backup}", err=True)
     return 0
+
+
+@cli.command("deploy")
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--only", "only", multiple=True, metavar="RUNTIME",
+              help="Deploy only this runtime (repeatable); the gate still analyses the site.")
+@click.option("--resolve", "do_resolve", is_flag=True,
+              help="Resolve first: each runtime's conflicts, and cross-runtime ones over MQTT.")
+@POLICY_OPTION
+@RULES_OPTION
+@click.option("--dry-run", is_flag=True, help="Show what each runtime would get; write nothing.")
+@click.option("--force", is_flag=True,
+              help="Deploy even with unmanaged error-level conflicts.")
+@click.option("--no-rollback", is_flag=True,
+              help="If a runtime fails, leave the runtimes already written as they are.")
+@click.option("--backup-dir", default="acm-backups", show_default=True,
+              type=click.Path(file_okay=False), help="Where each runtime's flows are saved first.")
+def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
+                   policy_files: Sequence[str], rule_files: Sequence[str], dry_run: bool,
+                   force: bool, no_rollback: bool, backup_dir: str) -> int:
+    """Deploy a site: every runtime's flows through its Admin API, behind a conflict gate.
+
+    The whole site is analysed first; while error-level conflicts are
+    unmanaged nothing is written (exit 1) unless --force. Each runtime is then
+    written with the revision it was read at (409: re-read and retry), after a
+    backup. If a runtime fails, those already written are rolled back to
+    their backups (unless --no-rollback); the summary says which state each
+    runtime is in. Credentials come from the model (names of env vars).
+
+    \b
+    Examples:
+      acm deploy site.yaml --dry-run
+      acm deploy site.yaml --resolve --policy site.policy
+      acm deploy site.yaml --only hub
+    """
+    model = load_model(model_path)
+    unknown = [r for r in only if model.runtime(r) is None]
+    if unknown:
+        raise AcmError(f"no runtime {unknown[0]!r} in the model", model_path)
+    ruleset = load_ruleset(rule_files)
+    if do_resolve:
+        site = resolve_site(model, load_policies(policy_files), ruleset)
+        for finding, policy, host in site.resolved:
+            click.echo(f"acm: {finding.id} ({finding.rule}) on {host}: {policy.strategy}",
+                       err=True)
+        for note in site.notes:
+            click.echo(f"acm: note: {note}", err=True)
+        for skipped in site.skipped:
+            click.echo(f"acm: not resolved: {skipped.finding.id}: {skipped.reason}", err=True)
+        target = site.flows
+    else:
+        target = {r.id: [dict(n) for n in load_flows(r.flows).nodes] for r in model.runtimes}
+    sources = {rt: flows_from_data(nodes, str(model.runtime(rt).flows))  # type: ignore[union-attr]
+               for rt, nodes in target.items()}
+    report = analyze_flows(sources, ruleset, model_applications(model, sources), model=model)
+    blocking = report.at_or_above("error")
+    if blocking and not force:
+        click.echo(render(report, "text"), nl=False)
+        click.echo(f"acm: refusing to deploy: {len(blocking)} unmanaged error-level "
+                   "conflict(s); resolve them (--resolve, acm resolve) or use --force", err=True)
+        return 1
+    if dry_run:
+        for runtime in model.runtimes:
+            if only and runtime.id not in only:
+                continue
+            current, rev = client_for(runtime, model).get_flows()
+            changes = describe_changes(current, target[runtime.id])
+            click.echo(f"== {runtime.id} {public_url(runtime.url or '')} (rev {rev[:12]}): "
+                       f"{len(changes)} change(s)")
+            for line in changes:
+                click.echo(f"   {line}")
+        click.echo("acm: dry run: nothing written", err=True)
+        return 0
+    outcomes = deploy_site(model, target, Path(backup_dir), only=only, rollback=not no_rollback,
+                           progress=lambda line: click.echo(f"acm: {line}", err=True))
+    width = max(len(o.runtime) for o in outcomes)
+    click.echo(f"{'runtime':{width}}  {'state':15} {'rev':12}  backup / error")
+    for o in outcomes:
+        detail = o.error or (str(o.backup) if o.backup else "")
+        click.echo(f"{o.runtime:{width}}  {o.state:15} {(o.new_rev or '')[:12]:12}  {detail}")
+    return 0 if all(o.state in ("deployed", "unchanged") for o in outcomes) else 2
 
 
 @cli.command("rules")

@@ -82,6 +82,7 @@ class Model:
     zones: tuple[Zone, ...]
     actuators: tuple[ModelActuator, ...]
     sensors: tuple[Mapping[str, Any], ...] = ()
+    resolution_runtime: str | None = None  # hosts cross-runtime resolvers
 
     def runtime(self, runtime_id: str) -> Runtime | None:
         return next((r for r in self.runtimes if r.id == runtime_id), None)
@@ -250,8 +251,12 @@ def _resolve(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> Model:
             raise fail(["sensors", i, "zone"], f"unknown zone {zone!r}")
         binding_key(item["binding"], by_broker, runtime_ids, broker_ids,
                     lambda what, i=i: fail(["sensors", i, "binding"], what))
+    host = (data.get("resolution") or {}).get("runtime")
+    if host is not None and host not in runtime_ids:
+        raise fail(["resolution", "runtime"], f"unknown runtime {host!r}; "
+                   f"known: {', '.join(sorted(runtime_ids)) or 'none'}")
     return Model(path, data.get("name") or path.stem, tuple(runtimes), brokers, applications,
-                 zones, tuple(actuators), tuple(data.get("sensors") or ()))
+                 zones, tuple(actuators), tuple(data.get("sensors") or ()), host)
 
 
 def binding_key(binding: Mapping[str, Any], brokers: Mapping[str, Broker],

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .catalog import is_trigger, transfer, trigger_shapes
+from .catalog import acm_role, is_trigger, transfer, trigger_shapes
 from .graph import FlowGraph, GraphNode
 from .values import NO_MESSAGE, Shapes, covered, join
 
@@ -57,7 +57,8 @@ def propagate(fg: FlowGraph, application_of: Callable[[str], str]) -> Propagatio
     # networkx's adjacency dicts, read directly: the views cost more than the walk
     succ, pred = fg.graph._succ, fg.graph._pred
     for gid, node_info in info.items():
-        if node_info.call_site is None and is_trigger(node_info.node, bool(pred[gid])):
+        if node_info.call_site is None and acm_role(node_info.node) is None \
+                and is_trigger(node_info.node, bool(pred[gid])):
             app = application_of(gid)
             triggers[gid] = app
             reach[gid] = {

@@ -84,10 +84,14 @@ def _marker(node: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def revert(nodes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The flows without anything ACM added, with the original wiring restored."""
+    """The flows without anything ACM added, with the original wiring restored.
+
+    Nodes ACM only changed (role ``rerouted``: a publisher moved to a topic of
+    ACM's namespace) get their original properties back.
+    """
     by_id = {n["id"]: n for n in nodes}
-    added = {n["id"] for n in nodes if _marker(n)}
-    if not added:
+    added = {n["id"] for n in nodes if (m := _marker(n)) and m["role"] != "rerouted"}
+    if not added and not any(_marker(n) for n in nodes):
         return [dict(n) for n in nodes]
 
     def original(target: str, seen: frozenset[str] = frozenset()) -> str | None:
@@ -102,7 +106,11 @@ def revert(nodes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for node in nodes:
         if node["id"] in added:
             continue
-        copy = dict(node)
+        kept_node = dict(node)
+        marker = _marker(node)
+        if marker is not None:  # rerouted: put back what ACM changed
+            kept_node.update(marker.get("original") or {})
+            del kept_node[MARKER]
         if isinstance(node.get("wires"), list):
             wires = []
             for port in node["wires"]:
@@ -112,10 +120,10 @@ def revert(nodes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                     if restored is not None and restored not in kept:
                         kept.append(restored)
                 wires.append(kept)
-            copy["wires"] = wires
+            kept_node["wires"] = wires
         if isinstance(node.get("links"), list):
-            copy["links"] = [t for t in node["links"] if t not in added]
-        out.append(copy)
+            kept_node["links"] = [t for t in node["links"] if t not in added]
+        out.append(kept_node)
     return out
 
 

@@ -1,0 +1,267 @@
+"""A whole site at once: cross-runtime resolution over MQTT, and deployment.
+
+Cross-runtime resolution: a conflict on one MQTT topic published from several
+runtimes cannot be arbitrated inside any one of them. Each publisher is moved
+to its own topic ``acm/<conflict id>/<application id>`` (``/`` in the id
+written ``~``), and a resolver flow on one runtime (the model's
+``resolution.runtime``, else the first runtime) subscribes to
+``acm/<conflict id>/+`` and publishes the winning command to the real topic.
+
+Deployment: the site is analysed first; with unmanaged error-level conflicts
+nothing is written unless forced. Each runtime's flows then go through its
+Admin API with the same revision discipline as ``acm apply``; if a runtime
+fails, those already written are put back from their backups (unless told
+not to), and the result says which state each runtime is in.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .catalog import mqtt_broker_address
+from .engine import inspect, model_applications
+from .errors import AcmError
+from .findings import Finding, Report
+from .flows import Flows, flows_from_data
+from .model import Model, Runtime
+from .nodered import AdminClient, NodeRedError, public_url, token_from_env, update_flows
+from .policy import DEFAULTS, Policy, matches
+from .resolve import ENV_NAME, MARKER, Skipped, node_id, resolve, revert, template
+from .rules import RuleSet
+
+NAMESPACE = "acm"
+
+
+@dataclass
+class SiteResolution:
+    flows: dict[str, list[dict[str, Any]]]  # runtime id -> resolved nodes
+    resolved: list[tuple[Finding, Policy, str]] = field(default_factory=list)  # + runtime
+    skipped: list[Skipped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def resolution_runtime(model: Model) -> Runtime:
+    wanted = model.resolution_runtime
+    found = next((r for r in model.runtimes if r.id == wanted), None) if wanted else None
+    return found or model.runtimes[0]
+
+
+def resolve_site(model: Model, policies: Sequence[Policy] = (),
+                 ruleset: RuleSet | None = None) -> SiteResolution:
+    """Resolve every runtime's own conflicts, then the cross-runtime ones over the broker."""
+    originals = model.load_flows()
+    nodes: dict[str, list[dict[str, Any]]] = {}
+    result = SiteResolution(flows=nodes)
+    for runtime, flows in originals.items():
+        local = resolve(flows_from_data(revert(flows.nodes), flows.source), policies, ruleset,
+                        model=model, runtime=runtime)
+        nodes[runtime] = local.nodes
+        result.skipped.extend(local.skipped)
+        result.notes.extend(local.notes)
+        result.resolved.extend((p.finding, p.policy, runtime) for p in local.planned)
+    sources = {rt: flows_from_data(ns, originals[rt].source) for rt, ns in nodes.items()}
+    analysis = inspect(sources, ruleset, model_applications(model, sources), model=model)
+    facts = {f.actuator.key: f for f in analysis.facts}
+    host = resolution_runtime(model)
+    for finding in analysis.report.findings:
+        if finding.kind != "cross-runtime" or finding.severity == "info":
+            continue
+        key = finding.actuators[0].key
+        if not key.startswith("mqtt:"):
+            result.skipped.append(Skipped(finding, "only MQTT actuators can be resolved across "
+                                          "runtimes (over the broker)"))
+            continue
+        fact = facts[key]
+        policy = next((p for p in policies if p.strategy != "interlock"
+                       and matches(p, [fact])), None)
+        if policy is None:
+            strategy, options = DEFAULTS["direct"]
+            policy = Policy("default", strategy, dict(options), "default")
+            result.notes.append(f"no policy matched {fact.actuator.name}; used the default "
+                                f"{strategy} {options} across runtimes")
+        inner = [r for r in fact.actuator.nodes
+                 if sources[r.runtime].by_id[r.id].get("z") in sources[r.runtime].subflows]
+        if inner:
+            result.skipped.append(Skipped(finding, f"publisher {inner[0].id} is inside a "
+                                          "subflow; move it out to resolve"))
+            continue
+        _reroute(finding, key, fact.actuator.nodes, analysis, nodes)
+        _host_resolver(finding, key, policy, nodes[host.id], sources[host.id], analysis.report,
+                       fact.actuator.nodes, nodes)
+        result.resolved.append((finding, policy, host.id))
+    return result
+
+
+def _reroute(finding: Finding, key: str, refs: Sequence[Any], analysis: Any,
+             nodes: dict[str, list[dict[str, Any]]]) -> None:
+    multi = len(analysis.graph.flows) > 1
+    for ref in refs:
+        node = next(n for n in nodes[ref.runtime] if n["id"] == ref.id)
+        gid = f"{ref.runtime}::{ref.id}" if multi else ref.id
+        apps = list(analysis.propagation.reach.get(gid, {}))
+        source = apps[0] if len(apps) == 1 else f"{ref.runtime}.{ref.id}"
+        original = {"topic": node.get("topic", "")}
+        node["topic"] = f"{NAMESPACE}/{finding.id}/{source.replace('/', '~')}"
+        node[MARKER] = {"role": "rerouted", "conflict": finding.id, "original": original}
+
+
+def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[dict[str, Any]],
+                   host_flows: Flows, report: Report, publishers: Sequence[Any],
+                   nodes: dict[str, list[dict[str, Any]]]) -> None:
+    address, _, topic = key[len("mqtt:"):].partition("/")
+    conflict = finding.id
+    tab_id = node_id("site", "tab")
+    if not any(n["id"] == tab_id for n in host_nodes):
+        host_nodes.append({
+            "id": tab_id, "type": "tab", "label": "ACM resolvers", "disabled": False,
+            "info": "Added by ACM to arbitrate commands published from several runtimes.\n"
+                    "`acm revert` removes it.",
+            MARKER: {"role": "tab"},
+        })
+    broker = next((n["id"] for n in host_flows.nodes if n.get("type") == "mqtt-broker"
+                   and mqtt_broker_address(n, "") == address), None)
+    if broker is None:
+        broker = node_id("site", "broker", address)
+        if not any(n["id"] == broker for n in host_nodes):
+            host, _, port = address.rpartition(":")
+            host_nodes.append({"id": broker, "type": "mqtt-broker", "name": f"ACM {address}",
+                               "broker": host, "port": port, "clientid": "",
+                               "protocolVersion": "4", "keepalive": "60", "cleansession": True,
+                               MARKER: {"role": "config"}})
+    first = next(n for n in nodes[publishers[0].runtime] if n["id"] == publishers[0].id)
+    row = 80 + 120 * sum(1 for n in host_nodes if (n.get(MARKER) or {}).get("role") == "group")
+    ids = {part: node_id(conflict, "site", part) for part in ("in", "tag", "resolver", "out",
+                                                             "group")}
+    by_name = {a.name: a.id for a in report.applications.values()}
+    options = dict(policy.options)
+    if isinstance(options.get("order"), list):
+        options["order"] = [by_name.get(str(o), o) for o in options["order"]]
+    config = {"strategy": policy.strategy, "conflict": conflict, "label": topic, "targets": 1,
+              "options": options}
+    common = {"z": tab_id, "g": ids["group"]}
+    host_nodes.extend([
+        {"id": ids["in"], "type": "mqtt in", **common, "name": f"ACM: commands for {topic}",
+         "topic": f"{NAMESPACE}/{conflict}/+", "qos": "1", "datatype": "auto",
+         "broker": broker, "nl": False, "rap": True, "rh": 0, "inputs": 0,
+         "x": 160, "y": row, "wires": [[ids["tag"]]], MARKER: {"role": "link",
+                                                               "conflict": conflict}},
+        {"id": ids["tag"], "type": "function", **common, "name": "ACM: application from topic",
+         "func": template("mqtt-source"), "outputs": 1, "timeout": 0, "noerr": 0,
+         "initialize": "", "finalize": "", "libs": [], "x": 380, "y": row,
+         "wires": [[ids["resolver"]]], MARKER: {"role": "link", "conflict": conflict}},
+        {"id": ids["resolver"], "type": "function", **common,
+         "name": f"ACM {policy.strategy}: {topic}", "func": template(policy.strategy),
+         "outputs": 1, "timeout": 0, "noerr": 0, "initialize": "", "finalize": "", "libs": [],
+         "x": 600, "y": row, "wires": [[ids["out"]]],
+         MARKER: {"role": "resolver", "strategy": policy.strategy, "conflict": conflict,
+                  "policy": policy.name, "version": 1}},
+        {"id": ids["out"], "type": "mqtt out", **common, "name": f"ACM: {topic}",
+         "topic": topic, "qos": first.get("qos", ""), "retain": first.get("retain", ""),
+         "broker": broker, "x": 820, "y": row, "wires": [],
+         MARKER: {"role": "publisher", "conflict": conflict}},
+        {"id": ids["group"], "type": "group", "z": tab_id,
+         "name": f"ACM: {finding.rule} conflict on {topic} ({policy.strategy})",
+         "style": {"label": True, "stroke": "#ff7f0e", "fill": "#fff3e0",
+                   "fill-opacity": "0.5"},
+         "nodes": [ids["in"], ids["tag"], ids["resolver"], ids["out"]],
+         "env": [{"name": ENV_NAME, "value": json.dumps(config, sort_keys=True), "type": "str"}],
+         "x": 54, "y": row - 40, "w": 872, "h": 82,
+         MARKER: {"role": "group", "conflict": conflict, "policy": policy.name}},
+    ])
+
+
+# ---------------------------------------------------------------------------- deployment
+
+
+@dataclass
+class RuntimeOutcome:
+    runtime: str
+    url: str
+    state: str  # deployed | unchanged | failed | rolled back | rollback failed | not attempted
+    old_rev: str | None = None
+    new_rev: str | None = None
+    backup: Path | None = None
+    error: str | None = None
+
+
+def client_for(runtime: Runtime, model: Model, timeout: float = 10) -> AdminClient:
+    """An Admin API client with the runtime's credentials (env var names, token file)."""
+    if not runtime.url:
+        raise AcmError(f"runtime {runtime.id} has no url in the model", str(model.path))
+    creds = runtime.credentials
+    token = None
+    if creds.get("token_file"):
+        token = token_from_env(model.path.parent / creds["token_file"])
+    elif creds.get("token_env"):
+        token = os.environ.get(creds["token_env"], "").strip() or None
+    verify: bool | str = True
+    if runtime.tls.get("ca_file"):
+        verify = str(model.path.parent / runtime.tls["ca_file"])
+    elif runtime.tls.get("verify") is False:
+        verify = False
+    client = AdminClient(runtime.url, token=token, verify=verify, timeout=timeout)
+    user = os.environ.get(creds.get("username_env", ""), "") if creds.get("username_env") else ""
+    password = os.environ.get(creds.get("password_env", ""), "") \
+        if creds.get("password_env") else ""
+    if token is None and user and password:
+        client.login(user, password)
+    return client
+
+
+def deploy(model: Model, flows: dict[str, list[dict[str, Any]]], backup_dir: Path, *,
+           only: Sequence[str] = (), rollback: bool = True,
+           progress: Callable[[str], None] = lambda line: None,
+           clients: Callable[[Runtime], AdminClient] | None = None) -> list[RuntimeOutcome]:
+    """Push each runtime's flows; on a failure roll back the ones already written."""
+    runtimes = [r for r in model.runtimes if not only or r.id in only]
+    outcomes = [RuntimeOutcome(r.id, public_url(r.url or ""), "not attempted") for r in runtimes]
+    make = clients or (lambda r: client_for(r, model))
+    written: list[tuple[int, AdminClient]] = []
+    for index, runtime in enumerate(runtimes):
+        outcome = outcomes[index]
+        progress(f"[{index + 1}/{len(runtimes)}] {runtime.id} {outcome.url}: deploying ...")
+        target = flows[runtime.id]
+        try:
+            client = make(runtime)
+            result = update_flows(client, _replace_with(target), backup_dir)
+        except NodeRedError as exc:
+            outcome.state, outcome.error = "failed", str(exc)
+            progress(f"[{index + 1}/{len(runtimes)}] {runtime.id}: failed: {exc}")
+            if rollback:
+                _roll_back(written, outcomes, progress)
+            return outcomes
+        outcome.old_rev, outcome.new_rev, outcome.backup = (result.old_rev, result.new_rev,
+                                                            result.backup)
+        outcome.state = "deployed" if result.changed else "unchanged"
+        if result.changed:
+            written.append((index, client))
+        progress(f"[{index + 1}/{len(runtimes)}] {runtime.id}: {outcome.state} "
+                 f"(rev {result.new_rev[:12]})")
+    return outcomes
+
+
+def _replace_with(target: list[dict[str, Any]]) -> Callable[[list[Any]], list[Any]]:
+    """The (idempotent) change a deploy makes: whatever is there becomes ``target``."""
+    return lambda _current: copy.deepcopy(target)
+
+
+def _roll_back(written: list[tuple[int, AdminClient]], outcomes: list[RuntimeOutcome],
+               progress: Callable[[str], None]) -> None:
+    for index, client in reversed(written):
+        outcome = outcomes[index]
+        assert outcome.backup is not None
+        try:
+            saved = json.loads(outcome.backup.read_text(encoding="utf-8"))
+            _, rev = client.get_flows()
+            outcome.new_rev = client.set_flows(saved["flows"], rev)
+            outcome.state = "rolled back"
+            progress(f"{outcome.runtime}: rolled back to its backup {outcome.backup}")
+        except (NodeRedError, OSError, ValueError, KeyError) as exc:
+            outcome.state, outcome.error = "rollback failed", str(exc)
+            progress(f"{outcome.runtime}: ROLLBACK FAILED: {exc} (backup {outcome.backup})")
