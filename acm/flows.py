@@ -107,9 +107,40 @@ def flows_from_data(data: Any, source: str = "<flows>") -> Flows:
             raise FlowsError(f"node {node_id} has malformed 'wires'", source)
         nodes.append(node)
         by_id[node_id] = node
+    if any(n["type"] == "group" for n in nodes):
+        nodes = restore_markers(nodes)
+        by_id = {n["id"]: n for n in nodes}
     flows = Flows(source=source, nodes=tuple(nodes), rev=rev, by_id=by_id)
     _check_references(flows)
     return flows
+
+
+#: A group env variable in which ACM lists the nodes it added (the editor keeps a
+#: group's env, but drops properties a node type does not declare, like "acm").
+MANIFEST_ENV = "ACM_MANIFEST"
+
+
+def restore_markers(nodes: Sequence[Node]) -> list[Node]:
+    """Nodes with their ``acm`` markers, recovered from group manifests where missing."""
+    manifest: dict[str, Any] = {}
+    for node in nodes:
+        if node.get("type") != "group" or not isinstance(node.get("env"), list):
+            continue
+        for item in node["env"]:
+            if isinstance(item, dict) and item.get("name") == MANIFEST_ENV:
+                try:
+                    listed = json.loads(str(item.get("value")))
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(listed, dict):
+                    manifest.update({k: v for k, v in listed.items() if isinstance(v, dict)})
+    if not manifest:
+        return list(nodes)
+    return [
+        {**node, "acm": manifest[node["id"]]}
+        if node.get("id") in manifest and not isinstance(node.get("acm"), dict) else node
+        for node in nodes
+    ]
 
 
 def _single_flow(data: Mapping[str, Any]) -> list[Any]:

@@ -34,7 +34,7 @@ from typing import Any
 from .actuators import NodeRef
 from .engine import Analysis, inspect, model_applications
 from .findings import Finding
-from .flows import Flows, flows_from_data, load_flows
+from .flows import MANIFEST_ENV, Flows, flows_from_data, load_flows, restore_markers
 from .model import Model
 from .policy import DEFAULTS, Policy, matches
 from .rules import ActuatorFacts, RuleSet
@@ -89,6 +89,7 @@ def revert(nodes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     Nodes ACM only changed (role ``rerouted``: a publisher moved to a topic of
     ACM's namespace) get their original properties back.
     """
+    nodes = restore_markers(nodes)
     by_id = {n["id"]: n for n in nodes}
     added = {n["id"] for n in nodes if (m := _marker(n)) and m["role"] != "rerouted"}
     if not added and not any(_marker(n) for n in nodes):
@@ -125,6 +126,14 @@ def revert(nodes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             kept_node["links"] = [t for t in node["links"] if t not in added]
         out.append(kept_node)
     return out
+
+
+def manifest_entry(added: Sequence[Mapping[str, Any]],
+                   extra: Mapping[str, Any]) -> dict[str, str]:
+    """The group env entry listing the markers of the nodes ACM added with the group."""
+    listed = {n["id"]: n[MARKER] for n in added if _marker(n)}
+    listed.update(extra)
+    return {"name": MANIFEST_ENV, "value": json.dumps(listed, sort_keys=True), "type": "str"}
 
 
 def template(strategy: str) -> str:
@@ -440,7 +449,10 @@ class _Builder:
                       "fill-opacity": "0.5"},
             "nodes": members,
             "env": [{"name": ENV_NAME, "value": json.dumps(config, sort_keys=True),
-                     "type": "str"}],
+                     "type": "str"},
+                    manifest_entry(self.nodes[added_from:],
+                                   {group_id: {"role": "group", "conflict": conflict,
+                                               "policy": policy.name}})],
             "x": min(xs) - 90, "y": min(ys) - 40, "w": max(xs) - min(xs) + 180,
             "h": max(ys) - min(ys) + 80,
             MARKER: {"role": "group", "conflict": conflict, "policy": policy.name},

@@ -32,7 +32,16 @@ from .flows import Flows, flows_from_data
 from .model import Model, Runtime
 from .nodered import AdminClient, NodeRedError, public_url, token_from_env, update_flows
 from .policy import DEFAULTS, Policy, matches
-from .resolve import ENV_NAME, MARKER, Skipped, node_id, resolve, revert, template
+from .resolve import (
+    ENV_NAME,
+    MARKER,
+    Skipped,
+    manifest_entry,
+    node_id,
+    resolve,
+    revert,
+    template,
+)
 from .rules import RuleSet
 
 NAMESPACE = "acm"
@@ -174,6 +183,10 @@ def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[
          "x": 54, "y": row - 40, "w": 872, "h": 82,
          MARKER: {"role": "group", "conflict": conflict, "policy": policy.name}},
     ])
+    group = host_nodes[-1]
+    shared = [n for n in host_nodes if n["id"] in (tab_id, broker)]
+    group["env"].append(manifest_entry([*shared, *host_nodes[-5:-1]],
+                                       {group["id"]: group[MARKER]}))
 
 
 # ---------------------------------------------------------------------------- deployment
