@@ -28,7 +28,7 @@ nodered:
 	scripts/install-nodered.sh
 
 test: lint nodered
-	node --test tests/js/
+	node --test tests/js/ nodered-bridge/test/
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

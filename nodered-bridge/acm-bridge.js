@@ -1,0 +1,395 @@
+/**
+ * ACM bridge for Node-RED — runtime side.
+ *
+ * Adds three Admin API endpoints that run the ACM analyzer (a Python CLI) on the
+ * flows the editor sends:
+ *   POST /acm/analyze   (flows.read)   -> acm.findings/1 document
+ *   POST /acm/plan      (flows.read)   -> acm.plan/1 document
+ *   POST /acm/resolve   (flows.write)  -> {add, change, remove, plan}
+ *
+ * Each request starts one child process (`python -m acm ...`) without a shell,
+ * writes the flows JSON to its stdin, and reads its stdout, with a time limit and
+ * an output cap. Nothing here writes or deploys flows: the editor applies the
+ * result of /acm/resolve to its own workspace as an undoable edit.
+ */
+"use strict";
+
+const childProcess = require("child_process");
+
+const DEFAULTS = Object.freeze({
+    python: "python3",
+    args: ["-m", "acm"],
+    timeout: 20000,
+    maxOutput: 50 * 1024 * 1024,
+});
+const MAX_STDERR = 64 * 1024;
+const HINT = "set acm.python in settings.js or ACM_PYTHON";
+const STRATEGIES = ["priority", "lock", "dwell", "merge", "interlock"];
+const OPTION_KEY = /^[a-z_]+$/;
+const CONFLICT_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
+
+/** An error the HTTP layer turns into a JSON response (never a stack trace). */
+class BridgeError extends Error {
+    constructor(status, body) {
+        super(body.error);
+        this.status = status;
+        this.body = body;
+    }
+}
+
+function badRequest(message) {
+    return new BridgeError(400, { error: message });
+}
+
+/** Effective settings: settings.js `acm: {...}` over env ACM_PYTHON over defaults. */
+function resolveSettings(acm, env) {
+    acm = acm && typeof acm === "object" ? acm : {};
+    env = env || process.env;
+    const python = (typeof acm.python === "string" && acm.python) || env.ACM_PYTHON || DEFAULTS.python;
+    const args = Array.isArray(acm.args) && acm.args.every((a) => typeof a === "string")
+        ? acm.args.slice() : DEFAULTS.args.slice();
+    const timeout = Number.isFinite(acm.timeout) && acm.timeout > 0 ? acm.timeout : DEFAULTS.timeout;
+    const maxOutput = Number.isFinite(acm.maxOutput) && acm.maxOutput > 0 ? acm.maxOutput : DEFAULTS.maxOutput;
+    const rules = (Array.isArray(acm.rules) ? acm.rules : (typeof acm.rules === "string" ? [acm.rules] : []))
+        .filter((r) => typeof r === "string" && r);
+    const policy = (Array.isArray(acm.policy) ? acm.policy : (typeof acm.policy === "string" ? [acm.policy] : []))
+        .filter((p) => typeof p === "string" && p);
+    return { python, args, cwd: typeof acm.cwd === "string" ? acm.cwd : undefined, timeout, maxOutput, rules, policy };
+}
+
+function optionValue(key, value) {
+    const t = typeof value;
+    if (t === "number") {
+        if (!Number.isFinite(value)) throw badRequest(`option '${key}': not a finite number`);
+        return String(value);
+    }
+    if (t === "boolean") return String(value);
+    if (t === "string") {
+        if (value.trim() === "") throw badRequest(`option '${key}': empty value`);
+        if (value.length > 1000) throw badRequest(`option '${key}': value too long`);
+        // eslint-disable-next-line no-control-regex
+        if (/[\u0000-\u001f\u007f]/.test(value)) throw badRequest(`option '${key}': control characters are not allowed`);
+        return value;
+    }
+    throw badRequest(`option '${key}': values must be strings, numbers or booleans`);
+}
+
+/**
+ * Command-line arguments (after `python -m acm`) for one operation.
+ *   buildArgs("analyze", {}, settings)
+ *   buildArgs("plan", {}, settings)
+ *   buildArgs("resolve", {conflict, strategy, options}, settings)
+ * Throws a 400 BridgeError for bad options.
+ */
+function buildArgs(op, req, settings) {
+    req = req || {};
+    settings = settings || {};
+    const rules = settings.rules || [];
+    const policy = settings.policy || [];
+    const out = [];
+    if (op === "analyze") {
+        out.push("analyze", "-", "--format", "json", "--fail-on", "never");
+        for (const r of rules) out.push("--rules", r);
+        return out;
+    }
+    if (op === "plan") {
+        out.push("resolve", "-", "--plan");
+        for (const p of policy) out.push("--policy", p);
+        for (const r of rules) out.push("--rules", r);
+        return out;
+    }
+    if (op !== "resolve") throw new Error(`unknown operation ${op}`);
+    if (typeof req.conflict !== "string" || !CONFLICT_ID.test(req.conflict)) {
+        throw badRequest("'conflict' must be a conflict id from the findings");
+    }
+    out.push("resolve", "-", "--only", req.conflict);
+    for (const p of policy) out.push("--policy", p);
+    for (const r of rules) out.push("--rules", r);
+    if (req.strategy !== undefined && req.strategy !== null && req.strategy !== "") {
+        if (!STRATEGIES.includes(req.strategy)) {
+            throw badRequest(`'strategy' must be one of ${STRATEGIES.join(", ")}`);
+        }
+        out.push("--strategy", req.strategy);
+        const options = req.options === undefined || req.options === null ? {} : req.options;
+        if (typeof options !== "object" || Array.isArray(options)) throw badRequest("'options' must be an object");
+        for (const key of Object.keys(options)) {
+            if (!OPTION_KEY.test(key)) throw badRequest(`option name '${String(key).slice(0, 40)}' is not allowed (a-z and _ only)`);
+            let value = options[key];
+            if (Array.isArray(value)) {
+                if (value.length === 0) throw badRequest(`option '${key}': empty list`);
+                value = value.map((v) => {
+                    const s = optionValue(key, v);
+                    if (s.includes(",")) throw badRequest(`option '${key}': list items cannot contain ','`);
+                    return s.trim();
+                }).join(",");
+            } else {
+                value = optionValue(key, value);
+            }
+            out.push("--set", `${key}=${value}`);
+        }
+    } else if (req.options && Object.keys(req.options).length) {
+        throw badRequest("'options' need a 'strategy'");
+    }
+    out.push("-o", "-");
+    return out;
+}
+
+/** Checks a request body {flows: [...]} (and for resolve: conflict, strategy, options). */
+function validateFlowsBody(body) {
+    if (!body || typeof body !== "object" || Array.isArray(body)) throw badRequest("expected a JSON object body");
+    if (!Array.isArray(body.flows)) throw badRequest("'flows' must be an array of nodes");
+    for (const n of body.flows) {
+        if (!n || typeof n !== "object" || Array.isArray(n) || typeof n.id !== "string" || typeof n.type !== "string") {
+            throw badRequest("'flows' must contain node objects with an id and a type");
+        }
+    }
+    return body.flows;
+}
+
+function validateResolveBody(body) {
+    const flows = validateFlowsBody(body);
+    if (typeof body.conflict !== "string" || !CONFLICT_ID.test(body.conflict)) {
+        throw badRequest("'conflict' must be a conflict id from the findings");
+    }
+    if (body.strategy !== undefined && body.strategy !== null && !STRATEGIES.includes(body.strategy)) {
+        throw badRequest(`'strategy' must be one of ${STRATEGIES.join(", ")}`);
+    }
+    if (body.options !== undefined && body.options !== null
+        && (typeof body.options !== "object" || Array.isArray(body.options))) {
+        throw badRequest("'options' must be an object");
+    }
+    // buildArgs checks every option name and value.
+    buildArgs("resolve", body, {});
+    return { flows, conflict: body.conflict, strategy: body.strategy || null, options: body.options || {} };
+}
+
+function lastLine(text) {
+    const lines = String(text || "").split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    return lines.length ? lines[lines.length - 1] : "";
+}
+
+/**
+ * Runs `python ...args` with `input` on stdin. Resolves {stdout, stderr} on exit 0;
+ * rejects with a 502 BridgeError naming the executable otherwise.
+ */
+function runAcm(args, input, settings) {
+    settings = Object.assign({}, DEFAULTS, settings || {});
+    const python = settings.python;
+    const fail = (error) => new BridgeError(502, { error, python, hint: HINT });
+    return new Promise((resolve, reject) => {
+        let child;
+        try {
+            child = childProcess.spawn(python, [...settings.args, ...args], {
+                shell: false,
+                cwd: settings.cwd,
+                stdio: ["pipe", "pipe", "pipe"],
+                windowsHide: true,
+            });
+        } catch (err) {
+            reject(fail(`cannot start the ACM analyzer with '${python}': ${err.code || err.message}`));
+            return;
+        }
+        const out = [];
+        let outSize = 0;
+        let stderr = "";
+        let done = false;
+        let killedFor = null;
+        const finish = (err, value) => {
+            if (done) return;
+            done = true;
+            clearTimeout(timer);
+            if (err) reject(err); else resolve(value);
+        };
+        const kill = (why) => {
+            if (killedFor) return;
+            killedFor = why;
+            try { child.kill("SIGKILL"); } catch (e) { /* already gone */ }
+            // Answer now: a grandchild may keep the pipes open after the child is gone.
+            child.stdout.destroy();
+            child.stderr.destroy();
+            finish(why === "timeout"
+                ? fail(`ACM analyzer '${python}' timed out after ${settings.timeout} ms (raise acm.timeout in settings.js)`)
+                : fail(`ACM analyzer '${python}' wrote more than ${settings.maxOutput} bytes; stopped`));
+        };
+        const timer = setTimeout(() => kill("timeout"), settings.timeout);
+        child.on("error", (err) => {
+            if (err.code === "ENOENT") {
+                finish(fail(`ACM analyzer not found: '${python}' does not exist or is not on PATH`));
+            } else if (err.code === "EACCES") {
+                finish(fail(`ACM analyzer cannot be run: '${python}' is not executable`));
+            } else {
+                finish(fail(`cannot run the ACM analyzer with '${python}': ${err.code || err.message}`));
+            }
+        });
+        child.stdout.on("data", (chunk) => {
+            outSize += chunk.length;
+            if (outSize > settings.maxOutput) {
+                kill("output");
+                return;
+            }
+            out.push(chunk);
+        });
+        child.stderr.on("data", (chunk) => {
+            if (stderr.length < MAX_STDERR) stderr += chunk.toString("utf8");
+        });
+        child.stdin.on("error", () => { /* EPIPE when the child exits early: reported by 'close' */ });
+        child.on("close", (code, signal) => {
+            if (killedFor) {
+                return; // already answered
+            } else if (code !== 0) {
+                const line = lastLine(stderr);
+                const why = code === null ? `was killed (${signal})` : `exited with code ${code}`;
+                finish(fail(line ? `ACM analyzer '${python}' ${why}: ${line}` : `ACM analyzer '${python}' ${why}`));
+            } else {
+                finish(null, { stdout: Buffer.concat(out).toString("utf8"), stderr });
+            }
+        });
+        child.stdin.end(input);
+    });
+}
+
+/** Parses the child's stdout as JSON (502 on anything else). */
+function parseJson(stdout, settings, expectSchema) {
+    const python = (settings && settings.python) || DEFAULTS.python;
+    let doc;
+    try {
+        doc = JSON.parse(stdout);
+    } catch (e) {
+        throw new BridgeError(502, { error: `ACM analyzer '${python}' printed invalid JSON`, python, hint: HINT });
+    }
+    if (expectSchema && (!doc || typeof doc !== "object" || doc.schema !== expectSchema)) {
+        const got = doc && typeof doc === "object" && typeof doc.schema === "string" ? doc.schema : "none";
+        throw new BridgeError(502, {
+            error: `ACM analyzer '${python}' printed an unexpected document (schema ${got}, expected ${expectSchema})`,
+            python, hint: HINT,
+        });
+    }
+    return doc;
+}
+
+function sameJson(a, b) {
+    return JSON.stringify(a) === JSON.stringify(b);
+}
+
+const NOT_PROPS = new Set(["id", "type", "wires"]);
+
+/**
+ * What changed from `before` to `after` (two flows arrays):
+ *   add:    nodes only in `after`, in its order (ready for RED.nodes.import)
+ *   change: [{id, wires, props?}] nodes in both whose wires (or other properties) differ;
+ *           `wires` is always the new wiring, `props` the other changed top-level properties
+ *           (a property removed in `after` is given as null)
+ *   remove: ids only in `before`
+ */
+function diffFlows(before, after) {
+    const old = new Map();
+    for (const n of before || []) if (n && typeof n.id === "string") old.set(n.id, n);
+    const seen = new Set();
+    const add = [];
+    const change = [];
+    for (const n of after || []) {
+        if (!n || typeof n.id !== "string") continue;
+        seen.add(n.id);
+        const o = old.get(n.id);
+        if (!o) {
+            add.push(n);
+            continue;
+        }
+        const wiresChanged = !sameJson(o.wires, n.wires);
+        let props = null;
+        for (const key of new Set([...Object.keys(o), ...Object.keys(n)])) {
+            if (NOT_PROPS.has(key) || sameJson(o[key], n[key])) continue;
+            props = props || {};
+            props[key] = n[key] === undefined ? null : n[key];
+        }
+        if (wiresChanged || props) {
+            const entry = { id: n.id, wires: n.wires === undefined ? [] : n.wires };
+            if (props) entry.props = props;
+            change.push(entry);
+        }
+    }
+    const remove = [];
+    for (const id of old.keys()) if (!seen.has(id)) remove.push(id);
+    return { add, change, remove };
+}
+
+function planLines(stderr) {
+    return String(stderr || "").split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+}
+
+/** The three operations, independent of HTTP (used by the routes and the tests). */
+async function analyze(body, settings) {
+    const flows = validateFlowsBody(body);
+    const { stdout } = await runAcm(buildArgs("analyze", {}, settings), JSON.stringify(flows), settings);
+    return parseJson(stdout, settings, "acm.findings/1");
+}
+
+async function plan(body, settings) {
+    const flows = validateFlowsBody(body);
+    const { stdout } = await runAcm(buildArgs("plan", {}, settings), JSON.stringify(flows), settings);
+    return parseJson(stdout, settings, "acm.plan/1");
+}
+
+async function resolve(body, settings) {
+    const req = validateResolveBody(body);
+    const args = buildArgs("resolve", req, settings);
+    const { stdout, stderr } = await runAcm(args, JSON.stringify(req.flows), settings);
+    let after = parseJson(stdout, settings, null);
+    if (after && !Array.isArray(after) && Array.isArray(after.flows)) after = after.flows;
+    if (!Array.isArray(after)) {
+        throw new BridgeError(502, { error: `ACM analyzer '${settings.python}' did not print a flows array`, python: settings.python, hint: HINT });
+    }
+    const diff = diffFlows(req.flows, after);
+    return { add: diff.add, change: diff.change, remove: diff.remove, plan: planLines(stderr) };
+}
+
+function sendError(res, err, log) {
+    if (err instanceof BridgeError) {
+        res.status(err.status).json(err.body);
+        return;
+    }
+    if (log) log.warn(`acm-bridge: ${err && err.message}`);
+    res.status(500).json({ error: "internal error in acm-bridge" });
+}
+
+function handler(fn, getSettings, log) {
+    return function (req, res) {
+        let settings;
+        try {
+            settings = getSettings();
+        } catch (err) {
+            sendError(res, err, log);
+            return;
+        }
+        Promise.resolve()
+            .then(() => fn(req.body, settings))
+            .then((doc) => res.json(doc))
+            .catch((err) => sendError(res, err, log));
+    };
+}
+
+module.exports = function (RED) {
+    const log = RED.log;
+    const getSettings = () => resolveSettings(RED.settings && RED.settings.acm, process.env);
+    const read = RED.auth.needsPermission("flows.read");
+    const write = RED.auth.needsPermission("flows.write");
+
+    RED.httpAdmin.post("/acm/analyze", read, handler(analyze, getSettings, log));
+    RED.httpAdmin.post("/acm/plan", read, handler(plan, getSettings, log));
+    RED.httpAdmin.post("/acm/resolve", write, handler(resolve, getSettings, log));
+
+    RED.plugins.registerPlugin("acm-bridge", {
+        type: "acm-bridge",
+        onadd() {
+            if (log) {
+                const s = getSettings();
+                log.info(`acm-bridge: ACM analyzer '${s.python} ${s.args.join(" ")}' (POST /acm/analyze, /acm/plan, /acm/resolve)`);
+            }
+        },
+    });
+};
+
+module.exports._internal = {
+    buildArgs, runAcm, diffFlows, validateResolveBody, validateFlowsBody, resolveSettings,
+    parseJson, analyze, plan, resolve, BridgeError, HINT, DEFAULTS, STRATEGIES,
+};

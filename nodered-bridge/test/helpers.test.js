@@ -1,0 +1,122 @@
+"use strict";
+// Unit tests of the pure helpers: node --test nodered-bridge/test/
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const { _internal } = require("../acm-bridge.js");
+const { buildArgs, diffFlows, validateResolveBody, resolveSettings, BridgeError } = _internal;
+
+function status400(fn) {
+    assert.throws(fn, (err) => err instanceof BridgeError && err.status === 400 && typeof err.body.error === "string");
+}
+
+test("buildArgs: analyze and plan", () => {
+    assert.deepEqual(buildArgs("analyze", {}, {}), ["analyze", "-", "--format", "json", "--fail-on", "never"]);
+    assert.deepEqual(buildArgs("analyze", {}, { rules: ["a.acm", "b.acm"], policy: ["p"] }),
+        ["analyze", "-", "--format", "json", "--fail-on", "never", "--rules", "a.acm", "--rules", "b.acm"]);
+    assert.deepEqual(buildArgs("plan", {}, { policy: ["site.policy"], rules: [] }),
+        ["resolve", "-", "--plan", "--policy", "site.policy"]);
+});
+
+test("buildArgs: resolve turns options into --set, lists joined with ','", () => {
+    const args = buildArgs("resolve", {
+        conflict: "ACM001-825e35af009b", strategy: "priority",
+        options: { ttl: "15m", order: ["Security", "Lighting"], default: "off", renew: false, min: 30 },
+    }, { policy: ["site.policy"] });
+    assert.deepEqual(args, [
+        "resolve", "-", "--only", "ACM001-825e35af009b", "--policy", "site.policy",
+        "--strategy", "priority",
+        "--set", "ttl=15m", "--set", "order=Security,Lighting", "--set", "default=off",
+        "--set", "renew=false", "--set", "min=30", "-o", "-",
+    ]);
+    // without a strategy the policies decide
+    assert.deepEqual(buildArgs("resolve", { conflict: "ACM001-1" }, {}), ["resolve", "-", "--only", "ACM001-1", "-o", "-"]);
+});
+
+test("buildArgs: rejects bad option keys and values", () => {
+    const base = { conflict: "ACM001-1", strategy: "dwell" };
+    status400(() => buildArgs("resolve", { ...base, options: { "Min": "1m" } }, {}));
+    status400(() => buildArgs("resolve", { ...base, options: { "min;rm": "1m" } }, {}));
+    status400(() => buildArgs("resolve", { ...base, options: { "--policy": "x" } }, {}));
+    status400(() => buildArgs("resolve", { ...base, options: { min: { a: 1 } } }, {}));
+    status400(() => buildArgs("resolve", { ...base, options: { min: null } }, {}));
+    status400(() => buildArgs("resolve", { ...base, options: { min: "1m\n--set x=1" } }, {}));
+    status400(() => buildArgs("resolve", { ...base, options: { min: "" } }, {}));
+    status400(() => buildArgs("resolve", { ...base, options: { min: Infinity } }, {}));
+    status400(() => buildArgs("resolve", { ...base, options: { order: [] } }, {}));
+    status400(() => buildArgs("resolve", { ...base, options: { order: ["a,b"] } }, {}));
+    status400(() => buildArgs("resolve", { ...base, options: { order: [["a"]] } }, {}));
+    status400(() => buildArgs("resolve", { ...base, options: ["min=1m"] }, {}));
+    status400(() => buildArgs("resolve", { ...base, strategy: "rm -rf" }, {}));
+    status400(() => buildArgs("resolve", { conflict: "--policy=/etc/passwd" }, {}));
+    status400(() => buildArgs("resolve", { conflict: 12 }, {}));
+    status400(() => buildArgs("resolve", { conflict: "ACM001-1", options: { min: "1m" } }, {}));
+});
+
+test("validateResolveBody", () => {
+    const flows = [{ id: "a", type: "inject", wires: [["b"]] }, { id: "b", type: "mqtt out", wires: [] }];
+    const ok = validateResolveBody({ flows, conflict: "ACM001-1", strategy: "lock", options: { hold: "10m", mode: "queue" } });
+    assert.equal(ok.conflict, "ACM001-1");
+    assert.equal(ok.strategy, "lock");
+    assert.deepEqual(ok.flows, flows);
+    assert.equal(validateResolveBody({ flows, conflict: "ACM001-1" }).strategy, null);
+    status400(() => validateResolveBody(null));
+    status400(() => validateResolveBody([]));
+    status400(() => validateResolveBody("flows"));
+    status400(() => validateResolveBody({ conflict: "ACM001-1" }));
+    status400(() => validateResolveBody({ flows: "[]", conflict: "ACM001-1" }));
+    status400(() => validateResolveBody({ flows: [1, 2], conflict: "ACM001-1" }));
+    status400(() => validateResolveBody({ flows: [{ type: "x" }], conflict: "ACM001-1" }));
+    status400(() => validateResolveBody({ flows }));
+    status400(() => validateResolveBody({ flows, conflict: "ACM001-1", strategy: "fifo" }));
+    status400(() => validateResolveBody({ flows, conflict: "ACM001-1", strategy: "dwell", options: "min=1m" }));
+    status400(() => validateResolveBody({ flows, conflict: "ACM001-1", strategy: "dwell", options: { "bad-key": 1 } }));
+});
+
+test("diffFlows: added nodes, rewired nodes, changed properties, removed nodes", () => {
+    const before = [
+        { id: "t", type: "tab", label: "T" },
+        { id: "a", type: "inject", z: "t", wires: [["out"]] },
+        { id: "b", type: "inject", z: "t", wires: [["out", "x"]] },
+        { id: "f", type: "function", z: "t", func: "old", wires: [["out"]] },
+        { id: "old", type: "change", z: "t", wires: [] },
+        { id: "out", type: "mqtt out", z: "t", wires: [] },
+        { id: "x", type: "debug", z: "t", wires: [] },
+    ];
+    const after = [
+        { id: "t", type: "tab", label: "T" },
+        { id: "a", type: "inject", z: "t", wires: [["tag-a"]] },
+        { id: "b", type: "inject", z: "t", wires: [["tag-b", "x"]] },
+        { id: "f", type: "function", z: "t", func: "new", wires: [["out"]] },
+        { id: "out", type: "mqtt out", z: "t", wires: [] },
+        { id: "x", type: "debug", z: "t", wires: [] },
+        { id: "tag-a", type: "change", z: "t", wires: [["r"]] },
+        { id: "tag-b", type: "change", z: "t", wires: [["r"]] },
+        { id: "r", type: "function", z: "t", wires: [["out"]] },
+    ];
+    const d = diffFlows(before, after);
+    assert.deepEqual(d.add.map((n) => n.id), ["tag-a", "tag-b", "r"]);
+    assert.deepEqual(d.add[0], after[6]);
+    assert.deepEqual(d.change, [
+        { id: "a", wires: [["tag-a"]] },
+        { id: "b", wires: [["tag-b", "x"]] },
+        { id: "f", wires: [["out"]], props: { func: "new" } },
+    ]);
+    assert.deepEqual(d.remove, ["old"]);
+    // identical flows: nothing to do
+    assert.deepEqual(diffFlows(before, JSON.parse(JSON.stringify(before))), { add: [], change: [], remove: [] });
+});
+
+test("resolveSettings: settings.js over ACM_PYTHON over python3", () => {
+    assert.equal(resolveSettings({}, {}).python, "python3");
+    assert.deepEqual(resolveSettings({}, {}).args, ["-m", "acm"]);
+    assert.equal(resolveSettings(undefined, {}).timeout, 20000);
+    assert.equal(resolveSettings({}, { ACM_PYTHON: "/opt/acm/bin/python" }).python, "/opt/acm/bin/python");
+    const s = resolveSettings({ python: "/venv/bin/python", args: ["-m", "acm.cli"], timeout: 5000, policy: "site.policy", rules: ["r.acm"], cwd: "/srv" },
+        { ACM_PYTHON: "/opt/acm/bin/python" });
+    assert.equal(s.python, "/venv/bin/python");
+    assert.deepEqual(s.args, ["-m", "acm.cli"]);
+    assert.equal(s.timeout, 5000);
+    assert.deepEqual(s.policy, ["site.policy"]);
+    assert.deepEqual(s.rules, ["r.acm"]);
+    assert.equal(s.cwd, "/srv");
+});
