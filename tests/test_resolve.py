@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from conftest import ROOT, broker, node, tab
 
+from acm.resolve import template
+
 BUILDING = ROOT / "flows" / "building" / "flows.json"
 RESOLVERS = ROOT / "acm" / "data" / "resolvers"
 TOPIC = "home/hall/light/set"
@@ -265,7 +267,7 @@ policy hall {
 
     [resolver] = of_role(nodes, "resolver")
     assert resolver["type"] == "function"
-    assert resolver["func"] == (RESOLVERS / "priority.js").read_text(encoding="utf-8")
+    assert resolver["func"] == template("priority")
     assert resolver["acm"]["strategy"] == "priority"
     assert resolver["wires"] == [["o1"]]
     assert resolver["outputs"] == 1
@@ -395,10 +397,13 @@ def test_resolver_code_is_the_template_whatever_the_names(  # type: ignore[no-un
                                     f"    {options}\n}}\n")
     nodes, _ = resolve(run_acm, flows, "--policy", str(policy))
     [resolver] = of_role(nodes, "resolver")
-    template = (RESOLVERS / f"{strategy}.js").read_bytes()
-    assert resolver["func"].encode("utf-8") == template
+    # the fixed template files, byte for byte: nothing from the flows pasted in
+    code = template(strategy).encode("utf-8")
+    assert code == (RESOLVERS / "common.js").read_bytes() + b"\n" + \
+        (RESOLVERS / f"{strategy}.js").read_bytes()
+    assert resolver["func"].encode("utf-8") == code
     for text in ("</script>", "`tick`", '"quote"', "${x}", "t1", "t2", "o1", "o2"):
-        if text.encode() not in template:
+        if text.encode() not in code:
             assert text not in resolver["func"]
     assert resolver["initialize"] == "" and resolver["finalize"] == ""
     [group] = of_role(nodes, "group")
@@ -559,7 +564,7 @@ def test_default_policy_is_dwell_and_announced(run_acm, write_flows):  # type: i
     nodes, result = resolve(run_acm, write_flows(two_apps_one_tab_each()))
     [resolver] = of_role(nodes, "resolver")
     assert resolver["acm"]["strategy"] == "dwell"
-    assert resolver["func"] == (RESOLVERS / "dwell.js").read_text(encoding="utf-8")
+    assert resolver["func"] == template("dwell")
     cfg = config(of_role(nodes, "group")[0])
     assert cfg["strategy"] == "dwell"
     assert cfg["options"] == {"min": 60_000}
@@ -693,7 +698,7 @@ def test_indirect_with_interlock_policy_taps_the_guard(run_acm, tmp_path):  # ty
     [resolver] = of_role(nodes, "resolver")
     assert resolver["acm"]["strategy"] == "interlock"
     assert resolver["acm"]["policy"] == "window-heater"
-    assert resolver["func"] == (RESOLVERS / "interlock.js").read_text(encoding="utf-8")
+    assert resolver["func"] == template("interlock")
     assert resolver["wires"] == [["t1-out"]]  # the heater is the target
     cfg = config(of_role(nodes, "group")[0])
     assert cfg["strategy"] == "interlock"

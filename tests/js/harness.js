@@ -1,6 +1,7 @@
 // Fake Node-RED function-node sandbox for the ACM resolver templates.
 //
-// A template (acm/data/resolvers/<strategy>.js) is the *body* of a function node.
+// A template (acm/data/resolvers/common.js followed by <strategy>.js) is the
+// *body* of a function node.
 // It is wrapped and run exactly as Node-RED 4's core function node does
 // (@node-red/nodes/core/function/10-function.js): an async function
 // `(msg, __send__, __done__)` with a per-call `node` object, evaluated with
@@ -16,8 +17,14 @@ const vm = require("node:vm");
 
 const RESOLVERS = path.join(__dirname, "..", "..", "acm", "data", "resolvers");
 
+// The resolution strategies: their body is common.js + "\n" + <strategy>.js, as
+// acm/resolve.py template() builds it; other templates stand alone.
+const STRATEGIES = ["priority", "lock", "dwell", "merge", "interlock"];
+
 function templateSource(strategy) {
-    return fs.readFileSync(path.join(RESOLVERS, strategy + ".js"), "utf8");
+    const text = fs.readFileSync(path.join(RESOLVERS, strategy + ".js"), "utf8");
+    if (!STRATEGIES.includes(strategy)) return text;
+    return fs.readFileSync(path.join(RESOLVERS, "common.js"), "utf8") + "\n" + text;
 }
 
 // The wrapper Node-RED 4 puts around the function body (same text, same order).
@@ -162,4 +169,4 @@ function cmd(app, payload, extra = {}) {
     return {payload, topic: "home/heater/set", acm};
 }
 
-module.exports = {createNode, cmd, wrap, templateSource, RESOLVERS};
+module.exports = {createNode, cmd, wrap, templateSource, RESOLVERS, STRATEGIES};
