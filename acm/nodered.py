@@ -88,6 +88,8 @@ class AdminClient:
     ) -> None:
         self.url = url.rstrip("/")
         self.token = token
+        #: How to give a token, said when the server asks for one (no secret in it).
+        self.token_hint = f"set {TOKEN_ENV} or --token-file"
         self.verify = verify
         self.timeout = timeout
         self.session = session if session is not None else requests.Session()
@@ -209,7 +211,7 @@ class AdminClient:
                     f"(expired, wrong, or lacking flows.{'write' if write else 'read'})"
                 )
             else:
-                what = f"authentication required: set {TOKEN_ENV} or --token-file"
+                what = f"authentication required: {self.token_hint}"
         elif status == 403:
             what = f"forbidden: the token lacks flows.{'write' if write else 'read'}"
         elif status == 409:

@@ -9,8 +9,9 @@ For each conflict ``sources -> actuator node(s)`` becomes
   applications, *app tags* go further upstream, on the first wires that carry
   one application only;
 * the *resolver* (``function`` node) runs one vetted template per strategy
-  (``acm/data/resolvers/*.js``); its configuration is JSON in the ``env`` of the
-  ``group`` around it, never pasted into code;
+  (``acm/data/resolvers/common.js`` followed by ``<strategy>.js``); its
+  configuration is JSON in the ``env`` of the ``group`` around it, never pasted
+  into code;
 * wires cannot cross tabs, so commands to or from another tab travel over a
   pair of ``link out``/``link in`` nodes that ACM adds.
 
@@ -36,7 +37,7 @@ from .engine import Analysis, inspect, model_applications
 from .findings import Finding
 from .flows import MANIFEST_ENV, Flows, flows_from_data, load_flows, restore_markers
 from .model import Model
-from .policy import DEFAULTS, Policy, matches
+from .policy import DEFAULTS, STRATEGIES, Policy, matches
 from .rules import ActuatorFacts, RuleSet
 from .values import UNKNOWN, const_text
 
@@ -137,8 +138,16 @@ def manifest_entry(added: Sequence[Mapping[str, Any]],
 
 
 def template(strategy: str) -> str:
-    return (resources.files("acm.data") / "resolvers" / f"{strategy}.js").read_text(
-        encoding="utf-8")
+    """The function node body for ``strategy``: fixed files, nothing from flows.
+
+    A resolution strategy's body is ``common.js`` (configuration, shared helpers)
+    followed by ``<strategy>.js``; other templates (``mqtt-source``) stand alone.
+    """
+    files = resources.files("acm.data") / "resolvers"
+    text = (files / f"{strategy}.js").read_text(encoding="utf-8")
+    if strategy not in STRATEGIES:
+        return text
+    return (files / "common.js").read_text(encoding="utf-8") + "\n" + text
 
 
 def existing_resolvers(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Policy]:
@@ -544,7 +553,18 @@ def describe_changes(before: Sequence[Mapping[str, Any]],
     lines = [f"+ {name(new[i])}" for i in new if i not in old]
     lines += [f"- {name(old[i])}" for i in old if i not in new]
     for node_id in new:
-        if node_id in old and old[node_id].get("wires") != new[node_id].get("wires"):
-            lines.append(f"~ wires of {name(new[node_id])}: {old[node_id].get('wires')} -> "
-                         f"{new[node_id].get('wires')}")
+        if node_id not in old:
+            continue
+        was, now = old[node_id], new[node_id]
+        if was.get("wires") != now.get("wires"):
+            lines.append(f"~ wires of {name(now)}: {was.get('wires')} -> {now.get('wires')}")
+        for key in sorted((was.keys() | now.keys()) - {"wires", "x", "y", MARKER}):
+            if was.get(key) != now.get(key):
+                lines.append(f"~ {key} of {name(now)}: {_short(was.get(key))} -> "
+                             f"{_short(now.get(key))}")
     return lines
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if value is not None else "(none)"
+    return text if len(text) <= 60 else text[:57] + "..."

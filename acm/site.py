@@ -219,6 +219,11 @@ def client_for(runtime: Runtime, model: Model, timeout: float = 10) -> AdminClie
     elif runtime.tls.get("verify") is False:
         verify = False
     client = AdminClient(runtime.url, token=token, verify=verify, timeout=timeout)
+    hints = [f"set {creds[k]}" for k in ("token_env", "username_env") if creds.get(k)]
+    if creds.get("token_file"):
+        hints.append(f"put a token in {model.path.parent / creds['token_file']}")
+    client.token_hint = (" or ".join(hints) + f" (runtime {runtime.id} in {model.path})") \
+        if hints else f"add credentials to runtime {runtime.id} in {model.path}"
     user = os.environ.get(creds.get("username_env", ""), "") if creds.get("username_env") else ""
     password = os.environ.get(creds.get("password_env", ""), "") \
         if creds.get("password_env") else ""
@@ -243,7 +248,7 @@ def deploy(model: Model, flows: dict[str, list[dict[str, Any]]], backup_dir: Pat
         try:
             client = make(runtime)
             result = update_flows(client, _replace_with(target), backup_dir)
-        except NodeRedError as exc:
+        except AcmError as exc:  # NodeRedError included; also a runtime without url
             outcome.state, outcome.error = "failed", str(exc)
             progress(f"[{index + 1}/{len(runtimes)}] {runtime.id}: failed: {exc}")
             if rollback:
