@@ -462,6 +462,10 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
     unknown = [r for r in only if model.runtime(r) is None]
     if unknown:
         raise AcmError(f"no runtime {unknown[0]!r} in the model", model_path)
+    no_url = [r.id for r in model.runtimes if not r.url and (not only or r.id in only)]
+    if no_url:
+        raise AcmError(f"runtime {no_url[0]!r} has no url: deploy needs one for every runtime "
+                       "it writes", model_path)
     ruleset = load_ruleset(rule_files)
     if do_resolve:
         site = resolve_site(model, load_policies(policy_files), ruleset)
@@ -504,6 +508,135 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
         detail = o.error or (str(o.backup) if o.backup else "")
         click.echo(f"{o.runtime:{width}}  {o.state:15} {(o.new_rev or '')[:12]:12}  {detail}")
     return 0 if all(o.state in ("deployed", "unchanged") for o in outcomes) else 2
+
+
+@cli.command("watch")
+@click.argument("model_path", metavar="[MODEL]", required=False, type=click.Path(dir_okay=False))
+@click.option("--url", "urls", multiple=True, metavar="URL",
+              help="A Node-RED editor URL to watch. Repeatable. With MODEL: watch only the "
+              "model's runtimes with these urls.")
+@click.option("--token-file", type=click.Path(dir_okay=False),
+              help="With --url: file holding the adminAuth bearer token (else "
+              "$ACM_NODERED_TOKEN; or $ACM_NODERED_USERNAME and $ACM_NODERED_PASSWORD).")
+@click.option("--ca-file", type=click.Path(dir_okay=False),
+              help="CA bundle to verify the servers' TLS certificates with.")
+@RULES_OPTION
+@click.option("--once", is_flag=True, help="Exit after the first deploy event.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S",
+              help="Stop after S seconds (with --once and no deploy seen: exit 3).")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per event (schema acm.watch/1) on standard output.")
+def watch_command(model_path: str | None, urls: Sequence[str], token_file: str | None,
+                  ca_file: str | None, rule_files: Sequence[str], once: bool,
+                  timeout: float | None, as_json: bool) -> int:
+    """Follow deploys on running Node-RED runtimes and report what changed.
+
+    Connects to each runtime's /comms websocket (the editor must be enabled);
+    on every deploy re-reads that runtime's flows, re-analyses the whole site
+    and prints the conflicts that are new, gone or changed, and whether the
+    running flows drift from the model's flows files. Reconnects with back-off
+    when a runtime restarts. Connection states go to standard error.
+
+    \b
+    Exit codes:
+      0  stopped (Ctrl-C, --timeout) or, with --once, a deploy was reported
+      2  bad input, or a runtime cannot be read or refuses the credentials
+      3  --once with --timeout and no deploy within the time
+
+    \b
+    Examples:
+      acm watch site.yaml
+      acm watch --url http://pi:1880 --once --timeout 60 --json
+    """
+    from .watch import Watcher, runtime_for_url, runtimes_from_model
+
+    def log(line: str) -> None:
+        click.echo(f"acm: watch: {line}", err=True)
+
+    if model_path is None and not urls:
+        raise click.UsageError("give a MODEL, or --url URL (or both)")
+    ruleset = load_ruleset(rule_files)
+    model = load_model(model_path) if model_path else None
+    if model is not None:
+        if token_file:
+            raise click.UsageError("--token-file goes with --url alone; a model names each "
+                                   "runtime's credentials")
+        runtimes = runtimes_from_model(model, urls, ca_file)
+        if not runtimes:
+            raise AcmError("no runtime of the model has a url: nothing to watch", model_path)
+    else:
+        runtimes = [runtime_for_url(url, _client(url, token_file, ca_file).token, ca_file or True)
+                    for url in urls]
+    watcher = Watcher(runtimes, model, ruleset, log=log)
+
+    def show(event: Any) -> None:
+        click.echo(json.dumps(event.document(), ensure_ascii=False) if as_json
+                   else event.text())
+
+    try:
+        count = watcher.watch(show, once=once, timeout=timeout)
+    except KeyboardInterrupt:
+        log("stopped")
+        return 0
+    if once and count == 0:
+        log(f"no deploy within {timeout:g} s")
+        return 3
+    return 0
+
+
+GRAPH_FORMATS = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".html": "html", ".htm": "html"}
+
+
+@cli.command("graph")
+@click.argument("source", metavar="MODEL_OR_FLOWS",
+                type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--model", "as_model", is_flag=True,
+              help="Read MODEL_OR_FLOWS as a deployment model (the default for .yaml and "
+              ".yml files; anything else is read as a flows file, on runtime 'local').")
+@RULES_OPTION
+@click.option("--format", "-f", "fmt", type=click.Choice(["dot", "svg", "html"]),
+              help="dot (Graphviz), svg (standalone, no Graphviz needed) or html (one "
+              "self-contained page with a legend and the conflicts). Default: from the "
+              "--output file's extension, else dot.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+              help="Write the drawing to FILE instead of standard output.")
+def graph_command(source: str, as_model: bool, rule_files: Sequence[str], fmt: str | None,
+                  output: str) -> int:
+    """Draw a site: runtimes, applications, actuators, zones and the conflicts between them.
+
+    Runtimes host applications, applications drive actuators (edges labelled
+    with the commands), actuators sit in zones (labelled with their effects);
+    conflicts are dashed edges between the applications (direct,
+    cross-runtime) or the actuators (indirect) involved, coloured by
+    severity. Exit 0 once drawn, 2 on bad input or usage.
+
+    \b
+    Examples:
+      acm graph site.yaml -o site.html             one self-contained page
+      acm graph site.yaml -f svg -o site.svg       a picture, no Graphviz needed
+      acm graph flows.json | dot -Tpng > flows.png Graphviz DOT on standard output
+    """
+    from .draw import picture
+    from .output import graph_dot, graph_html, graph_svg
+
+    if fmt is None:
+        fmt = GRAPH_FORMATS.get(Path(output).suffix.lower(), "dot") if output != "-" else "dot"
+    ruleset = load_ruleset(rule_files)
+    if as_model or (source != "-" and Path(source).suffix.lower() in (".yaml", ".yml")):
+        if source == "-":
+            raise click.UsageError("--model needs a model file, not standard input")
+        site = load_model(source)
+        report = analyze_model(site, ruleset)
+        drawing = picture(report, site)
+    else:
+        if source == "-":
+            loaded = load_flows("<stdin>", text=sys.stdin.read())
+        else:
+            loaded = load_flows(source)
+        drawing = picture(analyze_flows({"local": loaded}, ruleset))
+    renderers = {"dot": graph_dot.render, "svg": graph_svg.render, "html": graph_html.render}
+    write_output(renderers[fmt](drawing), output)
+    return 0
 
 
 @cli.command("rules")
