@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean nodered
+.PHONY: demo test test-deps lint bench clean nodered
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ lint: $(STAMP)
 nodered:
 	scripts/install-nodered.sh
 
-test: lint nodered
+# Debian's mosquitto and chromium (apt, only if missing) and Playwright for Python
+test-deps: $(STAMP) nodered
+	scripts/apt-install.sh mosquitto:/usr/sbin/mosquitto chromium:/usr/bin/chromium
+	scripts/install-browser.sh
+
+test: lint test-deps
 	node --test tests/js/ nodered-bridge/test/
 	$(BIN)/pytest -q
 
