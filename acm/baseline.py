@@ -9,7 +9,6 @@ unrelated edits do not disturb a baseline.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +49,5 @@ def load_baseline(path: str | Path) -> frozenset[str]:
 
 def apply_baseline(report: Report, known: frozenset[str]) -> Report:
     """The report without findings recorded in the baseline."""
-    kept = tuple(f for f in report.findings if f.id not in known)
-    stats = dict(report.stats)
-    stats["baselined"] = len(report.findings) - len(kept)
-    stats["findings"] = {lvl: sum(1 for f in kept if f.severity == lvl)
-                         for lvl in ("error", "warning", "info")}
-    return replace(report, findings=kept, stats=stats)
+    kept = [f for f in report.findings if f.id not in known]
+    return report.keeping(kept, baselined=len(report.findings) - len(kept))

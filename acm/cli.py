@@ -12,7 +12,6 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -143,11 +142,8 @@ def only_runtime(report: Report, model: Model, flows: str) -> Report:
     if runtime is None:
         files = ", ".join(str(r.flows) for r in model.runtimes) or "none"
         raise AcmError(f"is not a flows file of model {model.path} (its flows: {files})", flows)
-    kept = tuple(f for f in report.findings if any(r.runtime == runtime for r in f.involved))
-    stats = dict(report.stats)
-    stats["findings"] = {lvl: sum(1 for f in kept if f.severity == lvl)
-                         for lvl in ("error", "warning", "info")}
-    return replace(report, findings=kept, stats=stats)
+    return report.keeping(f for f in report.findings
+                          if any(r.runtime == runtime for r in f.involved))
 
 
 @cli.command()
@@ -195,6 +191,22 @@ def model_check(model_path: str) -> int:
         f"{len(loaded.zones)} zone(s), {len(loaded.actuators)} actuator(s)"
     )
     return 0
+
+
+def ADMIN_OPTIONS(command: Callable[..., Any]) -> Callable[..., Any]:  # noqa: N802
+    """--token-file, --backup-dir and --ca-file: how to reach a Node-RED safely."""
+    for option in reversed((
+        click.option("--token-file", type=click.Path(dir_okay=False),
+                     help="File holding the adminAuth bearer token (else $ACM_NODERED_TOKEN; "
+                     "or $ACM_NODERED_USERNAME and $ACM_NODERED_PASSWORD to log in)."),
+        click.option("--backup-dir", default="acm-backups", show_default=True,
+                     type=click.Path(file_okay=False),
+                     help="Where the flows are saved before a write."),
+        click.option("--ca-file", type=click.Path(dir_okay=False),
+                     help="CA bundle to verify the server's TLS certificate with."),
+    )):
+        command = option(command)
+    return command
 
 
 POLICY_OPTION = click.option(
@@ -321,13 +333,7 @@ def plan_document(result: ResolveResult) -> dict[str, Any]:
               help="Offline: write the reverted flows to FILE.")
 @click.option("--diff", is_flag=True, help="Print what would change.")
 @click.option("--dry-run", is_flag=True, help="Online: show the changes, write nothing.")
-@click.option("--token-file", type=click.Path(dir_okay=False),
-              help="File holding the adminAuth bearer token (else $ACM_NODERED_TOKEN; or "
-              "$ACM_NODERED_USERNAME and $ACM_NODERED_PASSWORD to log in).")
-@click.option("--backup-dir", default="acm-backups", show_default=True,
-              type=click.Path(file_okay=False), help="Where the flows are saved before a write.")
-@click.option("--ca-file", type=click.Path(dir_okay=False),
-              help="CA bundle to verify the server's TLS certificate with.")
+@ADMIN_OPTIONS
 def revert(flows: str | None, url: str | None, output: str | None, diff: bool, dry_run: bool,
            token_file: str | None, backup_dir: str, ca_file: str | None) -> int:
     """Remove everything ACM added and restore the original wiring.
@@ -357,13 +363,7 @@ def revert(flows: str | None, url: str | None, output: str | None, diff: bool, d
 @POLICY_OPTION
 @RULES_OPTION
 @click.option("--dry-run", is_flag=True, help="Show the changes, write nothing.")
-@click.option("--token-file", type=click.Path(dir_okay=False),
-              help="File holding the adminAuth bearer token (else $ACM_NODERED_TOKEN; or "
-              "$ACM_NODERED_USERNAME and $ACM_NODERED_PASSWORD to log in).")
-@click.option("--backup-dir", default="acm-backups", show_default=True,
-              type=click.Path(file_okay=False), help="Where the flows are saved before a write.")
-@click.option("--ca-file", type=click.Path(dir_okay=False),
-              help="CA bundle to verify the server's TLS certificate with.")
+@ADMIN_OPTIONS
 def apply(url: str, model_path: str | None, policy_files: Sequence[str],
           rule_files: Sequence[str], dry_run: bool, token_file: str | None, backup_dir: str,
           ca_file: str | None) -> int:

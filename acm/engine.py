@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .actuators import NodeRef, PathFinder, find_actuators, merge_model
 from .errors import ModelError
-from .findings import Application, Report
+from .findings import Application, Report, count_by_severity
 from .flows import Flows, load_flows
 from .graph import FlowGraph, build_graph
 from .model import Model, load_model
@@ -180,8 +180,7 @@ def _analyze(
         "dynamic_link_calls": fg.dynamic_link_calls,
         "broker_edges": fg.broker_edges,
         "suppressed": suppressed,
-        "findings": {lvl: sum(1 for f in findings if f.severity == lvl)
-                     for lvl in ("error", "warning", "info")},
+        "findings": count_by_severity(findings),
         "seconds": round(time.perf_counter() - started, 4),
     }
     report = Report(

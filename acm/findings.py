@@ -8,8 +8,8 @@ the actuator keys, so it is stable across runs and across unrelated edits.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .actuators import Actuator, NodeRef, UnknownTarget
@@ -20,6 +20,12 @@ SEVERITIES = ("info", "warning", "error")
 
 def severity_rank(level: str) -> int:
     return SEVERITIES.index(level)
+
+
+def count_by_severity(findings: Iterable[Finding]) -> dict[str, int]:
+    """How many findings there are of each severity, highest first."""
+    levels = [f.severity for f in findings]
+    return {lvl: levels.count(lvl) for lvl in reversed(SEVERITIES)}
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,14 @@ class Report:
     node_labels: Mapping[NodeRef, str]
     rules: tuple[RuleInfo, ...]
     stats: Mapping[str, Any]
+
+    def keeping(self, kept: Iterable[Finding], **stats: Any) -> Report:
+        """The same report with only ``kept`` findings (counts updated, ``stats`` added)."""
+        findings = tuple(kept)
+        counts = dict(self.stats)
+        counts.update(stats)
+        counts["findings"] = count_by_severity(findings)
+        return replace(self, findings=findings, stats=counts)
 
     def at_or_above(self, level: str) -> list[Finding]:
         rank = severity_rank(level)
