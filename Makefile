@@ -23,6 +23,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check acm tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 nodered:
 	scripts/install-nodered.sh
