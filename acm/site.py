@@ -79,6 +79,11 @@ def resolve_site(model: Model, policies: Sequence[Policy] = (),
     facts = {f.actuator.key: f for f in analysis.facts}
     host = resolution_runtime(model)
     for finding in analysis.report.findings:
+        if finding.kind == "indirect" and finding.severity != "info" \
+                and len({r.runtime for r in finding.nodes}) > 1:
+            result.skipped.append(Skipped(finding, "its actuators are on different runtimes; "
+                                          "interlocks across runtimes are not supported yet"))
+            continue
         if finding.kind != "cross-runtime" or finding.severity == "info":
             continue
         key = finding.actuators[0].key
