@@ -13,7 +13,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -25,15 +25,15 @@ from .errors import AcmError
 from .findings import SEVERITIES, Report
 from .flows import flows_from_data, load_flows
 from .model import Model, load_model
-from .nodered import AdminClient, public_url, token_from_env, update_flows
 from .output import FORMATTERS, render
 from .policy import STRATEGIES, load_policies, policy_from_options
 from .resolve import ResolveResult, describe_changes
 from .resolve import resolve as resolve_flows
 from .resolve import revert as revert_flows
 from .rules import load_ruleset
-from .site import client_for, resolve_site
-from .site import deploy as deploy_site
+
+if TYPE_CHECKING:
+    from .nodered import AdminClient
 
 FAIL_ON = [*reversed(SEVERITIES), "never"]
 USER_ENV = "ACM_NODERED_USERNAME"
@@ -399,6 +399,8 @@ def apply(url: str, model_path: str | None, policy_files: Sequence[str],
 
 
 def _client(url: str, token_file: str | None, ca_file: str | None) -> AdminClient:
+    from .nodered import AdminClient, token_from_env  # requests: only for online commands
+
     client = AdminClient(url, token=token_from_env(token_file), verify=ca_file or True)
     user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
     if client.token is None and user and password:
@@ -408,6 +410,7 @@ def _client(url: str, token_file: str | None, ca_file: str | None) -> AdminClien
 
 def _update(client: AdminClient, change: Callable[[list[Any]], list[Any]], backup_dir: Path,
             dry_run: bool) -> int:
+    from .nodered import public_url, update_flows
     if dry_run:
         current, rev = client.get_flows()
         changed = change(copy.deepcopy(current))
@@ -458,6 +461,10 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
       acm deploy site.yaml --resolve --policy site.policy
       acm deploy site.yaml --only hub
     """
+    from .nodered import public_url
+    from .site import client_for, resolve_site
+    from .site import deploy as deploy_site
+
     model = load_model(model_path)
     unknown = [r for r in only if model.runtime(r) is None]
     if unknown:

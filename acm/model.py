@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from .errors import ModelError
 from .flows import Flows, load_flows
+
+if TYPE_CHECKING:
+    import jsonschema
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,8 @@ def load_model(path: str | Path) -> Model:
         raise ModelError(f"malformed YAML: {problem}", where) from None
     if not isinstance(data, dict):
         raise ModelError("a model is a YAML mapping with at least 'version: 1'", str(model_path))
+    import jsonschema  # imported when a model is read: it costs start-up time otherwise
+
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: (list(e.absolute_path), e.message))
     if errors:
