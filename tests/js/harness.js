@@ -50,9 +50,12 @@ function wrap(body) {
 }
 
 class Clock {
-    constructor(start) { this.now = start; this.timers = []; this.seq = 0; }
+    // early: timers fire this many ms before they are due, as Node's do when the
+    // event loop's cached clock lags Date.now() (a busy loop iteration).
+    constructor(start, early = 0) { this.now = start; this.timers = []; this.seq = 0; this.early = early; }
     set(fn, ms) {
-        const t = {id: ++this.seq, at: this.now + Math.max(0, Number(ms) || 0), fn};
+        const delay = Math.max(0, Number(ms) || 0);
+        const t = {id: ++this.seq, at: this.now + Math.max(delay > 1 ? 1 : 0, delay - this.early), fn};
         this.timers.push(t);
         return t.id;
     }
@@ -76,7 +79,7 @@ let idCounter = 0;
 // Create one function node running `strategy`'s template.
 // env: value of ACM_RESOLVER (object -> JSON text; undefined -> not set).
 function createNode(strategy, config, opts = {}) {
-    const clock = new Clock(opts.start || 1_700_000_000_000);
+    const clock = new Clock(opts.start || 1_700_000_000_000, opts.early || 0);
     const envText = config === undefined ? undefined : (typeof config === "string" ? config : JSON.stringify(config));
     const store = new Map();
     const rec = {emitted: [], arrays: [], statuses: [], errors: [], warnings: [], logs: []};

@@ -59,6 +59,15 @@ test("priority: TTL expiry relinquishes to the next lower priority, then to the 
     assert.equal(last.t - n.rec.emitted[0].t, 70000);
 });
 
+test("priority: a timer that fires early still relinquishes at the TTL", async () => {
+    // Under load Node fires timers before Date.now() reaches their deadline.
+    const n = createNode("priority", config({ttl: 2000, default: "off"}), {early: 15});
+    await n.input(cmd("comfort", "on"));
+    n.advance(2100);
+    assert.deepEqual(n.out().map((o) => o[1]), ["on", "off"]);
+    assert.equal(n.rec.emitted[1].t - n.rec.emitted[0].t >= 2000, true);
+});
+
 test("priority: TTL expiry hands over to a still-active lower priority command", async () => {
     const n = createNode("priority", config({ttl: 30000}));
     await n.input(cmd("comfort", "on"));           // t=0, expires t=30s

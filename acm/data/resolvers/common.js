@@ -45,14 +45,21 @@ function ports(m, target) {
 }
 // After ms, run step(st) on the stored state and send what it returns, unless the
 // configuration was replaced meanwhile (the timer belongs to the old one).
+// Timers can fire a little before Date.now() reaches the deadline (the event loop's
+// clock is read at the start of a busy iteration), and the strategies compare their
+// deadlines with Date.now(): so an early timer waits for the rest of the time.
 function later(ms, step) {
-    setTimeout(() => {
+    const due = Date.now() + ms;
+    const fire = () => {
         if (context.get("cfgRaw") !== raw) return;
+        const left = due - Date.now();
+        if (left > 0) { setTimeout(fire, left + 1); return; }
         const st = context.get("st");
         const out = step(st);
         context.set("st", st);
         if (out) node.send(out);
-    }, ms);
+    };
+    setTimeout(fire, ms);
 }
 
 // The incoming message, as the tag change node left it.
