@@ -410,7 +410,8 @@ def _client(url: str, token_file: str | None, ca_file: str | None) -> AdminClien
 
 def _update(client: AdminClient, change: Callable[[list[Any]], list[Any]], backup_dir: Path,
             dry_run: bool) -> int:
-    from .nodered import public_url, update_flows
+    from .model import without_userinfo as public_url
+    from .nodered import update_flows
     if dry_run:
         current, rev = client.get_flows()
         changed = change(copy.deepcopy(current))
@@ -461,7 +462,7 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
       acm deploy site.yaml --resolve --policy site.policy
       acm deploy site.yaml --only hub
     """
-    from .nodered import public_url
+    from .model import without_userinfo as public_url
     from .site import client_for, resolve_site
     from .site import deploy as deploy_site
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .findings import SEVERITIES, Finding, Report, severity_rank
-from .model import Model
+from .model import Model, without_userinfo
 from .values import const_text
 
 #: Node kinds in drawing order (the SVG layout's columns, left to right).
@@ -112,7 +112,10 @@ def picture(report: Report, model: Model | None = None) -> Picture:
     # Runtimes: the model's, else one per analysed source ("local").
     runtime_rows: list[tuple[str, str, str]] = []
     if model is not None:
-        runtime_rows = [(r.id, r.name or r.id, r.url or str(r.flows.name)) for r in model.runtimes]
+        runtime_rows = [
+            (r.id, r.name or r.id, without_userinfo(r.url) if r.url else str(r.flows.name))
+            for r in model.runtimes
+        ]
     known_runtimes = {r[0] for r in runtime_rows}
     for rt, source in sorted(report.sources.items()):
         if rt not in known_runtimes:

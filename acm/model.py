@@ -16,6 +16,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -100,6 +101,14 @@ class Model:
             for alias in broker.aliases:
                 out[alias if ":" in alias else f"{alias}:{broker.port}"] = broker.address
         return out
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` without any ``user:password@`` in it: fit to print."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 @lru_cache(maxsize=1)

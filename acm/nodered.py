@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 
-from acm.errors import AcmError
+from .errors import AcmError
+from .model import without_userinfo as public_url
 
 __all__ = [
     "TOKEN_ENV",
@@ -37,6 +38,7 @@ __all__ = [
     "NodeRedError",
     "RevisionConflict",
     "UpdateResult",
+    "public_url",
     "token_from_env",
     "update_flows",
     "write_backup",
@@ -369,14 +371,6 @@ def write_backup(backup_dir: Path, url: str, flows: FlowList, rev: str) -> Path:
 
 
 # -- small pieces ------------------------------------------------------------------------
-
-
-def public_url(url: str) -> str:
-    """``url`` without any ``user:password@`` in it."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _server_message(response: requests.Response) -> str:

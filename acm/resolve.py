@@ -34,6 +34,7 @@ from typing import Any
 
 from .actuators import NodeRef
 from .engine import Analysis, inspect, model_applications
+from .errors import AcmError
 from .findings import Finding
 from .flows import MANIFEST_ENV, Flows, flows_from_data, load_flows, restore_markers
 from .model import Model
@@ -268,6 +269,12 @@ def resolve(flows: Flows, policies: Sequence[Policy] = (), ruleset: RuleSet | No
         everything[runtime] = base
         applications = model_applications(model, everything)
     analysis = inspect(sources, ruleset, applications, model=model)
+    if only:
+        known = {f.id for f in analysis.report.findings}
+        missing = sorted(set(only) - known)
+        if missing:
+            raise AcmError(f"no conflict {missing[0]} in these flows (conflicts: "
+                           + (", ".join(sorted(known)) or "none") + ")", flows.source)
     result = plan(analysis, policies, kept=kept, only=only, chosen=chosen)
     nodes = copy.deepcopy([dict(n) for n in base.nodes])  # the builder rewires in place
     builder = _Builder(nodes, analysis)
@@ -559,9 +566,13 @@ def describe_changes(before: Sequence[Mapping[str, Any]],
         if was.get("wires") != now.get("wires"):
             lines.append(f"~ wires of {name(now)}: {was.get('wires')} -> {now.get('wires')}")
         for key in sorted((was.keys() | now.keys()) - {"wires", "x", "y", MARKER}):
-            if was.get(key) != now.get(key):
-                lines.append(f"~ {key} of {name(now)}: {_short(was.get(key))} -> "
-                             f"{_short(now.get(key))}")
+            if was.get(key) == now.get(key):
+                continue
+            if key == "credentials":  # never print secrets
+                lines.append(f"~ credentials of {name(now)}: changed (not shown)")
+                continue
+            lines.append(f"~ {key} of {name(now)}: {_short(was.get(key))} -> "
+                         f"{_short(now.get(key))}")
     return lines
 
 

@@ -253,3 +253,16 @@ def test_cli_help_has_examples(run_acm) -> None:  # type: ignore[no-untyped-def]
     result = run_acm("graph", "--help")
     assert result.code == 0
     assert "acm graph site.yaml" in result.out
+
+
+def test_runtime_urls_lose_their_credentials(tmp_path: Path, run_acm) -> None:  # type: ignore[no-untyped-def]
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "flows" / "site", site)
+    model = site / "site.yaml"
+    model.write_text(model.read_text().replace("http://127.0.0.1:1880",
+                                               "http://admin:hunter2@127.0.0.1:1880"))
+    for fmt in ("dot", "svg", "html"):
+        result = run_acm("graph", str(model), "-f", fmt)
+        assert result.code == 0, result.err
+        assert "hunter2" not in result.out
+        assert "127.0.0.1:1880" in result.out

@@ -750,3 +750,23 @@ def test_indirect_resolved_is_managed(run_acm, tmp_path):  # type: ignore[no-unt
     assert "ACM002" not in codes
     [managed] = [c for c in doc["conflicts"] if c["code"] == "ACM005"]
     assert "interlock" in managed["message"]
+
+
+def test_diff_never_prints_credentials() -> None:
+    from acm.resolve import describe_changes
+
+    before = [{"id": "b", "type": "mqtt-broker", "broker": "h"}]
+    after = [{"id": "b", "type": "mqtt-broker", "broker": "h",
+              "credentials": {"user": "u", "password": "hunter2"}}]
+    lines = describe_changes(before, after)
+    assert lines == ["~ credentials of mqtt-broker b: changed (not shown)"]
+    assert "hunter2" not in "\n".join(lines)
+
+
+def test_resolve_only_an_unknown_conflict_is_an_error(run_acm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run_acm("resolve", str(BUILDING), "--only", "ACM001-000000000000",
+                     "--strategy", "dwell", "--set", "min=1m", "-o", str(tmp_path / "out.json"))
+    assert result.code == 2
+    assert "no conflict ACM001-000000000000" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert not (tmp_path / "out.json").exists()
