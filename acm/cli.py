@@ -156,6 +156,11 @@ def check(files: Sequence[str], rule_files: Sequence[str], fail_on: str) -> int:
 
     Prints the text report of each file that has conflicts; exit 1 if any
     file has a conflict at or above --fail-on, 2 if any file is bad input.
+
+    \b
+    Examples:
+      acm check flows/*.json
+      acm check --fail-on warning site-a/flows.json site-b/flows.json
     """
     ruleset = load_ruleset(rule_files)
     worst = 0
@@ -181,7 +186,16 @@ def model() -> None:
 @model.command("check")
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
 def model_check(model_path: str) -> int:
-    """Validate a deployment model: schema, references, flows files, application tabs."""
+    """Validate a deployment model: schema, references, flows files, application tabs.
+
+    \b
+    Exit codes: 0 valid, 2 invalid (one line: file:line, the path in the
+    document and what was expected).
+
+    \b
+    Example:
+      acm model check site.yaml
+    """
     loaded = load_model(model_path)
     sources = loaded.load_flows()
     model_applications(loaded, sources)
@@ -276,9 +290,16 @@ def resolve(flows: str, model_path: str | None, policy_files: Sequence[str],
     `acm revert` removes exactly what was added.
 
     \b
+    Exit codes: 0 written (conflicts left unresolved are listed on stderr),
+    2 bad input (flows, policy, rules) or usage.
+
+    \b
     Examples:
       acm resolve flows.json --policy site.policy -o flows.resolved.json
       acm resolve flows.json --diff
+      acm resolve flows.json --plan
+      acm resolve flows.json --only ACM001-847feb4db82e --strategy priority \\
+          --set order=Security,Lighting --set ttl=15m -o flows.resolved.json
     """
     if not output and not diff and not show_plan:
         raise click.UsageError("give --output FILE (or - for stdout), --diff or --plan")
@@ -338,7 +359,18 @@ def revert(flows: str | None, url: str | None, output: str | None, diff: bool, d
            token_file: str | None, backup_dir: str, ca_file: str | None) -> int:
     """Remove everything ACM added and restore the original wiring.
 
-    Offline with FLOWS (-o or --diff), or online with --url.
+    Offline with FLOWS (-o or --diff), or online with --url (read with the
+    revision, back up, write with that revision, retry on a concurrent deploy).
+
+    \b
+    Exit codes: 0 done (or nothing to revert), 2 bad input, or the server
+    refused or could not be reached.
+
+    \b
+    Examples:
+      acm revert flows.resolved.json -o flows.json
+      acm revert flows.resolved.json --diff
+      ACM_NODERED_TOKEN=... acm revert --url http://127.0.0.1:1880 --dry-run
     """
     if url:
         client = _client(url, token_file, ca_file)
@@ -372,6 +404,16 @@ def apply(url: str, model_path: str | None, policy_files: Sequence[str],
     Reads the flows and their revision, backs them up, writes the resolved
     flows with that revision; if someone deployed in between (409), reads
     again, re-applies and retries. TLS certificates are verified.
+
+    \b
+    Exit codes: 0 deployed (or nothing to change), 2 bad input, or the server
+    refused (401/403), failed (5xx) or could not be reached.
+
+    \b
+    Examples:
+      acm apply --url http://127.0.0.1:1880 --policy site.policy --dry-run
+      ACM_NODERED_TOKEN=... acm apply --url https://pi.local:1880 --policy site.policy
+      acm apply --url http://127.0.0.1:1880 --model site.yaml --ca-file ca.pem
     """
     policies = load_policies(policy_files)
     ruleset = load_ruleset(rule_files)
@@ -652,7 +694,17 @@ def graph_command(source: str, as_model: bool, rule_files: Sequence[str], fmt: s
 @click.option("--explain", metavar="CODE", help="Print the documentation of one rule "
               "(by code, e.g. ACM001, or name, e.g. direct).")
 def rules_command(rule_files: Sequence[str], explain: str | None) -> int:
-    """List the rules in force (built-in and from --rules)."""
+    """List the rules in force (built-in and from --rules).
+
+    \b
+    Exit codes: 0 listed, 2 a rule file does not parse or --explain names no rule.
+
+    \b
+    Examples:
+      acm rules
+      acm rules --explain ACM002
+      acm rules --rules site.acm        # check a rule file: errors name file:line:column
+    """
     ruleset = load_ruleset(rule_files)
     if explain:
         info = ruleset.find(explain)

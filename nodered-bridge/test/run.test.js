@@ -1,6 +1,6 @@
 "use strict";
 // runAcm against fake "python" executables, the HTTP handlers with a fake RED,
-// and one run of the real analyzer when /work/main/.venv exists.
+// and one run of the real analyzer when the project's .venv exists.
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
@@ -188,7 +188,7 @@ test("POST /acm/resolve: diff of the flows, plan lines from stderr", async () =>
 // ------------------------------------------------------------------ the real analyzer
 
 const REPO = path.resolve(__dirname, "..", "..");
-const VENV_PYTHON = "/work/main/.venv/bin/python";
+const VENV_PYTHON = path.join(__dirname, "..", "..", ".venv", "bin", "python");
 const BUILDING = path.join(REPO, "flows", "building", "flows.json");
 
 test("real analyzer on flows/building/flows.json", { skip: !fs.existsSync(VENV_PYTHON) || !fs.existsSync(BUILDING) }, async () => {
