@@ -424,6 +424,10 @@ def test_analyze_shows_the_building_conflicts(page: Page, nodered_bridge: Bridge
     assert hall is not None
     assert "commanded by 2 applications" in hall["text"], describe(page)
     assert "Lighting" in hall["text"] and "Security" in hall["text"], describe(page)
+    # and, like the CLI, the path of node names from each trigger to the actuator
+    paths = page.locator(f".acm-finding[data-id='{hall['id']}'] .acm-path").all_inner_texts()
+    assert any(p.startswith("Lighting: hall PIR → ") and p.endswith("hall light")
+               for p in paths), paths
     # each error/warning finding offers Resolve, an info one does not
     for key, (severity, _) in EXPECTED_BUILDING.items():
         found = finding_for(page, key)
