@@ -347,25 +347,25 @@ def test_priority_explicit_release(
 
 
 def test_lock_resolver_drops_others_during_hold(
-    nodered4: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
+    nodered: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
 ) -> None:
-    deploy(nodered4, two_apps(actuator.url(), *ON_OFF))
+    deploy(nodered, two_apps(actuator.url(), *ON_OFF))
     policy = write_policy(tmp_path, """
 policy lock-it { for actuator a strategy lock hold 1500ms mode drop }
 """)
-    apply(run_acm, nodered4, tmp_path, "--policy", str(policy))
+    apply(run_acm, nodered, tmp_path, "--policy", str(policy))
 
-    first = trigger(nodered4, "c_on")
+    first = trigger(nodered, "c_on")
     actuator.wait_for(1)
-    trigger(nodered4, "s_off")  # within the hold: dropped
+    trigger(nodered, "s_off")  # within the hold: dropped
     actuator.quiet(1, 0.4)
     # After the hold the lock is free and Safety can take it.
     time.sleep(max(0.0, first + 1.7 - time.monotonic()))
-    trigger(nodered4, "s_off")
+    trigger(nodered, "s_off")
     hits = actuator.wait_for(2)
     assert [h.body for h in hits] == ["on", "off"]
     # Now Safety holds it: Comfort is dropped.
-    trigger(nodered4, "c_on")
+    trigger(nodered, "c_on")
     actuator.quiet(2, 0.4)
 
 
@@ -391,17 +391,17 @@ policy lock-queue { for actuator a strategy lock hold 1500ms mode queue }
 
 
 def test_dwell_resolver_holds_a_change_until_the_dwell_time_is_over(
-    nodered4: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
+    nodered: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
 ) -> None:
-    deploy(nodered4, two_apps(actuator.url(), *ON_OFF))
+    deploy(nodered, two_apps(actuator.url(), *ON_OFF))
     policy = write_policy(tmp_path, """
 policy no-flapping { for actuator a strategy dwell min 1500ms }
 """)
-    apply(run_acm, nodered4, tmp_path, "--policy", str(policy))
+    apply(run_acm, nodered, tmp_path, "--policy", str(policy))
 
-    trigger(nodered4, "c_on")
+    trigger(nodered, "c_on")
     [first] = actuator.wait_for(1)
-    trigger(nodered4, "s_off")  # a change 0.x s later: held
+    trigger(nodered, "s_off")  # a change 0.x s later: held
     actuator.quiet(1, 0.8)
     hits = actuator.wait_for(2, timeout=3)
     assert [h.body for h in hits] == ["on", "off"]
@@ -430,20 +430,20 @@ policy no-flapping { for actuator a strategy dwell min 1500ms }
 
 
 def test_merge_max_resolver_sends_the_maximum(
-    nodered4: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
+    nodered: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
 ) -> None:
     flows = two_apps(actuator.url(), {"c_21": 21, "c_17": 17}, {"s_18": 18})
-    deploy(nodered4, flows)
+    deploy(nodered, flows)
     policy = write_policy(tmp_path, """
 policy setpoint { for actuator a strategy merge op max }
 """)
-    apply(run_acm, nodered4, tmp_path, "--policy", str(policy))
+    apply(run_acm, nodered, tmp_path, "--policy", str(policy))
 
-    trigger(nodered4, "c_21")
+    trigger(nodered, "c_21")
     actuator.wait_for(1)
-    trigger(nodered4, "s_18")  # max stays 21: nothing
+    trigger(nodered, "s_18")  # max stays 21: nothing
     actuator.quiet(1, 0.4)
-    trigger(nodered4, "c_17")  # max of 17 and 18
+    trigger(nodered, "c_17")  # max of 17 and 18
     hits = actuator.wait_for(2)
     assert [float(h.body) for h in hits] == [21, 18]
     actuator.quiet(2, 0.2)
@@ -472,7 +472,7 @@ policy no-flapping { for actuator a strategy dwell min 1500ms }
 # -- 6. interlock (indirect conflict, with a deployment model) --------------------------------
 
 
-def interlock_site(nodered4: NodeRed, actuator: Actuator, tmp_path: Path,
+def interlock_site(nodered: NodeRed, actuator: Actuator, tmp_path: Path,
                    run_acm: Any) -> None:
     """Heater (Comfort) and window (Ventilation) in one room, from a model; applied live
     with an interlock policy: window open => heater off."""
@@ -493,7 +493,7 @@ version: 1
 name: e2e
 runtimes:
   - id: rt
-    url: "{nodered4.url}"
+    url: "{nodered.url}"
     flows: flows.json
 zones:
   - {{id: room, name: Room}}
@@ -519,29 +519,29 @@ policy window-blocks-heater {
     override "off"
 }
 """)
-    deploy(nodered4, flows)
-    result = apply(run_acm, nodered4, tmp_path, "--model", str(model), "--policy", str(policy))
+    deploy(nodered, flows)
+    result = apply(run_acm, nodered, tmp_path, "--model", str(model), "--policy", str(policy))
     assert "interlock" in result.err
-    [resolver] = by_role(nodered4.deployed_flows()[0], "resolver")
+    [resolver] = by_role(nodered.deployed_flows()[0], "resolver")
     assert resolver["acm"]["strategy"] == "interlock"
-    config = json.loads({e["name"]: e for e in by_role(nodered4.deployed_flows()[0], "group")[0]
+    config = json.loads({e["name"]: e for e in by_role(nodered.deployed_flows()[0], "group")[0]
                          ["env"]}["ACM_RESOLVER"]["value"])
     assert config["options"]["guard"] == f"http:POST {window}"
 
 
 def test_interlock_from_a_model_blocks_the_heater_while_the_window_is_open(
-    nodered4: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
+    nodered: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
 ) -> None:
-    interlock_site(nodered4, actuator, tmp_path, run_acm)
-    trigger(nodered4, "h_on")
+    interlock_site(nodered, actuator, tmp_path, run_acm)
+    trigger(nodered, "h_on")
     actuator.wait_for(1, "/heater")
-    trigger(nodered4, "w_open")
+    trigger(nodered, "w_open")
     actuator.wait_for(1, "/window")  # the guard actuator still gets its command
     actuator.wait_for(2, "/heater")  # the override, once
-    trigger(nodered4, "h_eco")  # dropped while the window is open
-    trigger(nodered4, "h_on")
+    trigger(nodered, "h_eco")  # dropped while the window is open
+    trigger(nodered, "h_on")
     actuator.quiet(2, 0.5, "/heater")
-    trigger(nodered4, "w_closed")
+    trigger(nodered, "w_closed")
     actuator.wait_for(2, "/window")
     actuator.wait_for(3, "/heater")  # the last request is restored
     assert actuator.bodies("/window") == ["open", "closed"]
@@ -566,10 +566,10 @@ def test_interlock_restores_the_command_in_force_before_the_block(
 
 
 def test_apply_survives_a_concurrent_deploy(
-    nodered4: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any,
+    nodered: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    deploy(nodered4, two_apps(actuator.url(), *ON_OFF))
+    deploy(nodered, two_apps(actuator.url(), *ON_OFF))
     original_set_flows = AdminClient.set_flows
     foreign = {"id": "f0e1f0e1f0e1f0e1", "type": "tab", "label": "Someone else's",
                "disabled": False, "info": ""}
@@ -581,16 +581,16 @@ def test_apply_survives_a_concurrent_deploy(
                   deployment_type: str = "full") -> str:
         calls.append(rev)
         if len(calls) == 1:  # someone deploys between ACM's read and its write
-            other = AdminClient(nodered4.url)
+            other = AdminClient(nodered.url)
             current, other_rev = other.get_flows()
             original_set_flows(other, [*current, foreign, extra], other_rev)
         return original_set_flows(self, flows, rev, deployment_type)
 
     monkeypatch.setattr(acm.nodered.AdminClient, "set_flows", set_flows)
-    result = apply(run_acm, nodered4, tmp_path, "--policy", str(priority_policy(tmp_path)))
+    result = apply(run_acm, nodered, tmp_path, "--policy", str(priority_policy(tmp_path)))
     assert len(calls) == 2, calls
     assert "2 attempt(s)" in result.err
-    deployed, _ = nodered4.deployed_flows()
+    deployed, _ = nodered.deployed_flows()
     assert foreign["id"] in {n["id"] for n in deployed}
     assert len(by_role(deployed, "resolver")) == 1
     [c_extra] = [n for n in deployed if n["id"] == "c_extra"]
