@@ -486,3 +486,11 @@ def test_pre_commit_hooks_file():  # type: ignore[no-untyped-def]
         exclude = hook.get("exclude")
         assert exclude and re.search(exclude, "flows_cred.json")
         assert not re.search(exclude, "flows.json")
+
+
+def test_text_summary_says_how_many_were_baselined(run_acm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    baseline = tmp_path / "acm-baseline.json"
+    assert run_acm("analyze", str(BUILDING), "--write-baseline", str(baseline)).code == 0
+    result = run_acm("analyze", str(BUILDING), "--baseline", str(baseline))
+    assert result.code == 0
+    assert "not shown: 6 baselined" in result.out

@@ -25,6 +25,10 @@ def _summary(report: Report) -> str:
         what += f" ({', '.join(parts)})"
     what += (f" among {_plural(len(report.actuators), 'actuator')} and "
              f"{_plural(len(report.applications), 'application')}")
+    hidden = [f"{report.stats[k]} {k}" for k in ("suppressed", "baselined")
+              if report.stats.get(k)]
+    if hidden:
+        what += f"; not shown: {', '.join(hidden)}"
     if len(files) + 2 + len(what) <= WIDTH:
         return f"{files}: {what}"
     return f"{files}:\n" + "\n".join(textwrap.wrap(what, WIDTH, initial_indent="  ",
