@@ -17,12 +17,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from nodered import stop_process_group
 
 BINARY = Path(os.environ.get("ACM_MOSQUITTO", "/usr/sbin/mosquitto"))
 START_TIMEOUT = 10.0
@@ -162,13 +163,4 @@ class Mosquitto:
 
     def _terminate(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(STOP_TIMEOUT)
-        except ProcessLookupError:
-            process.wait(STOP_TIMEOUT)
+        stop_process_group(process, STOP_TIMEOUT)

@@ -55,6 +55,20 @@ def node_binary(version: str) -> str | None:
     return shutil.which("node")
 
 
+def stop_process_group(process: subprocess.Popen[Any] | None, timeout: float) -> None:
+    """SIGTERM a server started in its own process group, SIGKILL if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout)
+    except ProcessLookupError:
+        process.wait(timeout)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -265,13 +279,21 @@ class NodeRed:
 
     def _terminate(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(STOP_TIMEOUT)
-        except ProcessLookupError:
-            process.wait(STOP_TIMEOUT)
+        stop_process_group(process, STOP_TIMEOUT)
+
+    def inject(self, node_id: str) -> float:
+        """Fire an inject node (``POST /inject/<id>``); the monotonic time just before.
+
+        Retries while the node is not started yet (404), for up to 5 s.
+        """
+        deadline = time.monotonic() + 5
+        while True:
+            sent = time.monotonic()
+            response = requests.post(f"{self.url}/inject/{node_id}", headers=self.headers(),
+                                     timeout=5)
+            if response.status_code == 200:
+                return sent
+            if response.status_code != 404 or time.monotonic() > deadline:
+                raise AssertionError(f"POST /inject/{node_id}: {response.status_code} "
+                                     f"{response.text[:200]}")
+            time.sleep(0.05)

@@ -26,7 +26,6 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-import requests
 from mosquitto import Mosquitto
 from mosquitto import missing as mosquitto_missing
 from nodered import AUTH_TOKEN, NodeRed
@@ -281,21 +280,6 @@ class Subscriber:
         self.client.disconnect()
 
 
-def trigger(nodered: NodeRed, node_id: str) -> float:
-    """Fire an inject node (``POST /inject/<id>``); the monotonic time just before."""
-    deadline = time.monotonic() + 5
-    while True:
-        sent = time.monotonic()
-        response = requests.post(f"{nodered.url}/inject/{node_id}", headers=nodered.headers(),
-                                 timeout=5)
-        if response.status_code == 200:
-            return sent
-        if response.status_code != 404 or time.monotonic() > deadline:  # 404: not started yet
-            raise AssertionError(f"POST /inject/{node_id}: {response.status_code} "
-                                 f"{response.text[:200]}")
-        time.sleep(0.05)
-
-
 # -- 1. the gate --------------------------------------------------------------------------------
 
 
@@ -462,13 +446,13 @@ def test_commands_from_both_runtimes_reach_the_actuator_only_as_priority_allows(
         site.broker.wait_for_log(r"New client connected from \S+ as nodered", since, count=2)
         site.broker.wait_for_log(r"\tacm/" + conflict + r"/\+ \(QoS 1\)", since)
 
-        trigger(site.hub, "hub_on")  # Comfort "on": nobody else active
+        site.hub.inject("hub_on")  # Comfort "on": nobody else active
         heater.wait_for(1)
-        trigger(site.hub, "hub_on")  # the same value again: output only on change
+        site.hub.inject("hub_on")  # the same value again: output only on change
         heater.quiet(1, 0.3)
-        night_at = trigger(site.gateway, "gw_off")  # Night ranks higher: "off"
+        night_at = site.gateway.inject("gw_off")  # Night ranks higher: "off"
         heater.wait_for(2)
-        comfort_at = trigger(site.hub, "hub_on")  # Night still active: nothing
+        comfort_at = site.hub.inject("hub_on")  # Night still active: nothing
         heater.quiet(2, 0.5)
         # Night's command expires 2 s after it came; Comfort's (renewed) "on" applies.
         hits = heater.wait_for(3, timeout=4)

@@ -180,21 +180,6 @@ def deploy(nodered: NodeRed, flows: Flows) -> str:
     return client.set_flows(flows, rev)
 
 
-def trigger(nodered: NodeRed, node_id: str) -> float:
-    """Fire an inject node (``POST /inject/<id>``); returns the monotonic time just before."""
-    deadline = time.monotonic() + 5
-    while True:
-        sent = time.monotonic()
-        response = requests.post(f"{nodered.url}/inject/{node_id}", headers=nodered.headers(),
-                                 timeout=5)
-        if response.status_code == 200:
-            return sent
-        if response.status_code != 404 or time.monotonic() > deadline:  # 404: not started yet
-            raise AssertionError(f"POST /inject/{node_id}: {response.status_code} "
-                                 f"{response.text[:200]}")
-        time.sleep(0.05)
-
-
 def write_policy(tmp_path: Path, text: str, name: str = "site.policy") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -304,13 +289,13 @@ def test_priority_resolver_on_a_live_runtime(
     deploy(nodered, two_apps(actuator.url(), *ON_OFF))
     apply(run_acm, nodered, tmp_path, "--policy", str(priority_policy(tmp_path)))
 
-    trigger(nodered, "c_on")
+    nodered.inject("c_on")
     actuator.wait_for(1)
-    trigger(nodered, "c_on")  # the same value again: output only on change
+    nodered.inject("c_on")  # the same value again: output only on change
     actuator.quiet(1, 0.3)
-    safety_at = trigger(nodered, "s_off")  # higher priority wins
+    safety_at = nodered.inject("s_off")  # higher priority wins
     actuator.wait_for(2)
-    comfort_at = trigger(nodered, "c_on")  # Safety still active: nothing
+    comfort_at = nodered.inject("c_on")  # Safety still active: nothing
     actuator.quiet(2, 0.5)
     # Safety's command expires 2 s after it came; Comfort's (renewed) "on" applies.
     hits = actuator.wait_for(3, timeout=4)
@@ -330,14 +315,14 @@ def test_priority_explicit_release(
     deploy(nodered4, flows)
     apply(run_acm, nodered4, tmp_path, "--policy", str(priority_policy(tmp_path)))
 
-    trigger(nodered4, "c_on")
+    nodered4.inject("c_on")
     actuator.wait_for(1)
-    trigger(nodered4, "s_off")
+    nodered4.inject("s_off")
     actuator.wait_for(2)
-    released = trigger(nodered4, "s_rel")  # Safety gives up its slot: Comfort's "on" at once
+    released = nodered4.inject("s_rel")  # Safety gives up its slot: Comfort's "on" at once
     hits = actuator.wait_for(3)
     assert hits[2].at - released < 1.0
-    trigger(nodered4, "c_rel")  # nobody active: the default
+    nodered4.inject("c_rel")  # nobody active: the default
     hits = actuator.wait_for(4, timeout=1.5)
     assert [h.body for h in hits] == ["on", "off", "on", "off"]
     assert "release" not in actuator.bodies()
@@ -355,17 +340,17 @@ policy lock-it { for actuator a strategy lock hold 1500ms mode drop }
 """)
     apply(run_acm, nodered, tmp_path, "--policy", str(policy))
 
-    first = trigger(nodered, "c_on")
+    first = nodered.inject("c_on")
     actuator.wait_for(1)
-    trigger(nodered, "s_off")  # within the hold: dropped
+    nodered.inject("s_off")  # within the hold: dropped
     actuator.quiet(1, 0.4)
     # After the hold the lock is free and Safety can take it.
     time.sleep(max(0.0, first + 1.7 - time.monotonic()))
-    trigger(nodered, "s_off")
+    nodered.inject("s_off")
     hits = actuator.wait_for(2)
     assert [h.body for h in hits] == ["on", "off"]
     # Now Safety holds it: Comfort is dropped.
-    trigger(nodered, "c_on")
+    nodered.inject("c_on")
     actuator.quiet(2, 0.4)
 
 
@@ -378,9 +363,9 @@ policy lock-queue { for actuator a strategy lock hold 1500ms mode queue }
 """)
     apply(run_acm, nodered4, tmp_path, "--policy", str(policy))
 
-    first = trigger(nodered4, "c_on")
+    first = nodered4.inject("c_on")
     actuator.wait_for(1)
-    trigger(nodered4, "s_off")  # queued
+    nodered4.inject("s_off")  # queued
     actuator.quiet(1, 0.4)
     hits = actuator.wait_for(2, timeout=3)  # Safety takes the lock when the hold ends
     assert [h.body for h in hits] == ["on", "off"]
@@ -399,9 +384,9 @@ policy no-flapping { for actuator a strategy dwell min 1500ms }
 """)
     apply(run_acm, nodered, tmp_path, "--policy", str(policy))
 
-    trigger(nodered, "c_on")
+    nodered.inject("c_on")
     [first] = actuator.wait_for(1)
-    trigger(nodered, "s_off")  # a change 0.x s later: held
+    nodered.inject("s_off")  # a change 0.x s later: held
     actuator.quiet(1, 0.8)
     hits = actuator.wait_for(2, timeout=3)
     assert [h.body for h in hits] == ["on", "off"]
@@ -418,10 +403,10 @@ policy no-flapping { for actuator a strategy dwell min 1500ms }
 """)
     apply(run_acm, nodered4, tmp_path, "--policy", str(policy))
 
-    first = trigger(nodered4, "c_on")
+    first = nodered4.inject("c_on")
     actuator.wait_for(1)
-    trigger(nodered4, "s_off")  # held
-    trigger(nodered4, "c_on")  # back to the value in force: the held "off" is cancelled
+    nodered4.inject("s_off")  # held
+    nodered4.inject("c_on")  # back to the value in force: the held "off" is cancelled
     actuator.quiet(1, max(0.0, first + 2.2 - time.monotonic()))
     assert actuator.bodies() == ["on"]
 
@@ -439,11 +424,11 @@ policy setpoint { for actuator a strategy merge op max }
 """)
     apply(run_acm, nodered, tmp_path, "--policy", str(policy))
 
-    trigger(nodered, "c_21")
+    nodered.inject("c_21")
     actuator.wait_for(1)
-    trigger(nodered, "s_18")  # max stays 21: nothing
+    nodered.inject("s_18")  # max stays 21: nothing
     actuator.quiet(1, 0.4)
-    trigger(nodered, "c_17")  # max of 17 and 18
+    nodered.inject("c_17")  # max of 17 and 18
     hits = actuator.wait_for(2)
     assert [float(h.body) for h in hits] == [21, 18]
     actuator.quiet(2, 0.2)
@@ -533,15 +518,15 @@ def test_interlock_from_a_model_blocks_the_heater_while_the_window_is_open(
     nodered: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
 ) -> None:
     interlock_site(nodered, actuator, tmp_path, run_acm)
-    trigger(nodered, "h_on")
+    nodered.inject("h_on")
     actuator.wait_for(1, "/heater")
-    trigger(nodered, "w_open")
+    nodered.inject("w_open")
     actuator.wait_for(1, "/window")  # the guard actuator still gets its command
     actuator.wait_for(2, "/heater")  # the override, once
-    trigger(nodered, "h_eco")  # dropped while the window is open
-    trigger(nodered, "h_on")
+    nodered.inject("h_eco")  # dropped while the window is open
+    nodered.inject("h_on")
     actuator.quiet(2, 0.5, "/heater")
-    trigger(nodered, "w_closed")
+    nodered.inject("w_closed")
     actuator.wait_for(2, "/window")
     actuator.wait_for(3, "/heater")  # the last request is restored
     assert actuator.bodies("/window") == ["open", "closed"]
@@ -553,11 +538,11 @@ def test_interlock_restores_the_command_in_force_before_the_block(
     nodered4: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
 ) -> None:
     interlock_site(nodered4, actuator, tmp_path, run_acm)
-    trigger(nodered4, "h_eco")  # passes (and is delivered) before the block
+    nodered4.inject("h_eco")  # passes (and is delivered) before the block
     actuator.wait_for(1, "/heater")
-    trigger(nodered4, "w_open")
+    nodered4.inject("w_open")
     actuator.wait_for(2, "/heater")  # the override
-    trigger(nodered4, "w_closed")  # nothing requested during the block: "eco" again
+    nodered4.inject("w_closed")  # nothing requested during the block: "eco" again
     actuator.wait_for(3, "/heater")
     assert actuator.bodies("/heater") == ["eco", "off", "eco"]
 
@@ -677,7 +662,7 @@ def test_revert_online_restores_the_original_flows(
     assert sorted(conflict["applications"]) == sorted([COMFORT, SAFETY])
 
     # And the commands reach the actuator directly again (no resolver in between).
-    trigger(nodered, "c_on")
-    trigger(nodered, "s_off")
+    nodered.inject("c_on")
+    nodered.inject("s_off")
     hits = actuator.wait_for(2)
     assert sorted(h.body for h in hits) == ["off", "on"]
