@@ -69,3 +69,14 @@ def broker(
     broker_id: str = "broker", host: str = "mqtt.local", port: str = "1883"
 ) -> dict[str, Any]:
     return {"id": broker_id, "type": "mqtt-broker", "broker": host, "port": port}
+
+
+def publisher(tab_id: str, label: str, payload: str, topic: str,
+              broker_id: str = "broker") -> list[dict[str, Any]]:
+    """A tab: inject ``payload`` -> mqtt out ``topic`` (on the broker config ``broker_id``)."""
+    return [
+        tab(tab_id, label),
+        node(f"{tab_id}-in", "inject", tab_id, [[f"{tab_id}-out"]],
+             payload=payload, payloadType="str"),
+        node(f"{tab_id}-out", "mqtt out", tab_id, [], broker=broker_id, topic=topic),
+    ]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, broker, node, tab
+from conftest import ROOT, broker, node, publisher, tab
 
 import acm
 from acm.graph import topic_matches
@@ -24,15 +24,6 @@ HEATER = f"{B}/room/heater/set"
 WINDOW = f"{B}/room/window/set"
 
 
-def publisher(tab_id: str, label: str, payload: str, topic: str,
-              broker_id: str = "broker") -> list[dict[str, Any]]:
-    """A tab: inject ``payload`` -> mqtt out ``topic``."""
-    return [
-        tab(tab_id, label),
-        node(f"{tab_id}-in", "inject", tab_id, [[f"{tab_id}-out"]],
-             payload=payload, payloadType="str"),
-        node(f"{tab_id}-out", "mqtt out", tab_id, [], broker=broker_id, topic=topic),
-    ]
 
 
 def write_site(tmp_path: Path, runtimes: dict[str, list[dict[str, Any]]],

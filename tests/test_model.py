@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, broker, node, tab
+from conftest import ROOT, broker, publisher
 
 SITE = ROOT / "flows" / "site" / "site.yaml"
 KEY = "mqtt:mqtt.local:1883"
@@ -53,24 +53,15 @@ actuators:
 """
 
 
-def commanding(tab_id: str, label: str, payload: str, topic: str,
-               broker_id: str = "broker") -> list[dict[str, Any]]:
-    """A tab: inject ``payload`` -> mqtt out ``topic``."""
-    return [
-        tab(tab_id, label),
-        node(f"{tab_id}-in", "inject", tab_id, [[f"{tab_id}-out"]],
-             payload=payload, payloadType="str"),
-        node(f"{tab_id}-out", "mqtt out", tab_id, [], broker=broker_id, topic=topic),
-    ]
 
 
 def flows_a() -> list[dict[str, Any]]:
-    return [broker(), *commanding("ta1", "Heating", "on", "room/heater/set"),
-            *commanding("ta2", "Heating evening", "off", "room/heater/set")]
+    return [broker(), *publisher("ta1", "Heating", "on", "room/heater/set"),
+            *publisher("ta2", "Heating evening", "off", "room/heater/set")]
 
 
 def flows_b() -> list[dict[str, Any]]:
-    return [broker(), *commanding("tb1", "Night", "off", "room/other/set")]
+    return [broker(), *publisher("tb1", "Night", "off", "room/other/set")]
 
 
 def make_site(tmp_path: Path, text: str = BASE, a: Any = None, b: Any = None) -> Path:
@@ -265,7 +256,7 @@ def test_application_tab_in_no_runtime(run_acm, tmp_path):  # type: ignore[no-un
 
 def test_application_tab_label_ambiguous(run_acm, tmp_path):  # type: ignore[no-untyped-def]
     # the label "Night" is a tab on both runtimes
-    a = [*flows_a(), *commanding("ta3", "Night", "on", "room/x/set")]
+    a = [*flows_a(), *publisher("ta3", "Night", "on", "room/x/set")]
     text = BASE + "applications:\n  - id: night\n    tabs: [Night]\n"
     path = make_site(tmp_path, text, a=a)
     result = run_acm("model", "check", str(path))
@@ -296,8 +287,8 @@ def test_analyze_flows_not_in_model_exits_2(run_acm, tmp_path, write_flows):  # 
 
 def cross_site(tmp_path: Path) -> Path:
     """a: heater on/off from two tabs (direct); b: its own conflict on room/b/set."""
-    b = [broker(), *commanding("tb1", "Night", "on", "room/b/set"),
-         *commanding("tb2", "Day", "off", "room/b/set")]
+    b = [broker(), *publisher("tb1", "Night", "on", "room/b/set"),
+         *publisher("tb2", "Day", "off", "room/b/set")]
     return make_site(tmp_path, b=b)
 
 
@@ -354,9 +345,9 @@ def test_two_tabs_grouped_are_one_application(run_acm, tmp_path, refs):  # type:
 
 
 def test_tabs_not_listed_stay_one_application_each(run_acm, tmp_path):  # type: ignore[no-untyped-def]
-    a = [*flows_a(), *commanding("ta3", "Lights", "on", "room/light/set")]
-    b = [broker(), *commanding("tb1", "Night", "off", "room/other/set"),
-         *commanding("tb2", "Day", "on", "room/day/set")]
+    a = [*flows_a(), *publisher("ta3", "Lights", "on", "room/light/set")]
+    b = [broker(), *publisher("tb1", "Night", "off", "room/other/set"),
+         *publisher("tb2", "Day", "on", "room/day/set")]
     text = BASE + "applications:\n  - id: heat\n    tabs: [Heating, Heating evening]\n"
     doc = analyse_json(run_acm, "--model", str(make_site(tmp_path, text, a=a, b=b)))
     ids = sorted(a["id"] for a in doc["applications"])
@@ -409,7 +400,7 @@ def test_declared_actuator_not_in_flows_is_listed_without_applications(  # type:
 
 def test_broker_aliases_make_one_actuator(run_acm, tmp_path):  # type: ignore[no-untyped-def]
     # runtime b spells the broker by its IP address
-    b = [broker(host="10.0.0.5"), *commanding("tb1", "Night", "off", "room/heater/set")]
+    b = [broker(host="10.0.0.5"), *publisher("tb1", "Night", "off", "room/heater/set")]
     plain = analyse_json(run_acm, "--model", str(make_site(tmp_path, b=b)), code=1)
     keys = {a["key"] for a in plain["actuators"]}
     assert "mqtt:10.0.0.5:1883/room/heater/set" in keys  # two spellings, two actuators
@@ -427,7 +418,7 @@ def test_broker_aliases_make_one_actuator(run_acm, tmp_path):  # type: ignore[no
 
 def test_broker_alias_with_port(run_acm, tmp_path):  # type: ignore[no-untyped-def]
     b = [broker(host="broker.lan", port="11883"),
-         *commanding("tb1", "Night", "off", "room/heater/set")]
+         *publisher("tb1", "Night", "off", "room/heater/set")]
     text = changed("{id: mq, host: mqtt.local, port: 1883}",
                    "{id: mq, host: mqtt.local, port: 1883, aliases: [\"broker.lan:11883\"]}")
     doc = analyse_json(run_acm, "--model", str(make_site(tmp_path, text, b=b)), code=1)
