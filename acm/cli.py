@@ -137,11 +137,7 @@ def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str]
 
 def only_runtime(report: Report, model: Model, flows: str) -> Report:
     """Keep the findings that involve the runtime whose flows file is ``flows``."""
-    wanted = Path(flows).resolve()
-    runtime = next((r.id for r in model.runtimes if r.flows.resolve() == wanted), None)
-    if runtime is None:
-        files = ", ".join(str(r.flows) for r in model.runtimes) or "none"
-        raise AcmError(f"is not a flows file of model {model.path} (its flows: {files})", flows)
+    runtime = model.runtime_of_flows(flows).id
     return report.keeping(f for f in report.findings
                           if any(r.runtime == runtime for r in f.involved))
 
@@ -251,11 +247,7 @@ def _model_runtime(model_path: str | None, flows: str) -> tuple[Model | None, st
     if model_path is None:
         return None, "local"
     model = load_model(model_path)
-    wanted = Path(flows).resolve()
-    runtime = next((r.id for r in model.runtimes if r.flows.resolve() == wanted), None)
-    if runtime is None:
-        raise AcmError(f"is not a flows file of model {model.path}", flows)
-    return model, runtime
+    return model, model.runtime_of_flows(flows).id
 
 
 @cli.command()

@@ -57,9 +57,6 @@ class FlowGraph:
     dynamic_link_calls: int = 0
     broker_edges: int = 0
 
-    def tab_label(self, runtime: str, tab_id: str) -> str:
-        return self.flows[runtime].tab_label(tab_id)
-
 
 def is_flow_node(node: Node) -> bool:
     """True for nodes on the canvas that can carry messages (not config nodes)."""

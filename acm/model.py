@@ -90,6 +90,16 @@ class Model:
     def runtime(self, runtime_id: str) -> Runtime | None:
         return next((r for r in self.runtimes if r.id == runtime_id), None)
 
+    def runtime_of_flows(self, flows: str | Path) -> Runtime:
+        """The runtime whose flows file is ``flows``; a ModelError naming the file if none."""
+        wanted = Path(flows).resolve()
+        found = next((r for r in self.runtimes if r.flows.resolve() == wanted), None)
+        if found is None:
+            files = ", ".join(str(r.flows) for r in self.runtimes) or "none"
+            raise ModelError(f"is not a flows file of model {self.path} (its flows: {files})",
+                             str(flows))
+        return found
+
     def load_flows(self) -> dict[str, Flows]:
         """Every runtime's flows, keyed by runtime id."""
         return {r.id: load_flows(r.flows) for r in self.runtimes}

@@ -10,6 +10,7 @@ policy a documented default applies per conflict kind.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,8 +191,6 @@ def policy_from_options(strategy: str, settings: Sequence[str]) -> Policy:
 
 
 def _literal(value: str) -> str:
-    import re
-
     if re.fullmatch(r"-?\d+(\.\d+)?(ms|s|m|h)?|true|false|none", value):
         return value
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) and value in ("drop", "queue", "block",

@@ -33,6 +33,7 @@ from importlib import resources
 from typing import Any
 
 from .actuators import NodeRef
+from .catalog import actuator_targets
 from .engine import Analysis, inspect, model_applications
 from .errors import AcmError
 from .findings import Finding
@@ -497,8 +498,6 @@ class _Builder:
 
     def _static_command(self, actuator_id: str) -> str | None:
         """The command an actuator node sends whatever the message (HA service ...)."""
-        from .catalog import actuator_targets
-
         node = self.by_id[actuator_id]
         runtime, flows = next(iter(self.analysis.graph.flows.items()))
         targets = actuator_targets(node, lambda i: flows.by_id.get(i) if isinstance(i, str)
