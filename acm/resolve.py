@@ -36,7 +36,7 @@ from .actuators import NodeRef
 from .catalog import actuator_targets
 from .engine import Analysis, inspect, model_applications
 from .errors import AcmError
-from .findings import Finding
+from .findings import Finding, Report
 from .flows import MANIFEST_ENV, Flows, flows_from_data, load_flows, restore_markers
 from .model import Model
 from .policy import DEFAULTS, STRATEGIES, Policy, matches
@@ -137,6 +137,23 @@ def manifest_entry(added: Sequence[Mapping[str, Any]],
     listed = {n["id"]: n[MARKER] for n in added if _marker(n)}
     listed.update(extra)
     return {"name": MANIFEST_ENV, "value": json.dumps(listed, sort_keys=True), "type": "str"}
+
+
+def resolver_options(policy: Policy, report: Report, label: str,
+                     notes: list[str]) -> dict[str, Any]:
+    """The policy's options as the resolver reads them: a priority order of
+    application names (tab labels) or ids becomes ids; unknown ones are noted."""
+    options = dict(policy.options)
+    if isinstance(options.get("order"), list):
+        apps = report.applications.values()
+        by_name = {a.name: a.id for a in apps}
+        ids = {a.id for a in apps}
+        for item in options["order"]:
+            if str(item) not in by_name and str(item) not in ids:
+                notes.append(f"{label}: '{item}' in the priority order names no application "
+                             "(known: " + ", ".join(sorted(by_name)) + ")")
+        options["order"] = [by_name.get(str(o), o) for o in options["order"]]
+    return options
 
 
 def template(strategy: str) -> str:
@@ -425,17 +442,7 @@ class _Builder:
             outputs.append([out_id])
 
         policy = planned.policy
-        options = dict(policy.options)
-        if isinstance(options.get("order"), list):  # names (tab labels) or ids -> ids
-            apps = self.analysis.report.applications.values()
-            by_name = {a.name: a.id for a in apps}
-            ids = {a.id for a in apps}
-            for item in options["order"]:
-                if str(item) not in by_name and str(item) not in ids:
-                    self.notes.append(f"{planned.label}: '{item}' in the priority order names "
-                                      "no application (known: "
-                                      + ", ".join(sorted(by_name)) + ")")
-            options["order"] = [by_name.get(str(o), o) for o in options["order"]]
+        options = resolver_options(policy, self.analysis.report, planned.label, self.notes)
         if planned.guard_key:
             options["guard"] = planned.guard_key
         config = {

@@ -39,6 +39,7 @@ from .resolve import (
     manifest_entry,
     node_id,
     resolve,
+    resolver_options,
     revert,
     template,
 )
@@ -107,7 +108,7 @@ def resolve_site(model: Model, policies: Sequence[Policy] = (),
             continue
         _reroute(finding, key, fact.actuator.nodes, analysis, nodes)
         _host_resolver(finding, key, policy, nodes[host.id], sources[host.id], analysis.report,
-                       fact.actuator.nodes, nodes)
+                       fact.actuator.nodes, nodes, result.notes)
         result.resolved.append((finding, policy, host.id))
     return result
 
@@ -127,7 +128,7 @@ def _reroute(finding: Finding, key: str, refs: Sequence[Any], analysis: Any,
 
 def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[dict[str, Any]],
                    host_flows: Flows, report: Report, publishers: Sequence[Any],
-                   nodes: dict[str, list[dict[str, Any]]]) -> None:
+                   nodes: dict[str, list[dict[str, Any]]], notes: list[str]) -> None:
     address, _, topic = key[len("mqtt:"):].partition("/")
     conflict = finding.id
     tab_id = node_id("site", "tab")
@@ -152,10 +153,7 @@ def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[
     row = 80 + 120 * sum(1 for n in host_nodes if (n.get(MARKER) or {}).get("role") == "group")
     ids = {part: node_id(conflict, "site", part) for part in ("in", "tag", "resolver", "out",
                                                              "group")}
-    by_name = {a.name: a.id for a in report.applications.values()}
-    options = dict(policy.options)
-    if isinstance(options.get("order"), list):
-        options["order"] = [by_name.get(str(o), o) for o in options["order"]]
+    options = resolver_options(policy, report, topic, notes)
     config = {"strategy": policy.strategy, "conflict": conflict, "label": topic, "targets": 1,
               "options": options}
     common = {"z": tab_id, "g": ids["group"]}
