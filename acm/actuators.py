@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .catalog import ACTUATOR_TYPES, Target, acm_role, actuator_targets
+from .catalog import ACTUATOR_TYPES, CHANNEL, DEVICE, STATE, Target, acm_role, actuator_targets
 from .graph import FlowGraph, GraphNode
-from .propagate import Propagation
+from .propagate import Propagation, Source
 from .values import UNKNOWN, Value
 
 
@@ -28,12 +28,41 @@ class NodeRef:
 
 
 @dataclass(frozen=True)
+class Command:
+    """One way an application commands an actuator: who starts it, which feature, what value."""
+
+    provenance: str  # manual, automation or external (see acm.catalog)
+    feature: str | None  # feature of the device; None: the whole device (or not known)
+    value: Value
+    node: str  # graph id of the actuator node that sends it (paths: PathFinder)
+    ref: NodeRef  # that node in its flows file
+    origin: str  # runtime of the trigger the command starts at
+
+
+@dataclass(frozen=True)
 class Driver:
-    """One application that can drive one actuator."""
+    """One application that can drive one actuator, and every way it does."""
 
     application: str
-    commands: frozenset[Value]
-    via: tuple[str, ...]  # graph ids of the actuator nodes it reaches (paths: PathFinder)
+    sends: tuple[Command, ...]
+
+    @property
+    def commands(self) -> frozenset[Value]:
+        return frozenset(c.value for c in self.sends)
+
+    @property
+    def via(self) -> tuple[str, ...]:
+        """Graph ids of the actuator nodes it reaches."""
+        return tuple(dict.fromkeys(c.node for c in self.sends))
+
+    @property
+    def provenances(self) -> frozenset[str]:
+        return frozenset(c.provenance for c in self.sends)
+
+    def keeping(self, test: Callable[[Command], bool]) -> Driver | None:
+        """This driver with only the commands that pass ``test`` (None if none do)."""
+        kept = tuple(c for c in self.sends if test(c))
+        return Driver(self.application, kept) if kept else None
 
 
 @dataclass(frozen=True)
@@ -48,6 +77,7 @@ class Actuator:
     declared: bool = False  # named in the deployment model
     runtimes: frozenset[str] = frozenset()  # runtimes whose triggers drive it
     managed_by: str | None = None  # strategy of the ACM resolver every command passes
+    role: str = DEVICE  # device, channel or state (see acm.catalog)
 
     @property
     def applications(self) -> frozenset[str]:
@@ -91,9 +121,10 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
             continue
         unknown_apps: set[str] = set()
         unknown_target: Target | None = None
-        for app, state in reached.items():
+        for source, state in reached.items():
             if state.pred is None and not state.shapes:
                 continue  # a listening node (trigger and actuator) does not drive itself
+            app = source.application
             shapes = state.shapes or frozenset({(UNKNOWN, UNKNOWN)})
             for target in actuator_targets(node, config, runtime, shapes):
                 if target.key is None:
@@ -101,11 +132,9 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
                     unknown_target = target
                     continue
                 entry = _entry(by_key, target, ref)
-                driver = entry["drivers"].get(app)
-                if driver is None:
-                    driver = entry["drivers"][app] = {"commands": set(), "via": {}}
-                driver["commands"].add(target.command)
-                driver["via"][gid] = None
+                sends = entry["drivers"].setdefault(app, {})
+                sends[Command(source.provenance, target.feature, target.command, gid, ref,
+                              state.origin)] = None
                 entry["runtimes"].add(state.origin)
                 entry["managed"].append(_resolver_strategy(fg, gid))
         if unknown_target is not None:
@@ -117,13 +146,12 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
             kind=entry["kind"],
             name=entry["name"],
             nodes=tuple(entry["nodes"]),
-            drivers={
-                app: Driver(app, frozenset(d["commands"]), tuple(d["via"]))
-                for app, d in sorted(entry["drivers"].items())
-            },
+            drivers={app: Driver(app, tuple(sends))
+                     for app, sends in sorted(entry["drivers"].items())},
             runtimes=frozenset(entry["runtimes"]),
             managed_by=entry["managed"][0] if entry["managed"] and all(entry["managed"])
             else None,
+            role=next(r for r in _ROLE_ORDER if r in entry["roles"]),
         )
         for key, entry in sorted(by_key.items())
     )
@@ -206,10 +234,14 @@ def _entry(by_key: dict[str, dict[str, Any]], target: Target, ref: NodeRef) -> d
     if entry is None:
         entry = by_key[target.key] = {
             "kind": target.kind, "name": target.name, "nodes": {}, "drivers": {},
-            "runtimes": set(), "managed": [],
+            "runtimes": set(), "managed": [], "roles": set(),
         }
     entry["nodes"][ref] = None  # an ordered set
+    entry["roles"].add(target.role)
     return entry
+
+
+_ROLE_ORDER = (DEVICE, STATE, CHANNEL)  # an actuator some node commands as a device is one
 
 
 class PathFinder:
@@ -222,9 +254,9 @@ class PathFinder:
         self.fg = fg
         self.prop = prop
 
-    def __call__(self, gid: str, app: str) -> tuple[NodeRef, ...]:
+    def __call__(self, gid: str, source: Source) -> tuple[NodeRef, ...]:
         refs: list[NodeRef] = []
-        for step in self.prop.path(gid, app):
+        for step in self.prop.path(gid, source):
             info: GraphNode = self.fg.info[step]
             ref = NodeRef(info.runtime, info.origin)
             if not refs or refs[-1] != ref:  # a subflow instance and its entry share no id
@@ -251,17 +283,18 @@ def merge_model(scan: ActuatorScan, declared: Sequence[Any],
         for app, d in act.drivers.items():
             old = drivers.get(app)
             drivers[app] = d if old is None else Driver(
-                app, old.commands | d.commands, tuple(dict.fromkeys(old.via + d.via)))
+                app, tuple(dict.fromkeys(old.sends + d.sends)))
         merged[key] = replace(other, nodes=tuple(dict.fromkeys(other.nodes + act.nodes)),
                               drivers=dict(sorted(drivers.items())),
-                              runtimes=other.runtimes | act.runtimes)
+                              runtimes=other.runtimes | act.runtimes,
+                              role=min(other.role, act.role, key=_ROLE_ORDER.index))
     for item in declared:
         found = merged.get(item.key)
         if found is None:
             kind = item.key.split(":", 1)[0]
             merged[item.key] = Actuator(item.key, kind, item.name, (), {}, zone=item.zone,
                                         effects=dict(item.effects), declared=True)
-        else:
+        else:  # what the model binds is a device, whatever the catalog says
             merged[item.key] = replace(found, name=item.name, zone=item.zone,
-                                       effects=dict(item.effects), declared=True)
+                                       effects=dict(item.effects), declared=True, role=DEVICE)
     return ActuatorScan(tuple(merged[k] for k in sorted(merged)), scan.unknown)

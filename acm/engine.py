@@ -15,8 +15,8 @@ from .findings import Application, Report, count_by_severity
 from .flows import Flows, load_flows
 from .graph import FlowGraph, build_graph
 from .model import Model, load_model
-from .propagate import Propagation, propagate
-from .rules import ActuatorFacts, RuleSet, evaluate, load_ruleset
+from .propagate import Propagation, Source, propagate
+from .rules import ActuatorFacts, RuleSet, evaluate, facts_of, load_ruleset
 from .suppress import apply_suppressions, find_suppressions
 
 
@@ -60,7 +60,7 @@ def model_applications(
             members.append(found[0])
         runtimes = sorted({rt for rt, _ in members})
         application = Application(app.id, app.name, ",".join(runtimes),
-                                  tuple(tab for _, tab in members))
+                                  tuple(tab for _, tab in members), app.provenance)
         for member in members:
             apps[member] = application
     return apps
@@ -147,20 +147,25 @@ def _analyze(
     fg = build_graph(dict(sources), aliases)
     apps = dict(applications) if applications is not None else default_applications(sources)
 
-    def application_of(gid: str) -> str:
+    overrides = model.triggers if model else {}
+
+    def source_of(gid: str, provenance: str) -> Source:
         info = fg.info[gid]
         found = apps.get((info.runtime, info.tab))
-        return found.id if found else info.tab
+        node = info.node
+        said = overrides.get(str(node["id"])) or overrides.get(str(node.get("name") or "")) \
+            or (found.provenance if found else None)
+        return Source(found.id if found else info.tab, said or provenance)
 
-    prop = propagate(fg, application_of)
+    prop = propagate(fg, source_of)
     scan = find_actuators(fg, prop)
     if model is not None or aliases:
         scan = merge_model(scan, model.actuators if model else (), _canonical_key(aliases))
     # Applications are what starts messages: tabs with no trigger are not listed.
-    with_triggers = set(prop.triggers.values())
+    with_triggers = {source.application for source in prop.triggers.values()}
     by_id = {a.id: a for a in apps.values() if a.id in with_triggers}
     names = {a.id: a.name for a in apps.values()}
-    facts = [ActuatorFacts(a, names) for a in scan.actuators]
+    facts = [f for a in scan.actuators for f in facts_of(a, names)]
     findings, suppressed = apply_suppressions(evaluate(ruleset, facts, PathFinder(fg, prop)),
                                               find_suppressions(sources))
 

@@ -35,6 +35,7 @@ class Involved:
     key: str
     name: str
     nodes: tuple[NodeRef, ...]
+    feature: str | None = None  # the feature of the device it is about; None: the whole device
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class CommandPath:
 
     application: str
     nodes: tuple[NodeRef, ...]
+    provenance: str = "automation"  # who starts it at the first node: manual, automation, external
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ class Finding:
             raise ValueError("a finding needs a message")
         if not self.nodes or not all(a.nodes for a in self.actuators):
             raise ValueError("a finding needs at least one node in the flows")
-        identity = [self.rule, *sorted(a.key for a in self.actuators),
+        identity = [self.rule, *sorted(a.key + (f"#{a.feature}" if a.feature else "")
+                                       for a in self.actuators),
                     *sorted(f"{r.runtime}/{r.id}" for r in self.subject)]
         if not self.actuators:  # about nodes only: what is said tells findings apart
             identity.append(self.message)
@@ -92,6 +95,7 @@ class Application:
     name: str
     runtime: str
     tabs: tuple[str, ...]
+    provenance: str | None = None  # set by the model: who starts every message in it
 
 
 @dataclass(frozen=True)

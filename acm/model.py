@@ -56,6 +56,7 @@ class ApplicationDef:
     tabs: tuple[str, ...]  # as written: tab ids or labels, optionally "runtime/tab"
     path: str  # where in the document, for errors
     where: tuple[str, ...] = ()  # "file:line" of each tab entry, for errors
+    provenance: str | None = None  # manual, automation or external: overrides the catalog
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Model:
     actuators: tuple[ModelActuator, ...]
     sensors: tuple[Mapping[str, Any], ...] = ()
     resolution_runtime: str | None = None  # hosts cross-runtime resolvers
+    triggers: Mapping[str, str] = field(default_factory=dict)  # node id or name -> provenance
 
     def runtime(self, runtime_id: str) -> Runtime | None:
         return next((r for r in self.runtimes if r.id == runtime_id), None)
@@ -252,7 +254,7 @@ def _resolve(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> Model:
     applications = tuple(
         ApplicationDef(a["id"], a.get("name") or a["id"], tuple(a["tabs"]), f"applications[{i}]",
                        tuple(_where(path, root, ["applications", i, "tabs", j])
-                             for j in range(len(a["tabs"]))))
+                             for j in range(len(a["tabs"]))), a.get("provenance"))
         for i, a in enumerate(data.get("applications") or [])
     )
     zones = tuple(Zone(z["id"], z.get("name") or z["id"], tuple(z.get("properties") or ()))
@@ -278,8 +280,9 @@ def _resolve(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> Model:
     if host is not None and host not in runtime_ids:
         raise fail(["resolution", "runtime"], f"unknown runtime {host!r}; "
                    f"known: {', '.join(sorted(runtime_ids)) or 'none'}")
+    triggers = {t["node"]: t["provenance"] for t in data.get("triggers") or []}
     return Model(path, data.get("name") or path.stem, tuple(runtimes), brokers, applications,
-                 zones, tuple(actuators), tuple(data.get("sensors") or ()), host)
+                 zones, tuple(actuators), tuple(data.get("sensors") or ()), host, triggers)
 
 
 def binding_key(binding: Mapping[str, Any], brokers: Mapping[str, Broker],

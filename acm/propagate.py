@@ -1,12 +1,13 @@
 """Propagate applications and abstract messages over the flow graph, once.
 
-Each trigger seeds its application. A worklist then pushes, along every edge,
-which applications can reach a node and which ``(topic, payload)`` shapes they
-bring, until nothing changes. Cost is proportional to edges times the
-applications that meet on a node (usually one), not to actuators: no
-per-actuator walks. For every (node, application) the first predecessor that
-brought the application is kept, so a path back to a trigger is read off in
-time proportional to its length.
+Each trigger seeds its :class:`Source`: its application and its provenance
+(a person, an automation or another system started the message). A worklist
+then pushes, along every edge, which sources can reach a node and which
+``(topic, payload)`` shapes they bring, until nothing changes. Cost is
+proportional to edges times the sources that meet on a node (usually one),
+not to actuators: no per-actuator walks. For every (node, source) the first
+predecessor that brought it is kept, so a path back to a trigger is read off
+in time proportional to its length.
 """
 
 from __future__ import annotations
@@ -14,15 +15,23 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from .catalog import acm_role, is_trigger, transfer, trigger_shapes
+from .catalog import EXTERNAL, acm_role, transfer, trigger_provenance, trigger_shapes
 from .graph import FlowGraph, GraphNode
 from .values import NO_MESSAGE, Shapes, covered, join
 
 
+class Source(NamedTuple):
+    """Where messages start: an application, and who acts there (manual, automation, external)."""
+
+    application: str
+    provenance: str
+
+
 @dataclass(slots=True)
 class Reach:
-    """How one application reaches one node."""
+    """How one source reaches one node."""
 
     pred: str | None  # graph id it came from (None at the trigger itself)
     shapes: Shapes  # message shapes arriving at the node's input
@@ -32,40 +41,43 @@ class Reach:
 
 @dataclass
 class Propagation:
-    reach: dict[str, dict[str, Reach]]  # graph id -> application -> Reach
-    triggers: dict[str, str]  # trigger graph id -> application
+    reach: dict[str, dict[Source, Reach]]  # graph id -> source -> Reach
+    triggers: dict[str, Source]  # trigger graph id -> its source
 
-    def path(self, gid: str, app: str) -> list[str]:
-        """Graph ids from a trigger of ``app`` to ``gid``."""
+    def path(self, gid: str, source: Source) -> list[str]:
+        """Graph ids from a trigger of ``source`` to ``gid``."""
         path = [gid]
-        reach = self.reach[gid][app]
+        reach = self.reach[gid][source]
         while reach.pred is not None:
             path.append(reach.pred)
-            reach = self.reach[reach.pred][app]
+            reach = self.reach[reach.pred][source]
         path.reverse()
         return path
 
+    def applications_at(self, gid: str) -> list[str]:
+        """The applications whose messages reach ``gid``, in a stable order."""
+        return list(dict.fromkeys(s.application for s in self.reach.get(gid, {})))
 
-def propagate(fg: FlowGraph, application_of: Callable[[str], str]) -> Propagation:
-    """Run the propagation; ``application_of(gid)`` names a trigger's application."""
-    reach: dict[str, dict[str, Reach]] = {}
-    triggers: dict[str, str] = {}
-    # apps waiting per node, as an ordered set (a dict): sets would make paths vary per run
-    pending: dict[str, dict[str, None]] = {}
+
+SourceOf = Callable[[str, str], Source]  # (trigger graph id, catalog provenance) -> Source
+
+
+def propagate(fg: FlowGraph, source_of: SourceOf) -> Propagation:
+    """Run the propagation; ``source_of`` names a trigger's application and provenance."""
+    reach: dict[str, dict[Source, Reach]] = {}
+    triggers: dict[str, Source] = {}
+    # sources waiting per node, as an ordered set (a dict): sets would make paths vary per run
+    pending: dict[str, dict[Source, None]] = {}
     queue: deque[str] = deque()
     info = fg.info
     # networkx's adjacency dicts, read directly: the views cost more than the walk
     succ, pred = fg.graph._succ, fg.graph._pred
     for gid, node_info in info.items():
-        if node_info.call_site is None and acm_role(node_info.node) is None \
-                and is_trigger(node_info.node, bool(pred[gid])):
-            app = application_of(gid)
-            triggers[gid] = app
-            reach[gid] = {
-                app: Reach(None, NO_MESSAGE, node_info.runtime, trigger_shapes(node_info.node))
-            }
-            pending[gid] = {app: None}
-            queue.append(gid)
+        if node_info.call_site is not None or acm_role(node_info.node) is not None:
+            continue
+        provenance = trigger_provenance(node_info.node, bool(pred[gid]))
+        if provenance is not None:
+            _seed(gid, source_of(gid, provenance), info, triggers, reach, pending, queue)
 
     # An exact-topic mqtt in fed over the broker is no trigger of its own, unless
     # no publisher feeding it is reached by anything (then the messages it hears
@@ -79,44 +91,52 @@ def propagate(fg: FlowGraph, application_of: Callable[[str], str]) -> Propagatio
         if not late:
             break
         for gid in late:
-            app = application_of(gid)
-            triggers[gid] = app
-            reach[gid] = {app: Reach(None, NO_MESSAGE, info[gid].runtime,
-                                     trigger_shapes(info[gid].node))}
-            pending[gid] = {app: None}
-            queue.append(gid)
+            provenance = trigger_provenance(info[gid].node, False) or EXTERNAL
+            _seed(gid, source_of(gid, provenance), info, triggers, reach, pending, queue)
     return Propagation(reach, triggers)
 
 
-def _run(queue: deque[str], pending: dict[str, dict[str, None]],
-         reach: dict[str, dict[str, Reach]], info: Mapping[str, GraphNode],
+def _seed(gid: str, source: Source, info: Mapping[str, GraphNode],
+          triggers: dict[str, Source], reach: dict[str, dict[Source, Reach]],
+          pending: dict[str, dict[Source, None]], queue: deque[str]) -> None:
+    triggers[gid] = source
+    reach[gid] = {source: Reach(None, NO_MESSAGE, info[gid].runtime,
+                                trigger_shapes(info[gid].node))}
+    pending[gid] = {source: None}
+    queue.append(gid)
+
+
+def _run(queue: deque[str], pending: dict[str, dict[Source, None]],
+         reach: dict[str, dict[Source, Reach]], info: Mapping[str, GraphNode],
          succ: Mapping[str, Mapping[str, object]]) -> None:
-    """The worklist loop: push applications and shapes until nothing changes."""
+    """The worklist loop: push sources and shapes until nothing changes."""
     while queue:
         gid = queue.popleft()
-        apps = pending.pop(gid)
+        sources = pending.pop(gid)
         node = info[gid].node
         here = reach[gid]
         successors = succ[gid]
         if not successors:
             continue
-        for app in apps:
-            state = here[app]
+        for source in sources:
+            state = here[source]
             out = transfer(node, state.shapes) if state.shapes else NO_MESSAGE
             if state.seed:
                 out = join(out, state.seed)
+            if not out:
+                continue  # the node sends nothing on (a widget without pass-through)
             for nxt in successors:
                 there = reach.setdefault(nxt, {})
-                current = there.get(app)
+                current = there.get(source)
                 if current is None:
-                    there[app] = Reach(gid, out, state.origin)
+                    there[source] = Reach(gid, out, state.origin)
                 elif not covered(out, current.shapes):
                     current.shapes = join(current.shapes, out)
                 else:
                     continue
                 waiting = pending.get(nxt)
                 if waiting is None:
-                    pending[nxt] = {app: None}
+                    pending[nxt] = {source: None}
                     queue.append(nxt)
                 else:
-                    waiting[app] = None
+                    waiting[source] = None

@@ -201,7 +201,7 @@ def plan(analysis: Analysis, policies: Sequence[Policy], *,
     """
     kept = kept or {}
     result = ResolveResult(nodes=[])
-    facts = {f.actuator.key: f for f in analysis.facts}
+    facts = {(f.actuator.key, f.feature): f for f in analysis.facts}
     taken: dict[str, str] = {}  # actuator key -> conflict id resolving it
     for finding in analysis.report.findings:
         if finding.kind not in RESOLVED_KINDS or finding.severity == "info":
@@ -209,7 +209,7 @@ def plan(analysis: Analysis, policies: Sequence[Policy], *,
         selected = only is None or finding.id in only
         if not selected and finding.id not in kept:
             continue
-        bound = [facts[a.key] for a in finding.actuators]
+        bound = [facts[(a.key, a.feature)] for a in finding.actuators]
         if selected and chosen is not None:
             candidates: Sequence[Policy] = [chosen]
         elif selected:
@@ -224,7 +224,8 @@ def plan(analysis: Analysis, policies: Sequence[Policy], *,
             result.skipped.append(Skipped(finding, f"{planned.label} already gets a resolver "
                                           f"for {taken[planned.target_key]}"))
             continue
-        inner = [ref.id for ref in facts[planned.target_key].actuator.nodes
+        target = next(f for f in bound if f.actuator.key == planned.target_key)
+        inner = [ref.id for ref in target.actuator.nodes
                  if _in_subflow(analysis, ref)]
         if inner:
             result.skipped.append(Skipped(finding, f"actuator node {inner[0]} is inside a "
@@ -310,7 +311,7 @@ class _Builder:
         self.nodes = nodes
         self.by_id = {n["id"]: n for n in nodes}
         self.analysis = analysis
-        self.reach = analysis.propagation.reach
+        self.propagation = analysis.propagation
         self.notes: list[str] = []
 
     def _append(self, node: dict[str, Any]) -> dict[str, Any]:
@@ -331,7 +332,7 @@ class _Builder:
         return found
 
     def _apps(self, node_id: str) -> list[str]:
-        return list(self.reach.get(node_id, {}))
+        return self.propagation.applications_at(node_id)
 
     def add(self, planned: Planned) -> None:
         conflict = planned.finding.id

@@ -9,46 +9,116 @@ evaluates the rules over actuator facts into :class:`~acm.findings.Finding` s.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .actuators import Actuator, NodeRef
+from .catalog import AUTOMATION, EXTERNAL, MANUAL
 from .dsl import ast
 from .dsl.check import Attribute, Function, Vocabulary, check_rule
 from .dsl.evaluate import Plan, compile_expr, enumerate_matches, plan_rule, render
 from .dsl.parser import load_rule_file, parse_rules
 from .errors import RuleError
 from .findings import SEVERITIES, CommandPath, Finding, Involved, RuleInfo
-from .values import UNKNOWN, const_text
+from .propagate import Source
+from .values import UNKNOWN, Value, const_text
 
 BUILTIN_RULES = "builtin.acm"
 
 
+PERSON = frozenset({MANUAL})
+AUTOMATED = frozenset({AUTOMATION, EXTERNAL})
+
+
 @dataclass(frozen=True)
 class ActuatorFacts:
-    """An actuator as rules see it."""
+    """An actuator as rules see it: one feature of it when its drivers use several."""
 
     actuator: Actuator
     app_names: Mapping[str, str]
-    runtime_of_app: Mapping[str, str] = field(default_factory=dict)
+    feature: str | None = None
+
+    def _apps(self, provenances: frozenset[str]) -> frozenset[str]:
+        return frozenset(app for app, d in self.actuator.drivers.items()
+                         if d.provenances & provenances)
+
+    def _values(self, provenances: frozenset[str] | None) -> list[Value]:
+        return [c.value for d in self.actuator.drivers.values() for c in d.sends
+                if provenances is None or c.provenance in provenances]
+
+    @cached_property
+    def automated(self) -> frozenset[str]:
+        return self._apps(AUTOMATED)
+
+    @cached_property
+    def manual(self) -> frozenset[str]:
+        return self._apps(PERSON)
 
     @cached_property
     def commands(self) -> frozenset[str]:
-        return frozenset(
-            const_text(c) for d in self.actuator.drivers.values() for c in d.commands
-            if c is not UNKNOWN
-        )
+        return frozenset(const_text(c) for c in self._values(None) if c is not UNKNOWN)
+
+    @cached_property
+    def automated_commands(self) -> frozenset[str]:
+        return frozenset(const_text(c) for c in self._values(AUTOMATED) if c is not UNKNOWN)
 
     @cached_property
     def dynamic(self) -> bool:
-        return any(UNKNOWN in d.commands for d in self.actuator.drivers.values())
+        return UNKNOWN in self._values(None)
+
+    @cached_property
+    def automated_dynamic(self) -> bool:
+        return UNKNOWN in self._values(AUTOMATED)
+
+    @cached_property
+    def automated_runtimes(self) -> frozenset[str]:
+        return frozenset(c.origin for d in self.actuator.drivers.values() for c in d.sends
+                         if c.provenance in AUTOMATED)
+
+    @property
+    def title(self) -> str:
+        return f"{self.actuator.name} ({self.feature})" if self.feature else self.actuator.name
 
     @cached_property
     def application_names(self) -> frozenset[str]:
-        return frozenset(self.app_names.get(a, a) for a in self.actuator.drivers)
+        return self.names(self.actuator.drivers)
+
+    def names(self, apps: Iterable[str]) -> frozenset[str]:
+        return frozenset(self.app_names.get(a, a) for a in apps)
+
+
+def facts_of(actuator: Actuator, app_names: Mapping[str, str]) -> list[ActuatorFacts]:
+    """The facts rules see: one per feature when the drivers act on several features.
+
+    A command whose feature is not known (None) acts on every feature, so it
+    is in each feature's facts.
+    """
+    features = sorted({c.feature for d in actuator.drivers.values() for c in d.sends
+                       if c.feature is not None})
+    if len(features) < 2:
+        return [ActuatorFacts(actuator, app_names)]
+    out = []
+    for feature in features:
+        drivers = {}
+        for app, driver in actuator.drivers.items():
+            kept = driver.keeping(lambda c, f=feature: c.feature in (None, f))  # type: ignore[misc]
+            if kept is not None:
+                drivers[app] = kept
+        nodes = tuple(dict.fromkeys(c.ref for d in drivers.values() for c in d.sends))
+        out.append(ActuatorFacts(replace(actuator, drivers=drivers, nodes=nodes), app_names,
+                                 feature))
+    return out
+
+
+def command_text(commands: frozenset[str], dynamic: bool) -> str:
+    """The commands for people: constants, and whether some are computed at run time."""
+    listed = ", ".join(sorted(commands))
+    if not dynamic:
+        return listed or "none"
+    return f"{listed} and computed at run time" if listed else "computed at run time"
 
 
 def _count(value: Any) -> int:
@@ -67,12 +137,37 @@ ACTUATOR_ATTRIBUTES: Mapping[str, Attribute] = {
                               "ids of the applications that can drive it"),
     "application_names": Attribute(lambda f: f.application_names,
                                    "names (tab labels) of those applications"),
+    "automated": Attribute(lambda f: f.automated,
+                           "applications that drive it from an automation or external trigger"),
+    "automated_names": Attribute(lambda f: f.names(f.automated), "names of those applications"),
+    "manual": Attribute(lambda f: f.manual,
+                        "applications where a person commands it (dashboard, voice, button)"),
+    "manual_names": Attribute(lambda f: f.names(f.manual), "names of those applications"),
     "commands": Attribute(lambda f: f.commands,
                           "distinct constant commands sent to it (e.g. on, off)"),
     "dynamic": Attribute(lambda f: f.dynamic,
                          "true when some command is only known at run time"),
+    "command_text": Attribute(lambda f: command_text(f.commands, f.dynamic),
+                              "the commands for people ('on, off and computed at run time')"),
+    "automated_commands": Attribute(lambda f: f.automated_commands,
+                                    "distinct constant commands from automations"),
+    "automated_dynamic": Attribute(lambda f: f.automated_dynamic,
+                                   "true when some automation's command is only known at run "
+                                   "time"),
+    "automated_command_text": Attribute(
+        lambda f: command_text(f.automated_commands, f.automated_dynamic),
+        "the commands from automations, for people"),
+    "role": Attribute(lambda f: f.actuator.role,
+                      "what it is: device, channel (log, speech, transport) or state (helpers)"),
+    "feature": Attribute(lambda f: f.feature,
+                         "the feature of the device the facts are about (thermostat mode, "
+                         "setpoint ...), or none for the whole device"),
     "runtimes": Attribute(lambda f: f.actuator.runtimes,
                           "runtimes whose flows drive it"),
+    "automated_runtimes": Attribute(lambda f: f.automated_runtimes,
+                                    "runtimes whose automations drive it"),
+    "title": Attribute(lambda f: f.title,
+                       "the name, with the feature when the facts are about one feature"),
     "nodes": Attribute(lambda f: frozenset(r.id for r in f.actuator.nodes),
                        "ids of its actuator nodes"),
     "zone": Attribute(lambda f: f.actuator.zone, "zone from the deployment model, or none"),
@@ -112,7 +207,8 @@ FUNCTIONS: Mapping[str, Function] = {
                             "properties two actuators push in the same direction"),
 }
 
-VOCABULARY = Vocabulary(types={"actuator": ACTUATOR_ATTRIBUTES}, functions=FUNCTIONS)
+VOCABULARY = Vocabulary(types={"actuator": ACTUATOR_ATTRIBUTES}, functions=FUNCTIONS,
+                        identity={"actuator": lambda f: f.actuator.key})
 
 
 @dataclass(frozen=True)
@@ -185,7 +281,7 @@ def load_ruleset(extra: Sequence[str | Path] = ()) -> RuleSet:
     return RuleSet(tuple(rules.values()))
 
 
-PathsOf = Callable[[str, str], tuple[NodeRef, ...]]  # (actuator graph id, app) -> path
+PathsOf = Callable[[str, Source], tuple[NodeRef, ...]]  # (actuator graph id, source) -> path
 
 
 def evaluate(ruleset: RuleSet, facts: Iterable[ActuatorFacts], paths_of: PathsOf) -> list[Finding]:
@@ -202,7 +298,7 @@ def evaluate(ruleset: RuleSet, facts: Iterable[ActuatorFacts], paths_of: PathsOf
             for c in rule.severities
         ]
         assert rule.message is not None  # checked
-        for env in enumerate_matches(loaded.plan, domains):
+        for env in enumerate_matches(loaded.plan, domains, VOCABULARY.identity):
             level = next(lvl for lvl, test in severity_tests if test is None or test(env))
             findings.append(_finding(loaded, level, render(rule.message, scope, VOCABULARY, env),
                                      [env[b.name] for b in rule.bindings], paths_of))
@@ -214,17 +310,20 @@ def _finding(loaded: LoadedRule, level: str, message: str,
              bound: list[ActuatorFacts], paths_of: PathsOf) -> Finding:
     actuators = [f.actuator for f in bound]
     apps = sorted({a for act in actuators for a in act.drivers})
-    paths = [
-        CommandPath(app, paths_of(gid, app))
-        for act in actuators for app, driver in act.drivers.items() for gid in driver.via
-    ]
+    ways = dict.fromkeys((app, c.provenance, c.node) for act in actuators
+                         for app, driver in act.drivers.items() for c in driver.sends)
+    # automations first: they are what a conflict is about
+    ordered = sorted(ways, key=lambda w: w[1] == MANUAL)
+    paths = [CommandPath(app, paths_of(gid, Source(app, provenance)), provenance)
+             for app, provenance, gid in ordered]
     return Finding(
         rule=loaded.rule.name,
         code=loaded.code,
         kind=loaded.rule.kind or loaded.rule.name,
         severity=loaded.forced_level or level,
         message=message,
-        actuators=tuple(Involved(a.key, a.name, a.nodes) for a in actuators),
+        actuators=tuple(Involved(f.actuator.key, f.actuator.name, f.actuator.nodes, f.feature)
+                        for f in bound),
         applications=tuple(apps),
         paths=tuple(paths),
     )

@@ -77,7 +77,7 @@ def resolve_site(model: Model, policies: Sequence[Policy] = (),
         result.resolved.extend((p.finding, p.policy, runtime) for p in local.planned)
     sources = {rt: flows_from_data(ns, originals[rt].source) for rt, ns in nodes.items()}
     analysis = inspect(sources, ruleset, model_applications(model, sources), model=model)
-    facts = {f.actuator.key: f for f in analysis.facts}
+    facts = {(f.actuator.key, f.feature): f for f in analysis.facts}
     host = resolution_runtime(model)
     for finding in analysis.report.findings:
         if finding.kind == "indirect" and finding.severity != "info" \
@@ -92,7 +92,7 @@ def resolve_site(model: Model, policies: Sequence[Policy] = (),
             result.skipped.append(Skipped(finding, "only MQTT actuators can be resolved across "
                                           "runtimes (over the broker)"))
             continue
-        fact = facts[key]
+        fact = facts[(key, finding.actuators[0].feature)]
         policy = next((p for p in policies if p.strategy != "interlock"
                        and matches(p, [fact])), None)
         if policy is None:
@@ -119,7 +119,7 @@ def _reroute(finding: Finding, key: str, refs: Sequence[Any], analysis: Any,
     for ref in refs:
         node = next(n for n in nodes[ref.runtime] if n["id"] == ref.id)
         gid = f"{ref.runtime}::{ref.id}" if multi else ref.id
-        apps = list(analysis.propagation.reach.get(gid, {}))
+        apps = analysis.propagation.applications_at(gid)
         source = apps[0] if len(apps) == 1 else f"{ref.runtime}.{ref.id}"
         original = {"topic": node.get("topic", "")}
         node["topic"] = f"{NAMESPACE}/{finding.id}/{source.replace('/', '~')}"

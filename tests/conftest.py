@@ -58,9 +58,16 @@ def tab(tab_id: str, label: str | None = None, **extra: Any) -> dict[str, Any]:
     return {"id": tab_id, "type": "tab", "label": label or tab_id, **extra}
 
 
+# When a test does not say when an inject fires, it fires on a schedule: an automation.
+# (An inject with no repeat, cron or "once" is the editor's button: a person.)
+SCHEDULE = {"crontab": "00 07 * * *"}
+
+
 def node(node_id: str, node_type: str, z: str, wires: Sequence[Sequence[str]] = (),
          **extra: Any) -> dict[str, Any]:
-    """A flow node with coordinates, as the editor writes it."""
+    """A flow node with coordinates, as the editor writes it (injects: see SCHEDULE)."""
+    if node_type == "inject" and not {"repeat", "crontab", "once"} & set(extra):
+        extra = {**SCHEDULE, **extra}
     return {"id": node_id, "type": node_type, "z": z, "x": 100, "y": 100,
             "wires": [list(p) for p in wires], **extra}
 

@@ -69,7 +69,7 @@ def _tab_chain(case: dict[str, Any], tab_id: str) -> list[dict[str, Any]]:
         chain.append((f"{tab_id}.up{index}", up.pop("type"), up))
     ids = [f"{tab_id}.inj"] + [c[0] for c in chain] + [act_id]
     nodes = [node(f"{tab_id}.inj", "inject", tab_id, [[ids[1]]], name="", topic="",
-                  payload="", payloadType="date", repeat="", crontab="", once=False)]
+                  payload="", payloadType="date", repeat="", crontab="00 07 * * *", once=False)]
     for position, (node_id, node_type_up, extra) in enumerate(chain, start=1):
         nodes.append(node(node_id, node_type_up, tab_id, [[ids[position + 1]]], **extra))
     nodes.append(node(act_id, node_type, tab_id, [], **fields))
@@ -105,7 +105,7 @@ def test_case_is_well_formed(case: dict[str, Any]) -> None:
     assert sum(outcomes) == 1, f"{case['name']}: give exactly one of expect/expect_unknown/none"
     assert "type" in case["node"]
     for entry in case.get("expect") or []:
-        assert set(entry) <= {"key", "command", "commands"}
+        assert set(entry) <= {"key", "command", "commands", "role"}
 
 
 def test_catalog_case(case: dict[str, Any]) -> None:
@@ -133,9 +133,11 @@ def test_catalog_case(case: dict[str, Any]) -> None:
     assert report.stats["unknown_targets"] == 0, [u.name for u in report.unknown]
     assert report.stats["actuators"] == len(expected)
 
-    direct = {f.actuators[0].key: f for f in report.findings if f.rule == "direct"}
+    found = {(f.rule, f.actuators[0].key): f for f in report.findings}
     for key, entry in expected.items():
         actuator = keys[key]
+        role = entry.get("role", "device")
+        assert actuator.role == role
         assert set(actuator.drivers) == set(TABS)
         assert {ref.id for ref in actuator.nodes} == act_nodes
         if "commands" in entry:
@@ -146,8 +148,9 @@ def test_catalog_case(case: dict[str, Any]) -> None:
                        for c in driver.commands}
                 assert got == {entry["command"]}, f"{app}: {got}"
 
-        finding = direct.get(key)
-        assert finding is not None, f"no direct conflict on {key}"
+        rule = {"device": "direct", "channel": "channel", "state": "shared-state"}[role]
+        finding = found.get((rule, key))
+        assert finding is not None, f"no {rule} finding on {key}"
         assert set(finding.applications) == set(TABS)
         assert {ref.id for ref in finding.nodes} == act_nodes
         # every path runs from something on the tab to the actuator node there
@@ -158,7 +161,7 @@ def test_catalog_case(case: dict[str, Any]) -> None:
         if "severity" in case:
             wanted = case["severity"]
         else:
-            wanted = "warning" if None in commands else "info"
+            wanted = "warning" if None in commands and role == "device" else "info"
         assert finding.severity == wanted, finding.message
 
 
@@ -185,7 +188,7 @@ def test_ui_switch_alone_is_not_an_actuator() -> None:
     assert report.stats["triggers"] == 1
 
 
-def test_ui_switch_to_mqtt_out_on_two_tabs_is_a_conflict_from_the_switch() -> None:
+def test_ui_switches_on_two_tabs_drive_the_actuator_but_people_are_no_conflict() -> None:
     flows: list[dict[str, Any]] = []
     for t in TABS:
         flows += [
@@ -201,12 +204,11 @@ def test_ui_switch_to_mqtt_out_on_two_tabs_is_a_conflict_from_the_switch() -> No
     actuator = report.actuators[0]
     for driver in actuator.drivers.values():
         assert {const_text(c) for c in driver.commands} == {"on", "off"}
-    [finding] = [f for f in report.findings if f.rule == "direct"]
-    assert finding.severity == "error"  # each tab can send on and off
-    assert set(finding.applications) == set(TABS)
-    for path in finding.paths:
-        assert [ref.id for ref in path.nodes] == [f"{path.application}.sw",
-                                                    f"{path.application}.out"]
+    for driver in actuator.drivers.values():
+        assert driver.provenances == {"manual"}
+        assert [c.ref.id for c in driver.sends][0].endswith(".out")
+    # two people switching one light arbitrate among themselves: nothing to report
+    assert report.findings == ()
 
 
 def test_ui_switch_with_input_wire_still_starts_messages() -> None:

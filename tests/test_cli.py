@@ -79,12 +79,12 @@ def test_text_groups_by_actuator_key_and_names_paths(run_acm, write_flows):  # t
     lamp_block = result.out.split(lamp_key)[1].split(heater_key)[0] \
         if result.out.index(lamp_key) < result.out.index(heater_key) \
         else result.out.split(lamp_key)[1]
-    assert "Lighting: hall PIR -> lamp" in lamp_block
-    assert "Security: alarm armed -> all off -> lamp" in lamp_block
+    assert "Lighting (automation): hall PIR -> lamp" in lamp_block
+    assert "Security (automation): alarm armed -> all off -> lamp" in lamp_block
     assert "heater" not in lamp_block.replace("home/heater", "")
     assert "ERROR" in lamp_block and "ACM001" in lamp_block
-    assert "Heating: morning -> heater" in result.out
-    assert "Energy: peak -> heater" in result.out
+    assert "Heating (automation): morning -> heater" in result.out
+    assert "Energy (automation): peak -> heater" in result.out
     # node ids are not shown where a name exists
     assert "t1-in" not in result.out
 
@@ -321,7 +321,8 @@ def test_rules_lists_code_name_levels_summary(run_acm):  # type: ignore[no-untyp
     assert re.search(r"\bdirect\b", lines[index])
     assert "error/warning/info" in lines[index]
     # the summary follows on indented lines, wrapped to the terminal
-    assert lines[index + 1].strip() == "One actuator is commanded from two or more applications."
+    assert lines[index + 1].strip() == ("One device is commanded by automations of two or more "
+                                        "applications.")
     assert all(len(ln) <= 80 for ln in lines)
 
 
@@ -415,9 +416,11 @@ EXPECTED_BUILDING = {
      ("a26a3a3a21aa3f5f",)),
     (f"{LIGHT}/floor1/heater/setpoint", ("Comfort / HVAC", "Energy"), "warning",
      ("890aaa1756242a47", "d7f808c859ca9c92")),
+    # a person's panic button against the occupancy automation: an override, not a conflict
     ("ha:light.meeting_room", ("Lighting", "Security"), "info",
      ("4e426a92a0d0a4c2", "eb74c29d7e66535e")),
 }
+OVERRIDES = {"ha:light.meeting_room"}
 
 
 def test_building_example_json(run_acm):  # type: ignore[no-untyped-def]
@@ -427,8 +430,8 @@ def test_building_example_json(run_acm):  # type: ignore[no-untyped-def]
     names = {a["id"]: a["name"] for a in doc["applications"]}
     got = set()
     for c in doc["conflicts"]:
-        assert c["rule"] == "direct"
         [actuator] = c["actuators"]
+        assert c["rule"] == ("override" if actuator["key"] in OVERRIDES else "direct")
         got.add((actuator["key"], tuple(sorted(names[a] for a in c["applications"])),
                  c["severity"], tuple(sorted(actuator["nodes"]))))
     assert got == EXPECTED_BUILDING
@@ -450,7 +453,8 @@ def test_building_example_text(run_acm):  # type: ignore[no-untyped-def]
         block = result.out.split(key + "\n")[1].split("\n\n")[0]
         flat = " ".join(block.split())
         for app in apps:
-            assert f"- {app}: " in flat, (key, app)
+            assert re.search(rf"- {re.escape(app)} \((automation|external|manual)\): ", flat), \
+                (key, app)
     assert "Shared actuators:" not in result.out
 
 

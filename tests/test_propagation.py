@@ -25,9 +25,10 @@ def analyse(flows: list[dict[str, Any]]) -> Report:
 
 def inject(node_id: str, z: str, to: str, payload: Any = "", payload_type: str = "str",
            topic: str = "") -> dict[str, Any]:
-    """An old-style inject (no ``props``), as flows from before Node-RED 1.1 hold it."""
+    """An old-style inject (no ``props``), as flows from before Node-RED 1.1 hold it; daily."""
     return node(node_id, "inject", z, [[to]], name="", topic=topic, payload=payload,
-                payloadType=payload_type, repeat="", crontab="", once=False, onceDelay=0.1)
+                payloadType=payload_type, repeat="", crontab="00 07 * * *", once=False,
+                onceDelay=0.1)
 
 
 def mqtt_out(node_id: str, z: str, topic: str = TOPIC) -> dict[str, Any]:
@@ -425,8 +426,9 @@ def test_two_constant_topics_through_a_switch_are_two_actuators() -> None:
 def test_inject_props_format_equals_old_format() -> None:
     """Node-RED >= 1.1: ``props`` lists what is set; payload/topic values stay on the node."""
     new = node("T1.inj", "inject", "T1", [["T1.out"]], name="",
-               props=[{"p": "payload"}, {"p": "topic", "vt": "str"}], repeat="", crontab="",
-               once=False, onceDelay=0.1, topic=TOPIC, payload="on", payloadType="str")
+               props=[{"p": "payload"}, {"p": "topic", "vt": "str"}], repeat="",
+               crontab="00 07 * * *", once=False, onceDelay=0.1, topic=TOPIC, payload="on",
+               payloadType="str")
     old = inject("T2.inj", "T2", "T2.out", "on", "str", topic=TOPIC)
     report = analyse(two_tabs([new, mqtt_out("T1.out", "T1", topic="")],
                               [old, mqtt_out("T2.out", "T2", topic="")]))
@@ -442,7 +444,7 @@ def test_inject_props_with_their_own_values() -> None:
     injected = node("T1.inj", "inject", "T1", [["T1.out"]], name="",
                     props=[{"p": "payload", "v": "on", "vt": "str"},
                            {"p": "topic", "v": TOPIC, "vt": "str"}],
-                    repeat="", crontab="", once=False, onceDelay=0.1)
+                    repeat="", crontab="00 07 * * *", once=False, onceDelay=0.1)
     report = analyse(two_tabs([injected, mqtt_out("T1.out", "T1", topic="")],
                               simple_t2("off")))
     assert [a.key for a in report.actuators] == [KEY]
@@ -453,7 +455,7 @@ def test_inject_props_with_their_own_values() -> None:
 def test_inject_props_without_payload_sends_no_constant_payload() -> None:
     injected = node("T1.inj", "inject", "T1", [["T1.out"]], name="",
                     props=[{"p": "topic", "vt": "str"}], topic=TOPIC, payload="on",
-                    payloadType="str", repeat="", crontab="", once=False)
+                    payloadType="str", repeat="", crontab="00 07 * * *", once=False)
     report = analyse(two_tabs([injected, mqtt_out("T1.out", "T1", topic="")],
                               simple_t2("on")))
     assert [a.key for a in report.actuators] == [KEY]
@@ -463,7 +465,7 @@ def test_inject_props_without_payload_sends_no_constant_payload() -> None:
 def test_inject_props_payload_of_other_type() -> None:
     injected = node("T1.inj", "inject", "T1", [["T1.out"]], name="",
                     props=[{"p": "payload"}], payload="42", payloadType="num",
-                    topic="", repeat="", crontab="", once=False)
+                    topic="", repeat="", crontab="00 07 * * *", once=False)
     report = analyse(two_tabs([injected, mqtt_out("T1.out", "T1")], simple_t2("42", "num")))
     assert commands_of(report, KEY) == {"42"}
     assert direct(report).severity == "info"  # type: ignore[union-attr]

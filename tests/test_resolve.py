@@ -149,7 +149,7 @@ def test_building_resolved_conflicts_become_managed(run_acm, tmp_path):  # type:
     errors = {c["actuators"][0]["key"]: c for c in before["conflicts"]
               if c["code"] == "ACM001" and c["severity"] in ("error", "warning")}
     info = {c["actuators"][0]["key"] for c in before["conflicts"]
-            if c["code"] == "ACM001" and c["severity"] == "info"}
+            if c["code"] in ("ACM001", "ACM006") and c["severity"] == "info"}
     assert errors and info
     nodes, result = resolve(run_acm, BUILDING, out=tmp_path / "out.json")
     resolved = {r["acm"]["conflict"] for r in of_role(nodes, "resolver")}
@@ -374,7 +374,7 @@ def test_revert_of_unresolved_flows_changes_nothing(run_acm, write_flows, tmp_pa
 
 def hostile() -> list[dict[str, Any]]:
     nasty = 'a "quote" `tick` </script> ${x} \\ \' ${{y}} */ //'
-    topic = 'home/"hall"/`light`/</script>/${x}'
+    topic = 'home/"hall"/`light`/</script>/${x}/set'
     return [
         tab("t1", f"Motion {nasty}"), tab("t2", f"Schedule {nasty}"), broker(),
         inject("i1", "t1", ["o1"], "on", name=f"press {nasty}"),

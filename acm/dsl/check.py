@@ -8,7 +8,7 @@ about. Every problem is a :class:`~acm.errors.RuleError` at file:line:column.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RuleError
@@ -32,6 +32,8 @@ class Function:
 class Vocabulary:
     types: Mapping[str, Mapping[str, Attribute]]  # binding type -> attribute -> Attribute
     functions: Mapping[str, Function]
+    # binding type -> what makes two values one thing (views of one thing never pair up)
+    identity: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
 
 
 def _did_you_mean(name: str, known: list[str]) -> str:

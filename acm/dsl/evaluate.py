@@ -141,8 +141,14 @@ def plan_rule(rule: ast.Rule, vocab: Vocabulary) -> Plan:
                 {k: tuple(v) for k, v in filters.items()}, join, tuple(rest))
 
 
-def enumerate_matches(plan: Plan, domains: Mapping[str, Sequence[Any]]) -> Iterator[Env]:
-    """Every binding of the rule's variables that satisfies its ``where``."""
+def enumerate_matches(plan: Plan, domains: Mapping[str, Sequence[Any]],
+                      identity: Mapping[str, Callable[[Any], Any]] | None = None
+                      ) -> Iterator[Env]:
+    """Every binding of the rule's variables that satisfies its ``where``.
+
+    Two variables never bind one thing, nor one pair twice; ``identity`` says,
+    per type, what makes values one thing (by default: being one object).
+    """
     candidates: dict[str, list[Any]] = {}
     for name, type_name in zip(plan.names, plan.types, strict=True):
         tests = plan.filters[name]
@@ -157,9 +163,11 @@ def enumerate_matches(plan: Plan, domains: Mapping[str, Sequence[Any]]) -> Itera
             if all(test(env) for test in plan.rest):
                 yield env
         return
-    seen: set[frozenset[int]] = set()
+    same = identity or {}
+    things = {n: same.get(t, id) for n, t in zip(plan.names, plan.types, strict=True)}
+    seen: set[frozenset[Any]] = set()
     for combo in _combinations(plan, candidates):
-        ids = frozenset(id(o) for o in combo.values())
+        ids = frozenset(things[n](o) for n, o in combo.items())
         if len(ids) < len(combo) or ids in seen:
             continue  # the same object twice, or a pair already matched the other way round
         if all(test(combo) for test in plan.rest):

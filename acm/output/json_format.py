@@ -29,7 +29,7 @@ def conflict(f: Finding, report: Report) -> dict[str, Any]:
         "kind": f.kind,
         "severity": f.severity,
         "actuators": [
-            {"key": a.key, "name": a.name, "nodes": _ids(a.nodes),
+            {"key": a.key, "name": a.name, "feature": a.feature, "nodes": _ids(a.nodes),
              "locations": _locations(a.nodes, report)}
             for a in f.actuators
         ],
@@ -37,6 +37,7 @@ def conflict(f: Finding, report: Report) -> dict[str, Any]:
         "nodes": _ids(f.nodes),
         "paths": [_ids(p.nodes) for p in f.paths],
         "path_applications": [p.application for p in f.paths],
+        "path_provenances": [p.provenance for p in f.paths],
         "message": f.message,
     }
 
@@ -52,8 +53,10 @@ def document(report: Report) -> dict[str, Any]:
                 "key": a.key,
                 "kind": a.kind,
                 "name": a.name,
+                "role": a.role,
                 "nodes": _ids(a.nodes),
                 "applications": sorted(a.drivers),
+                "provenances": {app: sorted(d.provenances) for app, d in a.drivers.items()},
                 "commands": sorted(
                     {const_text(c) for d in a.drivers.values() for c in d.commands
                      if c is not UNKNOWN}
@@ -73,7 +76,8 @@ def document(report: Report) -> dict[str, Any]:
             for u in report.unknown
         ],
         "applications": [
-            {"id": a.id, "name": a.name, "runtime": a.runtime, "tabs": list(a.tabs)}
+            {"id": a.id, "name": a.name, "runtime": a.runtime, "tabs": list(a.tabs),
+             "provenance": a.provenance}
             for a in report.applications.values()
         ],
         "rules": [

@@ -85,7 +85,7 @@ def _result(f: Finding, report: Report, locator: _Locator, rule_index: int) -> d
         app = report.app_name(path.application)
         for step, ref in enumerate(path.nodes):
             related.append(locator.location(
-                ref, f"{app}, step {step + 1}: {report.label(ref)}"))
+                ref, f"{app} ({path.provenance}), step {step + 1}: {report.label(ref)}"))
     for number, item in enumerate(related):
         item["id"] = number
     return {

@@ -42,7 +42,8 @@ def _finding(f: Finding, report: Report) -> list[str]:
     for path in f.paths:
         app = report.app_name(path.application)
         chain = " -> ".join(report.label(ref) for ref in path.nodes)
-        wrapped = textwrap.wrap(f"{app}: {chain}", WIDTH - 10, subsequent_indent="    ",
+        wrapped = textwrap.wrap(f"{app} ({path.provenance}): {chain}", WIDTH - 10,
+                                subsequent_indent="    ",
                                 break_on_hyphens=False)
         lines += [f"        - {wrapped[0]}"] + [f"          {w}" for w in wrapped[1:]]
     return lines

@@ -1,0 +1,295 @@
+"""Node-RED's own nodes (package ``node-red``): inject, MQTT, HTTP, TCP/UDP, websockets, the
+sequence and function nodes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..flows import Node
+from ..values import UNKNOWN, Shape, Shapes, Value, const, typed_constant
+from .declare import (
+    AUTOMATION,
+    CHANNEL,
+    DEVICE,
+    EXTERNAL,
+    MANUAL,
+    Config,
+    NodeType,
+    Target,
+    computes_payload,
+    forgets,
+    from_msg,
+    host_port,
+    passes,
+    starts,
+    text,
+)
+
+PACKAGE = "node-red"
+
+
+# ---------------------------------------------------------------------------
+# inject
+
+
+def _inject_provenance(node: Node, has_inputs: bool) -> str:
+    """The editor's button is a person; a repeat, a cron time or "once at start" is automation."""
+    if text(node.get("repeat")) or text(node.get("crontab")) or node.get("once") in (True, "true"):
+        return AUTOMATION
+    return MANUAL
+
+
+def _inject_emits(node: Node) -> Shapes:
+    props = node.get("props")
+    topic: Value = const("")
+    payload: Value = UNKNOWN
+    if isinstance(props, list):
+        for prop in props:
+            if not isinstance(prop, dict):
+                continue
+            name = prop.get("p")
+            # Node-RED (20-inject.js): a prop's own v/vt win; the node's
+            # payload/topic fields fill in only when v is absent.
+            if name == "payload":
+                if "v" in prop:
+                    payload = typed_constant(prop.get("v"), prop.get("vt"))
+                else:
+                    payload = typed_constant(node.get("payload"), node.get("payloadType"))
+            elif name == "topic":
+                topic = typed_constant(prop["v"] if "v" in prop else node.get("topic"),
+                                       prop.get("vt", "str"))
+        return frozenset({(topic, payload)})
+    payload = typed_constant(node.get("payload"), node.get("payloadType", "date"))
+    return frozenset({(const(str(node.get("topic") or "")), payload)})
+
+
+# ---------------------------------------------------------------------------
+# MQTT
+
+
+def normalise_topic(topic: str) -> str:
+    return topic.rstrip("/") or topic
+
+
+def mqtt_broker_address(broker: Node | None, fallback: str) -> str:
+    if broker is None:
+        return fallback
+    return host_port(broker.get("broker"), broker.get("port"), 1883)
+
+
+# Levels that mark a topic as a device command (Tasmota cmnd/..., zigbee2mqtt and homie
+# .../set, Shelly and ESPHome .../command, nodes@home .../control/..., .../setpoint).
+_COMMAND_LEVELS = frozenset({"set", "setpoint", "cmnd", "command", "commands", "cmd",
+                             "control", "ctrl"})
+_REMOTE_LEVELS = frozenset({"action", "click", "button"})
+
+
+def mqtt_role(topic: str) -> str:
+    """A device when the topic follows a command convention, otherwise a channel."""
+    levels = {level.lower() for level in topic.split("/")}
+    if levels & _COMMAND_LEVELS or any(level.startswith(("set_", "set-")) for level in levels):
+        return DEVICE
+    return CHANNEL
+
+
+def _mqtt_in_provenance(node: Node, has_inputs: bool) -> str | None:
+    topic = text(node.get("topic"))
+    wildcard = "+" in topic or "#" in topic
+    if has_inputs and not wildcard:
+        # Fed over the broker by publishers in the analysed flows: an exact
+        # subscription only hears them (see acm.propagate for the rest).
+        return None
+    last = topic.rsplit("/", 1)[-1].lower()
+    return MANUAL if last in _REMOTE_LEVELS else EXTERNAL
+
+
+def _mqtt_in_emits(node: Node) -> Shapes:
+    subscribed = text(node.get("topic"))
+    known = subscribed and "+" not in subscribed and "#" not in subscribed
+    return frozenset({(const(subscribed) if known else UNKNOWN, UNKNOWN)})
+
+
+def _mqtt_out_transfer(node: Node, shapes: Shapes) -> Shapes:
+    """Seen by subscribers over the broker, with the node's topic if it has one."""
+    fixed = text(node.get("topic"))
+    return shapes if not fixed else frozenset((const(normalise_topic(fixed)), p)
+                                              for _, p in shapes)
+
+
+def _mqtt_out(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:
+    broker = mqtt_broker_address(config(node.get("broker")), str(node.get("broker") or "?"))
+    topic = from_msg(node.get("topic"), shape[0])
+    if topic is None:
+        return [Target("mqtt", None, f"{broker}/<msg.topic>", shape[1])]
+    topic = normalise_topic(topic)
+    return [Target("mqtt", f"mqtt:{broker}/{topic}", topic, shape[1], mqtt_role(topic))]
+
+
+# ---------------------------------------------------------------------------
+# Other transports: without a known device API they are channels
+
+
+WRITING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _http_request(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:
+    method = text(node.get("method")).upper() or "GET"
+    url = text(node.get("url"))
+    if method == "USE":  # method from msg.method: may or may not write
+        return [Target("http", None, url or "<msg.url>", shape[1], CHANNEL)]
+    if method not in WRITING_METHODS:
+        return []
+    if not url or "{{" in url:
+        return [Target("http", None, url or "<msg.url>", shape[1], CHANNEL)]
+    return [Target("http", f"http:{method} {url}", f"{method} {url}", shape[1], CHANNEL)]
+
+
+def _tcp_out(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:
+    if node.get("beserver") == "reply":
+        return []  # answers a tcp in connection; not a commanded device
+    host = text(node.get("host"))
+    if node.get("beserver") == "server":
+        address = f"listen:{text(str(node.get('port', '')))}"
+    elif not host:
+        return [Target("tcp", None, "<msg.host>", shape[1], CHANNEL)]
+    else:
+        address = host_port(host, node.get("port"), "?")
+    return [Target("tcp", f"tcp:{address}", address, shape[1], CHANNEL)]
+
+
+def _udp_out(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:
+    addr = text(node.get("addr"))
+    if not addr:
+        return [Target("udp", None, "<msg.ip>", shape[1], CHANNEL)]
+    address = host_port(addr, node.get("port"), "?")
+    return [Target("udp", f"udp:{address}", address, shape[1], CHANNEL)]
+
+
+def _websocket_out(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:
+    endpoint = config(node.get("server")) or config(node.get("client"))
+    if endpoint is None:
+        return [Target("websocket", None, "<unknown endpoint>", shape[1], CHANNEL)]
+    where = text(endpoint.get("path")) or text(endpoint.get("url"))
+    if endpoint["type"] == "websocket-listener":
+        where = f"{runtime}{where}"
+    return [Target("websocket", f"ws:{where}", where, shape[1], CHANNEL)]
+
+
+# ---------------------------------------------------------------------------
+# change, trigger, template: constant propagation
+
+
+def _change_transfer(node: Node, shapes: Shapes) -> Shapes:
+    return frozenset(_change(node, s) for s in shapes)
+
+
+def _change(node: Node, shape: Shape) -> Shape:
+    topic, payload = shape
+    rules = node.get("rules")
+    if not isinstance(rules, list):  # very old change nodes kept one rule on the node
+        rules = [{"t": node.get("action"), "p": node.get("property"), "to": node.get("to"),
+                  "tot": "str", "from": node.get("from")}]
+    for rule in rules:
+        if not isinstance(rule, dict):
+            continue
+        prop = rule.get("p")
+        if rule.get("pt", "msg") != "msg" or prop not in ("payload", "topic"):
+            if not (rule.get("t") == "move" and rule.get("to") in ("payload", "topic")):
+                continue  # moving some other property into payload/topic: unknown below
+        action = rule.get("t")
+        if action == "set":
+            tot = rule.get("tot", "str")
+            if tot == "msg" and rule.get("to") in ("payload", "topic"):
+                value: Value = payload if rule["to"] == "payload" else topic
+            else:
+                value = typed_constant(rule.get("to"), tot)
+        elif action == "delete":
+            value = UNKNOWN if prop == "payload" else const("")
+        else:  # change (search/replace) and move: not followed
+            if action == "move":
+                if prop == "payload":  # moved away: now unset
+                    payload = UNKNOWN
+                elif prop == "topic":
+                    topic = const("")
+                prop = rule.get("to")
+                if prop not in ("payload", "topic"):
+                    continue
+            value = UNKNOWN
+        if prop == "payload":
+            payload = value
+        else:
+            topic = value
+    return (topic, payload)
+
+
+def _trigger_transfer(node: Node, shapes: Shapes) -> Shapes:
+    out: set[Shape] = set()
+    for topic, payload in shapes:
+        for op, op_type in (("op1", "op1type"), ("op2", "op2type")):
+            kind = node.get(op_type, "str")
+            if kind == "nul":
+                continue
+            if kind in ("pay", "payl"):
+                out.add((topic, payload))
+            else:
+                out.add((topic, typed_constant(node.get(op), kind)))
+    return frozenset(out)
+
+
+def _template_transfer(node: Node, shapes: Shapes) -> Shapes:
+    field_name = node.get("field", "payload")
+    if node.get("fieldType", "msg") != "msg" or field_name not in ("payload", "topic"):
+        return shapes
+    template = node.get("template", "")
+    value: Value = UNKNOWN
+    if isinstance(template, str) and ("{{" not in template or node.get("syntax") == "plain"):
+        value = typed_constant(template, "json") if node.get("output") == "json" \
+            else const(template)
+    if field_name == "payload":
+        return frozenset((t, value) for t, _ in shapes)
+    return frozenset((value, p) for _, p in shapes)
+
+
+# ---------------------------------------------------------------------------
+
+def _simple(names: str, summary: str, **kwargs: Any) -> list[NodeType]:
+    return [NodeType(name, PACKAGE, summary, **kwargs) for name in names.split("|")]
+
+
+TYPES: list[NodeType] = [
+    NodeType("inject", PACKAGE, "Sends a message by hand (the editor's button: manual), "
+             "on an interval, at a cron time or once at start (automation).",
+             trigger=_inject_provenance, emits=_inject_emits),
+    NodeType("mqtt in", PACKAGE, "Messages from a broker: external, or manual when the topic "
+             "ends in /action, /click or /button (remotes); fed by publishers in the flows "
+             "when the topic is exact.",
+             trigger=_mqtt_in_provenance, emits=_mqtt_in_emits, transfer=passes),
+    NodeType("mqtt out", PACKAGE, "Publishes to a broker: a device when the topic follows a "
+             "command convention (…/set, cmnd/…, …/command), otherwise a channel.",
+             transfer=_mqtt_out_transfer, targets=_mqtt_out, roles=(DEVICE, CHANNEL)),
+    NodeType("http request", PACKAGE, "POST/PUT/PATCH/DELETE to a URL: a channel (no known "
+             "device API).", transfer=computes_payload, targets=_http_request, roles=(CHANNEL,)),
+    NodeType("tcp out", PACKAGE, "Writes to a TCP connection: a channel.", targets=_tcp_out,
+             roles=(CHANNEL,)),
+    NodeType("udp out", PACKAGE, "Sends a datagram: a channel.", targets=_udp_out,
+             roles=(CHANNEL,)),
+    NodeType("websocket out", PACKAGE, "Sends over a websocket: a channel.",
+             targets=_websocket_out, roles=(CHANNEL,)),
+    *_simple("http in|tcp in|udp in|websocket in|serial in|e-mail in|twitter in",
+             "Requests and data from another system.", trigger=starts(EXTERNAL)),
+    *_simple("watch|status|catch|complete|feedparse",
+             "Starts messages on events in the runtime or on a poll.", trigger=starts(AUTOMATION)),
+    *_simple("junction|link in|link out|link call|switch|delay|rbe|filter",
+             "Passes messages on unchanged.", transfer=passes),
+    *_simple("range|json|csv|xml|yaml|html|split|smooth|sort|batch",
+             "Computes a new payload; msg.topic stays.", transfer=computes_payload),
+    NodeType("change", PACKAGE, "Sets, moves or deletes msg.topic and msg.payload (followed "
+             "when constant).", transfer=_change_transfer),
+    NodeType("trigger", PACKAGE, "Sends its first and second output values (followed when "
+             "constant).", transfer=_trigger_transfer),
+    NodeType("template", PACKAGE, "Fills msg.payload or msg.topic from a template (followed "
+             "when it has no mustache fields).", transfer=_template_transfer),
+    *_simple("function|debug|http response|exec|file|file in|comment|join|sqlite|mysql",
+             "Computes messages (or ends them): topic and payload only known at run time.",
+             transfer=forgets),
+]

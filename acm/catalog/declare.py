@@ -1,0 +1,154 @@
+"""How a node type is declared: one :class:`NodeType` says everything ACM knows of it.
+
+A declaration answers, for one Node-RED node type, the questions the analysis
+asks: does it start messages (and is it a person, an automation or the outside
+world that starts them), what does it do to ``(topic, payload)`` on the way
+through, and which targets does it command (device, channel or shared state,
+and which feature of the device). Each node package has its module in this
+folder; :mod:`acm.catalog` collects them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ..flows import Node
+from ..values import UNKNOWN, Shape, Shapes, Value, const
+
+Config = Callable[[Any], Node | None]  # config node by id (None when missing)
+
+# Who starts a message at a trigger (see docs/analysis.md, "Provenance").
+MANUAL: Final = "manual"  # a person acts: a dashboard widget, the editor's inject button, voice
+AUTOMATION: Final = "automation"  # a schedule or a sensor event
+EXTERNAL: Final = "external"  # another system: http in, websocket in, an mqtt in of unknown sender
+PROVENANCES: Final = (MANUAL, AUTOMATION, EXTERNAL)
+
+# What a command target is (see docs/analysis.md, "Devices, channels and shared state").
+DEVICE: Final = "device"  # a physical actuator: a light, a relay, a valve, a thermostat
+CHANNEL: Final = "channel"  # a transport or a message for people: log, speech, pub/sub
+STATE: Final = "state"  # shared variables such as Home Assistant helpers
+ROLES: Final = (DEVICE, CHANNEL, STATE)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One target commanded by one node for one incoming message shape."""
+
+    kind: str  # binding type: mqtt, ha, gpio, http, ...
+    key: str | None  # None: decided at run time
+    name: str  # readable target: topic, entity id, pin ...
+    command: Value
+    role: str = DEVICE
+    feature: str | None = None  # the feature of the device it acts on; None: the whole device
+
+
+Provenance = Callable[[Node, bool], str | None]  # (node, has input wires) -> provenance or None
+Emits = Callable[[Node], Shapes]  # what a trigger sends by itself
+Transfer = Callable[[Node, Shapes], Shapes]  # (topic, payload) in -> out
+Targets = Callable[[Node, Config, str, Shape], list[Target]]  # node, configs, runtime, msg
+
+
+def starts(provenance: str) -> Provenance:
+    """A trigger of one fixed provenance, wired input or not."""
+    def decide(node: Node, has_inputs: bool) -> str:
+        return provenance
+
+    decide.__doc__ = provenance
+    return decide
+
+
+def passes(node: Node, shapes: Shapes) -> Shapes:
+    """Passes the message on with topic and payload as they were."""
+    return shapes
+
+
+def computes_payload(node: Node, shapes: Shapes) -> Shapes:
+    """Computes a new payload; msg.topic stays."""
+    return frozenset((t, UNKNOWN) for t, _ in shapes)
+
+
+def forgets(node: Node, shapes: Shapes) -> Shapes:
+    """Sends something computed: topic and payload are only known at run time."""
+    return frozenset({(UNKNOWN, UNKNOWN)}) if shapes else shapes
+
+
+def swallows(node: Node, shapes: Shapes) -> Shapes:
+    """Sends nothing on for an incoming message."""
+    return frozenset()
+
+
+def unknown_message(node: Node) -> Shapes:
+    return frozenset({(UNKNOWN, UNKNOWN)})
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """Everything the analysis knows of one node type.
+
+    ``trigger`` is None for nodes that never start a message by themselves;
+    otherwise it decides the trigger's provenance from the node's settings
+    (or says None: not a trigger with these settings). ``transfer`` maps the
+    abstract messages arriving to those sent on; ``targets`` lists what a
+    node commands. ``cases`` are test cases as data (see tests/test_catalog.py).
+    """
+
+    type: str
+    package: str
+    summary: str
+    trigger: Provenance | None = None
+    emits: Emits = unknown_message
+    transfer: Transfer = forgets
+    targets: Targets | None = None
+    roles: tuple[str, ...] = ()  # what its targets can be, for the docs table
+    cases: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+
+
+# ---------------------------------------------------------------------------
+# Reading node settings
+
+
+def text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def from_msg(node_value: Any, msg_value: Value) -> str | None:
+    """A node property that, left empty, is taken from the message."""
+    if text(node_value):
+        return text(node_value)
+    if msg_value is UNKNOWN:
+        return None
+    decoded = json.loads(msg_value)  # type: ignore[arg-type]
+    return decoded.strip() if isinstance(decoded, str) and decoded.strip() else None
+
+
+def host_port(host: Any, port: Any, default_port: int | str) -> str:
+    host_text = text(host)
+    match = re.match(r"^[a-z0-9+]+://([^/:]+)(?::(\d+))?", host_text, re.I)
+    if match:
+        host_text = match.group(1)
+        port = match.group(2) or port
+    return f"{host_text or '?'}:{text(str(port)) if port not in (None, '') else default_port}"
+
+
+def topic_const(node: Node) -> Value:
+    topic = node.get("topic")
+    if node.get("topicType", "str") != "str" or not isinstance(topic, str):
+        return UNKNOWN
+    return const(topic)
+
+
+def json_object(raw: Any) -> dict[str, Any] | None:
+    """A JSON object from a setting; ``{}`` when empty, None when a template or not an object."""
+    if isinstance(raw, dict):
+        return raw
+    if not isinstance(raw, str) or not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,26 @@
+"""Where people give commands besides dashboards: voice assistants, HomeKit, chat bots,
+remotes."""
+
+from __future__ import annotations
+
+from .declare import MANUAL, NodeType, starts
+
+_PERSON = {
+    "alexa-local": ("node-red-contrib-alexa-local", "An Alexa voice command"),
+    "alexa-home": ("node-red-contrib-alexa-home-skill", "An Alexa voice command"),
+    "alexa-remote-routine": ("node-red-contrib-alexa-remote2-applestrudel",
+                             "An Alexa routine a person speaks"),
+    "google-action in": ("node-red-contrib-google-action", "A Google Assistant command"),
+    "google-home": ("node-red-contrib-googlehome", "A Google Assistant command"),
+    "google-device": ("node-red-contrib-google-smarthome", "A Google Assistant command"),
+    "homekit-service": ("node-red-contrib-homekit-bridged", "A change made in Apple Home"),
+    "homekit-bridge": ("node-red-contrib-homekit-bridged", "A change made in Apple Home"),
+    "telegram receiver": ("node-red-contrib-telegrambot", "A Telegram message"),
+    "telegram command": ("node-red-contrib-telegrambot", "A Telegram command"),
+    "Sonoff RF Button": ("node-red-contrib-sonoff", "An RF remote's button"),
+}
+
+TYPES: list[NodeType] = [
+    NodeType(name, package, f"{what}: manual.", trigger=starts(MANUAL))
+    for name, (package, what) in _PERSON.items()
+]

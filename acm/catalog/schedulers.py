@@ -1,0 +1,24 @@
+"""Schedulers, timers and sun events: the start of most automations."""
+
+from __future__ import annotations
+
+from .declare import AUTOMATION, NodeType, starts
+
+_SCHEDULERS = {
+    "cronplus": "node-red-contrib-cron-plus",
+    "bigtimer": "node-red-contrib-bigtimer",
+    "schedex": "node-red-contrib-schedex",
+    "eztimer": "node-red-contrib-eztimer",
+    "light-scheduler": "node-red-contrib-light-scheduler",
+    "timerswitch": "node-red-contrib-timerswitch",
+    "sunevents": "node-red-contrib-sunevents",
+    "sun-position": "node-red-contrib-sun-position",
+    "within-time-switch": "node-red-contrib-sun-position",
+    "time-inject": "node-red-contrib-sun-position",
+    "looptimer": "node-red-contrib-looptimer",
+}
+
+TYPES: list[NodeType] = [
+    NodeType(name, package, "Schedules and sun events: automation.", trigger=starts(AUTOMATION))
+    for name, package in _SCHEDULERS.items()
+]
