@@ -31,12 +31,16 @@ class NodeRef:
 class Command:
     """One way an application commands an actuator: who starts it, which feature, what value."""
 
-    provenance: str  # manual, automation or external (see acm.catalog)
+    source: Source  # the application and the provenance of its trigger
     feature: str | None  # feature of the device; None: the whole device (or not known)
     value: Value
     node: str  # graph id of the actuator node that sends it (paths: PathFinder)
     ref: NodeRef  # that node in its flows file
     origin: str  # runtime of the trigger the command starts at
+
+    @property
+    def provenance(self) -> str:
+        return self.source.provenance
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
                     continue
                 entry = _entry(by_key, target, ref)
                 sends = entry["drivers"].setdefault(app, {})
-                sends[Command(source.provenance, target.feature, target.command, gid, ref,
+                sends[Command(source, target.feature, target.command, gid, ref,
                               state.origin)] = None
                 entry["runtimes"].add(state.origin)
                 entry["managed"].append(_resolver_strategy(fg, gid))

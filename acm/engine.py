@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .actuators import NodeRef, PathFinder, find_actuators, merge_model
+from .catalog import gates
 from .errors import ModelError
 from .findings import Application, Report, count_by_severity
 from .flows import Flows, load_flows
@@ -155,9 +156,14 @@ def _analyze(
         node = info.node
         said = overrides.get(str(node["id"])) or overrides.get(str(node.get("name") or "")) \
             or (found.provenance if found else None)
-        return Source(found.id if found else info.tab, said or provenance)
+        return Source(found.id if found else info.tab, said or provenance,
+                      gates(node, fg.flows[info.runtime].by_id.get))
 
-    prop = propagate(fg, source_of)
+    def gates_of(gid: str) -> frozenset[str]:
+        info = fg.info[gid]
+        return gates(info.node, fg.flows[info.runtime].by_id.get)
+
+    prop = propagate(fg, source_of, gates_of)
     scan = find_actuators(fg, prop)
     if model is not None or aliases:
         scan = merge_model(scan, model.actuators if model else (), _canonical_key(aliases))
@@ -165,7 +171,8 @@ def _analyze(
     with_triggers = {source.application for source in prop.triggers.values()}
     by_id = {a.id: a for a in apps.values() if a.id in with_triggers}
     names = {a.id: a.name for a in apps.values()}
-    facts = [f for a in scan.actuators for f in facts_of(a, names)]
+    commanders = {a.key: a.applications for a in scan.actuators}
+    facts = [f for a in scan.actuators for f in facts_of(a, names, commanders)]
     findings, suppressed = apply_suppressions(evaluate(ruleset, facts, PathFinder(fg, prop)),
                                               find_suppressions(sources))
 

@@ -23,10 +23,16 @@ from .values import NO_MESSAGE, Shapes, covered, join
 
 
 class Source(NamedTuple):
-    """Where messages start: an application, and who acts there (manual, automation, external)."""
+    """Where messages start: an application, and who acts there (manual, automation, external).
+
+    ``gates`` are the keys of the shared state (a Home Assistant helper, the
+    switch that enables an exposed node) that decides whether the messages
+    flow: the trigger listens to it, or a condition on the way checks it.
+    """
 
     application: str
     provenance: str
+    gates: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -37,6 +43,7 @@ class Reach:
     shapes: Shapes  # message shapes arriving at the node's input
     origin: str  # runtime of the trigger that first brought the application here
     seed: Shapes = NO_MESSAGE  # what the node emits by itself (triggers only)
+    back: Source | None = None  # the source at ``pred`` when a gate there changed it
 
 
 @dataclass
@@ -50,6 +57,7 @@ class Propagation:
         reach = self.reach[gid][source]
         while reach.pred is not None:
             path.append(reach.pred)
+            source = reach.back or source
             reach = self.reach[reach.pred][source]
         path.reverse()
         return path
@@ -60,10 +68,16 @@ class Propagation:
 
 
 SourceOf = Callable[[str, str], Source]  # (trigger graph id, catalog provenance) -> Source
+GatesOf = Callable[[str], frozenset[str]]  # graph id -> the shared state a condition checks
 
 
-def propagate(fg: FlowGraph, source_of: SourceOf) -> Propagation:
-    """Run the propagation; ``source_of`` names a trigger's application and provenance."""
+def propagate(fg: FlowGraph, source_of: SourceOf,
+              gates_of: GatesOf = lambda gid: frozenset()) -> Propagation:
+    """Run the propagation; ``source_of`` names a trigger's application and provenance.
+
+    A message that passes a condition on shared state (``gates_of``) carries
+    that gate from there on.
+    """
     reach: dict[str, dict[Source, Reach]] = {}
     triggers: dict[str, Source] = {}
     # sources waiting per node, as an ordered set (a dict): sets would make paths vary per run
@@ -84,8 +98,18 @@ def propagate(fg: FlowGraph, source_of: SourceOf) -> Propagation:
     # come from outside the flows): those are seeded once the rest has settled.
     deferred = [gid for gid, n in info.items() if n.type == "mqtt in" and gid not in reach
                 and pred[gid] and n.call_site is None]
+    gates: dict[str, frozenset[str]] = {}
+
+    def gated(gid: str, source: Source) -> Source:
+        found = gates.get(gid)
+        if found is None:
+            found = gates[gid] = gates_of(gid)
+        if not found or found <= source.gates:
+            return source
+        return source._replace(gates=source.gates | found)
+
     while True:
-        _run(queue, pending, reach, info, succ)
+        _run(queue, pending, reach, info, succ, gated)
         late = [gid for gid in deferred if gid not in reach]
         deferred = []
         if not late:
@@ -108,7 +132,8 @@ def _seed(gid: str, source: Source, info: Mapping[str, GraphNode],
 
 def _run(queue: deque[str], pending: dict[str, dict[Source, None]],
          reach: dict[str, dict[Source, Reach]], info: Mapping[str, GraphNode],
-         succ: Mapping[str, Mapping[str, object]]) -> None:
+         succ: Mapping[str, Mapping[str, object]],
+         gated: Callable[[str, Source], Source]) -> None:
     """The worklist loop: push sources and shapes until nothing changes."""
     while queue:
         gid = queue.popleft()
@@ -125,18 +150,20 @@ def _run(queue: deque[str], pending: dict[str, dict[Source, None]],
                 out = join(out, state.seed)
             if not out:
                 continue  # the node sends nothing on (a widget without pass-through)
+            onward = gated(gid, source)
+            back = None if onward is source else source
             for nxt in successors:
                 there = reach.setdefault(nxt, {})
-                current = there.get(source)
+                current = there.get(onward)
                 if current is None:
-                    there[source] = Reach(gid, out, state.origin)
+                    there[onward] = Reach(gid, out, state.origin, back=back)
                 elif not covered(out, current.shapes):
                     current.shapes = join(current.shapes, out)
                 else:
                     continue
                 waiting = pending.get(nxt)
                 if waiting is None:
-                    pending[nxt] = {source: None}
+                    pending[nxt] = {onward: None}
                     queue.append(nxt)
                 else:
-                    waiting[source] = None
+                    waiting[onward] = None

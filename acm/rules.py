@@ -9,13 +9,13 @@ evaluates the rules over actuator facts into :class:`~acm.findings.Finding` s.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .actuators import Actuator, NodeRef
+from .actuators import Actuator, Command, NodeRef
 from .catalog import AUTOMATION, EXTERNAL, MANUAL
 from .dsl import ast
 from .dsl.check import Attribute, Function, Vocabulary, check_rule
@@ -40,6 +40,8 @@ class ActuatorFacts:
     actuator: Actuator
     app_names: Mapping[str, str]
     feature: str | None = None
+    # the applications that command each actuator key (to see who sets a gate)
+    commanders: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def _apps(self, provenances: frozenset[str]) -> frozenset[str]:
         return frozenset(app for app, d in self.actuator.drivers.items()
@@ -56,6 +58,39 @@ class ActuatorFacts:
     @cached_property
     def manual(self) -> frozenset[str]:
         return self._apps(PERSON)
+
+    def _holds(self, app: str, command: Command) -> bool:
+        """``app`` sets shared state that decides whether ``command`` flows."""
+        return any(app in self.commanders.get(gate, ()) for gate in command.source.gates)
+
+    @cached_property
+    def contending(self) -> tuple[Command, ...]:
+        """Automations' commands that another application's automation can cross.
+
+        Two commands of different applications do not cross when one of the
+        applications sets a gate of the other's command: they take turns by
+        design (a mode that switches a room's automation off before taking
+        the light over).
+        """
+        automated = [c for d in self.actuator.drivers.values() for c in d.sends
+                     if c.provenance in AUTOMATED]
+        return tuple(
+            c for c in automated
+            if any(o.source.application != c.source.application
+                   and not self._holds(o.source.application, c)
+                   and not self._holds(c.source.application, o) for o in automated))
+
+    @cached_property
+    def contenders(self) -> frozenset[str]:
+        return frozenset(c.source.application for c in self.contending)
+
+    @cached_property
+    def contending_commands(self) -> frozenset[str]:
+        return frozenset(const_text(c.value) for c in self.contending if c.value is not UNKNOWN)
+
+    @cached_property
+    def contending_dynamic(self) -> bool:
+        return any(c.value is UNKNOWN for c in self.contending)
 
     @cached_property
     def commands(self) -> frozenset[str]:
@@ -90,7 +125,8 @@ class ActuatorFacts:
         return frozenset(self.app_names.get(a, a) for a in apps)
 
 
-def facts_of(actuator: Actuator, app_names: Mapping[str, str]) -> list[ActuatorFacts]:
+def facts_of(actuator: Actuator, app_names: Mapping[str, str],
+             commanders: Mapping[str, frozenset[str]] | None = None) -> list[ActuatorFacts]:
     """The facts rules see: one per feature when the drivers act on several features.
 
     A command whose feature is not known (None) acts on every feature, so it
@@ -98,8 +134,9 @@ def facts_of(actuator: Actuator, app_names: Mapping[str, str]) -> list[ActuatorF
     """
     features = sorted({c.feature for d in actuator.drivers.values() for c in d.sends
                        if c.feature is not None})
+    commanders = commanders or {}
     if len(features) < 2:
-        return [ActuatorFacts(actuator, app_names)]
+        return [ActuatorFacts(actuator, app_names, None, commanders)]
     out = []
     for feature in features:
         drivers = {}
@@ -109,7 +146,7 @@ def facts_of(actuator: Actuator, app_names: Mapping[str, str]) -> list[ActuatorF
                 drivers[app] = kept
         nodes = tuple(dict.fromkeys(c.ref for d in drivers.values() for c in d.sends))
         out.append(ActuatorFacts(replace(actuator, drivers=drivers, nodes=nodes), app_names,
-                                 feature))
+                                 feature, commanders))
     return out
 
 
@@ -149,6 +186,18 @@ ACTUATOR_ATTRIBUTES: Mapping[str, Attribute] = {
                          "true when some command is only known at run time"),
     "command_text": Attribute(lambda f: command_text(f.commands, f.dynamic),
                               "the commands for people ('on, off and computed at run time')"),
+    "contenders": Attribute(lambda f: f.contenders,
+                            "automated applications with commands no gate of another "
+                            "application holds back (see docs/analysis.md, Gates)"),
+    "contender_names": Attribute(lambda f: f.names(f.contenders), "names of those applications"),
+    "contending_commands": Attribute(lambda f: f.contending_commands,
+                                     "distinct constant commands of the contenders"),
+    "contending_dynamic": Attribute(lambda f: f.contending_dynamic,
+                                    "true when some contender's command is only known at run "
+                                    "time"),
+    "contending_command_text": Attribute(
+        lambda f: command_text(f.contending_commands, f.contending_dynamic),
+        "the contenders' commands, for people"),
     "automated_commands": Attribute(lambda f: f.automated_commands,
                                     "distinct constant commands from automations"),
     "automated_dynamic": Attribute(lambda f: f.automated_dynamic,
@@ -306,16 +355,26 @@ def evaluate(ruleset: RuleSet, facts: Iterable[ActuatorFacts], paths_of: PathsOf
     return findings
 
 
+def _paths(actuators: Sequence[Actuator], paths_of: PathsOf) -> tuple[CommandPath, ...]:
+    """One path per application and provenance: the shortest; automations first."""
+    best: dict[tuple[str, str], tuple[NodeRef, ...]] = {}
+    for act in actuators:
+        for driver in act.drivers.values():
+            for command in driver.sends:
+                way = (command.source.application, command.provenance)
+                path = paths_of(command.node, command.source)
+                if way not in best or len(path) < len(best[way]):
+                    best[way] = path
+    ordered = sorted(best, key=lambda w: w[1] == MANUAL)  # stable: apps stay in order
+    return tuple(CommandPath(app, best[(app, provenance)], provenance)
+                 for app, provenance in ordered)
+
+
 def _finding(loaded: LoadedRule, level: str, message: str,
              bound: list[ActuatorFacts], paths_of: PathsOf) -> Finding:
     actuators = [f.actuator for f in bound]
     apps = sorted({a for act in actuators for a in act.drivers})
-    ways = dict.fromkeys((app, c.provenance, c.node) for act in actuators
-                         for app, driver in act.drivers.items() for c in driver.sends)
-    # automations first: they are what a conflict is about
-    ordered = sorted(ways, key=lambda w: w[1] == MANUAL)
-    paths = [CommandPath(app, paths_of(gid, Source(app, provenance)), provenance)
-             for app, provenance, gid in ordered]
+    paths = _paths(actuators, paths_of)
     return Finding(
         rule=loaded.rule.name,
         code=loaded.code,

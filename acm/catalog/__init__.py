@@ -71,7 +71,7 @@ KNOWN_TYPES = frozenset(NODE_TYPES)
 __all__ = [
     "ACTUATOR_TYPES", "AUTOMATION", "CHANNEL", "DEVICE", "EXTERNAL", "KNOWN_TYPES", "MANUAL",
     "NODE_TYPES", "PROVENANCES", "ROLES", "STATE", "NodeType", "Target", "acm_role",
-    "actuator_targets", "mqtt_broker_address", "normalise_topic", "transfer",
+    "actuator_targets", "gates", "mqtt_broker_address", "normalise_topic", "transfer",
     "trigger_provenance", "trigger_shapes",
 ]
 
@@ -104,6 +104,12 @@ def trigger_shapes(node: Node) -> Shapes:
     """What a trigger emits by itself, as far as its configuration says."""
     declared = NODE_TYPES.get(node["type"])
     return declared.emits(node) if declared else frozenset({(UNKNOWN, UNKNOWN)})
+
+
+def gates(node: Node, config: Config) -> frozenset[str]:
+    """Keys of the shared state that decides whether messages start at or pass this node."""
+    declared = NODE_TYPES.get(node["type"])
+    return declared.gates(node, config) if declared and declared.gates else frozenset()
 
 
 def transfer(node: Node, shapes: Shapes) -> Shapes:

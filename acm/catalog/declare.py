@@ -50,6 +50,7 @@ Provenance = Callable[[Node, bool], str | None]  # (node, has input wires) -> pr
 Emits = Callable[[Node], Shapes]  # what a trigger sends by itself
 Transfer = Callable[[Node, Shapes], Shapes]  # (topic, payload) in -> out
 Targets = Callable[[Node, Config, str, Shape], list[Target]]  # node, configs, runtime, msg
+Gates = Callable[[Node, Config], frozenset[str]]  # keys of shared state deciding what passes
 
 
 def starts(provenance: str) -> Provenance:
@@ -104,6 +105,10 @@ class NodeType:
     transfer: Transfer = forgets
     targets: Targets | None = None
     roles: tuple[str, ...] = ()  # what its targets can be, for the docs table
+    # Shared state (a helper, a node's enable switch) that decides whether messages
+    # start at (or pass) this node. When another application sets that state,
+    # the two applications take turns by design (see docs/analysis.md, "Gates").
+    gates: Gates | None = None
     cases: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
 
 

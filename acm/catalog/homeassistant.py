@@ -7,6 +7,7 @@ shows them).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -97,7 +98,11 @@ _GENERIC_SERVICES = frozenset({"turn_on", "turn_off", "toggle"})
 
 
 def entity_role(entity_id: str) -> str:
-    return STATE if entity_id.split(".", 1)[0] in STATE_DOMAINS else DEVICE
+    """Helpers are state; so are the switches that enable Node-RED's own exposed nodes."""
+    domain, _, object_id = entity_id.partition(".")
+    if domain in STATE_DOMAINS or (domain == "switch" and object_id.startswith("nodered_")):
+        return STATE
+    return DEVICE
 
 
 def feature_of(entity_id: str, service: str) -> str | None:
@@ -110,12 +115,12 @@ def feature_of(entity_id: str, service: str) -> str | None:
 
 _MANUAL_DOMAINS = frozenset({"input_button", "button", "event"})
 _MANUAL_SUFFIXES = ("_action", "_click", "_button", "_press")
-# Events a person causes: a tap on a phone notification, a remote's button.
+# Events a person causes: a tap on a phone notification, an answer to Alexa, a remote's or a
+# wall switch's button, a scanned tag.
 MANUAL_EVENTS = frozenset(
-    {"mobile_app_notification_action", "ios.action_fired", "ios.notification_action_fired",
-     "zha_event", "deconz_event", "hue_event", "lutron_caseta_button_event", "tag_scanned",
-     "shelly.click", "homematic.keypress", "nanoleaf_event", "esphome.button_pressed"}
+    {"zha_event", "deconz_event", "hue_event", "tag_scanned", "nanoleaf_event"}
 )
+_MANUAL_EVENT_WORDS = ("action", "button", "switch", "remote", "click", "press", "keypad")
 
 
 def _entities_of(node: Node) -> list[str]:
@@ -142,8 +147,10 @@ def _state_provenance(node: Node, has_inputs: bool) -> str:
 
 
 def _events_provenance(node: Node, has_inputs: bool) -> str:
-    event = text(node.get("eventType") or node.get("event_type") or node.get("event"))
-    return MANUAL if event in MANUAL_EVENTS else AUTOMATION
+    event = text(node.get("eventType") or node.get("event_type") or node.get("event")).lower()
+    if event in MANUAL_EVENTS or any(word in event for word in _MANUAL_EVENT_WORDS):
+        return MANUAL
+    return AUTOMATION
 
 
 def _device_provenance(node: Node, has_inputs: bool) -> str | None:
@@ -153,6 +160,54 @@ def _device_provenance(node: Node, has_inputs: bool) -> str | None:
     kind = str(event.get("type", "")) if isinstance(event, dict) else ""
     return MANUAL if any(w in kind for w in ("press", "click", "button", "action")) \
         else AUTOMATION
+
+
+_STATE_TRIGGERS = frozenset({"server-state-changed", "trigger-state"})
+
+
+def condition_gates(node: Node, config: Config) -> frozenset[str]:
+    """A current-state check on one helper (or enable switch) lets messages through by state."""
+    conditional = text(str(node.get("halt_if") or "")) or node.get("outputs") in (2, "2")
+    watched = _entities_of(node)
+    if conditional and len(set(watched)) == 1 and entity_role(watched[0]) == STATE:
+        return frozenset({f"ha:{watched[0]}"})
+    return frozenset()
+
+
+def _slug(name: str) -> str:
+    """Home Assistant's entity id slug: lower case, runs of other characters as one '_'."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def trigger_gates(node: Node, config: Config) -> frozenset[str]:
+    """The shared state that decides whether this trigger's messages flow (see ``gates``).
+
+    An exposed node (``exposeToHomeAssistant``, or an entity config in newer
+    versions) appears in Home Assistant as ``switch.<slug of its name>``, or
+    ``switch.nodered_<node id>`` without a name; turning it off stops the
+    node. A state node that listens to one helper (or such a switch) starts
+    messages because that state changed.
+    """
+    gates = set()
+    watched = _entities_of(node) if node.get("type") in _STATE_TRIGGERS else []
+    if len(set(watched)) == 1 and entity_role(watched[0]) == STATE:
+        gates.add(f"ha:{watched[0]}")
+    settings: Any = None
+    if node.get("exposeToHomeAssistant") in (True, "true"):
+        settings = node.get("haConfig")
+    elif isinstance(node.get("exposeAsEntityConfig"), str) and node["exposeAsEntityConfig"]:
+        entity_config = config(node["exposeAsEntityConfig"])
+        settings = entity_config.get("haConfig") if entity_config else None
+    else:
+        return frozenset(gates)
+    name = ""
+    if isinstance(settings, list):
+        name = next((text(item.get("value")) for item in settings
+                     if isinstance(item, dict) and item.get("property") == "name"), "")
+    slug = _slug(name) if name else f"nodered_{_slug(str(node.get('id', '')))}"
+    if slug:
+        gates.add(f"ha:switch.{slug}")
+    return frozenset(gates)
 
 
 # ---------------------------------------------------------------------------
@@ -258,23 +313,31 @@ def _types(names: str, summary: str, **kwargs: Any) -> list[NodeType]:
 TYPES: list[NodeType] = [
     *_types("server-state-changed|trigger-state",
             "An entity's state changes: automation, or manual for entities a person presses "
-            "(input_button, button, event, …_action).", trigger=_state_provenance),
+            "(input_button, button, event, …_action).", trigger=_state_provenance,
+            gates=trigger_gates),
     *_types("poll-state|ha-time|ha-zone|ha-calendar",
-            "Polls, times, zones and calendars: automation.", trigger=starts(AUTOMATION)),
+            "Polls, times, zones and calendars: automation.", trigger=starts(AUTOMATION),
+            gates=trigger_gates),
     NodeType("server-events", PACKAGE, "A Home Assistant event: manual for events a person "
-             "causes (mobile-app actions, remote buttons, tags), otherwise automation.",
-             trigger=_events_provenance),
-    *_types("ha-button|ha-switch|ha-select|ha-number|ha-text|ha-time-entity|ha-tag",
+             "causes (phone notification actions, remotes, wall switches, tags), otherwise "
+             "automation.", trigger=_events_provenance, gates=trigger_gates),
+    *_types("ha-button|ha-switch|ha-select|ha-number|ha-text|ha-time-entity",
             "An entity a person uses in Home Assistant: manual.", trigger=starts(MANUAL)),
-    NodeType("ha-webhook", PACKAGE, "A webhook call: external.", trigger=starts(EXTERNAL)),
+    NodeType("ha-tag", PACKAGE, "A tag is scanned: manual.", trigger=starts(MANUAL),
+             gates=trigger_gates),
+    NodeType("ha-webhook", PACKAGE, "A webhook call: external.", trigger=starts(EXTERNAL),
+             gates=trigger_gates),
     NodeType("ha-device", PACKAGE, "A device trigger: manual for button presses, otherwise "
-             "automation.", trigger=_device_provenance),
+             "automation.", trigger=_device_provenance, gates=trigger_gates),
     NodeType("api-call-service", PACKAGE, "Calls a service: the entity is a device, or shared "
              "state for helpers; notify/tts/log calls are no target.", transfer=passes,
              targets=_call_service, roles=(DEVICE, STATE)),
     NodeType("ha-api", PACKAGE, "Calls the Home Assistant API; writing a state is shared state.",
              transfer=computes_payload, targets=_api, roles=(DEVICE, STATE)),
-    *_types("api-current-state|api-render-template|api-get-history",
+    NodeType("api-current-state", PACKAGE, "Reads an entity's state into msg.payload; with "
+             "a condition on a helper, lets messages through by that shared state.",
+             transfer=computes_payload, gates=condition_gates),
+    *_types("api-render-template|api-get-history",
             "Reads from Home Assistant into msg.payload.", transfer=computes_payload),
     NodeType("ha-wait-until", PACKAGE, "Passes the message on when a state is reached.",
              transfer=passes),
