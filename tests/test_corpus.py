@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import CORPUS
 
 FILES = sorted(CORPUS.glob("*.json")) if CORPUS.is_dir() else []
@@ -77,3 +78,37 @@ def test_text_report(run_acm, corpus_file: Path) -> None:
     assert result.code in (0, 1), result.err
     assert result.err == ""
     assert result.out.startswith(str(corpus_file))
+
+
+# ---------------------------------------------------------------------------
+# Precision: the labelled findings (tests/cases/corpus_labels.yaml)
+
+LABELS_FILE = Path(__file__).parent / "cases" / "corpus_labels.yaml"
+
+
+def _labels(name: str) -> dict[tuple[str, str], dict[str, Any]]:
+    data = yaml.safe_load(LABELS_FILE.read_text(encoding="utf-8"))["labels"]
+    return {(e["rule"], e["actuator"]): e for e in data if e["file"] == name}
+
+
+def test_labelled_findings_hold(run_acm, corpus_file: Path) -> None:
+    """A false finding stays below warning, a true one stays; a new one must be read."""
+    doc = run_acm("analyze", str(corpus_file), "--format", "json").json()
+    gating = {(c["rule"], c["actuators"][0]["key"]): c for c in doc["conflicts"]
+              if c["severity"] in ("warning", "error")}
+    labels = _labels(corpus_file.name)
+    unread = sorted(set(gating) - set(labels))
+    assert not unread, f"findings at warning/error nobody has labelled yet: {unread}"
+    for key, label in labels.items():
+        if label["label"]:
+            assert key in gating, f"a true conflict is no longer reported: {key}"
+        elif "known" not in label:
+            assert key not in gating, f"a false finding is back ({label['category']}): {key}"
+
+
+def test_labels_name_corpus_files() -> None:
+    data = yaml.safe_load(LABELS_FILE.read_text(encoding="utf-8"))["labels"]
+    names = {p.name for p in FILES}
+    for entry in data:
+        assert entry["file"] in names, entry["file"]
+        assert isinstance(entry["label"], bool) and entry["reason"]
