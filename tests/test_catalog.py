@@ -1,4 +1,4 @@
-"""The built-in actuator catalog, as data: tests/cases/catalog.yaml.
+"""The built-in actuator catalog, as data: the ``targets`` of tests/cases/catalog/*.yaml.
 
 Each case names one actuator node (as a flows file holds it), the config
 nodes it refers to and the constant topic/payload an upstream ``change`` node
@@ -22,8 +22,10 @@ import acm
 from acm.findings import Report
 from acm.values import UNKNOWN, const_text
 
-CASES_FILE = Path(__file__).parent / "cases" / "catalog.yaml"
-CASES: list[dict[str, Any]] = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))["cases"]
+CASES_DIR = Path(__file__).parent / "cases" / "catalog"
+CASE_FILES = {p.stem: yaml.safe_load(p.read_text(encoding="utf-8"))
+              for p in sorted(CASES_DIR.glob("*.yaml"))}
+CASES: list[dict[str, Any]] = [c for doc in CASE_FILES.values() for c in doc.get("targets", [])]
 TABS = ("T1", "T2")
 
 
@@ -230,9 +232,12 @@ def test_ui_switch_with_input_wire_still_starts_messages() -> None:
 
 
 def test_cases_cover_every_catalog_actuator_type() -> None:
-    """Every actuator type of the built-in catalog has at least one case."""
-    from acm.catalog import ACTUATOR_TYPES
+    """Every actuator type of a catalog module has a case in that module's file."""
+    from acm.catalog import MODULES
 
-    covered = {c["node"]["type"] for c in CASES}
-    missing = set(ACTUATOR_TYPES) - covered - {"rpi-gpio-out"}  # same extractor, alias
-    assert not missing, f"no catalog case for {sorted(missing)}"
+    for module in MODULES:
+        name = module.__name__.rsplit(".", 1)[-1]
+        covered = {c["node"]["type"] for c in CASE_FILES.get(name, {}).get("targets", [])}
+        actuators = {t.type for t in module.TYPES if t.targets is not None}
+        missing = actuators - covered - {"rpi-gpio-out"}  # same extractor, alias
+        assert not missing, f"no case in tests/cases/catalog/{name}.yaml for {sorted(missing)}"
