@@ -241,3 +241,11 @@ def test_cases_cover_every_catalog_actuator_type() -> None:
         actuators = {t.type for t in module.TYPES if t.targets is not None}
         missing = actuators - covered - {"rpi-gpio-out"}  # same extractor, alias
         assert not missing, f"no case in tests/cases/catalog/{name}.yaml for {sorted(missing)}"
+
+
+def test_docs_catalog_is_generated_from_the_declarations() -> None:
+    """docs/catalog.md is what scripts/catalog_doc.py writes: it cannot drift from the code."""
+    from acm.catalog.table import markdown
+
+    written = (Path(__file__).parent.parent / "docs" / "catalog.md").read_text(encoding="utf-8")
+    assert written == markdown() + "\n", "run: python scripts/catalog_doc.py"

@@ -1,5 +1,8 @@
-"""Node-RED's own nodes (package ``node-red``): inject, MQTT, HTTP, TCP/UDP, websockets, the
-sequence and function nodes."""
+"""Node-RED's own nodes.
+
+Inject, MQTT, HTTP, TCP/UDP, websockets, the sequence and function nodes
+(package ``node-red``).
+"""
 
 from __future__ import annotations
 
@@ -79,7 +82,7 @@ def mqtt_broker_address(broker: Node | None, fallback: str) -> str:
 
 # Levels that mark a topic as a device command (Tasmota cmnd/..., zigbee2mqtt and homie
 # .../set, Shelly and ESPHome .../command, nodes@home .../control/..., .../setpoint).
-_COMMAND_LEVELS = frozenset({"set", "setpoint", "cmnd", "command", "commands", "cmd",
+COMMAND_LEVELS = frozenset({"set", "setpoint", "cmnd", "command", "commands", "cmd",
                              "control", "ctrl"})
 _REMOTE_LEVELS = frozenset({"action", "click", "button"})
 
@@ -87,7 +90,7 @@ _REMOTE_LEVELS = frozenset({"action", "click", "button"})
 def mqtt_role(topic: str) -> str:
     """A device when the topic follows a command convention, otherwise a channel."""
     levels = {level.lower() for level in topic.split("/")}
-    if levels & _COMMAND_LEVELS or any(level.startswith(("set_", "set-")) for level in levels):
+    if levels & COMMAND_LEVELS or any(level.startswith(("set_", "set-")) for level in levels):
         return DEVICE
     return CHANNEL
 

@@ -1,5 +1,7 @@
-"""Dashboard widgets, where a person starts messages: node-red-dashboard (``ui_*``) and
-FlowFuse Dashboard 2 (``@flowfuse/node-red-dashboard``, ``ui-*``).
+"""Dashboard widgets, where a person starts messages.
+
+node-red-dashboard (``ui_*``) and FlowFuse Dashboard 2
+(``@flowfuse/node-red-dashboard``, ``ui-*``).
 
 A widget that receives a message only shows it; it passes the message on
 only when its "pass through" setting is on.

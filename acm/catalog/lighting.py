@@ -1,5 +1,7 @@
-"""Lighting bridges: Philips Hue (``node-red-contrib-huemagic``) and deCONZ
-(``node-red-contrib-deconz``)."""
+"""Lighting bridges: Philips Hue and deCONZ.
+
+Packages ``node-red-contrib-huemagic`` and ``node-red-contrib-deconz``.
+"""
 
 from __future__ import annotations
 

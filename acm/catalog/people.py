@@ -1,5 +1,4 @@
-"""Where people give commands besides dashboards: voice assistants, HomeKit, chat bots,
-remotes."""
+"""Voice assistants, HomeKit, chat bots and remotes: where people give commands."""
 
 from __future__ import annotations
 
