@@ -249,3 +249,17 @@ def test_docs_catalog_is_generated_from_the_declarations() -> None:
 
     written = (Path(__file__).parent.parent / "docs" / "catalog.md").read_text(encoding="utf-8")
     assert written == markdown() + "\n", "run: python scripts/catalog_doc.py"
+
+
+def test_rules_explain_lists_how_targets_are_classified(run_acm) -> None:  # type: ignore[no-untyped-def]
+    """`acm rules --explain channel` / `shared-state` list what the catalog uses, word for word."""
+    from acm.catalog import core, homeassistant
+
+    channel = " ".join(run_acm("rules", "--explain", "channel").out.split())
+    for level in core.COMMAND_LEVELS:
+        assert f" {level}" in channel, level
+    for domain in homeassistant.NOT_A_TARGET:
+        assert f" {domain}" in channel, domain
+    state = " ".join(run_acm("rules", "--explain", "shared-state").out.split())
+    for domain in homeassistant.STATE_DOMAINS:
+        assert f" {domain}" in state, domain

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from ..flows import Node
@@ -94,7 +94,7 @@ class NodeType:
     otherwise it decides the trigger's provenance from the node's settings
     (or says None: not a trigger with these settings). ``transfer`` maps the
     abstract messages arriving to those sent on; ``targets`` lists what a
-    node commands. ``cases`` are test cases as data (see tests/test_catalog.py).
+    node commands. Its test cases are data in tests/cases/catalog/<module>.yaml.
     """
 
     type: str
@@ -109,7 +109,6 @@ class NodeType:
     # start at (or pass) this node. When another application sets that state,
     # the two applications take turns by design (see docs/analysis.md, "Gates").
     gates: Gates | None = None
-    cases: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
 
 
 # ---------------------------------------------------------------------------
