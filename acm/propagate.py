@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from .catalog import EXTERNAL, acm_role, transfer, trigger_provenance, trigger_shapes
 from .graph import FlowGraph, GraphNode
-from .values import NO_MESSAGE, Shapes, covered, join
+from .values import MAX_SHAPES, NO_MESSAGE, Shapes, covered, join
 
 
 class Source(NamedTuple):
@@ -44,6 +44,7 @@ class Reach:
     origin: str  # runtime of the trigger that first brought the application here
     seed: Shapes = NO_MESSAGE  # what the node emits by itself (triggers only)
     back: Source | None = None  # the source at ``pred`` when a gate there changed it
+    widened: bool = False  # shapes were widened: compare by covering from now on
 
 
 @dataclass
@@ -157,10 +158,16 @@ def _run(queue: deque[str], pending: dict[str, dict[Source, None]],
                 current = there.get(onward)
                 if current is None:
                     there[onward] = Reach(gid, out, state.origin, back=back)
-                elif not covered(out, current.shapes):
-                    current.shapes = join(current.shapes, out)
                 else:
-                    continue
+                    if out <= current.shapes or (current.widened
+                                                 and covered(out, current.shapes)):
+                        continue
+                    if len(current.shapes | out) > MAX_SHAPES:
+                        current.widened = True
+                    grown = join(current.shapes, out)
+                    if grown == current.shapes:
+                        continue
+                    current.shapes = grown
                 waiting = pending.get(nxt)
                 if waiting is None:
                     pending[nxt] = {onward: None}

@@ -97,16 +97,15 @@ def covered(shapes: Shapes, by: Shapes) -> bool:
 
 
 def join(a: Shapes, b: Shapes) -> Shapes:
-    """Union of two shape sets, without shapes a more general one describes.
+    """Union of two shape sets, widened (payloads, then topics, forgotten) past MAX_SHAPES.
 
-    Widened (payloads, then topics, forgotten) past :data:`MAX_SHAPES`. Each
-    join covers at least what both sides covered, so propagation terminates.
+    A known shape is kept next to an unknown one: a lamp's ``ON`` on
+    ``lamp/set`` from a schedule stays visible even when a function node on
+    another path of the same application sends something computed. Past the
+    cap, widening makes shapes more general; from then on the propagation
+    compares by :func:`covered`, so it terminates.
     """
     merged = a | b
-    if len(merged) > 1 and any(UNKNOWN in s for s in merged):
-        merged = frozenset(
-            s for s in merged if not any(o != s and _covers(o, s) for o in merged)
-        )
     if len(merged) <= MAX_SHAPES:
         return merged
     topics_only = frozenset((t, UNKNOWN) for t, _ in merged)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from conftest import broker, node, tab
 
 import acm
@@ -134,6 +135,27 @@ def test_function_node_makes_the_command_dynamic() -> None:
     assert commands_of(report, KEY, "T1") == {None}
     finding = direct(report)
     assert finding is not None and finding.severity == "warning"
+
+
+@pytest.mark.parametrize("function_first", [True, False])
+def test_a_known_command_survives_a_computed_one_on_another_path(function_first: bool) -> None:
+    """19:00 ON and a computed path in one tab, 23:00 OFF in the other: still an error.
+
+    Whichever path the propagation meets first, the known ON is kept next to
+    the computed command instead of being swallowed by it.
+    """
+    evening = [inject("T1.inj", "T1", "T1.out", "ON"),
+               inject("T1.sensor", "T1", "T1.fn", "x"),
+               node("T1.fn", "function", "T1", [["T1.out"]], func="return msg;", outputs=1),
+               mqtt_out("T1.out", "T1")]
+    if function_first:
+        evening = evening[1:3] + evening[:1] + evening[3:]
+    report = analyse(two_tabs(evening, simple_t2("OFF")))
+    assert commands_of(report, KEY, "T1") == {"ON", None}
+    finding = direct(report)
+    assert finding is not None and finding.severity == "error", finding
+    assert "ON, OFF" in finding.message or "OFF, ON" in finding.message
+    assert "computed at run time" in finding.message
 
 
 # ---------------------------------------------------------------------------

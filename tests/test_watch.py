@@ -41,11 +41,11 @@ def light_flows(second: str | None = "off") -> Flows:
     """Tab t1 switches home/light on; with ``second``, tab t2 sends it that command."""
     nodes = [broker("b", "mqtt.local"), tab("t1"),
              node("t1-in", "inject", "t1", [["t1-out"]], payload="on", payloadType="str"),
-             node("t1-out", "mqtt out", "t1", topic="home/light", broker="b")]
+             node("t1-out", "mqtt out", "t1", topic="home/light/set", broker="b")]
     if second is not None:
         nodes += [tab("t2"),
                   node("t2-in", "inject", "t2", [["t2-out"]], payload=second, payloadType="str"),
-                  node("t2-out", "mqtt out", "t2", topic="home/light", broker="b")]
+                  node("t2-out", "mqtt out", "t2", topic="home/light/set", broker="b")]
     return nodes
 
 
