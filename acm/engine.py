@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,16 +23,23 @@ from .suppress import apply_suppressions, find_suppressions
 
 
 def default_applications(sources: Mapping[str, Flows]) -> dict[tuple[str, str], Application]:
-    """One application per tab; ids are tab ids (``runtime/tab`` if several runtimes)."""
+    """One application per tab; ids are tab ids (``runtime/tab`` if several runtimes).
+
+    Names are tab labels; tabs that share a label are named ``label (tab id)``.
+    """
     apps: dict[tuple[str, str], Application] = {}
     multi = len(sources) > 1
+    labels = Counter(flows.tab_label(tab["id"]) for flows in sources.values()
+                     for tab in flows.tabs if not tab.get("disabled"))
     for runtime, flows in sources.items():
         for tab in flows.tabs:
             if tab.get("disabled"):
                 continue
             app_id = f"{runtime}/{tab['id']}" if multi else tab["id"]
-            apps[(runtime, tab["id"])] = Application(
-                app_id, flows.tab_label(tab["id"]), runtime, (tab["id"],))
+            label = flows.tab_label(tab["id"])
+            if labels[label] > 1:  # two tabs called "Lights": tell them apart
+                label = f"{label} ({tab['id']})"
+            apps[(runtime, tab["id"])] = Application(app_id, label, runtime, (tab["id"],))
     return apps
 
 

@@ -471,3 +471,16 @@ def test_quiet_example(run_acm):  # type: ignore[no-untyped-def]
     text = run_acm("analyze", str(QUIET))
     assert text.code == 0
     assert "ERROR" not in text.out and "WARN" not in text.out
+
+
+def test_tabs_with_the_same_label_are_told_apart(run_acm, write_flows):  # type: ignore[no-untyped-def]
+    flows = [broker(),
+             *commanding_tab("t1", "Lights", "on", "home/lamp/set", "dusk", "lamp"),
+             *commanding_tab("t2", "Lights", "off", "home/lamp/set", "midnight", "lamp")]
+    path = str(write_flows(flows))
+    text = run_acm("analyze", path).out
+    assert "Lights (t1)" in text and "Lights (t2)" in text
+    doc = run_acm("analyze", path, "--format", "json").json()
+    assert {a["name"] for a in doc["applications"]} == {"Lights (t1)", "Lights (t2)"}
+    markdown = run_acm("analyze", path, "--format", "markdown").out
+    assert r"Lights \(t1\)" in markdown and r"Lights \(t2\)" in markdown  # escaped
