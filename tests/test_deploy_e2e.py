@@ -80,7 +80,7 @@ def tab(tab_id: str, label: str) -> dict[str, Any]:
 
 def inject(node_id: str, z: str, payload: str, target: str) -> dict[str, Any]:
     return {"id": node_id, "type": "inject", "z": z, "name": f"{payload}",
-            "props": [{"p": "payload"}], "repeat": "", "crontab": "", "once": False,
+            "props": [{"p": "payload"}], "repeat": "", "crontab": "00 03 1 1 *", "once": False,
             "onceDelay": 0.1, "topic": "", "payload": payload, "payloadType": "str",
             "x": 130, "y": 80, "wires": [[target]]}
 

@@ -67,7 +67,6 @@ EXPECTED_BUILDING = {
         ("warning", {"d7f808c859ca9c92", "890aaa1756242a47"}),
     "ha:light.meeting_room": ("info", {"4e426a92a0d0a4c2", "eb74c29d7e66535e"}),
 }
-OVERRIDE = "ha:light.meeting_room"
 HINT_WORDS = ("acm.python", "ACM_PYTHON")  # hint: "set acm.python in settings.js or ACM_PYTHON"
 XSS_LABEL = "<img src=x onerror=window.__xss=1>"
 
@@ -86,7 +85,7 @@ def xss_flows() -> Flows:
         return [
             {"id": z, "type": "tab", "label": label, "disabled": False, "info": ""},
             {"id": inject, "type": "inject", "z": z, "name": f"team {n}",
-             "props": [{"p": "payload"}], "repeat": "", "crontab": "", "once": False,
+             "props": [{"p": "payload"}], "repeat": "", "crontab": "00 03 1 1 *", "once": False,
              "onceDelay": 0.1, "topic": "", "payload": payload, "payloadType": "str",
              "x": 140, "y": 100, "wires": [[out]]},
             {"id": out, "type": "mqtt out", "z": z, "name": "", "topic": "xss/lamp/set",
@@ -417,8 +416,7 @@ def test_analyze_shows_the_building_conflicts(page: Page, nodered_bridge: Bridge
         assert item["severity"] == severity, f"{key}: data-severity {item['severity']!r}, " \
                                              f"expected {severity!r}\n{describe(page)}"
         assert re.fullmatch(r"ACM\d{3}-[0-9a-f]+", item["id"]), f"{key}: data-id {item['id']!r}"
-        code = "ACM006" if key == OVERRIDE else "ACM001"  # a person's panic button: override
-        assert code in item["text"], f"{key}: code {code} not shown\n{describe(page)}"
+        assert "ACM001" in item["text"], f"{key}: code ACM001 not shown\n{describe(page)}"
     assert len(shown) >= len(EXPECTED_BUILDING)
     assert len({f["id"] for f in shown}) == len(shown), f"duplicate data-id\n{describe(page)}"
     # the message uses the CLI's words, the applications are named

@@ -149,7 +149,7 @@ def test_building_resolved_conflicts_become_managed(run_acm, tmp_path):  # type:
     errors = {c["actuators"][0]["key"]: c for c in before["conflicts"]
               if c["code"] == "ACM001" and c["severity"] in ("error", "warning")}
     info = {c["actuators"][0]["key"] for c in before["conflicts"]
-            if c["code"] in ("ACM001", "ACM006") and c["severity"] == "info"}
+            if c["code"] == "ACM001" and c["severity"] == "info"}
     assert errors and info
     nodes, result = resolve(run_acm, BUILDING, out=tmp_path / "out.json")
     resolved = {r["acm"]["conflict"] for r in of_role(nodes, "resolver")}

@@ -88,17 +88,17 @@ class Actuator:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def url(self, path: str = "/actuator") -> str:
+    def url(self, path: str = "/actuator/set") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def received(self, path: str = "/actuator") -> list[Hit]:
+    def received(self, path: str = "/actuator/set") -> list[Hit]:
         with self.lock:
             return [h for h in self.hits if h.path == path]
 
-    def bodies(self, path: str = "/actuator") -> list[str]:
+    def bodies(self, path: str = "/actuator/set") -> list[str]:
         return [h.body for h in self.received(path)]
 
-    def wait_for(self, count: int, path: str = "/actuator", timeout: float = 5.0) -> list[Hit]:
+    def wait_for(self, count: int, path: str = "/actuator/set", timeout: float = 5.0) -> list[Hit]:
         """Poll until ``count`` requests reached ``path``; fail with what came if not."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -109,7 +109,7 @@ class Actuator:
         raise AssertionError(f"{path}: expected {count} request(s) within {timeout:g} s, "
                              f"got {self.bodies(path)}")
 
-    def quiet(self, count: int, seconds: float, path: str = "/actuator") -> None:
+    def quiet(self, count: int, seconds: float, path: str = "/actuator/set") -> None:
         """Nothing beyond ``count`` requests arrives at ``path`` for ``seconds``."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -136,11 +136,16 @@ def tab(tab_id: str, label: str) -> dict[str, Any]:
     return {"id": tab_id, "type": "tab", "label": label, "disabled": False, "info": ""}
 
 
+# A schedule (an automation, not the editor's button) that does not fire during a test run;
+# the tests fire the injects through the Admin API.
+NEVER_SOON = "00 03 1 1 *"
+
+
 def inject(node_id: str, z: str, payload: Any, target: str, y: int) -> dict[str, Any]:
     kind = "num" if isinstance(payload, (int, float)) else "str"
     return {
         "id": node_id, "type": "inject", "z": z, "name": node_id,
-        "props": [{"p": "payload"}], "repeat": "", "crontab": "", "once": False,
+        "props": [{"p": "payload"}], "repeat": "", "crontab": NEVER_SOON, "once": False,
         "onceDelay": 0.1, "topic": "", "payload": str(payload), "payloadType": kind,
         "x": 130, "y": y, "wires": [[target]],
     }

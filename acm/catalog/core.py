@@ -6,7 +6,9 @@ Inject, MQTT, HTTP, TCP/UDP, websockets, the sequence and function nodes
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..flows import Node
 from ..values import UNKNOWN, Shape, Shapes, Value, const, typed_constant
@@ -87,12 +89,27 @@ COMMAND_LEVELS = frozenset({"set", "setpoint", "cmnd", "command", "commands", "c
 _REMOTE_LEVELS = frozenset({"action", "click", "button"})
 
 
-def mqtt_role(topic: str) -> str:
-    """A device when the topic follows a command convention, otherwise a channel."""
-    levels = {level.lower() for level in topic.split("/")}
-    if levels & COMMAND_LEVELS or any(level.startswith(("set_", "set-")) for level in levels):
+def command_role(levels: Iterable[str]) -> str:
+    """A device when a level follows a command convention, otherwise a channel."""
+    lowered = {level.lower() for level in levels}
+    if lowered & COMMAND_LEVELS or any(level.startswith(("set_", "set-")) for level in lowered):
         return DEVICE
     return CHANNEL
+
+
+def mqtt_role(topic: str) -> str:
+    return command_role(topic.split("/"))
+
+
+def url_role(url: str) -> str:
+    """A URL whose path (or a query key) follows a command convention commands a device.
+
+    ``http://plug/cm?cmnd=Power%20On`` (Tasmota) and ``…/api/valve/set`` are
+    devices; a logging or cloud API is a channel.
+    """
+    parts = urlsplit(url)
+    keys = [pair.split("=", 1)[0] for pair in parts.query.split("&") if pair]
+    return command_role([*parts.path.split("/"), *keys])
 
 
 def _mqtt_in_provenance(node: Node, has_inputs: bool) -> str | None:
@@ -144,7 +161,7 @@ def _http_request(node: Node, config: Config, runtime: str, shape: Shape) -> lis
         return []
     if not url or "{{" in url:
         return [Target("http", None, url or "<msg.url>", shape[1], CHANNEL)]
-    return [Target("http", f"http:{method} {url}", f"{method} {url}", shape[1], CHANNEL)]
+    return [Target("http", f"http:{method} {url}", f"{method} {url}", shape[1], url_role(url))]
 
 
 def _tcp_out(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:
@@ -270,8 +287,9 @@ TYPES: list[NodeType] = [
     NodeType("mqtt out", PACKAGE, "Publishes to a broker: a device when the topic follows a "
              "command convention (…/set, cmnd/…, …/command), otherwise a channel.",
              transfer=_mqtt_out_transfer, targets=_mqtt_out, roles=(DEVICE, CHANNEL)),
-    NodeType("http request", PACKAGE, "POST/PUT/PATCH/DELETE to a URL: a channel (no known "
-             "device API).", transfer=computes_payload, targets=_http_request, roles=(CHANNEL,)),
+    NodeType("http request", PACKAGE, "POST/PUT/PATCH/DELETE to a URL: a device when the URL "
+             "follows a command convention (…/set, ?cmnd=…), otherwise a channel.",
+             transfer=computes_payload, targets=_http_request, roles=(DEVICE, CHANNEL)),
     NodeType("tcp out", PACKAGE, "Writes to a TCP connection: a channel.", targets=_tcp_out,
              roles=(CHANNEL,)),
     NodeType("udp out", PACKAGE, "Sends a datagram: a channel.", targets=_udp_out,
