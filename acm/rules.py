@@ -135,8 +135,9 @@ def facts_of(actuator: Actuator, app_names: Mapping[str, str],
     features = sorted({c.feature for d in actuator.drivers.values() for c in d.sends
                        if c.feature is not None})
     commanders = commanders or {}
-    if len(features) < 2:
-        return [ActuatorFacts(actuator, app_names, None, commanders)]
+    if len(features) < 2:  # one feature (named in findings), or the whole device
+        return [ActuatorFacts(actuator, app_names, features[0] if features else None,
+                              commanders)]
     out = []
     for feature in features:
         drivers = {}

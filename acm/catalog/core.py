@@ -27,6 +27,7 @@ from .declare import (
     host_port,
     passes,
     starts,
+    swallows,
     text,
 )
 
@@ -115,6 +116,8 @@ def url_role(url: str) -> str:
 def _mqtt_in_provenance(node: Node, has_inputs: bool) -> str | None:
     topic = text(node.get("topic"))
     wildcard = "+" in topic or "#" in topic
+    if not topic:
+        return EXTERNAL  # a dynamic subscription, set by messages to its input
     if has_inputs and not wildcard:
         # Fed over the broker by publishers in the analysed flows: an exact
         # subscription only hears them (see acm.propagate for the rest).
@@ -127,6 +130,11 @@ def _mqtt_in_emits(node: Node) -> Shapes:
     subscribed = text(node.get("topic"))
     known = subscribed and "+" not in subscribed and "#" not in subscribed
     return frozenset({(const(subscribed) if known else UNKNOWN, UNKNOWN)})
+
+
+def _mqtt_in_transfer(node: Node, shapes: Shapes) -> Shapes:
+    """What publishers in the flows send over the broker; a dynamic one's input is control."""
+    return shapes if text(node.get("topic")) else swallows(node, shapes)
 
 
 def _mqtt_out_transfer(node: Node, shapes: Shapes) -> Shapes:
@@ -282,8 +290,9 @@ TYPES: list[NodeType] = [
              trigger=_inject_provenance, emits=_inject_emits),
     NodeType("mqtt in", PACKAGE, "Messages from a broker: external, or manual when the topic "
              "ends in /action, /click or /button (remotes); fed by publishers in the flows "
-             "when the topic is exact.",
-             trigger=_mqtt_in_provenance, emits=_mqtt_in_emits, transfer=passes),
+             "when the topic is exact. A dynamic subscription (no topic) is set by its "
+             "input, which it does not pass on.",
+             trigger=_mqtt_in_provenance, emits=_mqtt_in_emits, transfer=_mqtt_in_transfer),
     NodeType("mqtt out", PACKAGE, "Publishes to a broker: a device when the topic follows a "
              "command convention (…/set, cmnd/…, …/command), otherwise a channel.",
              transfer=_mqtt_out_transfer, targets=_mqtt_out, roles=(DEVICE, CHANNEL)),

@@ -121,9 +121,16 @@ MANUAL_EVENTS = frozenset(
     {"zha_event", "deconz_event", "hue_event", "tag_scanned", "nanoleaf_event"}
 )
 _MANUAL_EVENT_WORDS = ("action", "button", "switch", "remote", "click", "press", "keypad")
+# Device trigger types of remotes and buttons: short_release, remote_button_long_press ...
+_BUTTON_EVENT_WORDS = ("press", "click", "button", "action", "release", "double", "triple",
+                       "quadruple", "hold", "repeat")
 
 
 def _entities_of(node: Node) -> list[str]:
+    """The entity ids a node names exactly (a substring or regex filter names none)."""
+    for match_type in ("entityidfiltertype", "entityIdType"):
+        if text(str(node.get(match_type) or "")) in ("substring", "regex"):
+            return []
     out: list[str] = []
     for field_name in ("entityId", "entityid", "entityidfilter", "entity_id"):
         value = node.get(field_name)
@@ -158,8 +165,7 @@ def _device_provenance(node: Node, has_inputs: bool) -> str | None:
         return None  # an action node: sends commands, starts nothing
     event = node.get("event")
     kind = str(event.get("type", "")) if isinstance(event, dict) else ""
-    return MANUAL if any(w in kind for w in ("press", "click", "button", "action")) \
-        else AUTOMATION
+    return MANUAL if any(w in kind for w in _BUTTON_EVENT_WORDS) else AUTOMATION
 
 
 _STATE_TRIGGERS = frozenset({"server-state-changed", "trigger-state"})

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from ..flows import Node
 from ..values import UNKNOWN, Shape, Shapes, Value, const
-from .declare import AUTOMATION, DEVICE, Config, NodeType, Target, from_msg, host_port, starts, text
+from .declare import (
+    AUTOMATION,
+    DEVICE,
+    Config,
+    NodeType,
+    Target,
+    computes_payload,
+    from_msg,
+    host_port,
+    starts,
+    text,
+)
 
 
 def _modbus_write(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:
@@ -66,8 +77,10 @@ TYPES: list[NodeType] = [
     *[NodeType(name, "node-red-contrib-modbus", "Writes a Modbus coil or register.",
                targets=_modbus_write, roles=(DEVICE,))
       for name in ("modbus-write", "modbus-flex-write")],
-    *[NodeType(name, "node-red-contrib-modbus", "Reads Modbus values: automation.",
-               trigger=starts(AUTOMATION)) for name in ("modbus-read", "modbus-getter")],
+    NodeType("modbus-read", "node-red-contrib-modbus", "Polls Modbus values: automation.",
+             trigger=starts(AUTOMATION)),
+    *[NodeType(name, "node-red-contrib-modbus", "Reads Modbus values when a message arrives.",
+               transfer=computes_payload) for name in ("modbus-getter", "modbus-flex-getter")],
     NodeType("OpcUa-Client", "node-red-contrib-opcua", "Writes an OPC UA variable "
              "(action write).", targets=_opcua_client, roles=(DEVICE,)),
     NodeType("OpcUa-Item", "node-red-contrib-opcua", "Names the OPC UA item in msg.topic.",

@@ -35,8 +35,20 @@ def _deconz_output(node: Node, config: Config, runtime: str, shape: Shape) -> li
 
 
 def _deconz_input_provenance(node: Node, has_inputs: bool) -> str:
-    """A switch's ``buttonevent`` is a person; other states are sensors."""
-    return MANUAL if text(node.get("state")).lower() == "buttonevent" else AUTOMATION
+    """A switch's ``buttonevent`` is a person; other states are sensors.
+
+    Version 2.x keeps the attribute in ``output_rules[].payload`` (a list),
+    older versions in ``state``.
+    """
+    attributes = [text(node.get("state")).lower()]
+    rules = node.get("output_rules")
+    for rule in rules if isinstance(rules, list) else []:
+        payload = rule.get("payload") if isinstance(rule, dict) else None
+        if isinstance(payload, list):
+            attributes += [text(p).lower() for p in payload]
+        elif isinstance(payload, str):
+            attributes.append(payload.strip().lower())
+    return MANUAL if "buttonevent" in attributes else AUTOMATION
 
 
 TYPES: list[NodeType] = [

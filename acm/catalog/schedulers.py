@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .declare import AUTOMATION, NodeType, starts
+from .declare import AUTOMATION, NodeType, passes, starts
 
 _SCHEDULERS = {
     "cronplus": "node-red-contrib-cron-plus",
@@ -13,12 +13,13 @@ _SCHEDULERS = {
     "timerswitch": "node-red-contrib-timerswitch",
     "sunevents": "node-red-contrib-sunevents",
     "sun-position": "node-red-contrib-sun-position",
-    "within-time-switch": "node-red-contrib-sun-position",
     "time-inject": "node-red-contrib-sun-position",
     "looptimer": "node-red-contrib-looptimer",
 }
 
 TYPES: list[NodeType] = [
-    NodeType(name, package, "Schedules and sun events: automation.", trigger=starts(AUTOMATION))
-    for name, package in _SCHEDULERS.items()
+    *[NodeType(name, package, "Schedules and sun events: automation.",
+               trigger=starts(AUTOMATION)) for name, package in _SCHEDULERS.items()],
+    NodeType("within-time-switch", "node-red-contrib-sun-position", "Passes a message on "
+             "inside a time window (a switch, not a trigger).", transfer=passes),
 ]

@@ -13,7 +13,8 @@ PACKAGE = "node-red-contrib-zigbee2mqtt"
 
 def _in_provenance(node: Node, has_inputs: bool) -> str:
     """A remote's ``action`` is a person pressing a button; other properties are sensors."""
-    prop = text(node.get("property")).lower()
+    # the package keeps the chosen device property in `state` (older copies: `property`)
+    prop = (text(node.get("state")) or text(node.get("property"))).lower()
     return MANUAL if prop in ("action", "click") else AUTOMATION
 
 
