@@ -59,13 +59,15 @@ class ActuatorFacts:
     def manual(self) -> frozenset[str]:
         return self._apps(PERSON)
 
-    def _holds(self, app: str, command: Command) -> bool:
-        """``app`` sets shared state that decides whether ``command`` flows."""
-        return any(app in self.commanders.get(gate, ()) for gate in command.source.gates)
+    def _held_by(self, app: str, command: Command) -> frozenset[str]:
+        """The gates of ``command`` that ``app`` sets (shared state deciding whether it flows)."""
+        return frozenset(gate for gate in command.source.gates
+                         if app in self.commanders.get(gate, ()))
 
     @cached_property
-    def contending(self) -> tuple[Command, ...]:
-        """Automations' commands that another application's automation can cross.
+    def _crossing(self) -> tuple[tuple[Command, ...], frozenset[str]]:
+        """Automations' commands that another application's automation can cross, and the
+        gates through which the others take turns.
 
         Two commands of different applications do not cross when one of the
         applications sets a gate of the other's command: they take turns by
@@ -74,11 +76,31 @@ class ActuatorFacts:
         """
         automated = [c for d in self.actuator.drivers.values() for c in d.sends
                      if c.provenance in AUTOMATED]
-        return tuple(
-            c for c in automated
-            if any(o.source.application != c.source.application
-                   and not self._holds(o.source.application, c)
-                   and not self._holds(c.source.application, o) for o in automated))
+        crossing: dict[Command, None] = {}
+        turns: set[str] = set()
+        for c in automated:
+            for o in automated:
+                if o.source.application == c.source.application:
+                    continue
+                held = (self._held_by(o.source.application, c)
+                        | self._held_by(c.source.application, o))
+                if held:
+                    turns |= held
+                else:
+                    crossing[c] = None
+        return tuple(crossing), frozenset(turns)
+
+    @property
+    def contending(self) -> tuple[Command, ...]:
+        return self._crossing[0]
+
+    @property
+    def turn_taking(self) -> str:
+        """For messages: how automations that do not contend take turns, or ""."""
+        if len(self.contenders) >= 2 or not self._crossing[1]:
+            return ""
+        names = ", ".join(sorted(g.split(":", 1)[-1] for g in self._crossing[1]))
+        return f"; they take turns through {names}"
 
     @cached_property
     def contenders(self) -> frozenset[str]:
@@ -191,6 +213,9 @@ ACTUATOR_ATTRIBUTES: Mapping[str, Attribute] = {
                             "automated applications with commands no gate of another "
                             "application holds back (see docs/analysis.md, Gates)"),
     "contender_names": Attribute(lambda f: f.names(f.contenders), "names of those applications"),
+    "turn_taking": Attribute(lambda f: f.turn_taking,
+                             "for messages: '; they take turns through <gates>' when the "
+                             "automations are not contenders, else empty"),
     "contending_commands": Attribute(lambda f: f.contending_commands,
                                      "distinct constant commands of the contenders"),
     "contending_dynamic": Attribute(lambda f: f.contending_dynamic,

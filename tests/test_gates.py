@@ -1,0 +1,150 @@
+"""Gates: automations that take turns through shared state are not in conflict.
+
+A Home Assistant node exposed to Home Assistant is switched on and off by
+its enable switch; a state node that watches one helper starts messages
+because the helper changed; a current-state condition on one helper lets
+messages through by its state. When one application sets such a gate of the
+other's commands, the two take turns by design (docs/analysis.md, Gates).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import node, tab
+
+import acm
+from acm.findings import Finding, Report
+
+LIGHT = "light.living_room"
+SERVER = {"id": "S", "type": "server", "name": "Home Assistant"}
+
+
+def analyse(flows: list[dict[str, Any]]) -> Report:
+    return acm.analyze_flows({"local": acm.flows_from_data(flows, "<test>")})
+
+
+def call(node_id: str, z: str, service: str, entity: str, wires: list[list[str]] = ()
+         ) -> dict[str, Any]:
+    domain = entity.split(".")[0]
+    return node(node_id, "api-call-service", z, wires, name=f"{entity} {service}", server="S",
+                version=5, domain=domain, service=service, entityId=[entity], data="",
+                dataType="json")
+
+
+def motion(node_id: str, z: str, wires: list[list[str]], exposed_as: str | None = None
+           ) -> dict[str, Any]:
+    extra: dict[str, Any] = {"exposeToHomeAssistant": False}
+    if exposed_as:
+        extra = {"exposeToHomeAssistant": True,
+                 "haConfig": [{"property": "name", "value": exposed_as},
+                              {"property": "icon", "value": ""}]}
+    return node(node_id, "server-state-changed", z, wires, name="Motion", server="S",
+                version=1, entityidfilter="binary_sensor.living_motion",
+                entityidfiltertype="exact", haltifstate="on", **extra)
+
+
+def condition(node_id: str, z: str, entity: str, wires: list[list[str]]) -> dict[str, Any]:
+    return node(node_id, "api-current-state", z, [*wires, []], name=f"{entity} on?",
+                server="S", version=1, outputs=2, halt_if="on", halt_if_type="str",
+                halt_if_compare="is", entity_id=entity)
+
+
+def schedule(node_id: str, z: str, wires: list[list[str]], cron: str) -> dict[str, Any]:
+    return node(node_id, "inject", z, wires, name=cron, crontab=cron, payload="",
+                payloadType="date")
+
+
+def direct(report: Report, entity: str = LIGHT) -> Finding | None:
+    found = [f for f in report.findings
+             if f.rule == "direct" and f.actuators[0].key == f"ha:{entity}"]
+    return found[0] if found else None
+
+
+def room_and_mode(*, mode_sets_the_gate: bool, exposed: bool) -> list[dict[str, Any]]:
+    """Room: motion turns the light on. Mode: at 22:00 (switches the room's automation off
+    first, or not) and turns the light off."""
+    mode = [schedule("m.22", "M", [["m.off"]], "00 22 * * *")]
+    if mode_sets_the_gate:
+        mode[0]["wires"] = [["m.gate"]]
+        mode.append(call("m.gate", "M", "turn_off", "switch.nodered_living_room_lights",
+                         [["m.off"]]))
+    mode.append(call("m.off", "M", "turn_off", LIGHT))
+    return [
+        tab("R", "Living room"), tab("M", "House mode"), SERVER,
+        motion("r.motion", "R", [["r.on"]],
+               "NodeRed: Living Room Lights" if exposed else None),
+        call("r.on", "R", "turn_on", LIGHT),
+        *mode,
+    ]
+
+
+def test_a_mode_that_switches_the_room_automation_off_takes_turns() -> None:
+    report = analyse(room_and_mode(mode_sets_the_gate=True, exposed=True))
+    finding = direct(report)
+    assert finding is not None and finding.severity == "info", finding
+    assert "take turns through switch.nodered_living_room_lights" in finding.message
+
+
+def test_without_the_mode_setting_the_switch_it_is_a_conflict() -> None:
+    report = analyse(room_and_mode(mode_sets_the_gate=False, exposed=True))
+    finding = direct(report)
+    assert finding is not None and finding.severity == "error", finding
+    assert "take turns" not in finding.message
+
+
+def test_a_switch_that_nothing_exposes_gates_nothing() -> None:
+    report = analyse(room_and_mode(mode_sets_the_gate=True, exposed=False))
+    finding = direct(report)
+    assert finding is not None and finding.severity == "error", finding
+
+
+def test_a_condition_on_a_helper_the_other_application_sets() -> None:
+    """Evening checks input_boolean.guests before switching on; Guests sets that helper."""
+    flows = [
+        tab("E", "Evening"), tab("G", "Guests"), SERVER,
+        schedule("e.19", "E", [["e.cond"]], "00 19 * * *"),
+        condition("e.cond", "E", "input_boolean.guests", [["e.on"]]),
+        call("e.on", "E", "turn_on", LIGHT),
+        schedule("g.23", "G", [["g.flag"]], "00 23 * * *"),
+        call("g.flag", "G", "turn_on", "input_boolean.guests", [["g.off"]]),
+        call("g.off", "G", "turn_off", LIGHT),
+    ]
+    finding = direct(analyse(flows))
+    assert finding is not None and finding.severity == "info", finding
+    assert "input_boolean.guests" in finding.message
+    # the helper itself is shared state, reported apart at info
+    state = [f for f in analyse(flows).findings if f.rule == "shared-state"]
+    assert state == []  # only one application writes it
+
+
+def test_two_automations_gated_by_a_third_still_cross() -> None:
+    """Both check 'away' (set by a third tab): they take turns with it, not with each other."""
+    flows = [
+        tab("A", "Alarm"), tab("B", "Bedtime"), tab("H", "House mode"), SERVER,
+        schedule("a.t", "A", [["a.cond"]], "00 21 * * *"),
+        condition("a.cond", "A", "input_boolean.away", [["a.on"]]),
+        call("a.on", "A", "turn_on", LIGHT),
+        schedule("b.t", "B", [["b.cond"]], "00 22 * * *"),
+        condition("b.cond", "B", "input_boolean.away", [["b.off"]]),
+        call("b.off", "B", "turn_off", LIGHT),
+        schedule("h.t", "H", [["h.away"]], "00 08 * * *"),
+        call("h.away", "H", "turn_on", "input_boolean.away"),
+    ]
+    finding = direct(analyse(flows))
+    assert finding is not None and finding.severity == "error", finding
+
+
+def test_a_trigger_on_a_helper_set_by_the_other_application() -> None:
+    """Night reacts to input_boolean.night, which Schedule sets: Night follows Schedule."""
+    flows = [
+        tab("N", "Night"), tab("S2", "Schedule"), SERVER,
+        node("n.flag", "server-state-changed", "N", [["n.off"]], name="night on", server="S",
+             version=1, entityidfilter="input_boolean.night", entityidfiltertype="exact"),
+        call("n.off", "N", "turn_off", LIGHT),
+        schedule("s.t", "S2", [["s.night"]], "00 23 * * *"),
+        call("s.night", "S2", "turn_on", "input_boolean.night", [["s.on"]]),
+        call("s.on", "S2", "turn_on", LIGHT),
+    ]
+    finding = direct(analyse(flows))
+    assert finding is not None and finding.severity == "info", finding
