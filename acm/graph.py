@@ -56,6 +56,9 @@ class FlowGraph:
     info: dict[str, GraphNode] = field(default_factory=dict)
     dynamic_link_calls: int = 0
     broker_edges: int = 0
+    # (source, target) -> the output ports of source wired to target, for sources with
+    # more than one output (a switch's rules send a message to some ports only)
+    ports: dict[tuple[str, str], set[int]] = field(default_factory=dict)
 
 
 def is_flow_node(node: Node) -> bool:
@@ -185,10 +188,13 @@ class _Builder:
             if node_type == "link call":
                 self._note_link_call(node, gid, local)
                 continue
-            for port in node.get("wires", []):
+            wires = node.get("wires", [])
+            for index, port in enumerate(wires):
                 for target in port:
                     if target in local:
                         self.edges.append((gid, local[target]))
+                        if len(wires) > 1:
+                            self.fg.ports.setdefault((gid, local[target]), set()).add(index)
             if node_type == "link out" and node.get("mode", "link") != "return":
                 for target in node.get("links") or []:
                     if target in local:
@@ -227,6 +233,10 @@ class _Builder:
                     continue
                 for t in targets:
                     self.edges.append((src_gid, t))
+                    source_wires = self.fg.info[src_gid].node.get("wires") or []
+                    if src_gid != gid and len(source_wires) > 1 \
+                            and isinstance(wire.get("port"), int):
+                        self.fg.ports.setdefault((src_gid, t), set()).add(wire["port"])
 
     def _note_link_call(self, node: Node, gid: str, local: dict[str, str]) -> None:
         if node.get("linkType", "static") != "static":
@@ -272,8 +282,11 @@ class _Builder:
                 if gid in returns:
                     self.edges.extend((clone[gid], out) for out in outputs)
                     continue
-                self.edges.extend(
-                    (clone[gid], clone[nxt]) for nxt in self.g.successors(gid) if nxt in clone)
+                for nxt in self.g.successors(gid):
+                    if nxt in clone:
+                        self.edges.append((clone[gid], clone[nxt]))
+                        if (gid, nxt) in self.fg.ports:
+                            self.fg.ports[(clone[gid], clone[nxt])] = self.fg.ports[(gid, nxt)]
             for gid in region:
                 if gid in self.link_calls:
                     inner_targets, inner_outputs = self.link_calls[gid]

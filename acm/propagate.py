@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .catalog import EXTERNAL, acm_role, transfer, trigger_provenance, trigger_shapes
+from .catalog import EXTERNAL, acm_role, routes, transfer, trigger_provenance, trigger_shapes
 from .graph import FlowGraph, GraphNode
 from .values import MAX_SHAPES, NO_MESSAGE, Shapes, covered, join
 
@@ -110,7 +110,7 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
         return source._replace(gates=source.gates | found)
 
     while True:
-        _run(queue, pending, reach, info, succ, gated)
+        _run(queue, pending, reach, info, succ, gated, fg.ports)
         late = [gid for gid in deferred if gid not in reach]
         deferred = []
         if not late:
@@ -134,7 +134,8 @@ def _seed(gid: str, source: Source, info: Mapping[str, GraphNode],
 def _run(queue: deque[str], pending: dict[str, dict[Source, None]],
          reach: dict[str, dict[Source, Reach]], info: Mapping[str, GraphNode],
          succ: Mapping[str, Mapping[str, object]],
-         gated: Callable[[str, Source], Source]) -> None:
+         gated: Callable[[str, Source], Source],
+         ports: Mapping[tuple[str, str], set[int]]) -> None:
     """The worklist loop: push sources and shapes until nothing changes."""
     while queue:
         gid = queue.popleft()
@@ -151,20 +152,27 @@ def _run(queue: deque[str], pending: dict[str, dict[Source, None]],
                 out = join(out, state.seed)
             if not out:
                 continue  # the node sends nothing on (a widget without pass-through)
+            by_port = routes(node, state.shapes) if state.shapes else None
             onward = gated(gid, source)
             back = None if onward is source else source
             for nxt in successors:
+                sent = out
+                if by_port is not None and (gid, nxt) in ports:
+                    sent = frozenset().union(*(by_port[p] for p in ports[(gid, nxt)]
+                                               if p < len(by_port)))
+                    if not sent:
+                        continue  # no message this way: the switch's rules filter it out
                 there = reach.setdefault(nxt, {})
                 current = there.get(onward)
                 if current is None:
-                    there[onward] = Reach(gid, out, state.origin, back=back)
+                    there[onward] = Reach(gid, sent, state.origin, back=back)
                 else:
-                    if out <= current.shapes or (current.widened
-                                                 and covered(out, current.shapes)):
+                    if sent <= current.shapes or (current.widened
+                                                  and covered(sent, current.shapes)):
                         continue
-                    if len(current.shapes | out) > MAX_SHAPES:
+                    if len(current.shapes | sent) > MAX_SHAPES:
                         current.widened = True
-                    grown = join(current.shapes, out)
+                    grown = join(current.shapes, sent)
                     if grown == current.shapes:
                         continue
                     current.shapes = grown

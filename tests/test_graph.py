@@ -482,7 +482,8 @@ def test_recursive_link_call_terminates() -> None:
         node("lc1", "link call", "t1", [["o1"]], links=["li9"]),
         mqtt_out("o1", "t1"),
         node("li9", "link in", "t9", [["sw9"]], links=[]),
-        node("sw9", "switch", "t9", [["lc9"], ["lr9"]], property="payload", rules=[]),
+        node("sw9", "switch", "t9", [["lc9"], ["lr9"]], property="payload",
+             rules=[{"t": "eq", "v": "again", "vt": "str"}, {"t": "else"}]),
         node("lc9", "link call", "t9", [["lr9"]], links=["li9"]),
         node("lr9", "link out", "t9", [], mode="return", links=[]),
     ]

@@ -393,7 +393,7 @@ def test_topic_set_on_one_path_only_is_an_unknown_target() -> None:
     """One path sets msg.topic, the other leaves it unset: the first is an
     actuator, the second is counted as unknown, never guessed."""
     report = analyse(two_tabs(
-        [inject("T1.inj", "T1", "T1.sw", "on"),
+        [inject("T1.inj", "T1", "T1.sw", "", "date"),  # a timestamp: both branches
          node("T1.sw", "switch", "T1", [["T1.chg"], ["T1.out"]], property="payload",
               propertyType="msg", rules=[{"t": "eq", "v": "on", "vt": "str"}, {"t": "else"}],
               checkall="true", repair=False, outputs=2),
@@ -419,26 +419,48 @@ def test_unknown_topic_is_never_guessed_into_a_conflict() -> None:
     assert report.findings == ()
 
 
-def test_two_constant_topics_through_a_switch_are_two_actuators() -> None:
-    flows = two_tabs(
-        [inject("T1.inj", "T1", "T1.sw", "on"),
-         node("T1.sw", "switch", "T1", [["T1.a"], ["T1.b"]], property="payload",
-              propertyType="msg", rules=[{"t": "eq", "v": "on", "vt": "str"}, {"t": "else"}],
-              checkall="true", outputs=2),
-         change("T1.a", "T1", ["T1.out"], set_rule("topic", "room/1/set")),
-         change("T1.b", "T1", ["T1.out"], set_rule("topic", "room/2/set")),
-         mqtt_out("T1.out", "T1", topic="")],
+def _room_switch(payload: str, payload_type: str = "str") -> list[dict[str, Any]]:
+    """T1: inject -> switch (payload == "on" -> room/1/set, otherwise room/2/set)."""
+    return [inject("T1.inj", "T1", "T1.sw", payload, payload_type),
+            node("T1.sw", "switch", "T1", [["T1.a"], ["T1.b"]], property="payload",
+                 propertyType="msg", rules=[{"t": "eq", "v": "on", "vt": "str"}, {"t": "else"}],
+                 checkall="true", outputs=2),
+            change("T1.a", "T1", ["T1.out"], set_rule("topic", "room/1/set")),
+            change("T1.b", "T1", ["T1.out"], set_rule("topic", "room/2/set")),
+            mqtt_out("T1.out", "T1", topic="")]
+
+
+ROOM_1, ROOM_2 = "mqtt:mqtt.local:1883/room/1/set", "mqtt:mqtt.local:1883/room/2/set"
+
+
+def test_a_computed_value_takes_every_branch_of_a_switch() -> None:
+    report = analyse(two_tabs(
+        _room_switch("", "date"),
         [inject("T2.inj", "T2", "T2.out", "off"), mqtt_out("T2.out", "T2", topic="room/1/set")],
-    )
-    report = analyse(flows)
-    one, two = "mqtt:mqtt.local:1883/room/1/set", "mqtt:mqtt.local:1883/room/2/set"
-    assert {a.key for a in report.actuators} == {one, two}
+    ))
+    assert {a.key for a in report.actuators} == {ROOM_1, ROOM_2}
     by_key = {a.key: a for a in report.actuators}
-    assert [r.id for r in by_key[two].nodes] == ["T1.out"]
-    assert {r.id for r in by_key[one].nodes} == {"T1.out", "T2.out"}
+    assert [r.id for r in by_key[ROOM_2].nodes] == ["T1.out"]
+    assert {r.id for r in by_key[ROOM_1].nodes} == {"T1.out", "T2.out"}
     assert report.unknown == ()
-    assert direct(report, one) is not None and direct(report, one).severity == "error"
-    assert direct(report, two) is None
+    found = direct(report, ROOM_1)
+    assert found is not None and found.severity == "warning"  # T1's value is computed
+    assert direct(report, ROOM_2) is None
+
+
+@pytest.mark.parametrize("payload, reached", [("on", ROOM_1), ("off", ROOM_2)])
+def test_a_constant_takes_only_the_branch_whose_rule_matches(payload: str, reached: str) -> None:
+    report = analyse(two_tabs(
+        _room_switch(payload),
+        [inject("T2.inj", "T2", "T2.out", "off"), mqtt_out("T2.out", "T2", topic="room/1/set")],
+    ))
+    driven = {a.key for a in report.actuators if "T1" in a.drivers}
+    assert driven == {reached}
+    found = direct(report, ROOM_1)
+    if reached == ROOM_1:  # "on" against "off"
+        assert found is not None and found.severity == "error"
+    else:  # T1 never commands room 1: only T2 does
+        assert found is None
 
 
 # ---------------------------------------------------------------------------

@@ -71,7 +71,7 @@ KNOWN_TYPES = frozenset(NODE_TYPES)
 __all__ = [
     "ACTUATOR_TYPES", "AUTOMATION", "CHANNEL", "DEVICE", "EXTERNAL", "KNOWN_TYPES", "MANUAL",
     "NODE_TYPES", "PROVENANCES", "ROLES", "STATE", "NodeType", "Target", "acm_role",
-    "actuator_targets", "gates", "mqtt_broker_address", "normalise_topic", "transfer",
+    "actuator_targets", "gates", "mqtt_broker_address", "routes", "normalise_topic", "transfer",
     "trigger_provenance", "trigger_shapes",
 ]
 
@@ -119,6 +119,12 @@ def transfer(node: Node, shapes: Shapes) -> Shapes:
         return shapes  # a resolver emits one of the commands it received
     declared = NODE_TYPES.get(node_type)
     return declared.transfer(node, shapes) if declared else forgets(node, shapes)
+
+
+def routes(node: Node, shapes: Shapes) -> list[Shapes] | None:
+    """What each output port sends, for nodes that choose ports by the message; else None."""
+    declared = NODE_TYPES.get(node["type"])
+    return declared.routes(node, shapes) if declared and declared.routes else None
 
 
 def actuator_targets(

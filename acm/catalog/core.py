@@ -30,6 +30,7 @@ from .declare import (
     swallows,
     text,
 )
+from .switch import switch_routes
 
 PACKAGE = "node-red"
 
@@ -309,8 +310,11 @@ TYPES: list[NodeType] = [
              "Requests and data from another system.", trigger=starts(EXTERNAL)),
     *_simple("watch|status|catch|complete|feedparse",
              "Starts messages on events in the runtime or on a poll.", trigger=starts(AUTOMATION)),
-    *_simple("junction|link in|link out|link call|switch|delay|rbe|filter",
+    *_simple("junction|link in|link out|link call|delay|rbe|filter",
              "Passes messages on unchanged.", transfer=passes),
+    NodeType("switch", PACKAGE, "Passes messages on unchanged, to the outputs whose rules "
+             "match when the tested value is a constant (see acm/catalog/switch.py).",
+             transfer=passes, routes=switch_routes),
     *_simple("range|json|csv|xml|yaml|html|split|smooth|sort|batch",
              "Computes a new payload; msg.topic stays.", transfer=computes_payload),
     NodeType("change", PACKAGE, "Sets, moves or deletes msg.topic and msg.payload (followed "

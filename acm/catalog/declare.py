@@ -49,6 +49,7 @@ class Target:
 Provenance = Callable[[Node, bool], str | None]  # (node, has input wires) -> provenance or None
 Emits = Callable[[Node], Shapes]  # what a trigger sends by itself
 Transfer = Callable[[Node, Shapes], Shapes]  # (topic, payload) in -> out
+Routes = Callable[[Node, Shapes], list[Shapes]]  # (topic, payload) in -> out, per output port
 Targets = Callable[[Node, Config, str, Shape], list[Target]]  # node, configs, runtime, msg
 Gates = Callable[[Node, Config], frozenset[str]]  # keys of shared state deciding what passes
 
@@ -109,6 +110,9 @@ class NodeType:
     # start at (or pass) this node. When another application sets that state,
     # the two applications take turns by design (see docs/analysis.md, "Gates").
     gates: Gates | None = None
+    # for nodes that send a message to some of their outputs only (a switch): what each
+    # output port sends; ``transfer`` is then what all ports together send
+    routes: Routes | None = None
 
 
 # ---------------------------------------------------------------------------
