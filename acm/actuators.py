@@ -169,7 +169,8 @@ def with_env(info: GraphNode, fg: FlowGraph) -> Mapping[str, Any]:
     """The node with ``${NAME}`` properties filled in where the flows define NAME.
 
     As in Node-RED, only a property whose whole value is ``${NAME}`` is
-    substituted.
+    substituted; items of lists and values of objects (a service call's
+    entity list and target) count as properties too.
 
     Looked up as Node-RED does: the subflow instance's env, the subflow
     definition's env (innermost first), then the tab's env. What is left is
@@ -177,7 +178,7 @@ def with_env(info: GraphNode, fg: FlowGraph) -> Mapping[str, Any]:
     literal in keys.
     """
     node = info.node
-    if not any(isinstance(v, str) and "${" in v for v in node.values()):
+    if "${" not in _text_of(node):
         return node
     flows = fg.flows[info.runtime]
     scopes: list[Any] = []
@@ -194,11 +195,30 @@ def with_env(info: GraphNode, fg: FlowGraph) -> Mapping[str, Any]:
             if isinstance(item, dict) and item.get("type", "str") in ("str", "num", "bool"):
                 values[str(item.get("name"))] = str(item.get("value", ""))
 
-    def fill(text: str) -> str:
-        match = _ENV_REF.match(text.strip())
-        return values.get(match.group(1), text) if match else text
+    def fill(value: Any) -> Any:
+        if isinstance(value, str):
+            match = _ENV_REF.match(value.strip()) if "${" in value else None
+            return values.get(match.group(1), value) if match else value
+        if isinstance(value, list):  # an entity list: ["${LIGHT}"]
+            return [fill(v) for v in value]
+        if isinstance(value, dict):  # a target: {"entity_id": ["${LIGHT}"]}
+            return {k: fill(v) for k, v in value.items()}
+        return value
 
-    return {k: fill(v) if isinstance(v, str) and "${" in v else v for k, v in node.items()}
+    return {k: fill(v) if k not in ("id", "z", "wires") else v for k, v in node.items()}
+
+
+def _text_of(node: Mapping[str, Any]) -> str:
+    """The node's string values, lists and dicts included, as one text to search."""
+    parts: list[str] = []
+    for key, value in node.items():
+        if key in ("wires", "id", "z"):
+            continue
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, (list, dict)):
+            parts.append(str(value))
+    return "\n".join(parts)
 
 
 def _resolver_strategy(fg: FlowGraph, gid: str) -> str | None:

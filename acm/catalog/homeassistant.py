@@ -7,6 +7,7 @@ shows them).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -252,24 +253,43 @@ def _command(domain: str, service: str, entity: str, data: dict[str, Any] | None
     return const(f"{domain}.{service}" + (f" {const(rest)}" if rest else ""))
 
 
+def _message(shape: Shape) -> dict[str, Any]:
+    """A constant msg.payload object: what the message tells the node to call, if anything."""
+    if shape[1] is UNKNOWN:
+        return {}
+    decoded = json.loads(shape[1])  # type: ignore[arg-type]
+    return decoded if isinstance(decoded, dict) else {}
+
+
 def _call_service(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:
-    action = text(node.get("action"))
+    # An incoming msg.payload with action/domain/service/data/target overrides the node's
+    # configuration (as the node documents); followed when the payload is a constant.
+    message = _message(shape)
+    action = text(message.get("action")) or text(node.get("action"))
     if action and "." in action:
         domain, service = action.split(".", 1)
     else:
-        domain = text(node.get("domain")) or text(node.get("service_domain"))
-        service = text(node.get("service"))
+        domain = text(message.get("domain")) or text(node.get("domain")) \
+            or text(node.get("service_domain"))
+        service = text(message.get("service")) or text(node.get("service"))
     if domain in NOT_A_TARGET or (domain == "homeassistant" and service
                                   and service not in _GENERIC_SERVICES):
         return []  # notifications, restarts and reloads move nothing
     data = _data(node)
+    if isinstance(message.get("data"), dict) and data is not None:
+        data = {**data, **message["data"]}
     # v1 nodes may hold both; data.entity_id wins, as the node's documentation says
     entities = _entities(data.get("entity_id")) if data else []
-    if entities == []:
+    target = message.get("target") if isinstance(message.get("target"), dict) \
+        else node.get("target")
+    if entities == [] and not isinstance(message.get("target"), dict):
         entities = _entities(node.get("entityId"))
-    target = node.get("target")
     if entities == [] and isinstance(target, dict):
         entities = _entities(target.get("entityId") or target.get("entity_id"))
+    if entities == []:  # areas, devices, floors, labels: in the target, or on v5+ nodes
+        places = target if isinstance(target, dict) else node
+        if any(places.get(k) for place in _PLACES for k in place[:2]):
+            return _places(domain, service, places, data)
     if not entities:
         if entities == [] and domain in ("script", "scene") and service not in (
             "turn_on", "turn_off", "toggle", "reload", "apply", "create"
@@ -281,6 +301,25 @@ def _call_service(node: Node, config: Config, runtime: str, shape: Shape) -> lis
     return [Target("ha", f"ha:{e}", e, _command(domain, service, e, data), entity_role(e),
                    feature_of(e, service))
             for e in entities]
+
+
+_PLACES = (("areaId", "area_id", "area"), ("deviceId", "device_id", "device"),
+           ("floorId", "floor_id", "floor"), ("labelId", "label_id", "label"))
+
+
+def _places(domain: str, service: str, target: Mapping[str, Any],
+            data: dict[str, Any] | None) -> list[Target]:
+    """Targets by area, device, floor or label: keys of their own (``ha-area:office``)."""
+    out: list[Target] = []
+    for camel, snake, kind in _PLACES:
+        ids = _entities(target.get(camel) or target.get(snake))
+        if ids is None:
+            return [Target("ha", None, f"{domain or '?'}.{service or '?'} <{kind}>",
+                           _command(domain, service, "", data))]
+        out += [Target("ha", f"ha-{kind}:{i}", f"{kind} {i}", _command(domain, service, "", data),
+                       DEVICE, FEATURES.get(domain, {}).get(service))
+                for i in ids]
+    return out
 
 
 def _api(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from .declare import AUTOMATION, NodeType, starts
+from .declare import AUTOMATION, NodeType, computes_payload, starts
 
 _SENSORS = {
-    "owntracks": "node-red-contrib-owntracks",
     "hb-event": "node-red-contrib-homebridge-automation",
     "hb-status": "node-red-contrib-homebridge-automation",
     "wemo in": "node-red-node-wemo",
@@ -18,7 +17,9 @@ _SENSORS = {
 }
 
 TYPES: list[NodeType] = [
-    NodeType(name, package, "A device or service reports: automation.",
-             trigger=starts(AUTOMATION))
-    for name, package in _SENSORS.items()
+    *[NodeType(name, package, "A device or service reports: automation.",
+               trigger=starts(AUTOMATION)) for name, package in _SENSORS.items()],
+    NodeType("owntracks", "node-red-contrib-owntracks", "Turns the OwnTracks messages it is "
+             "given (from an mqtt in) into locations: not a trigger.",
+             transfer=computes_payload),
 ]
