@@ -263,3 +263,46 @@ def test_rules_explain_lists_how_targets_are_classified(run_acm) -> None:  # typ
     state = " ".join(run_acm("rules", "--explain", "shared-state").out.split())
     for domain in homeassistant.STATE_DOMAINS:
         assert f" {domain}" in state, domain
+
+
+# ---------------------------------------------------------------------------
+# what a widget does with the messages it receives
+
+
+def _feedback_flows(widget: dict[str, Any]) -> list[dict[str, Any]]:
+    """T1: the relay's state (mqtt in) -> widget -> the relay's command topic.
+    T2: a schedule switches the relay off."""
+    return [
+        tab("T1", "Dashboard"), tab("T2", "Night"), broker(),
+        node("T1.state", "mqtt in", "T1", [["T1.w"]], topic="sonoff/1/stat/POWER",
+             broker="broker"),
+        {**widget, "id": "T1.w", "z": "T1", "x": 100, "y": 100, "wires": [["T1.out"]]},
+        node("T1.out", "mqtt out", "T1", [], topic="sonoff/1/cmnd/POWER", broker="broker"),
+        node("T2.in", "inject", "T2", [["T2.out"]], payload="OFF", payloadType="str"),
+        node("T2.out", "mqtt out", "T2", [], topic="sonoff/1/cmnd/POWER", broker="broker"),
+    ]
+
+
+def test_state_feedback_into_a_widget_is_not_passed_on() -> None:
+    """The relay's state only moves the switch on the screen: the relay is commanded by a
+    person (the switch's ON/OFF) and by the schedule, with known commands."""
+    switch = {**_ui_switch("x", "T1", []), "passthru": False, "onvalue": "ON",
+              "offvalue": "OFF"}
+    report = analyse(_feedback_flows(switch))
+    assert report.unknown == ()  # the unknown state does not swallow the switch's values
+    [relay] = report.actuators
+    assert relay.drivers["T1"].provenances == {"manual"}
+    assert {const_text(c) for c in relay.drivers["T1"].commands} == {"ON", "OFF"}
+    assert [f.rule for f in report.findings] == ["override"]  # the schedule vs a person
+
+
+def test_a_button_that_emulates_a_click_sends_its_own_payload() -> None:
+    button = {"type": "ui_button", "group": "G", "passthru": True, "payload": "ON",
+              "payloadType": "str", "topic": ""}
+    report = analyse(_feedback_flows(button))
+    [relay] = report.actuators
+    # the state message presses the button: an external trigger now sends "ON"
+    assert relay.drivers["T1"].provenances == {"manual", "external"}
+    assert {const_text(c) for c in relay.drivers["T1"].commands} == {"ON"}
+    without = analyse(_feedback_flows({**button, "passthru": False}))
+    assert without.actuators[0].drivers["T1"].provenances == {"manual"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .declare import MANUAL, NodeType, starts
+from .declare import MANUAL, NodeType, starts, swallows
 
 _PERSON = {
     "alexa-local": ("node-red-contrib-alexa-local", "An Alexa voice command"),
@@ -18,7 +18,9 @@ _PERSON = {
     "Sonoff RF Button": ("node-red-contrib-sonoff", "An RF remote's button"),
 }
 
+# What such a node receives (the device's state, to show in the app) is not passed on.
 TYPES: list[NodeType] = [
-    NodeType(name, package, f"{what}: manual.", trigger=starts(MANUAL))
+    NodeType(name, package, f"{what}: manual. Input messages only update what the person "
+             "sees.", trigger=starts(MANUAL), transfer=swallows)
     for name, (package, what) in _PERSON.items()
 ]
