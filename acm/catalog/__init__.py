@@ -23,6 +23,7 @@ from ..values import UNKNOWN, Shape, Shapes
 from . import (
     core,
     dashboard,
+    devices,
     gpio,
     homeassistant,
     industrial,
@@ -51,7 +52,7 @@ from .declare import (
 )
 
 MODULES = (core, dashboard, homeassistant, zigbee2mqtt, tasmota, shelly, gpio, industrial,
-           lighting, schedulers, people, sensors)
+           lighting, schedulers, people, sensors, devices)
 
 
 def _collect() -> dict[str, NodeType]:
