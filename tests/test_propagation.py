@@ -576,3 +576,27 @@ def test_self_loop_with_function_terminates() -> None:
     ]
     report = analyse(two_tabs(t1, simple_t2("on")))
     assert direct(report).severity == "warning"  # type: ignore[union-attr]
+
+
+def test_paths_start_at_the_trigger_that_sends_and_prefer_the_shortest() -> None:
+    """T1 reaches the lamp from a button (a person) and from a schedule by a long and a
+    short way; the finding shows the schedule's short path first, then the person's."""
+    t1 = [
+        node("T1.btn", "inject", "T1", [["T1.long1"]], repeat="", crontab="", once=False,
+             payload="on", payloadType="str"),  # the editor's button: a person
+        inject("T1.cron", "T1", "T1.long1", "on"),
+        change("T1.long1", "T1", ["T1.long2"]),
+        change("T1.long2", "T1", ["T1.out"]),
+        inject("T1.cron2", "T1", "T1.out", "on"),
+        mqtt_out("T1.out", "T1"),
+    ]
+    report = analyse(two_tabs(t1, simple_t2("off")))
+    finding = direct(report)
+    assert finding is not None
+    mine = [p for p in finding.paths if p.application == "T1"]
+    assert [(p.provenance, [r.id for r in p.nodes]) for p in mine] == [
+        ("automation", ["T1.cron2", "T1.out"]),
+        ("manual", ["T1.btn", "T1.long1", "T1.long2", "T1.out"]),
+    ]
+    for path in finding.paths:  # every path ends at the node that commands the key
+        assert path.nodes[-1].id in {r.id for r in finding.actuators[0].nodes}
