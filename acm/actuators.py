@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .catalog import ACTUATOR_TYPES, CHANNEL, DEVICE, STATE, Target, acm_role, actuator_targets
+from .catalog.homeassistant import entity_role
 from .graph import FlowGraph, GraphNode
 from .propagate import Propagation, Source
 from .values import UNKNOWN, Value
@@ -289,18 +290,21 @@ class PathFinder:
 
 
 def merge_model(scan: ActuatorScan, declared: Sequence[Any],
-                rename: Callable[[str], str]) -> ActuatorScan:
+                expand: Callable[[str], Sequence[str]]) -> ActuatorScan:
     """Apply the deployment model: canonical keys, then zones and effects by key.
 
-    ``rename`` maps a key to its canonical form (broker aliases); actuators
-    that end up with one key are merged. A declared actuator that no flow
-    commands is still listed (with no nodes and no drivers).
+    ``expand`` maps a key to its canonical form (broker aliases), or to the
+    keys of the entities it stands for (a Home Assistant area the model
+    lists); actuators that end up with one key are merged. A declared
+    actuator that no flow commands is still listed (with no nodes and no
+    drivers).
     """
     merged: dict[str, Actuator] = {}
-    for act in scan.actuators:
-        key = rename(act.key)
+    for act, key in ((a, k) for a in scan.actuators for k in expand(a.key)):
         other = merged.get(key)
         if other is None:
+            if key != act.key and key.startswith("ha:"):  # an entity of an area, device ...
+                act = replace(act, name=key[3:], role=entity_role(key[3:]))
             merged[key] = replace(act, key=key)
             continue
         drivers = dict(other.drivers)

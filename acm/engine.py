@@ -75,15 +75,20 @@ def model_applications(
     return apps
 
 
-def _canonical_key(aliases: Mapping[str, str]) -> Callable[[str], str]:
-    def rename(key: str) -> str:
+def _canonical_keys(aliases: Mapping[str, str], members: Mapping[str, Sequence[str]]
+                    ) -> Callable[[str], Sequence[str]]:
+    """Broker aliases to one broker; Home Assistant areas, devices, floors and labels the
+    model lists to the keys of their entities."""
+    def expand(key: str) -> Sequence[str]:
         if key.startswith("mqtt:") and aliases:
             address, _, topic = key[5:].partition("/")
             if address in aliases:
-                return f"mqtt:{aliases[address]}/{topic}"
-        return key
+                return [f"mqtt:{aliases[address]}/{topic}"]
+        if key in members:
+            return [f"ha:{entity}" for entity in members[key]]
+        return [key]
 
-    return rename
+    return expand
 
 
 def analyze_model(model: Model | str | Path, ruleset: RuleSet | None = None) -> Report:
@@ -174,7 +179,8 @@ def _analyze(
     prop = propagate(fg, source_of, gates_of)
     scan = find_actuators(fg, prop)
     if model is not None or aliases:
-        scan = merge_model(scan, model.actuators if model else (), _canonical_key(aliases))
+        scan = merge_model(scan, model.actuators if model else (),
+                           _canonical_keys(aliases, model.ha_members if model else {}))
     # Applications are what starts messages: tabs with no trigger are not listed.
     with_triggers = {source.application for source in prop.triggers.values()}
     by_id = {a.id: a for a in apps.values() if a.id in with_triggers}

@@ -88,6 +88,8 @@ class Model:
     sensors: tuple[Mapping[str, Any], ...] = ()
     resolution_runtime: str | None = None  # hosts cross-runtime resolvers
     triggers: Mapping[str, str] = field(default_factory=dict)  # node id or name -> provenance
+    # "ha-area:office" (and ha-device:, ha-floor:, ha-label:) -> the entity ids it holds
+    ha_members: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def runtime(self, runtime_id: str) -> Runtime | None:
         return next((r for r in self.runtimes if r.id == runtime_id), None)
@@ -281,8 +283,12 @@ def _resolve(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> Model:
         raise fail(["resolution", "runtime"], f"unknown runtime {host!r}; "
                    f"known: {', '.join(sorted(runtime_ids)) or 'none'}")
     triggers = {t["node"]: t["provenance"] for t in data.get("triggers") or []}
+    members = {f"ha-{kind[:-1]}:{place}": tuple(entities)
+               for kind, places in (data.get("home_assistant") or {}).items()
+               for place, entities in places.items()}
     return Model(path, data.get("name") or path.stem, tuple(runtimes), brokers, applications,
-                 zones, tuple(actuators), tuple(data.get("sensors") or ()), host, triggers)
+                 zones, tuple(actuators), tuple(data.get("sensors") or ()), host, triggers,
+                 members)
 
 
 def binding_key(binding: Mapping[str, Any], brokers: Mapping[str, Broker],

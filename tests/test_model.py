@@ -424,3 +424,51 @@ def test_broker_alias_with_port(run_acm, tmp_path):  # type: ignore[no-untyped-d
     doc = analyse_json(run_acm, "--model", str(make_site(tmp_path, text, b=b)), code=1)
     heater = next(a for a in doc["actuators"] if a["key"] == f"{KEY}/room/heater/set")
     assert "tb1-out" in heater["nodes"]
+
+
+# --------------------------------------------------------------------------- HA areas
+
+
+def _area_flows() -> list[dict[str, Any]]:
+    """Evening switches the office area off; Work switches the desk lamp on."""
+    def call(node_id: str, z: str, service: str, **target: Any) -> list[dict[str, Any]]:
+        return [
+            {"id": f"{node_id}-in", "type": "inject", "z": z, "crontab": "00 18 * * *",
+             "payload": "", "payloadType": "date", "x": 1, "y": 1, "wires": [[node_id]]},
+            {"id": node_id, "type": "api-call-service", "z": z, "server": "S", "version": 7,
+             "action": service, "floorId": [], "areaId": [], "deviceId": [], "labelId": [],
+             "entityId": [], "data": "", "dataType": "json", "x": 1, "y": 1, "wires": [],
+             **target},
+        ]
+
+    return [{"id": "E", "type": "tab", "label": "Evening"}, {"id": "W", "type": "tab",
+             "label": "Work"}, {"id": "S", "type": "server", "name": "HA"},
+            *call("e", "E", "light.turn_off", areaId=["office"]),
+            *call("w", "W", "light.turn_on", entityId=["light.desk"])]
+
+
+def test_an_area_the_model_lists_commands_its_entities(tmp_path: Path, run_acm) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "flows.json").write_text(json.dumps(_area_flows()), encoding="utf-8")
+    plain = run_acm("analyze", str(tmp_path / "flows.json"), "--format", "json").json()
+    assert {a["key"] for a in plain["actuators"]} == {"ha-area:office", "ha:light.desk"}
+    assert plain["conflicts"] == []  # without the model nobody knows the desk is in the office
+    (tmp_path / "site.yaml").write_text(
+        "version: 1\nruntimes:\n  - {id: home, flows: flows.json}\n"
+        "home_assistant:\n  areas:\n    office: [light.desk, light.ceiling]\n",
+        encoding="utf-8")
+    doc = run_acm("analyze", "--model", str(tmp_path / "site.yaml"), "--format", "json").json()
+    assert {a["key"] for a in doc["actuators"]} == {"ha:light.desk", "ha:light.ceiling"}
+    [conflict] = doc["conflicts"]
+    assert conflict["rule"] == "direct" and conflict["severity"] == "error"
+    assert conflict["actuators"][0]["key"] == "ha:light.desk"
+    assert sorted(conflict["applications"]) == ["E", "W"]
+
+
+def test_an_area_entity_that_is_no_entity_id_is_a_model_error(tmp_path: Path, run_acm) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "flows.json").write_text(json.dumps(_area_flows()), encoding="utf-8")
+    (tmp_path / "site.yaml").write_text(
+        "version: 1\nruntimes:\n  - {id: home, flows: flows.json}\n"
+        "home_assistant:\n  areas:\n    office: [desk lamp]\n", encoding="utf-8")
+    result = run_acm("model", "check", str(tmp_path / "site.yaml"))
+    assert result.code == 2
+    assert "home_assistant.areas.office[0]" in result.err and "site.yaml:6" in result.err
