@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AcmError
+from .files import write_atomic
 from .findings import Report
 
 SCHEMA = "acm.baseline/1"
@@ -26,10 +27,10 @@ def write_baseline(report: Report, path: str | Path) -> int:
     ]
     document = {"schema": SCHEMA, "conflicts": entries}
     try:
-        Path(path).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
-                              encoding="utf-8")
+        write_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     except OSError as exc:
-        raise AcmError(f"cannot write baseline ({exc.strerror})", str(path)) from None
+        raise AcmError(f"cannot write baseline ({exc.strerror}); it is unchanged",
+                       str(path)) from None
     return len(entries)
 
 

@@ -22,6 +22,7 @@ from .baseline import apply_baseline, load_baseline
 from .baseline import write_baseline as write_baseline_file
 from .engine import analyze_flows, analyze_model, model_applications
 from .errors import AcmError
+from .files import printable, write_atomic
 from .findings import SEVERITIES, Report
 from .flows import flows_from_data, load_flows
 from .model import Model, load_model
@@ -52,12 +53,14 @@ RULES_OPTION = click.option(
 def cli() -> None:
     """ACM finds actuation conflicts in Node-RED flows.
 
-    Two flows conflict when they command the same actuator (one MQTT topic,
-    one Home Assistant entity, one GPIO pin ...) from different applications
-    (by default: different tabs).
+    Two flows conflict when automations of different applications (by
+    default: different tabs) command the same device (one MQTT command
+    topic, one Home Assistant entity, one GPIO pin ...).
 
     Exit codes: 0 no conflict at or above --fail-on, 1 conflicts found,
-    2 bad input or usage (one line on stderr says where and what).
+    2 bad input or usage (one line on stderr says where and what),
+    3 internal error (a bug in ACM: one line; --debug or ACM_DEBUG=1 shows
+    the traceback).
 
     \b
     Examples:
@@ -724,19 +727,39 @@ def rules_command(rule_files: Sequence[str], explain: str | None) -> int:
 def write_output(text: str, output: str) -> None:
     """Write a report to ``output`` (``-`` is standard output)."""
     if output == "-":
-        click.echo(text, nl=False)
+        click.echo(printable(text), nl=False)
         return
     try:
-        Path(output).write_text(text, encoding="utf-8")
+        write_atomic(output, text)
     except OSError as exc:
-        raise AcmError(f"cannot write report ({exc.strerror})", output) from None
+        raise AcmError(f"cannot write {output} ({exc.strerror}); it is unchanged",
+                       output) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code (never raises for bad input)."""
+    """Run the CLI and return its exit code (never raises for bad input).
+
+    An unexpected exception is a bug in ACM, not a finding: exit 3 with one
+    line, the traceback only with ``--debug`` (anywhere on the command line)
+    or ``ACM_DEBUG=1``.
+    """
+    args = list(argv) if argv is not None else sys.argv[1:]
+    debug = "--debug" in args or os.environ.get("ACM_DEBUG", "") not in ("", "0")
+    args = [a for a in args if a != "--debug"]
     try:
-        result = cli.main(args=list(argv) if argv is not None else None, prog_name="acm",
-                          standalone_mode=False)
+        return _run(args)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence, by design
+        if debug:
+            raise
+        what = _one_line(f"{type(exc).__name__}: {exc}")[:300]
+        click.echo(f"acm: internal error ({what}); this is a bug in ACM: please report it "
+                   "with the input, run with --debug for the traceback", err=True)
+        return 3
+
+
+def _run(args: list[str]) -> int:
+    try:
+        result = cli.main(args=args, prog_name="acm", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:

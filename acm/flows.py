@@ -66,9 +66,16 @@ def load_flows(path: str | Path, *, text: str | None = None) -> Flows:
         data = json.loads(text)
         return flows_from_data(data, source)
     except json.JSONDecodeError as exc:
+        hint = ""
+        if Path(source).suffix.lower() in (".yaml", ".yml") or text.lstrip().startswith("version:"):
+            hint = " (this looks like a deployment model: use acm analyze --model FILE)"
         raise FlowsError(
-            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", source
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}", source
         ) from None
+    except RecursionError:
+        raise FlowsError("JSON nested too deeply to be a flows file", source) from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise FlowsError(f"JSON value out of range ({_first_words(str(exc))})", source) from None
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -81,7 +88,7 @@ def flows_from_data(data: Any, source: str = "<flows>") -> Flows:
         rev = data.get("rev") if isinstance(data.get("rev"), str) else None
         raw: Sequence[Any] = data["flows"]
     elif isinstance(data, dict) and isinstance(data.get("nodes"), list) and "id" in data:
-        raw = _single_flow(data)
+        raw = _single_flow(data, source)
     elif isinstance(data, list):
         raw = data
     else:
@@ -102,9 +109,7 @@ def flows_from_data(data: Any, source: str = "<flows>") -> Flows:
             raise FlowsError(f"node {node_id} has no string 'type'", source)
         if node_id in by_id:
             raise FlowsError(f"duplicate node id {node_id}", source)
-        wires = node.get("wires", [])
-        if not isinstance(wires, list) or not all(isinstance(p, list) for p in wires):
-            raise FlowsError(f"node {node_id} has malformed 'wires'", source)
+        _check_shape(node, source)
         nodes.append(node)
         by_id[node_id] = node
     if any(n["type"] == "group" for n in nodes):
@@ -143,8 +148,40 @@ def restore_markers(nodes: Sequence[Node]) -> list[Node]:
     ]
 
 
-def _single_flow(data: Mapping[str, Any]) -> list[Any]:
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _check_shape(node: Node, source: str) -> None:
+    """A node's fields that the analysis walks must have the shapes Node-RED writes."""
+    node_id = node["id"]
+    wires = node.get("wires", [])
+    if not isinstance(wires, list) or not all(_strings(port) for port in wires):
+        raise FlowsError(f"node {node_id} has malformed 'wires' (expected lists of node ids)",
+                         source)
+    if "links" in node and not _strings(node["links"]):
+        raise FlowsError(f"node {node_id} has malformed 'links' (expected a list of node ids)",
+                         source)
+    for axis in ("x", "y"):
+        value = node.get(axis)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise FlowsError(f"node {node_id} has a non-numeric '{axis}'", source)
+    env = node.get("env")
+    if env is not None and not (isinstance(env, list)
+                                and all(isinstance(item, dict) for item in env)):
+        raise FlowsError(f"node {node_id} has malformed 'env' (expected a list of objects)",
+                         source)
+
+
+def _first_words(text: str) -> str:
+    return text.split(";")[0].strip()
+
+
+def _single_flow(data: Mapping[str, Any], source: str) -> list[Any]:
     """Flatten ``GET /flow/:id`` output into the plain-array shape."""
+    for part in ("configs", "subflows"):
+        if data.get(part) is not None and not isinstance(data[part], list):
+            raise FlowsError(f"'{part}' of flow {data['id']} is not an array", source)
     tab = {k: v for k, v in data.items() if k not in ("nodes", "configs", "subflows")}
     tab.setdefault("type", "tab")
     out: list[Any] = [tab]

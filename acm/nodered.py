@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .errors import AcmError
+from .files import encode
 from .model import without_userinfo as public_url
 
 __all__ = [
@@ -360,8 +361,10 @@ def write_backup(backup_dir: Path, url: str, flows: FlowList, rev: str) -> Path:
         suffix = f"-{n}" if n else ""
         path = backup_dir / f"{host}-{stamp}-{rev[:8]}{suffix}.json"
         try:
-            with path.open("x", encoding="utf-8") as out:
-                out.write(text)
+            with path.open("xb") as out:  # never over an existing backup
+                out.write(encode(text))
+                out.flush()
+                os.fsync(out.fileno())
             return path
         except FileExistsError:
             continue
