@@ -173,16 +173,65 @@ def _describe(error: jsonschema.ValidationError) -> str:
                        and not (extensions and str(k).startswith("x-")))
         allowed = ", ".join(sorted(known)) + (" (or x-* extensions)" if extensions else "")
         return f"unknown field(s) {', '.join(repr(k) for k in extra)}; expected: {allowed}"
+    value = _shown(error)
     if error.validator == "enum":
         allowed = " | ".join(str(v) for v in list(error.validator_value))  # type: ignore[arg-type]
-        return f"{error.instance!r} is not allowed; expected one of: {allowed}"
+        return f"{value} is not allowed; expected one of: {allowed}"
     if error.validator == "const":
-        return f"{error.instance!r} is not allowed; expected {error.validator_value!r}"
+        return f"{value} is not allowed; expected {error.validator_value!r}"
     if error.validator == "pattern":
-        return f"{error.instance!r} does not match the expected form {error.validator_value}"
+        return f"{value} does not match the expected form {error.validator_value}"
     if error.validator == "type":
-        return f"{error.instance!r} is not of type {error.validator_value}"
-    return str(error.message)
+        return f"{value} is not of type {error.validator_value}"
+    if value != repr(error.instance):  # a secret, or too long to repeat
+        return f"{value} does not satisfy '{error.validator}'"
+    message = str(error.message)
+    return message if len(message) <= 200 else message[:200] + "…"
+
+
+_SECRET_NAMES = ("_env", "token", "password", "secret", "key")
+
+
+def _shown(error: jsonschema.ValidationError) -> str:
+    """The offending value for a message: never a would-be secret, never a whole document."""
+    last = error.absolute_path[-1] if error.absolute_path else ""
+    if isinstance(last, str) and last.lower().endswith(_SECRET_NAMES):
+        return "the value (not shown: it may be a secret)"
+    text = repr(error.instance)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+MAX_MODEL_NODES = 100_000  # a real site's model has hundreds of YAML nodes
+
+
+def _check_size(root: yaml.Node | None, path: Path) -> None:
+    """Refuse a model whose aliases expand into more nodes than any site needs.
+
+    A "billion laughs" document is a few hundred bytes that expand, alias by
+    alias, into billions of nodes; counting the expanded size on the composed
+    tree (each node's size once, shared aliases multiplied) costs only the
+    size of the text.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)] if root is not None else []
+    while stack:  # post-order without recursion: documents can be nested deep
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if done or not children:
+            sizes[id(node)] = min(1 + sum(sizes.get(id(c), 0) for c in children),
+                                  MAX_MODEL_NODES + 1)
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    if root is not None and sizes.get(id(root), 0) > MAX_MODEL_NODES:
+        raise ModelError(f"the model expands to more than {MAX_MODEL_NODES} YAML nodes "
+                         "(aliases repeated over and over?)", str(path))
 
 
 def load_model(path: str | Path) -> Model:
@@ -196,7 +245,10 @@ def load_model(path: str | Path) -> Model:
         raise ModelError(f"cannot read model ({exc})", str(model_path)) from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_size(root, model_path)  # before aliases are expanded into data
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise ModelError("YAML nested too deeply to be a model", str(model_path)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{model_path}:{mark.line + 1}:{mark.column + 1}" if mark else str(model_path)

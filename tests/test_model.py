@@ -155,7 +155,7 @@ INVALID = [
      "  - id: heater\n    zone: room\n    binding: {type: ha", "actuators[1].id",
      ["duplicate id 'heater'"]),
     ("env-name-invalid", "token_env: ACM_A_TOKEN", "token_env: ACM-A-TOKEN", "ACM-A-TOKEN",
-     "runtimes[0].credentials.token_env", ["'ACM-A-TOKEN'"]),
+     "runtimes[0].credentials.token_env", ["not shown: it may be a secret"]),
     ("secret-instead-of-env-name", "credentials: {token_env: ACM_A_TOKEN}",
      "credentials: {token: s3cr3t}", "token: s3cr3t", "runtimes[0].credentials",
      ["unknown field", "token"]),
@@ -472,3 +472,40 @@ def test_an_area_entity_that_is_no_entity_id_is_a_model_error(tmp_path: Path, ru
     result = run_acm("model", "check", str(tmp_path / "site.yaml"))
     assert result.code == 2
     assert "home_assistant.areas.office[0]" in result.err and "site.yaml:6" in result.err
+
+
+# --------------------------------------------------------------------------- hostile models
+
+
+def test_billion_laughs_is_refused_before_it_expands(tmp_path: Path, run_acm) -> None:  # type: ignore[no-untyped-def]
+    lines = ["version: 1", 'a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    for level in range(1, 9):
+        lines.append(f"a{level}: &a{level} [" + ",".join([f"*a{level - 1}"] * 9) + "]")
+    path = tmp_path / "laughs.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_acm("model", "check", str(path))
+    assert result.code == 2
+    assert "more than 100000 YAML nodes" in result.err and len(result.err.splitlines()) == 1
+
+
+def test_yaml_nested_too_deep_is_refused(tmp_path: Path, run_acm) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "deep.yaml"
+    path.write_text("version: 1\nx: " + "[" * 3000 + "]" * 3000 + "\n", encoding="utf-8")
+    result = run_acm("model", "check", str(path))
+    assert result.code == 2 and "Traceback" not in result.err
+    assert len(result.err.splitlines()) == 1
+
+
+def test_a_broker_with_tls_and_credentials_by_env_name(tmp_path: Path, run_acm) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "a.json").write_text("[]", encoding="utf-8")
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        "version: 1\nruntimes:\n  - {id: a, flows: a.json}\nbrokers:\n"
+        "  - id: mq\n    host: mqtt.example.com\n    port: 8883\n    tls: true\n"
+        "    ca_file: ca.pem\n    credentials: {username_env: MQTT_USER, password_env: MQTT_PASS}\n",
+        encoding="utf-8")
+    assert run_acm("model", "check", str(path)).code == 0
+    path.write_text(path.read_text(encoding="utf-8").replace("MQTT_PASS", "s3cr3t!"),
+                    encoding="utf-8")
+    result = run_acm("model", "check", str(path))  # a secret where a variable name belongs
+    assert result.code == 2 and "password_env" in result.err
