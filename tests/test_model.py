@@ -502,7 +502,8 @@ def test_a_broker_with_tls_and_credentials_by_env_name(tmp_path: Path, run_acm) 
     path.write_text(
         "version: 1\nruntimes:\n  - {id: a, flows: a.json}\nbrokers:\n"
         "  - id: mq\n    host: mqtt.example.com\n    port: 8883\n    tls: true\n"
-        "    ca_file: ca.pem\n    credentials: {username_env: MQTT_USER, password_env: MQTT_PASS}\n",
+        "    ca_file: ca.pem\n"
+        "    credentials: {username_env: MQTT_USER, password_env: MQTT_PASS}\n",
         encoding="utf-8")
     assert run_acm("model", "check", str(path)).code == 0
     path.write_text(path.read_text(encoding="utf-8").replace("MQTT_PASS", "s3cr3t!"),

@@ -115,3 +115,19 @@ def test_a_failed_write_leaves_the_file_intact(run_acm, tmp_path: Path, monkeypa
     assert last.startswith("acm: error: ") and "No space left" in last and "unchanged" in last
     assert path.read_bytes() == original
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flows.json"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "markdown"])
+def test_secrets_in_request_urls_never_reach_a_report(run_acm, write_flows, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    url = "https://ann:hunter2@plug.local/relay/0/set?token=abc123&room=1"
+    flows = [tab("t1", "Evening"), tab("t2", "Night")]
+    for z, payload in (("t1", "on"), ("t2", "off")):
+        flows += [node(f"{z}.in", "inject", z, [[f"{z}.out"]], payload=payload,
+                       payloadType="str"),
+                  node(f"{z}.out", "http request", z, [], method="POST", url=url)]
+    result = run_acm("analyze", str(write_flows(flows)), "--format", fmt)
+    assert result.code == 1, result.err
+    for secret in ("hunter2", "abc123"):
+        assert secret not in result.out + result.err
+    if fmt != "markdown":  # (markdown escapes the stars)
+        assert "ann:***@plug.local/relay/0/set?token=***&room=1" in result.out

@@ -6,9 +6,10 @@ Inject, MQTT, HTTP, TCP/UDP, websockets, the sequence and function nodes
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from ..flows import Node
 from ..values import UNKNOWN, Shape, Shapes, Value, const, typed_constant
@@ -161,9 +162,35 @@ def _mqtt_out(node: Node, config: Config, runtime: str, shape: Shape) -> list[Ta
 WRITING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+_SECRET_PARAMETER = re.compile(r"(token|key|pass|secret|auth|sig)", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for reports: no password in it, secret-looking query values hidden.
+
+    ``https://ann:pw@host/x?token=abc&room=1`` -> ``https://ann:***@host/x?token=***&room=1``.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"***@{host}"
+    query = "&".join(
+        f"{name}=***" if sep and _SECRET_PARAMETER.search(name) else pair
+        for pair in parts.query.split("&") if pair
+        for name, sep, _ in [pair.partition("=")])
+    if netloc == parts.netloc and query == parts.query:
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 def _http_request(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:
     method = text(node.get("method")).upper() or "GET"
-    url = text(node.get("url"))
+    url = redact_url(text(node.get("url")))
     if method == "USE":  # method from msg.method: may or may not write
         return [Target("http", None, url or "<msg.url>", shape[1], CHANNEL)]
     if method not in WRITING_METHODS:
@@ -198,7 +225,7 @@ def _websocket_out(node: Node, config: Config, runtime: str, shape: Shape) -> li
     endpoint = config(node.get("server")) or config(node.get("client"))
     if endpoint is None:
         return [Target("websocket", None, "<unknown endpoint>", shape[1], CHANNEL)]
-    where = text(endpoint.get("path")) or text(endpoint.get("url"))
+    where = text(endpoint.get("path")) or redact_url(text(endpoint.get("url")))
     if endpoint["type"] == "websocket-listener":
         where = f"{runtime}{where}"
     return [Target("websocket", f"ws:{where}", where, shape[1], CHANNEL)]
