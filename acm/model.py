@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from .catalog.core import redact_url
 from .errors import ModelError
 from .flows import Flows, load_flows
 
@@ -361,6 +362,6 @@ def binding_key(binding: Mapping[str, Any], brokers: Mapping[str, Broker],
             raise fail(f"unknown runtime {binding['runtime']!r}; "
                        f"known: {', '.join(sorted(runtime_ids)) or 'none'}")
         return f"gpio:{binding['runtime']}/{binding['pin']}"
-    if kind == "http":
-        return f"http:{binding['method']} {binding['url']}"
+    if kind == "http":  # the same key the catalog gives the node: no secrets in it
+        return f"http:{binding['method']} {redact_url(binding['url'])}"
     return str(binding["key"])
