@@ -36,6 +36,9 @@ class Involved:
     name: str
     nodes: tuple[NodeRef, ...]
     feature: str | None = None  # the feature of the device it is about; None: the whole device
+    # true when the device's commands were split by feature: the feature then tells
+    # this finding from the one on another feature (part of the id)
+    split: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class Finding:
             raise ValueError("a finding needs a message")
         if not self.nodes or not all(a.nodes for a in self.actuators):
             raise ValueError("a finding needs at least one node in the flows")
-        identity = [self.rule, *sorted(a.key + (f"#{a.feature}" if a.feature else "")
+        identity = [self.rule, *sorted(a.key + (f"#{a.feature}" if a.split else "")
                                        for a in self.actuators),
                     *sorted(f"{r.runtime}/{r.id}" for r in self.subject)]
         if not self.actuators:  # about nodes only: what is said tells findings apart

@@ -40,6 +40,7 @@ class ActuatorFacts:
     actuator: Actuator
     app_names: Mapping[str, str]
     feature: str | None = None
+    split: bool = False  # one of several features of the device: see facts_of
     # the applications that command each actuator key (to see who sets a gate)
     commanders: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
@@ -159,7 +160,7 @@ def facts_of(actuator: Actuator, app_names: Mapping[str, str],
     commanders = commanders or {}
     if len(features) < 2:  # one feature (named in findings), or the whole device
         return [ActuatorFacts(actuator, app_names, features[0] if features else None,
-                              commanders)]
+                              False, commanders)]
     out = []
     for feature in features:
         drivers = {}
@@ -169,7 +170,7 @@ def facts_of(actuator: Actuator, app_names: Mapping[str, str],
                 drivers[app] = kept
         nodes = tuple(dict.fromkeys(c.ref for d in drivers.values() for c in d.sends))
         out.append(ActuatorFacts(replace(actuator, drivers=drivers, nodes=nodes), app_names,
-                                 feature, commanders))
+                                 feature, True, commanders))
     return out
 
 
@@ -407,8 +408,8 @@ def _finding(loaded: LoadedRule, level: str, message: str,
         kind=loaded.rule.kind or loaded.rule.name,
         severity=loaded.forced_level or level,
         message=message,
-        actuators=tuple(Involved(f.actuator.key, f.actuator.name, f.actuator.nodes, f.feature)
-                        for f in bound),
+        actuators=tuple(Involved(f.actuator.key, f.actuator.name, f.actuator.nodes, f.feature,
+                                 f.split) for f in bound),
         applications=tuple(apps),
         paths=tuple(paths),
     )

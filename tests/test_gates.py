@@ -148,3 +148,49 @@ def test_a_trigger_on_a_helper_set_by_the_other_application() -> None:
     ]
     finding = direct(analyse(flows))
     assert finding is not None and finding.severity == "info", finding
+
+
+def test_finding_ids_name_the_feature_only_when_the_device_is_split() -> None:
+    """One feature in play: the id is the device's (stable as before features existed);
+    several: each feature's finding has an id of its own."""
+    import hashlib
+
+    def plain_id(rule_code: str, rule: str, key: str) -> str:
+        return f"{rule_code}-" + hashlib.sha256(f"{rule}\0{key}".encode()).hexdigest()[:12]
+
+    def thermostat(t2_service: str, t2_data: str) -> Report:
+        return analyse([
+            tab("A", "Comfort"), tab("B", "Eco"), SERVER,
+            schedule("a.t", "A", [["a.set"]], "00 07 * * *"),
+            node("a.set", "api-call-service", "A", [], server="S", version=5, domain="climate",
+                 service="set_temperature", entityId=["climate.living"],
+                 data='{"temperature": 21}', dataType="json"),
+            node("a.mode", "api-call-service", "A", [], server="S", version=5,
+                 domain="climate", service="set_hvac_mode", entityId=["climate.living"],
+                 data='{"hvac_mode": "heat"}', dataType="json"),
+            schedule("a.t2", "A", [["a.mode"]], "00 06 * * *"),
+            schedule("b.t", "B", [["b.set"]], "00 22 * * *"),
+            node("b.set", "api-call-service", "B", [], server="S", version=5, domain="climate",
+                 service=t2_service, entityId=["climate.living"], data=t2_data,
+                 dataType="json"),
+        ])
+
+    split = thermostat("set_temperature", '{"temperature": 17}')
+    [finding] = [f for f in split.findings if f.rule == "direct"]
+    assert finding.actuators[0].feature == "target temperature" and finding.actuators[0].split
+    assert finding.id != plain_id("ACM001", "direct", "ha:climate.living")
+    # only setpoints in play: named in the message, but the id is the device's
+    single = analyse([
+        tab("A", "Comfort"), tab("B", "Eco"), SERVER,
+        schedule("a.t", "A", [["a.set"]], "00 07 * * *"),
+        node("a.set", "api-call-service", "A", [], server="S", version=5, domain="climate",
+             service="set_temperature", entityId=["climate.living"],
+             data='{"temperature": 21}', dataType="json"),
+        schedule("b.t", "B", [["b.set"]], "00 22 * * *"),
+        node("b.set", "api-call-service", "B", [], server="S", version=5, domain="climate",
+             service="set_temperature", entityId=["climate.living"],
+             data='{"temperature": 17}', dataType="json"),
+    ])
+    [finding] = [f for f in single.findings if f.rule == "direct"]
+    assert "(target temperature)" in finding.message
+    assert finding.id == plain_id("ACM001", "direct", "ha:climate.living")
