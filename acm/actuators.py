@@ -179,7 +179,7 @@ def with_env(info: GraphNode, fg: FlowGraph) -> Mapping[str, Any]:
     literal in keys.
     """
     node = info.node
-    if "${" not in _text_of(node):
+    if not _mentions_env(node):
         return node
     flows = fg.flows[info.runtime]
     scopes: list[Any] = []
@@ -209,17 +209,16 @@ def with_env(info: GraphNode, fg: FlowGraph) -> Mapping[str, Any]:
     return {k: fill(v) if k not in ("id", "z", "wires") else v for k, v in node.items()}
 
 
-def _text_of(node: Mapping[str, Any]) -> str:
-    """The node's string values, lists and dicts included, as one text to search."""
-    parts: list[str] = []
+def _mentions_env(node: Mapping[str, Any]) -> bool:
+    """Whether a ``${`` appears in any of the node's values (lists and objects included)."""
     for key, value in node.items():
-        if key in ("wires", "id", "z"):
-            continue
         if isinstance(value, str):
-            parts.append(value)
-        elif isinstance(value, (list, dict)):
-            parts.append(str(value))
-    return "\n".join(parts)
+            if "${" in value:
+                return True
+        elif isinstance(value, (list, dict)) and key not in ("wires", "links"):
+            if "${" in str(value):
+                return True
+    return False
 
 
 def _resolver_strategy(fg: FlowGraph, gid: str) -> str | None:

@@ -149,7 +149,7 @@ def restore_markers(nodes: Sequence[Node]) -> list[Node]:
 
 
 def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return type(value) is list and all(type(v) is str for v in value)
 
 
 def _check_shape(node: Node, source: str) -> None:

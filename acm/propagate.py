@@ -109,8 +109,9 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
             return source
         return source._replace(gates=source.gates | found)
 
+    branching = {source for source, _ in fg.ports}  # nodes whose outputs carry different ports
     while True:
-        _run(queue, pending, reach, info, succ, gated, fg.ports)
+        _run(queue, pending, reach, info, succ, gated, fg.ports, branching)
         late = [gid for gid in deferred if gid not in reach]
         deferred = []
         if not late:
@@ -135,7 +136,7 @@ def _run(queue: deque[str], pending: dict[str, dict[Source, None]],
          reach: dict[str, dict[Source, Reach]], info: Mapping[str, GraphNode],
          succ: Mapping[str, Mapping[str, object]],
          gated: Callable[[str, Source], Source],
-         ports: Mapping[tuple[str, str], set[int]]) -> None:
+         ports: Mapping[tuple[str, str], set[int]], branching: set[str]) -> None:
     """The worklist loop: push sources and shapes until nothing changes."""
     while queue:
         gid = queue.popleft()
@@ -152,7 +153,8 @@ def _run(queue: deque[str], pending: dict[str, dict[Source, None]],
                 out = join(out, state.seed)
             if not out:
                 continue  # the node sends nothing on (a widget without pass-through)
-            by_port = routes(node, state.shapes) if state.shapes else None
+            by_port = routes(node, state.shapes) \
+                if state.shapes and gid in branching else None
             onward = gated(gid, source)
             back = None if onward is source else source
             for nxt in successors:

@@ -60,11 +60,6 @@ class ActuatorFacts:
     def manual(self) -> frozenset[str]:
         return self._apps(PERSON)
 
-    def _held_by(self, app: str, command: Command) -> frozenset[str]:
-        """The gates of ``command`` that ``app`` sets (shared state deciding whether it flows)."""
-        return frozenset(gate for gate in command.source.gates
-                         if app in self.commanders.get(gate, ()))
-
     @cached_property
     def _crossing(self) -> tuple[tuple[Command, ...], frozenset[str]]:
         """Automations' commands that another application's automation can cross, and the
@@ -73,22 +68,36 @@ class ActuatorFacts:
         Two commands of different applications do not cross when one of the
         applications sets a gate of the other's command: they take turns by
         design (a mode that switches a room's automation off before taking
-        the light over).
+        the light over). Commands of one application with the same gates
+        behave alike, so pairs are checked per such group.
         """
-        automated = [c for d in self.actuator.drivers.values() for c in d.sends
-                     if c.provenance in AUTOMATED]
-        crossing: dict[Command, None] = {}
+        groups: dict[tuple[str, frozenset[str]], list[Command]] = {}
+        for driver in self.actuator.drivers.values():
+            for c in driver.sends:
+                if c.provenance in AUTOMATED:
+                    groups.setdefault((c.source.application, c.source.gates), []).append(c)
+        sets: dict[str, frozenset[str]] = {}  # app -> the gates in play it sets
+
+        def set_by(app: str) -> frozenset[str]:
+            if app not in sets:
+                sets[app] = frozenset(g for (_, gates) in groups for g in gates
+                                      if app in self.commanders.get(g, ()))
+            return sets[app]
+
+        crossing: list[Command] = []
         turns: set[str] = set()
-        for c in automated:
-            for o in automated:
-                if o.source.application == c.source.application:
+        for (app, gates), commands in groups.items():
+            crosses = False
+            for (other, other_gates) in groups:
+                if other == app:
                     continue
-                held = (self._held_by(o.source.application, c)
-                        | self._held_by(c.source.application, o))
+                held = (gates & set_by(other)) | (other_gates & set_by(app))
                 if held:
                     turns |= held
                 else:
-                    crossing[c] = None
+                    crosses = True
+            if crosses:
+                crossing.extend(commands)
         return tuple(crossing), frozenset(turns)
 
     @property
