@@ -22,7 +22,7 @@ from .baseline import apply_baseline, load_baseline
 from .baseline import write_baseline as write_baseline_file
 from .engine import analyze_flows, analyze_model, model_applications
 from .errors import AcmError
-from .files import printable, write_atomic
+from .files import printable, terminal_safe, write_atomic
 from .findings import SEVERITIES, Report
 from .flows import flows_from_data, load_flows
 from .model import Model, load_model
@@ -775,4 +775,4 @@ def _run(args: list[str]) -> int:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(textwrap.dedent(text).split())
+    return terminal_safe(" ".join(textwrap.dedent(text).split()))

@@ -23,6 +23,16 @@ def printable(text: str) -> str:
     return encode(text).decode("utf-8")
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7f] if c != 0x0a}
+_CONTROL.update({c: f"\\x{c:02x}" for c in range(0x80, 0xa0)})
+
+
+def terminal_safe(text: str) -> str:
+    """Text for a terminal: control characters from flows (escape sequences that could
+    move the cursor or retitle the window) are shown as ``\\x1b`` instead; newlines stay."""
+    return text.translate(_CONTROL)
+
+
 def write_atomic(path: str | Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one step; on any failure the old file is intact.
 

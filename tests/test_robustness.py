@@ -131,3 +131,11 @@ def test_secrets_in_request_urls_never_reach_a_report(run_acm, write_flows, fmt:
         assert secret not in result.out + result.err
     if fmt != "markdown":  # (markdown escapes the stars)
         assert "ann:***@plug.local/relay/0/set?token=***&room=1" in result.out
+
+
+def test_escape_sequences_from_flows_do_not_reach_the_terminal(run_acm, write_flows) -> None:  # type: ignore[no-untyped-def]
+    name = "Evening\x1b]0;pwned\x07\x1b[2J"
+    result = run_acm("analyze", str(write_flows(_conflict_flows(name))))
+    assert result.code == 1
+    assert "\x1b" not in result.out and "\x07" not in result.out
+    assert "Evening\\x1b]0;pwned\\x07\\x1b[2J" in result.out  # shown, harmlessly

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections import defaultdict
 
+from ..files import terminal_safe
 from ..findings import Finding, Report
 
 WIDTH = 80
@@ -68,4 +69,4 @@ def render(report: Report) -> str:
         out += textwrap.wrap(
             f"{_plural(unknown, 'actuator node')} with a target known only at run time "
             "(not analysed; see --format json 'unknown_targets')", WIDTH)
-    return "\n".join(out) + "\n"
+    return terminal_safe("\n".join(out) + "\n")
