@@ -38,6 +38,7 @@ class Command:
     node: str  # graph id of the actuator node that sends it (paths: PathFinder)
     ref: NodeRef  # that node in its flows file
     origin: str  # runtime of the trigger the command starts at
+    gates: frozenset[str] = frozenset()  # shared state that decides whether it flows
 
     @property
     def provenance(self) -> str:
@@ -139,7 +140,7 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
                 entry = _entry(by_key, target, ref)
                 sends = entry["drivers"].setdefault(app, {})
                 sends[Command(source, target.feature, target.command, gid, ref,
-                              state.origin)] = None
+                              state.origin, state.gates)] = None
                 entry["runtimes"].add(state.origin)
                 entry["managed"].append(_resolver_strategy(fg, gid))
         if unknown_target is not None:

@@ -169,8 +169,7 @@ def _analyze(
         node = info.node
         said = overrides.get(str(node["id"])) or overrides.get(str(node.get("name") or "")) \
             or (found.provenance if found else None)
-        return Source(found.id if found else info.tab, said or provenance,
-                      gates(node, fg.flows[info.runtime].by_id.get))
+        return Source(found.id if found else info.tab, said or provenance)
 
     def gates_of(gid: str) -> frozenset[str]:
         info = fg.info[gid]

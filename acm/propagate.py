@@ -23,16 +23,10 @@ from .values import MAX_SHAPES, NO_MESSAGE, Shapes, covered, join
 
 
 class Source(NamedTuple):
-    """Where messages start: an application, and who acts there (manual, automation, external).
-
-    ``gates`` are the keys of the shared state (a Home Assistant helper, the
-    switch that enables an exposed node) that decides whether the messages
-    flow: the trigger listens to it, or a condition on the way checks it.
-    """
+    """Where messages start: an application, and who acts there (manual, automation, external)."""
 
     application: str
     provenance: str
-    gates: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -43,8 +37,13 @@ class Reach:
     shapes: Shapes  # message shapes arriving at the node's input
     origin: str  # runtime of the trigger that first brought the application here
     seed: Shapes = NO_MESSAGE  # what the node emits by itself (triggers only)
-    back: Source | None = None  # the source at ``pred`` when a gate there changed it
     widened: bool = False  # shapes were widened: compare by covering from now on
+    # Gates that hold on every way the source reaches the node: keys of the shared
+    # state (a Home Assistant helper, the switch that enables an exposed node) that
+    # decides whether the messages flow, because the trigger listens to it or a
+    # condition on the way checks it. Only ever shrinks (intersection), so the
+    # propagation stays linear.
+    gates: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -58,7 +57,6 @@ class Propagation:
         reach = self.reach[gid][source]
         while reach.pred is not None:
             path.append(reach.pred)
-            source = reach.back or source
             reach = self.reach[reach.pred][source]
         path.reverse()
         return path
@@ -76,8 +74,8 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
               gates_of: GatesOf = lambda gid: frozenset()) -> Propagation:
     """Run the propagation; ``source_of`` names a trigger's application and provenance.
 
-    A message that passes a condition on shared state (``gates_of``) carries
-    that gate from there on.
+    A message that starts at, or passes, a node with gates (``gates_of``)
+    carries them from there on; where ways meet, the gates all of them carry.
     """
     reach: dict[str, dict[Source, Reach]] = {}
     triggers: dict[str, Source] = {}
@@ -92,7 +90,8 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
             continue
         provenance = trigger_provenance(node_info.node, bool(pred[gid]))
         if provenance is not None:
-            _seed(gid, source_of(gid, provenance), info, triggers, reach, pending, queue)
+            _seed(gid, source_of(gid, provenance), gates_of(gid), info, triggers, reach,
+                  pending, queue)
 
     # An exact-topic mqtt in fed over the broker is no trigger of its own, unless
     # no publisher feeding it is reached by anything (then the messages it hears
@@ -101,13 +100,11 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
                 and pred[gid] and n.call_site is None]
     gates: dict[str, frozenset[str]] = {}
 
-    def gated(gid: str, source: Source) -> Source:
+    def gated(gid: str) -> frozenset[str]:
         found = gates.get(gid)
         if found is None:
             found = gates[gid] = gates_of(gid)
-        if not found or found <= source.gates:
-            return source
-        return source._replace(gates=source.gates | found)
+        return found
 
     branching = {source for source, _ in fg.ports}  # nodes whose outputs carry different ports
     while True:
@@ -118,16 +115,17 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
             break
         for gid in late:
             provenance = trigger_provenance(info[gid].node, False) or EXTERNAL
-            _seed(gid, source_of(gid, provenance), info, triggers, reach, pending, queue)
+            _seed(gid, source_of(gid, provenance), gates_of(gid), info, triggers, reach,
+                  pending, queue)
     return Propagation(reach, triggers)
 
 
-def _seed(gid: str, source: Source, info: Mapping[str, GraphNode],
+def _seed(gid: str, source: Source, gates: frozenset[str], info: Mapping[str, GraphNode],
           triggers: dict[str, Source], reach: dict[str, dict[Source, Reach]],
           pending: dict[str, dict[Source, None]], queue: deque[str]) -> None:
     triggers[gid] = source
     reach[gid] = {source: Reach(None, NO_MESSAGE, info[gid].runtime,
-                                trigger_shapes(info[gid].node))}
+                                trigger_shapes(info[gid].node), gates=gates)}
     pending[gid] = {source: None}
     queue.append(gid)
 
@@ -135,7 +133,7 @@ def _seed(gid: str, source: Source, info: Mapping[str, GraphNode],
 def _run(queue: deque[str], pending: dict[str, dict[Source, None]],
          reach: dict[str, dict[Source, Reach]], info: Mapping[str, GraphNode],
          succ: Mapping[str, Mapping[str, object]],
-         gated: Callable[[str, Source], Source],
+         gated: Callable[[str], frozenset[str]],
          ports: Mapping[tuple[str, str], set[int]], branching: set[str]) -> None:
     """The worklist loop: push sources and shapes until nothing changes."""
     while queue:
@@ -155,32 +153,36 @@ def _run(queue: deque[str], pending: dict[str, dict[Source, None]],
                 continue  # the node sends nothing on (a widget without pass-through)
             by_port = routes(node, state.shapes) \
                 if state.shapes and gid in branching else None
-            onward = gated(gid, source)
-            back = None if onward is source else source
+            carried = state.gates | gated(gid)
             for nxt in successors:
                 sent = out
                 if by_port is not None and (gid, nxt) in ports:
                     sent = frozenset().union(*(by_port[p] for p in ports[(gid, nxt)]
-                                               if p < len(by_port)))
+                                               if 0 <= p < len(by_port)))
                     if not sent:
                         continue  # no message this way: the switch's rules filter it out
                 there = reach.setdefault(nxt, {})
-                current = there.get(onward)
+                current = there.get(source)
                 if current is None:
-                    there[onward] = Reach(gid, sent, state.origin, back=back)
+                    there[source] = Reach(gid, sent, state.origin, gates=carried)
                 else:
-                    if sent <= current.shapes or (current.widened
-                                                  and covered(sent, current.shapes)):
+                    shared = current.gates & carried
+                    fewer = shared != current.gates
+                    if fewer:
+                        current.gates = shared
+                    grows = not (sent <= current.shapes or (current.widened
+                                                            and covered(sent, current.shapes)))
+                    if grows:
+                        if len(current.shapes | sent) > MAX_SHAPES:
+                            current.widened = True
+                        grown = join(current.shapes, sent)
+                        grows = grown != current.shapes
+                        current.shapes = grown
+                    if not (grows or fewer):
                         continue
-                    if len(current.shapes | sent) > MAX_SHAPES:
-                        current.widened = True
-                    grown = join(current.shapes, sent)
-                    if grown == current.shapes:
-                        continue
-                    current.shapes = grown
                 waiting = pending.get(nxt)
                 if waiting is None:
-                    pending[nxt] = {onward: None}
+                    pending[nxt] = {source: None}
                     queue.append(nxt)
                 else:
-                    waiting[onward] = None
+                    waiting[source] = None

@@ -75,7 +75,7 @@ class ActuatorFacts:
         for driver in self.actuator.drivers.values():
             for c in driver.sends:
                 if c.provenance in AUTOMATED:
-                    groups.setdefault((c.source.application, c.source.gates), []).append(c)
+                    groups.setdefault((c.source.application, c.gates), []).append(c)
         sets: dict[str, frozenset[str]] = {}  # app -> the gates in play it sets
 
         def set_by(app: str) -> frozenset[str]:

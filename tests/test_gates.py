@@ -194,3 +194,24 @@ def test_finding_ids_name_the_feature_only_when_the_device_is_split() -> None:
     [finding] = [f for f in single.findings if f.rule == "direct"]
     assert "(target temperature)" in finding.message
     assert finding.id == plain_id("ACM001", "direct", "ha:climate.living")
+
+
+def test_gates_from_many_branches_keep_one_source_per_node() -> None:
+    """20 diamonds, each with a condition on its own helper on one branch: where the
+    branches meet, the gates they share are kept, so each node is reached once per
+    source (the propagation stays linear instead of one source per subset of gates)."""
+    from acm.engine import inspect
+
+    flows: list[dict[str, Any]] = [tab("T", "Chain"), SERVER,
+                                   schedule("start", "T", [["j0"]], "00 07 * * *")]
+    for i in range(20):
+        flows += [node(f"j{i}", "junction", "T", [[f"c{i}", f"p{i}"]]),
+                  condition(f"c{i}", "T", f"input_boolean.h{i}", [[f"j{i + 1}"]]),
+                  node(f"p{i}", "junction", "T", [[f"j{i + 1}"]])]
+    flows.append(node("j20", "junction", "T", [["out"]]))
+    flows.append(call("out", "T", "turn_on", LIGHT))
+    analysis = inspect({"local": acm.flows_from_data(flows, "<test>")})
+    assert max(len(by_source) for by_source in analysis.propagation.reach.values()) == 1
+    [light] = analysis.report.actuators
+    [command] = light.drivers["T"].sends
+    assert command.gates == frozenset()  # no helper holds on every way
