@@ -197,14 +197,16 @@ def with_env(info: GraphNode, fg: FlowGraph) -> Mapping[str, Any]:
             if isinstance(item, dict) and item.get("type", "str") in ("str", "num", "bool"):
                 values[str(item.get("name"))] = str(item.get("value", ""))
 
-    def fill(value: Any) -> Any:
+    def fill(value: Any, depth: int = 0) -> Any:
         if isinstance(value, str):
             match = _ENV_REF.match(value.strip()) if "${" in value else None
             return values.get(match.group(1), value) if match else value
+        if depth >= 2:  # a target's entity list is as deep as it goes
+            return value
         if isinstance(value, list):  # an entity list: ["${LIGHT}"]
-            return [fill(v) for v in value]
+            return [fill(v, depth + 1) for v in value]
         if isinstance(value, dict):  # a target: {"entity_id": ["${LIGHT}"]}
-            return {k: fill(v) for k, v in value.items()}
+            return {k: fill(v, depth + 1) for k, v in value.items()}
         return value
 
     return {k: fill(v) if k not in ("id", "z", "wires") else v for k, v in node.items()}
@@ -217,8 +219,11 @@ def _mentions_env(node: Mapping[str, Any]) -> bool:
             if "${" in value:
                 return True
         elif isinstance(value, (list, dict)) and key not in ("wires", "links"):
-            if "${" in str(value):
-                return True
+            try:
+                if "${" in str(value):
+                    return True
+            except RecursionError:  # nested deeper than any setting: not followed
+                continue
     return False
 
 

@@ -173,7 +173,8 @@ def _analyze(
 
     def gates_of(gid: str) -> frozenset[str]:
         info = fg.info[gid]
-        return gates(info.node, fg.flows[info.runtime].by_id.get)
+        by_id = fg.flows[info.runtime].by_id
+        return gates(info.node, lambda ref: by_id.get(ref) if isinstance(ref, str) else None)
 
     prop = propagate(fg, source_of, gates_of)
     scan = find_actuators(fg, prop)

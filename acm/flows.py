@@ -159,18 +159,29 @@ def _check_shape(node: Node, source: str) -> None:
     if not isinstance(wires, list) or not all(_strings(port) for port in wires):
         raise FlowsError(f"node {node_id} has malformed 'wires' (expected lists of node ids)",
                          source)
-    if "links" in node and not _strings(node["links"]):
+    node_type = node["type"]
+    if node_type.startswith("link ") and "links" in node and not _strings(node["links"]):
         raise FlowsError(f"node {node_id} has malformed 'links' (expected a list of node ids)",
                          source)
     for axis in ("x", "y"):
         value = node.get(axis)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise FlowsError(f"node {node_id} has a non-numeric '{axis}'", source)
-    env = node.get("env")
-    if env is not None and not (isinstance(env, list)
-                                and all(isinstance(item, dict) for item in env)):
+    env = node.get("env")  # read on tabs, subflows and their instances (contrib nodes may differ)
+    if (node_type in ("tab", "subflow") or node_type.startswith("subflow:")) \
+            and env is not None \
+            and not (isinstance(env, list) and all(isinstance(item, dict) for item in env)):
         raise FlowsError(f"node {node_id} has malformed 'env' (expected a list of objects)",
                          source)
+    if node_type == "subflow":
+        for side in ("in", "out"):
+            ports = node.get(side)
+            if ports is not None and not (
+                    isinstance(ports, list) and all(
+                        isinstance(p, dict) and isinstance(p.get("wires", []), list)
+                        and all(isinstance(w, dict) for w in p.get("wires", []))
+                        for p in ports)):
+                raise FlowsError(f"subflow {node_id} has malformed '{side}' ports", source)
 
 
 def _first_words(text: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 import networkx as nx
 
-from .catalog import mqtt_broker_address, normalise_topic
+from .catalog import ROUTED_TYPES, mqtt_broker_address, normalise_topic
 from .errors import FlowsError
 from .flows import STRUCTURAL_TYPES, Flows, Node
 
@@ -103,7 +103,8 @@ def _connect_brokers(fg: FlowGraph, aliases: Mapping[str, str]) -> None:
         if not isinstance(topic, str) or not topic.strip():
             continue  # dynamic: only known at run time
         flows = fg.flows[info.runtime]
-        config = flows.by_id.get(info.node.get("broker") or "")
+        broker_id = info.node.get("broker")
+        config = flows.by_id.get(broker_id) if isinstance(broker_id, str) else None
         address = mqtt_broker_address(config, str(info.node.get("broker") or "?"))
         address = aliases.get(address, address)
         topic = normalise_topic(topic.strip())
@@ -189,11 +190,12 @@ class _Builder:
                 self._note_link_call(node, gid, local)
                 continue
             wires = node.get("wires", [])
+            by_port = len(wires) > 1 or node_type in ROUTED_TYPES  # a one-output switch filters
             for index, port in enumerate(wires):
                 for target in port:
                     if target in local:
                         self.edges.append((gid, local[target]))
-                        if len(wires) > 1:
+                        if by_port:
                             self.fg.ports.setdefault((gid, local[target]), set()).add(index)
             if node_type == "link out" and node.get("mode", "link") != "return":
                 for target in node.get("links") or []:
@@ -233,10 +235,12 @@ class _Builder:
                     continue
                 for t in targets:
                     self.edges.append((src_gid, t))
-                    source_wires = self.fg.info[src_gid].node.get("wires") or []
-                    if src_gid != gid and len(source_wires) > 1 \
-                            and isinstance(wire.get("port"), int):
-                        self.fg.ports.setdefault((src_gid, t), set()).add(wire["port"])
+                    inner_node = self.fg.info[src_gid].node
+                    port_index = wire.get("port")
+                    if src_gid != gid and type(port_index) is int and port_index >= 0 and (
+                            len(inner_node.get("wires") or []) > 1
+                            or inner_node["type"] in ROUTED_TYPES):
+                        self.fg.ports.setdefault((src_gid, t), set()).add(port_index)
 
     def _note_link_call(self, node: Node, gid: str, local: dict[str, str]) -> None:
         if node.get("linkType", "static") != "static":

@@ -80,8 +80,8 @@ def typed_constant(value: Any, value_type: str | None) -> Value:
     if value_type == "json":
         try:
             return const(json.loads(value) if isinstance(value, str) else value)
-        except json.JSONDecodeError:
-            return UNKNOWN
+        except (json.JSONDecodeError, RecursionError, ValueError):
+            return UNKNOWN  # not JSON, or nested or sized beyond any setting
     return UNKNOWN  # msg/flow/global/env/date/jsonata/bin: decided at run time
 
 

@@ -600,3 +600,16 @@ def test_paths_start_at_the_trigger_that_sends_and_prefer_the_shortest() -> None
     ]
     for path in finding.paths:  # every path ends at the node that commands the key
         assert path.nodes[-1].id in {r.id for r in finding.actuators[0].nodes}
+
+
+def test_a_one_output_switch_filters_too() -> None:
+    """inject "off" -> switch (payload == "on", one output) -> lamp: never sends "off"."""
+    report = analyse(two_tabs(
+        [inject("T1.inj", "T1", "T1.sw", "off"),
+         node("T1.sw", "switch", "T1", [["T1.out"]], property="payload", propertyType="msg",
+              rules=[{"t": "eq", "v": "on", "vt": "str"}], checkall="true", outputs=1),
+         mqtt_out("T1.out", "T1")],
+        simple_t2("on"),
+    ))
+    assert direct(report) is None
+    assert [a for a in report.actuators if "T1" in a.drivers] == []

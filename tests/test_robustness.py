@@ -31,6 +31,12 @@ HOSTILE: dict[str, tuple[str, str]] = {
     "env-is-a-number": (json.dumps([{**TAB, "env": 5}]), "malformed 'env'"),
     "single-flow-configs-is-a-number": (json.dumps({"id": "t", "label": "x", "nodes": [],
                                                     "configs": 5}), "'configs'"),
+    "subflow-in-is-an-object": (json.dumps([TAB, {"id": "s", "type": "subflow", "name": "s",
+                                                  "in": {"a": 1}, "out": []}]),
+                                "malformed 'in' ports"),
+    "subflow-wire-is-text": (json.dumps([TAB, {"id": "s", "type": "subflow", "name": "s",
+                                               "in": [], "out": [{"wires": ["x"]}]}]),
+                             "malformed 'out' ports"),
     "nested-1200-deep": ("[" * 1200 + "]" * 1200, "nested too deeply"),
     "integer-of-5000-digits": ('[{"id": "a", "type": "inject", "x": ' + "9" * 5000 + "}]",
                                "out of range"),
@@ -48,6 +54,30 @@ def test_hostile_flows_give_one_line_and_exit_2(run_acm, tmp_path: Path, name: s
     assert len(lines) == 1 and lines[0].startswith(f"acm: error: {path}: "), result.err
     assert expected in lines[0]
     assert "Traceback" not in result.err
+
+
+def test_what_contrib_nodes_keep_in_env_or_links_is_their_business(run_acm, write_flows) -> None:  # type: ignore[no-untyped-def]
+    """Only tabs, subflows and link nodes must have Node-RED's shapes there."""
+    flows = [TAB, {"id": "a", "type": "some-contrib", "z": "t", "env": {"mode": "x"},
+                   "links": 3, "broker": [], "wires": [[]]},
+             {"id": "o", "type": "mqtt out", "z": "t", "broker": ["x"], "topic": "a/set",
+              "wires": []},
+             {"id": "i", "type": "mqtt in", "z": "t", "broker": {"id": 1}, "topic": "a/set",
+              "wires": [[]]}]
+    result = run_acm("analyze", str(write_flows(flows)))
+    assert result.code == 0, result.err
+
+
+def test_deeply_nested_settings_do_not_crash(run_acm, write_flows) -> None:  # type: ignore[no-untyped-def]
+    deep: Any = "${X}"
+    for _ in range(900):
+        deep = [deep]
+    flows = [TAB, {"id": "a", "type": "inject", "z": "t", "crontab": "0 7 * * *",
+                   "payload": "[" * 900 + "]" * 900, "payloadType": "json", "wires": [["o"]]},
+             {"id": "o", "type": "mqtt out", "z": "t", "topic": "a/set", "extra": deep,
+              "wires": []}]
+    result = run_acm("analyze", str(write_flows(flows)))
+    assert result.code in (0, 1), result.err
 
 
 def test_a_model_given_as_flows_suggests_model(run_acm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -67,11 +67,12 @@ def _collect() -> dict[str, NodeType]:
 
 NODE_TYPES: Mapping[str, NodeType] = _collect()
 ACTUATOR_TYPES = frozenset(t for t, d in NODE_TYPES.items() if d.targets is not None)
+ROUTED_TYPES = frozenset(t for t, d in NODE_TYPES.items() if d.routes is not None)
 KNOWN_TYPES = frozenset(NODE_TYPES)
 
 __all__ = [
     "ACTUATOR_TYPES", "AUTOMATION", "CHANNEL", "DEVICE", "EXTERNAL", "KNOWN_TYPES", "MANUAL",
-    "NODE_TYPES", "PROVENANCES", "ROLES", "STATE", "NodeType", "Target", "acm_role",
+    "NODE_TYPES", "PROVENANCES", "ROLES", "ROUTED_TYPES", "STATE", "NodeType", "Target", "acm_role",
     "actuator_targets", "gates", "mqtt_broker_address", "routes", "normalise_topic", "transfer",
     "trigger_provenance", "trigger_shapes",
 ]
