@@ -128,6 +128,15 @@ def _type_of(value: Any) -> str:
     return "object"
 
 
+# Patterns whose meaning is the same in JavaScript and Python and that cannot backtrack
+# badly: no quantified group, no backreference, no named or look-behind group, no {,n}.
+_FOREIGN = re.compile(r"\\[1-9kpPuxc]|\(\?[P<]|\{,|\)[*+?{]")
+
+
+def _plain_pattern(source: str) -> bool:
+    return len(source) <= 200 and not _FOREIGN.search(source)
+
+
 def _rule(rule: dict[str, Any], value: Any) -> Maybe:
     """Whether one rule matches a known value (None: cannot tell)."""
     kind = rule.get("t")
@@ -170,11 +179,16 @@ def _rule(rule: dict[str, Any], value: Any) -> Maybe:
     if kind == "regex":
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             return None
+        source = str(operand)
+        subject = str(value)
+        # ($ also matches before a final newline in Python, not in JavaScript)
+        if len(subject) > 200 or "\n" in subject or not _plain_pattern(source):
+            return None  # decided at run time rather than risk a slow or foreign match
         try:
-            pattern = re.compile(str(operand), re.IGNORECASE if rule.get("case") else 0)
+            pattern = re.compile(source, re.IGNORECASE if rule.get("case") else 0)
         except re.error:
             return None
-        return pattern.search(str(value)) is not None
+        return pattern.search(subject) is not None
     return None  # head, tail, index, hask, jsonata_exp, sequences: only at run time
 
 
