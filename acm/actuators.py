@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from .catalog import ACTUATOR_TYPES, CHANNEL, DEVICE, STATE, Target, acm_role, actuator_targets
-from .catalog.homeassistant import entity_role
+from .catalog.homeassistant import applies_to, entity_role
 from .graph import FlowGraph, GraphNode
 from .propagate import Propagation, Source
 from .values import UNKNOWN, Value
@@ -271,6 +272,10 @@ def _entry(by_key: dict[str, dict[str, Any]], target: Target, ref: NodeRef) -> d
     return entry
 
 
+def _applies(entity: str, command: Command) -> bool:
+    return applies_to(command.value, entity)
+
+
 _ROLE_ORDER = (DEVICE, STATE, CHANNEL)  # an actuator some node commands as a device is one
 
 
@@ -306,10 +311,18 @@ def merge_model(scan: ActuatorScan, declared: Sequence[Any],
     """
     merged: dict[str, Actuator] = {}
     for act, key in ((a, k) for a in scan.actuators for k in expand(a.key)):
+        if key != act.key and key.startswith("ha:"):  # an entity of an area, device ...
+            entity = key[3:]
+            kept: dict[str, Driver] = {}
+            for app, driver in act.drivers.items():
+                for_entity = driver.keeping(partial(_applies, entity))
+                if for_entity is not None:
+                    kept[app] = for_entity
+            if not kept and act.drivers:
+                continue  # light.turn_off on the office does not touch its media player
+            act = replace(act, name=entity, role=entity_role(entity), drivers=kept)
         other = merged.get(key)
         if other is None:
-            if key != act.key and key.startswith("ha:"):  # an entity of an area, device ...
-                act = replace(act, name=key[3:], role=entity_role(key[3:]))
             merged[key] = replace(act, key=key)
             continue
         drivers = dict(other.drivers)

@@ -510,3 +510,19 @@ def test_a_broker_with_tls_and_credentials_by_env_name(tmp_path: Path, run_acm) 
                     encoding="utf-8")
     result = run_acm("model", "check", str(path))  # a secret where a variable name belongs
     assert result.code == 2 and "password_env" in result.err
+
+
+def test_an_area_service_acts_only_on_entities_of_its_domain(tmp_path: Path, run_acm) -> None:  # type: ignore[no-untyped-def]
+    """light.turn_off on the office does not touch the office's media player."""
+    flows = _area_flows()
+    flows[-1]["action"] = "media_player.turn_on"
+    flows[-1]["entityId"] = ["media_player.tv"]
+    (tmp_path / "flows.json").write_text(json.dumps(flows), encoding="utf-8")
+    (tmp_path / "site.yaml").write_text(
+        "version: 1\nruntimes:\n  - {id: home, flows: flows.json}\n"
+        "home_assistant:\n  areas:\n    office: [light.desk, media_player.tv]\n",
+        encoding="utf-8")
+    doc = run_acm("analyze", "--model", str(tmp_path / "site.yaml"), "--format", "json").json()
+    assert [c for c in doc["conflicts"] if c["severity"] != "info"] == []
+    tv = next(a for a in doc["actuators"] if a["key"] == "ha:media_player.tv")
+    assert tv["applications"] == ["W"]

@@ -106,6 +106,17 @@ def entity_role(entity_id: str) -> str:
     return DEVICE
 
 
+def applies_to(command: Value, entity_id: str) -> bool:
+    """Whether a service call on an area, device, floor or label acts on this entity:
+    Home Assistant applies a service to the target's entities of the service's domain
+    (homeassistant.* to every entity). A command known only at run time may."""
+    if command is UNKNOWN:
+        return True
+    called = json.loads(command)  # type: ignore[arg-type]
+    domain = str(called).split(".", 1)[0]
+    return domain in ("homeassistant", entity_id.split(".", 1)[0])
+
+
 def feature_of(entity_id: str, service: str) -> str | None:
     return FEATURES.get(entity_id.split(".", 1)[0], {}).get(service)
 
