@@ -58,11 +58,6 @@ class Driver:
         return frozenset(c.value for c in self.sends)
 
     @property
-    def via(self) -> tuple[str, ...]:
-        """Graph ids of the actuator nodes it reaches."""
-        return tuple(dict.fromkeys(c.node for c in self.sends))
-
-    @property
     def provenances(self) -> frozenset[str]:
         return frozenset(c.provenance for c in self.sends)
 

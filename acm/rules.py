@@ -178,7 +178,9 @@ def facts_of(actuator: Actuator, app_names: Mapping[str, str],
             if kept is not None:
                 drivers[app] = kept
         nodes = tuple(dict.fromkeys(c.ref for d in drivers.values() for c in d.sends))
-        out.append(ActuatorFacts(replace(actuator, drivers=drivers, nodes=nodes), app_names,
+        runtimes = frozenset(c.origin for d in drivers.values() for c in d.sends)
+        out.append(ActuatorFacts(replace(actuator, drivers=drivers, nodes=nodes,
+                                         runtimes=runtimes), app_names,
                                  feature, True, commanders))
     return out
 
@@ -392,18 +394,19 @@ def evaluate(ruleset: RuleSet, facts: Iterable[ActuatorFacts], paths_of: PathsOf
 
 
 def _paths(actuators: Sequence[Actuator], paths_of: PathsOf) -> tuple[CommandPath, ...]:
-    """One path per application and provenance: the shortest; automations first."""
-    best: dict[tuple[str, str], tuple[NodeRef, ...]] = {}
+    """Per actuator, one path per application and provenance: the shortest; automations
+    first. Each (actuator node, source) path is read once."""
+    best: dict[tuple[str, str, str], tuple[NodeRef, ...]] = {}
     for act in actuators:
-        for driver in act.drivers.values():
-            for command in driver.sends:
-                way = (command.source.application, command.provenance)
-                path = paths_of(command.node, command.source)
-                if way not in best or len(path) < len(best[way]):
-                    best[way] = path
-    ordered = sorted(best, key=lambda w: w[1] == MANUAL)  # stable: apps stay in order
-    return tuple(CommandPath(app, best[(app, provenance)], provenance)
-                 for app, provenance in ordered)
+        ways = {(c.node, c.source) for d in act.drivers.values() for c in d.sends}
+        for node, source in sorted(ways):
+            way = (act.key, source.application, source.provenance)
+            path = paths_of(node, source)
+            if way not in best or len(path) < len(best[way]):
+                best[way] = path
+    ordered = sorted(best, key=lambda w: w[2] == MANUAL)  # stable: apps stay in order
+    return tuple(CommandPath(app, best[(key, app, provenance)], provenance)
+                 for key, app, provenance in ordered)
 
 
 def _finding(loaded: LoadedRule, level: str, message: str,
