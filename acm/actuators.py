@@ -85,6 +85,18 @@ class Actuator:
     def applications(self) -> frozenset[str]:
         return frozenset(self.drivers)
 
+    def keeping(self, test: Callable[[Command], bool]) -> Actuator:
+        """This actuator with only the commands that pass ``test``: drivers left with none
+        are dropped, nodes and runtimes are those of the commands kept."""
+        drivers: dict[str, Driver] = {}
+        for app, driver in self.drivers.items():
+            kept = driver.keeping(test)
+            if kept is not None:
+                drivers[app] = kept
+        sends = [c for d in drivers.values() for c in d.sends]
+        return replace(self, drivers=drivers, nodes=tuple(dict.fromkeys(c.ref for c in sends)),
+                       runtimes=frozenset(c.origin for c in sends))
+
 
 @dataclass(frozen=True)
 class UnknownTarget:
@@ -112,7 +124,7 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
         runtime = info.runtime
         flows = fg.flows[runtime]
         node = with_env(info, fg)
-        config = _config_lookup(flows.by_id)
+        config = config_lookup(flows.by_id)
         ref = NodeRef(runtime, info.origin)
         reached = prop.reach.get(gid, {})
         if not any(r.pred is not None or r.shapes for r in reached.values()):
@@ -247,7 +259,9 @@ def _resolver_strategy(fg: FlowGraph, gid: str) -> str | None:
     return ",".join(sorted(strategies)) if strategies else None
 
 
-def _config_lookup(by_id: Mapping[str, Any]) -> Callable[[Any], Any]:
+def config_lookup(by_id: Mapping[str, Any]) -> Callable[[Any], Any]:
+    """A config node by the id a node refers to; None for a missing id or one that is no id."""
+
     def lookup(node_id: Any) -> Any:
         return by_id.get(node_id) if isinstance(node_id, str) else None
 
@@ -306,16 +320,12 @@ def merge_model(scan: ActuatorScan, declared: Sequence[Any],
     """
     merged: dict[str, Actuator] = {}
     for act, key in ((a, k) for a in scan.actuators for k in expand(a.key)):
-        if key != act.key and key.startswith("ha:"):  # an entity of an area, device ...
+        if key != act.key and key.startswith("ha:") and act.drivers:  # an area's entity ...
             entity = key[3:]
-            kept: dict[str, Driver] = {}
-            for app, driver in act.drivers.items():
-                for_entity = driver.keeping(partial(_applies, entity))
-                if for_entity is not None:
-                    kept[app] = for_entity
-            if not kept and act.drivers:
+            act = replace(act.keeping(partial(_applies, entity)), name=entity,
+                          role=entity_role(entity))
+            if not act.drivers:
                 continue  # light.turn_off on the office does not touch its media player
-            act = replace(act, name=entity, role=entity_role(entity), drivers=kept)
         other = merged.get(key)
         if other is None:
             merged[key] = replace(act, key=key)

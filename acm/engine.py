@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .actuators import NodeRef, PathFinder, find_actuators, merge_model
+from .actuators import NodeRef, PathFinder, config_lookup, find_actuators, merge_model
 from .catalog import gates
 from .errors import ModelError
 from .findings import Application, Report, count_by_severity
@@ -171,10 +171,11 @@ def _analyze(
             or (found.provenance if found else None)
         return Source(found.id if found else info.tab, said or provenance)
 
+    lookups = {runtime: config_lookup(flows.by_id) for runtime, flows in fg.flows.items()}
+
     def gates_of(gid: str) -> frozenset[str]:
         info = fg.info[gid]
-        by_id = fg.flows[info.runtime].by_id
-        return gates(info.node, lambda ref: by_id.get(ref) if isinstance(ref, str) else None)
+        return gates(info.node, lookups[info.runtime])
 
     prop = propagate(fg, source_of, gates_of)
     scan = find_actuators(fg, prop)

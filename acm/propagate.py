@@ -85,19 +85,6 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
     info = fg.info
     # networkx's adjacency dicts, read directly: the views cost more than the walk
     succ, pred = fg.graph._succ, fg.graph._pred
-    for gid, node_info in info.items():
-        if node_info.call_site is not None or acm_role(node_info.node) is not None:
-            continue
-        provenance = trigger_provenance(node_info.node, bool(pred[gid]))
-        if provenance is not None:
-            _seed(gid, source_of(gid, provenance), gates_of(gid), info, triggers, reach,
-                  pending, queue)
-
-    # An exact-topic mqtt in fed over the broker is no trigger of its own, unless
-    # no publisher feeding it is reached by anything (then the messages it hears
-    # come from outside the flows): those are seeded once the rest has settled.
-    deferred = [gid for gid, n in info.items() if n.type == "mqtt in" and gid not in reach
-                and pred[gid] and n.call_site is None]
     gates: dict[str, frozenset[str]] = {}
 
     def gated(gid: str) -> frozenset[str]:
@@ -106,6 +93,19 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
             found = gates[gid] = gates_of(gid)
         return found
 
+    for gid, node_info in info.items():
+        if node_info.call_site is not None or acm_role(node_info.node) is not None:
+            continue
+        provenance = trigger_provenance(node_info.node, bool(pred[gid]))
+        if provenance is not None:
+            _seed(gid, source_of(gid, provenance), gated(gid), info, triggers, reach,
+                  pending, queue)
+
+    # An exact-topic mqtt in fed over the broker is no trigger of its own, unless
+    # no publisher feeding it is reached by anything (then the messages it hears
+    # come from outside the flows): those are seeded once the rest has settled.
+    deferred = [gid for gid, n in info.items() if n.type == "mqtt in" and gid not in reach
+                and pred[gid] and n.call_site is None]
     branching = {source for source, _ in fg.ports}  # nodes whose outputs carry different ports
     while True:
         _run(queue, pending, reach, info, succ, gated, fg.ports, branching)
@@ -115,7 +115,7 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
             break
         for gid in late:
             provenance = trigger_provenance(info[gid].node, False) or EXTERNAL
-            _seed(gid, source_of(gid, provenance), gates_of(gid), info, triggers, reach,
+            _seed(gid, source_of(gid, provenance), gated(gid), info, triggers, reach,
                   pending, queue)
     return Propagation(reach, triggers)
 
@@ -153,7 +153,8 @@ def _run(queue: deque[str], pending: dict[str, dict[Source, None]],
                 continue  # the node sends nothing on (a widget without pass-through)
             by_port = routes(node, state.shapes) \
                 if state.shapes and gid in branching else None
-            carried = state.gates | gated(gid)
+            own = gated(gid)
+            carried = state.gates | own if own else state.gates
             for nxt in successors:
                 sent = out
                 if by_port is not None and (gid, nxt) in ports:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -170,19 +170,13 @@ def facts_of(actuator: Actuator, app_names: Mapping[str, str],
     if len(features) < 2:  # one feature (named in findings), or the whole device
         return [ActuatorFacts(actuator, app_names, features[0] if features else None,
                               False, commanders)]
-    out = []
-    for feature in features:
-        drivers = {}
-        for app, driver in actuator.drivers.items():
-            kept = driver.keeping(lambda c, f=feature: c.feature in (None, f))  # type: ignore[misc]
-            if kept is not None:
-                drivers[app] = kept
-        nodes = tuple(dict.fromkeys(c.ref for d in drivers.values() for c in d.sends))
-        runtimes = frozenset(c.origin for d in drivers.values() for c in d.sends)
-        out.append(ActuatorFacts(replace(actuator, drivers=drivers, nodes=nodes,
-                                         runtimes=runtimes), app_names,
-                                 feature, True, commanders))
-    return out
+    return [ActuatorFacts(actuator.keeping(partial(_on_feature, feature)), app_names,
+                          feature, True, commanders)
+            for feature in features]
+
+
+def _on_feature(feature: str, command: Command) -> bool:
+    return command.feature in (None, feature)
 
 
 def command_text(commands: frozenset[str], dynamic: bool) -> str:

@@ -145,11 +145,7 @@ def _entities_of(node: Node) -> list[str]:
             return []
     out: list[str] = []
     for field_name in ("entityId", "entityid", "entityidfilter", "entity_id"):
-        value = node.get(field_name)
-        if isinstance(value, str):
-            out += [v.strip() for v in value.split(",") if v.strip()]
-        elif isinstance(value, list):
-            out += [v.strip() for v in value if isinstance(v, str) and v.strip()]
+        out += _entities(node.get(field_name)) or []  # a templated list names none
     return out
 
 
