@@ -479,19 +479,27 @@ def _update(client: AdminClient, change: Callable[[list[Any]], list[Any]], backu
               help="Deploy even with unmanaged error-level conflicts.")
 @click.option("--no-rollback", is_flag=True,
               help="If a runtime fails, leave the runtimes already written as they are.")
+@click.option("--force-rollback", is_flag=True,
+              help="Roll back even a runtime where someone deployed after this deploy wrote it "
+                   "(their flows are backed up first).")
 @click.option("--backup-dir", default="acm-backups", show_default=True,
               type=click.Path(file_okay=False), help="Where each runtime's flows are saved first.")
 def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
                    policy_files: Sequence[str], rule_files: Sequence[str], dry_run: bool,
-                   force: bool, no_rollback: bool, backup_dir: str) -> int:
+                   force: bool, no_rollback: bool, force_rollback: bool,
+                   backup_dir: str) -> int:
     """Deploy a site: every runtime's flows through its Admin API, behind a conflict gate.
 
     The whole site is analysed first; while error-level conflicts are
     unmanaged nothing is written (exit 1) unless --force. Each runtime is then
-    written with the revision it was read at (409: re-read and retry), after a
-    backup. If a runtime fails, those already written are rolled back to
-    their backups (unless --no-rollback); the summary says which state each
-    runtime is in. Credentials come from the model (names of env vars).
+    written with the revision it was read at, after a backup; if someone
+    deployed in between (409), this deploy's changes are merged on top of
+    theirs (or, where both changed one node, nothing is written). If a runtime
+    fails, those already written are rolled back to their backups (unless
+    --no-rollback), but never over a deploy made since by someone else (unless
+    --force-rollback). The summary says which state each runtime is in; a
+    write whose answer was lost is "unknown" with the server's current rev.
+    Credentials come from the model (names of env vars).
 
     \b
     Examples:
@@ -546,12 +554,13 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
         click.echo("acm: dry run: nothing written", err=True)
         return 0
     outcomes = deploy_site(model, target, Path(backup_dir), only=only, rollback=not no_rollback,
+                           force_rollback=force_rollback,
                            progress=lambda line: click.echo(f"acm: {line}", err=True))
     width = max(len(o.runtime) for o in outcomes)
-    click.echo(f"{'runtime':{width}}  {'state':15} {'rev':12}  backup / error")
+    click.echo(f"{'runtime':{width}}  {'state':16} {'rev':12}  backup / error")
     for o in outcomes:
         detail = o.error or (str(o.backup) if o.backup else "")
-        click.echo(f"{o.runtime:{width}}  {o.state:15} {(o.new_rev or '')[:12]:12}  {detail}")
+        click.echo(f"{o.runtime:{width}}  {o.state:16} {(o.new_rev or '')[:12]:12}  {detail}")
     return 0 if all(o.state in ("deployed", "unchanged") for o in outcomes) else 2
 
 

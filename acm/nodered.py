@@ -8,7 +8,11 @@ in an error, a log or a backup.
 
     AcmError
     └── NodeRedError          the Admin API could not be reached or said no
-        └── RevisionConflict  409: the flows changed since they were read
+        ├── RevisionConflict  409: the flows changed since they were read
+        └── OutcomeUnknown    a write's answer was lost: it may have been applied
+
+Every request has a total deadline (not only a per-read timeout) and a cap on
+the size of its answer.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import os
 import re
 import socket
 import ssl
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +42,7 @@ __all__ = [
     "TOKEN_ENV",
     "AdminClient",
     "NodeRedError",
+    "OutcomeUnknown",
     "RevisionConflict",
     "UpdateResult",
     "public_url",
@@ -48,6 +54,8 @@ __all__ = [
 TOKEN_ENV = "ACM_NODERED_TOKEN"
 API_VERSION = {"Node-RED-API-Version": "v2"}
 DEPLOYMENT_TYPES = ("full", "nodes", "flows", "reload")
+#: The largest answer read (decompressed): a real flows answer is a few MB at most.
+MAX_ANSWER = 64 * 1024 * 1024
 
 # The nodes as the Admin API sends them (acm.flows.Flows is the parsed, checked form).
 FlowList = list[dict[str, Any]]
@@ -72,6 +80,17 @@ class RevisionConflict(NodeRedError):
     """
 
 
+class OutcomeUnknown(NodeRedError):
+    """A write whose outcome is unknown: it may have been applied (the answer was lost).
+
+    :func:`update_flows` settles it by reading the flows again; when that cannot
+    tell, it raises this with ``old_rev`` (the rev written over) and ``backup``.
+    """
+
+    old_rev: str | None = None
+    backup: Path | None = None
+
+
 class AdminClient:
     """A Node-RED runtime's Admin API at ``url`` (the editor's root URL).
 
@@ -88,6 +107,8 @@ class AdminClient:
         verify: bool | str = True,
         timeout: float = 10,
         session: requests.Session | None = None,
+        deadline: float | None = None,
+        max_answer: int = MAX_ANSWER,
     ) -> None:
         self.url = url.rstrip("/")
         self.token = token
@@ -95,6 +116,11 @@ class AdminClient:
         self.token_hint = f"set {TOKEN_ENV} or --token-file"
         self.verify = verify
         self.timeout = timeout
+        #: Seconds a whole request may take, answer included (``timeout`` bounds each
+        #: read only, so a server trickling bytes could hold a request forever).
+        self.deadline = deadline if deadline is not None else max(6 * timeout, 30.0)
+        #: Bytes an answer may have (decompressed); more is refused, not read.
+        self.max_answer = max_answer
         self.session = session if session is not None else requests.Session()
 
     def __repr__(self) -> str:  # never show the token
@@ -181,31 +207,83 @@ class AdminClient:
         headers = dict(headers or {})
         if send_token and self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        write = method == "POST" and path == "/flows"  # a deploy: its outcome matters
         try:
-            response = self.session.request(
-                method,
-                self.url + path,
-                headers=headers,
-                timeout=self.timeout,
-                verify=self.verify,
-                **kwargs,
-            )
+            answer = self._exchange(method, self.url + path, headers, kwargs)
+        except _Incomplete as exc:
+            raise self._unsettled(method, path, exc.what, write) from None
         except requests.exceptions.RequestException as exc:
-            raise self._error(method, path, self._transport_failure(exc)) from None
-        if response.status_code >= 400:
-            raise self._status_error(method, path, response)
+            what = self._transport_failure(exc)
+            raise self._unsettled(method, path, what, write and _may_have_been_sent(exc)) from None
+        if answer.status >= 400:
+            raise self._status_error(method, path, answer)
         try:
-            return response.json()
-        except ValueError:
-            kind = response.headers.get("Content-Type") or "no Content-Type"
-            raise self._error(
-                method,
-                path,
-                f"the answer is not valid JSON ({kind}); is this a Node-RED editor URL?",
-            ) from None
+            return answer.json()
+        except (ValueError, RecursionError):
+            kind = answer.headers.get("Content-Type") or "no Content-Type"
+            what = f"the answer is not valid JSON ({kind}); is this a Node-RED editor URL?"
+            raise self._unsettled(method, path, what, write and 200 <= answer.status < 300) \
+                from None
 
-    def _status_error(self, method: str, path: str, response: requests.Response) -> NodeRedError:
-        status = response.status_code
+    def _exchange(self, method: str, url: str, headers: dict[str, str],
+                  kwargs: dict[str, Any]) -> _Answer:
+        """One request and its whole answer, within ``deadline`` and ``max_answer``.
+
+        The request runs in a daemon thread that is abandoned (and told to stop at
+        its next read) when the deadline passes: ``timeout`` alone bounds each read
+        of the socket, not the request.
+        """
+        outcome: list[_Answer | BaseException] = []
+        stop = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome.append(self._fetch(method, url, headers, kwargs, stop))
+            except BaseException as exc:  # handed to the caller's thread below
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run, name="acm-admin-api", daemon=True)
+        worker.start()
+        worker.join(self.deadline)
+        if worker.is_alive() or not outcome:
+            stop.set()
+            raise _Incomplete(f"no complete answer within {self.deadline:g} s "
+                              f"(the server is too slow or trickles its answer)")
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _fetch(self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any],
+               stop: threading.Event) -> _Answer:
+        response = self.session.request(method, url, headers=headers, timeout=self.timeout,
+                                        verify=self.verify, stream=True, **kwargs)
+        with response:
+            too_big = _Incomplete(f"the answer is larger than {self.max_answer:,} bytes; "
+                                  "not read (is this a Node-RED editor URL?)")
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > self.max_answer:
+                raise too_big
+            body = bytearray()
+            for chunk in response.iter_content(64 * 1024):
+                if stop.is_set():
+                    raise _Incomplete("abandoned")
+                body += chunk
+                if len(body) > self.max_answer:
+                    raise too_big
+            return _Answer(response.status_code, response.headers, bytes(body),
+                           response.reason or "", response.encoding)
+
+    def _unsettled(self, method: str, path: str, what: str, maybe_applied: bool
+                   ) -> NodeRedError:
+        """A failure; for a write that may have reached the server, an :class:`OutcomeUnknown`."""
+        if maybe_applied:
+            return OutcomeUnknown(f"{what}; the write may have been applied",
+                                  self._where(method, path))
+        return self._error(method, path, what)
+
+    def _status_error(self, method: str, path: str, response: _Answer) -> NodeRedError:
+        status = response.status
         write = method != "GET"
         if status == 401:
             if self.token:
@@ -330,6 +408,8 @@ def update_flows(
         backups.append(backup)
         try:
             new_rev = client.set_flows(changed, rev)
+        except OutcomeUnknown as err:
+            new_rev = _settle(client, err, changed, rev, backup)
         except RevisionConflict as err:
             if attempt > retries:
                 raise RevisionConflict(
@@ -340,6 +420,33 @@ def update_flows(
                 ) from None
             continue
         return UpdateResult(rev, new_rev, backup, True, attempt, tuple(backups))
+
+
+def _settle(client: AdminClient, err: OutcomeUnknown, written: FlowList, rev: str,
+            backup: Path) -> str:
+    """After a write whose answer was lost: its new rev if it was applied, else an error.
+
+    Reads the flows again: the written flows mean applied; the old ``rev`` means
+    not applied (a :class:`NodeRedError`); anything else, or no answer, stays an
+    :class:`OutcomeUnknown` naming the current rev and the backup.
+    """
+    try:
+        current, current_rev = client.get_flows()
+    except NodeRedError as again:
+        unknown = OutcomeUnknown(f"{err.what}; the current rev cannot be read either "
+                                 f"({again.what}); backup {backup}", err.where)
+    else:
+        if current == written:
+            return current_rev
+        if current_rev == rev:
+            raise NodeRedError(f"{err.what.removesuffix('; the write may have been applied')}"
+                               f"; not applied (the server is still at rev {rev[:12]})",
+                               err.where)
+        unknown = OutcomeUnknown(f"{err.what}; current rev is {current_rev[:12]} (changed "
+                                 f"by someone else, or partly applied); backup {backup}",
+                                 err.where)
+    unknown.old_rev, unknown.backup = rev, backup
+    raise unknown
 
 
 def write_backup(backup_dir: Path, url: str, flows: FlowList, rev: str) -> Path:
@@ -376,17 +483,17 @@ def write_backup(backup_dir: Path, url: str, flows: FlowList, rev: str) -> Path:
 # -- small pieces ------------------------------------------------------------------------
 
 
-def _server_message(response: requests.Response) -> str:
+def _server_message(response: _Answer) -> str:
     """The server's own explanation, on one line and short."""
     message: Any = None
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         message = data.get("message") or data.get("error") or data.get("code")
     if not isinstance(message, str) or not message.strip():
-        message = response.text
+        message = response.text()
         if "html" in response.headers.get("Content-Type", "") or message.lstrip().startswith("<"):
             # Express error pages put the message in <pre>; other markup is not a message.
             pre = re.search(r"<pre>(.*?)</pre>", message, re.DOTALL)
@@ -394,6 +501,41 @@ def _server_message(response: requests.Response) -> str:
         message = message or response.reason or "(no message)"
     one_line = " ".join(str(message).split())
     return one_line if len(one_line) <= 200 else one_line[:199] + "…"
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """An HTTP answer read whole (within the client's size cap)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    reason: str
+    encoding: str | None
+
+    def json(self) -> Any:
+        """The body as JSON; ``ValueError`` (or ``RecursionError``) when it is not."""
+        return json.loads(self.body)
+
+    def text(self) -> str:
+        return self.body.decode(self.encoding or "utf-8", errors="replace")
+
+
+class _Incomplete(Exception):
+    """The answer did not come whole: deadline passed or size cap reached."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+def _may_have_been_sent(exc: requests.exceptions.RequestException) -> bool:
+    """Whether a failed request may have reached the server (no: refused, unresolved, TLS)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError
+                  | requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return False
+    cause = _innermost(exc)
+    return not isinstance(cause, ConnectionRefusedError | socket.gaierror)
 
 
 def _innermost(exc: BaseException) -> BaseException:

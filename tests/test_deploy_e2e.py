@@ -31,7 +31,8 @@ from mosquitto import missing as mosquitto_missing
 from nodered import AUTH_TOKEN, NodeRed
 from nodered import missing as nodered_missing
 
-from acm.nodered import TOKEN_ENV
+import acm.site
+from acm.nodered import TOKEN_ENV, AdminClient
 
 Flows = list[dict[str, Any]]
 
@@ -39,7 +40,8 @@ TOPIC = "site/heater/set"
 COMFORT = "c0f0c0f0c0f0c0f0"  # hub tab "Comfort"  -> application hub/c0f0c0f0c0f0c0f0
 NIGHT = "a1a1a1a1a1a1a1a1"  # gateway tab "Night" -> application gateway/a1a1a1a1a1a1a1a1
 GATEWAY_TOKEN_ENV = "ACM_GATEWAY_TOKEN"
-STATES = ("deployed", "unchanged", "failed", "rolled back", "rollback failed", "not attempted")
+STATES = ("deployed", "unchanged", "failed", "unknown", "rolled back", "rollback refused",
+          "rollback failed", "not attempted")
 
 # -- services (one broker and two runtimes for the module) ---------------------------------
 
@@ -490,8 +492,13 @@ def test_a_failing_runtime_rolls_back_the_ones_already_written(
     after = site.deployed()
     assert after["hub"][0] == before["hub"][0]  # the hub runs its old flows again
     assert after["gateway"] == before["gateway"]
-    [hub_backup] = site.backup_files()
-    assert json.loads(hub_backup.read_text(encoding="utf-8"))["flows"] == before["hub"][0]
+    # Two backups of the hub: its flows before the deploy, and the deployed ones, which
+    # the rollback saved before writing over them.
+    saved = [json.loads(f.read_text(encoding="utf-8"))["flows"] for f in site.backup_files()]
+    assert len(saved) == 2
+    assert before["hub"][0] in saved
+    [deployed] = [flows for flows in saved if flows != before["hub"][0]]
+    assert node(deployed, "hub_out")["topic"].startswith("acm/ACM004-")
 
     kept = resolved_deploy(run_acm, site, "--no-rollback")
     assert kept.code == 2, kept.out + kept.err
@@ -572,3 +579,114 @@ def test_revert_on_each_runtime_restores_the_original_publishers(
         assert not [n for n in flows if "acm" in n]
     assert node(deployed["hub"][0], "hub_out")["topic"] == TOPIC
     assert node(deployed["gateway"][0], "gw_out")["topic"] == TOPIC
+
+
+# -- 8. concurrent deploys: nobody's change is lost -------------------------------------------
+
+
+def comment(node_id: str, z: str, name: str) -> dict[str, Any]:
+    return {"id": node_id, "type": "comment", "z": z, "name": name, "info": "", "x": 120,
+            "y": 200, "wires": []}
+
+
+def someone_deploys(runtime: NodeRed, edit: Any) -> None:
+    """Another user deploys ``edit(flows)`` on ``runtime``, as the editor would."""
+    flows, _ = runtime.deployed_flows()
+    runtime.reset_flows(edit(flows))
+
+
+def interleave(monkeypatch: pytest.MonkeyPatch, before_write: dict[str, Any]) -> None:
+    """Run ``before_write[runtime id]()`` once, between acm's read and its write there."""
+    real = acm.site.client_for
+
+    def client_for(runtime: Any, model: Any, timeout: float = 10) -> AdminClient:
+        client = real(runtime, model, timeout)
+        action = before_write.pop(runtime.id, None)
+        if action is not None:
+            write = client.set_flows
+
+            def set_flows(flows: Flows, rev: str, deployment_type: str = "full") -> str:
+                action()
+                client.set_flows = write  # type: ignore[method-assign]
+                return write(flows, rev, deployment_type)
+
+            client.set_flows = set_flows  # type: ignore[method-assign]
+        return client
+
+    monkeypatch.setattr(acm.site, "client_for", client_for)
+
+
+def test_a_concurrent_deploy_is_kept_and_this_deploys_changes_go_on_top(
+    site: Site, run_acm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub_file = site.dir / "hub.json"
+    ours = json.loads(hub_file.read_text(encoding="utf-8"))
+    node(ours, "hub_on")["payload"] = "warm"
+    hub_file.write_text(json.dumps(ours), encoding="utf-8")
+    their_note = comment("their_note", COMFORT, "added in the editor meanwhile")
+    interleave(monkeypatch, {"hub": lambda: someone_deploys(
+        site.hub, lambda flows: [*flows, their_note])})
+
+    result = deploy(run_acm, site, "--force")  # --force: past the gate, not about data
+    assert result.code == 0, result.out + result.err
+    assert summary(result.out)["hub"] == "deployed"
+    assert "merged with a concurrent deploy" in result.err
+    hub_now = site.hub.deployed_flows()[0]
+    assert node(hub_now, "hub_on")["payload"] == "warm"  # this deploy's change ...
+    assert their_note in hub_now  # ... on top of theirs, which is kept
+
+
+def test_a_concurrent_change_to_a_node_this_deploy_changes_is_not_overwritten(
+    site: Site, run_acm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub_file = site.dir / "hub.json"
+    ours = json.loads(hub_file.read_text(encoding="utf-8"))
+    node(ours, "hub_on")["payload"] = "warm"
+    hub_file.write_text(json.dumps(ours), encoding="utf-8")
+
+    def boost(flows: Flows) -> Flows:
+        node(flows, "hub_on")["payload"] = "boost"
+        return flows
+
+    interleave(monkeypatch, {"hub": lambda: someone_deploys(site.hub, boost)})
+    before_gateway = site.gateway.deployed_flows()
+    result = deploy(run_acm, site, "--force")
+    assert result.code == 2, result.out + result.err
+    assert summary(result.out) == {"hub": "failed", "gateway": "not attempted"}
+    assert "a concurrent deploy changed node hub_on (inject 'on')" in result.out
+    assert node(site.hub.deployed_flows()[0], "hub_on")["payload"] == "boost"  # theirs stays
+    assert site.gateway.deployed_flows() == before_gateway
+
+
+def test_a_rollback_never_overwrites_a_deploy_made_after_this_one(
+    site: Site, run_acm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = site.deployed()
+    monkeypatch.delenv(GATEWAY_TOKEN_ENV)  # the gateway (adminAuth) now answers 401
+    their_note = comment("their_note", COMFORT, "deployed by someone after acm")
+    # Someone deploys on the hub after acm wrote it, before the gateway fails.
+    real = acm.site.client_for
+
+    def client_for(runtime: Any, model: Any, timeout: float = 10) -> AdminClient:
+        if runtime.id == "gateway":
+            someone_deploys(site.hub, lambda flows: [*flows, their_note])
+        return real(runtime, model, timeout)
+
+    monkeypatch.setattr(acm.site, "client_for", client_for)
+
+    refused = resolved_deploy(run_acm, site)
+    assert refused.code == 2, refused.out + refused.err
+    assert summary(refused.out) == {"hub": "rollback refused", "gateway": "failed"}
+    assert "use --force-rollback" in refused.out
+    hub_now = site.hub.deployed_flows()[0]
+    assert their_note in hub_now  # not overwritten
+    saved = re.search(r"their flows saved to (\S+\.json)", refused.out)
+    assert saved, refused.out
+    assert json.loads(Path(saved.group(1)).read_text(encoding="utf-8"))["flows"] == hub_now
+    assert site.gateway.deployed_flows() == before["gateway"]
+
+    site.hub.reset_flows(before["hub"][0])
+    forced = resolved_deploy(run_acm, site, "--force-rollback")
+    assert forced.code == 2, forced.out + forced.err
+    assert summary(forced.out) == {"hub": "rolled back", "gateway": "failed"}
+    assert site.hub.deployed_flows()[0] == before["hub"][0]

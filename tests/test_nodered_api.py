@@ -10,17 +10,20 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from nodered import AUTH_PASSWORD, AUTH_TOKEN, AUTH_USER, NodeRed, free_port
 
 from acm.errors import AcmError
 from acm.nodered import (
     AdminClient,
     NodeRedError,
+    OutcomeUnknown,
     RevisionConflict,
     token_from_env,
     update_flows,
@@ -355,3 +358,158 @@ def test_token_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     file.write_text(" \n", encoding="utf-8")
     with pytest.raises(NodeRedError, match="token file is empty"):
         token_from_env(str(file))
+
+
+# -- bounds: a whole request has a deadline, an answer a size cap ----------------------------
+
+
+@pytest.fixture
+def trickling() -> Iterator[str]:
+    """Sends its headers, then one byte of body every 0.2 s, forever."""
+    stop = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            while not stop.is_set():
+                try:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = _Quiet(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_trickling_server_cannot_hold_a_request_past_its_deadline(trickling: str) -> None:
+    # Each read gets a byte well within the 1 s read timeout: only the deadline ends it.
+    client = AdminClient(trickling, timeout=1, deadline=1.5)
+    with pytest.raises(NodeRedError) as err:
+        client.get_flows()
+    assert "no complete answer within 1.5 s" in one_line_error(err, trickling)
+
+
+def test_an_answer_over_the_size_cap_is_refused(answering: Callable[..., str]) -> None:
+    body = json.dumps({"flows": [comment(f"c{i}", "t") for i in range(200)], "rev": "r"})
+    url = answering(200, body.encode())
+    assert len(AdminClient(url).get_flows()[0]) == 200  # under the default cap
+    with pytest.raises(NodeRedError) as err:
+        AdminClient(url, max_answer=1000).get_flows()
+    assert "the answer is larger than 1,000 bytes" in one_line_error(err, url)
+
+
+def test_json_nested_too_deep_is_an_error_not_a_crash(answering: Callable[..., str]) -> None:
+    url = answering(200, b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(NodeRedError) as err:
+        AdminClient(url).get_flows()
+    assert "not valid JSON" in one_line_error(err, url)
+
+
+# -- a write whose answer was lost: settled by reading again -----------------------------------
+
+
+def _proxy(target: str, on_post: str) -> _Quiet:
+    """A proxy to ``target`` that loses the answer of ``POST /flows``.
+
+    ``on_post``: "forward" (the write happens, its answer is lost), "drop" (it
+    never reaches Node-RED); "forward, then down" also fails every later request.
+    """
+    down = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _relay(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            if down.is_set():
+                self.close_connection = True
+                return  # no answer at all
+            headers = {k: v for k, v in self.headers.items()
+                       if k.lower() not in ("host", "content-length", "connection")}
+            if self.command == "POST" and self.path == "/flows":
+                if on_post != "drop":
+                    requests.post(target + self.path, data=body, headers=headers, timeout=10)
+                if on_post == "forward, then down":
+                    down.set()
+                self.close_connection = True
+                return  # the connection closes without an answer
+            answer = requests.request(self.command, target + self.path, data=body,
+                                      headers=headers, timeout=10)
+            self.send_response(answer.status_code)
+            self.send_header("Content-Type", answer.headers.get("Content-Type", ""))
+            self.send_header("Content-Length", str(len(answer.content)))
+            self.end_headers()
+            self.wfile.write(answer.content)
+
+        do_GET = do_POST = _relay
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = _Quiet(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def lossy(nodered4: NodeRed) -> Iterator[Callable[[str], str]]:
+    servers: list[_Quiet] = []
+
+    def start(on_post: str) -> str:
+        servers.append(_proxy(nodered4.url, on_post))
+        return f"http://127.0.0.1:{servers[-1].server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_write_applied_but_unanswered_counts_as_written(
+    nodered4: NodeRed, lossy: Callable[[str], str], tmp_path: Path
+) -> None:
+    nodered4.reset_flows([tab("t1")])
+    url = lossy("forward")
+    result = update_flows(AdminClient(url), lambda f: [*f, comment("ours", "t1")], tmp_path)
+    assert result.changed
+    on_server, rev = nodered4.deployed_flows()
+    assert ids(on_server) == {"t1", "ours"}
+    assert result.new_rev == rev
+
+
+def test_a_write_that_never_arrived_says_it_was_not_applied(
+    nodered4: NodeRed, lossy: Callable[[str], str], tmp_path: Path
+) -> None:
+    before_rev = nodered4.reset_flows([tab("t1")])
+    url = lossy("drop")
+    with pytest.raises(NodeRedError) as err:
+        update_flows(AdminClient(url), lambda f: [*f, comment("ours", "t1")], tmp_path)
+    assert not isinstance(err.value, OutcomeUnknown)
+    assert f"not applied (the server is still at rev {before_rev[:12]})" in one_line_error(
+        err, url)
+    assert ids(nodered4.deployed_flows()[0]) == {"t1"}
+
+
+def test_a_write_whose_outcome_cannot_be_read_says_it_may_have_been_applied(
+    nodered4: NodeRed, lossy: Callable[[str], str], tmp_path: Path
+) -> None:
+    before_rev = nodered4.reset_flows([tab("t1")])
+    url = lossy("forward, then down")
+    with pytest.raises(OutcomeUnknown) as err:
+        update_flows(AdminClient(url, timeout=2), lambda f: [*f, comment("ours", "t1")],
+                     tmp_path)
+    text = one_line_error(err, url)  # type: ignore[arg-type]
+    assert "the write may have been applied" in text
+    assert err.value.old_rev == before_rev
+    assert err.value.backup is not None and str(err.value.backup) in text
+    assert json.loads(err.value.backup.read_text(encoding="utf-8"))["rev"] == before_rev
