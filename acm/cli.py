@@ -436,10 +436,19 @@ def apply(url: str, model_path: str | None, policy_files: Sequence[str],
 
 
 def _client(url: str, token_file: str | None, ca_file: str | None) -> AdminClient:
-    from .nodered import AdminClient, token_from_env  # requests: only for online commands
+    from .model import has_userinfo
+    from .nodered import TOKEN_ENV, AdminClient, token_from_env  # requests: online only
 
-    client = AdminClient(url, token=token_from_env(token_file), verify=ca_file or True)
     user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
+    if has_userinfo(url):  # requests would send the URL's Basic auth and drop the token
+        given = ("--token-file" if token_file else f"${TOKEN_ENV}" if token_from_env()
+                 else f"a login with ${USER_ENV} and ${PASSWORD_ENV}" if user and password
+                 else None)
+        if given:
+            raise click.UsageError(f"--url has credentials in it (user:password@) and there "
+                                   f"is a token too ({given}): give either credentials in the "
+                                   "URL or a token, not both")
+    client = AdminClient(url, token=token_from_env(token_file), verify=ca_file or True)
     if client.token is None and user and password:
         client.token = client.login(user, password)
     return client

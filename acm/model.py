@@ -118,6 +118,14 @@ class Model:
         return out
 
 
+def has_userinfo(url: str) -> bool:
+    """Whether ``url`` carries a ``user:password@``, which requests sends as Basic auth."""
+    try:
+        return "@" in urlsplit(url).netloc
+    except ValueError:  # not a URL at all: the request will say so
+        return False
+
+
 def without_userinfo(url: str) -> str:
     """``url`` without any ``user:password@`` in it: fit to print."""
     parts = urlsplit(url)
@@ -293,14 +301,50 @@ def _resolve(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> Model:
     zone_ids = unique("zones")
     unique("actuators")
 
+    folder = base.resolve()
+
+    def inside(parts: list[Any], hint: str) -> None:
+        """The path at ``parts`` stays in the model's folder, symlinks followed.
+
+        A model may come from someone else: its token file is sent to its url,
+        its flows are deployed there. Paths given on the command line are not
+        checked: the user chose them.
+        """
+        value: Any = data
+        for part in parts:
+            value = value[part]
+        try:
+            target = (base / value).resolve()
+        except (OSError, ValueError, RuntimeError):  # RuntimeError: a symlink loop
+            raise fail(parts, f"{value!r} is not a usable path") from None
+        if not target.is_relative_to(folder):
+            raise fail(parts, f"{value!r} is outside the model's folder {folder}; {hint}")
+
     runtimes = []
     for i, item in enumerate(data.get("runtimes") or []):
+        inside(["runtimes", i, "flows"], "keep the flows file in that folder or below it")
+        creds, tls = item.get("credentials") or {}, item.get("tls") or {}
+        if "token_file" in creds:
+            inside(["runtimes", i, "credentials", "token_file"],
+                   "keep it in that folder or below it, or name a variable with token_env")
+        if "ca_file" in tls:
+            inside(["runtimes", i, "tls", "ca_file"],
+                   "keep it in that folder or below it, or leave it out and set "
+                   "REQUESTS_CA_BUNDLE")
+        if creds and item.get("url") and has_userinfo(item["url"]):
+            raise fail(["runtimes", i, "credentials"],
+                       "the url has credentials in it (user:password@) and the runtime has "
+                       "'credentials' too: give either credentials in the URL or a token, "
+                       "not both")
         flows_path = base / item["flows"]
         if not flows_path.is_file():
             raise fail(["runtimes", i, "flows"], f"flows file {item['flows']!r} not found "
                        f"(looked for {flows_path})")
         runtimes.append(Runtime(item["id"], flows_path, item.get("url"), item.get("name"),
                                 dict(item.get("credentials") or {}), dict(item.get("tls") or {})))
+    for i, item in enumerate(data.get("brokers") or []):
+        if "ca_file" in item:
+            inside(["brokers", i, "ca_file"], "keep it in that folder or below it")
     brokers = tuple(
         Broker(b["id"], b["host"], int(b.get("port", 1883)), tuple(b.get("aliases") or ()))
         for b in data.get("brokers") or []

@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import requests.auth
 
 from .errors import AcmError
 from .files import encode
@@ -206,7 +207,9 @@ class AdminClient:
     ) -> Any:
         headers = dict(headers or {})
         if send_token and self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+            # An auth object, not a header: requests then uses neither the URL's
+            # user:password@ nor a ~/.netrc entry in place of the token.
+            kwargs["auth"] = _Bearer(self.token)
         write = method == "POST" and path == "/flows"  # a deploy: its outcome matters
         try:
             answer = self._exchange(method, self.url + path, headers, kwargs)
@@ -501,6 +504,20 @@ def _server_message(response: _Answer) -> str:
         message = message or response.reason or "(no message)"
     one_line = " ".join(str(message).split())
     return one_line if len(one_line) <= 200 else one_line[:199] + "…"
+
+
+class _Bearer(requests.auth.AuthBase):
+    """``Authorization: Bearer <token>``; its repr never shows the token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_Bearer(***)"
 
 
 @dataclass(frozen=True)

@@ -483,3 +483,54 @@ def test_tabs_with_the_same_label_are_told_apart(run_acm, write_flows):  # type:
     assert {a["name"] for a in doc["applications"]} == {"Lights (t1)", "Lights (t2)"}
     markdown = run_acm("analyze", path, "--format", "markdown").out
     assert r"Lights \(t1\)" in markdown and r"Lights \(t2\)" in markdown  # escaped
+
+
+# --------------------------------------------------------------------------- URL credentials
+
+# Nothing listens on port 9 (discard): an error about the usage proves it came first.
+URL_WITH_USER = "http://admin:s3cr3t@127.0.0.1:9"
+ONLINE = [("apply", "--url", URL_WITH_USER, "--backup-dir", "BACKUPS"),
+          ("revert", "--url", URL_WITH_USER, "--backup-dir", "BACKUPS"),
+          ("watch", "--url", URL_WITH_USER, "--once", "--timeout", "1")]
+
+
+@pytest.fixture
+def no_token_env(monkeypatch):  # type: ignore[no-untyped-def]
+    for name in ("ACM_NODERED_TOKEN", "ACM_NODERED_USERNAME", "ACM_NODERED_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("args", ONLINE, ids=[a[0] for a in ONLINE])
+@pytest.mark.parametrize("token", ["env", "file", "login"])
+def test_credentials_in_the_url_and_a_token_is_a_usage_error(  # type: ignore[no-untyped-def]
+        run_acm, no_token_env, tmp_path, args, token):
+    extra: tuple[str, ...] = ()
+    if token == "env":
+        no_token_env.setenv("ACM_NODERED_TOKEN", "tok-123")
+    elif token == "file":
+        (tmp_path / "token").write_text("tok-123\n", encoding="utf-8")
+        extra = ("--token-file", str(tmp_path / "token"))
+    else:
+        no_token_env.setenv("ACM_NODERED_USERNAME", "admin")
+        no_token_env.setenv("ACM_NODERED_PASSWORD", "pw-123")
+    backups = tmp_path / "backups"
+    result = run_acm(*(str(backups) if a == "BACKUPS" else a for a in args), *extra)
+    assert result.code == 2, result.err
+    assert "give either credentials in the URL or a token, not both" in result.err
+    assert {"--token-file": token == "file", "$ACM_NODERED_TOKEN": token == "env",
+            "a login with $ACM_NODERED_USERNAME": token == "login"} == \
+        {word: word in result.err for word in ("--token-file", "$ACM_NODERED_TOKEN",
+                                               "a login with $ACM_NODERED_USERNAME")}
+    assert "refused" not in result.err and "connect" not in result.err
+    for secret in ("s3cr3t", "tok-123", "pw-123"):
+        assert secret not in result.err
+    assert not backups.exists()
+
+
+def test_credentials_in_the_url_alone_are_used_as_they_are(run_acm, no_token_env, tmp_path):  # type: ignore[no-untyped-def]
+    """No token: the URL's user and password go to the server (here, nobody listening)."""
+    result = run_acm("revert", "--url", URL_WITH_USER, "--backup-dir", str(tmp_path / "b"))
+    assert result.code == 2
+    assert "connection refused" in result.err and "not both" not in result.err
+    assert "s3cr3t" not in result.err

@@ -259,8 +259,9 @@ def test_runtime_urls_lose_their_credentials(tmp_path: Path, run_acm) -> None:  
     site = tmp_path / "site"
     shutil.copytree(ROOT / "flows" / "site", site)
     model = site / "site.yaml"
-    model.write_text(model.read_text().replace("http://127.0.0.1:1880",
-                                               "http://admin:hunter2@127.0.0.1:1880"))
+    # Credentials in the URL (and so none under credentials:, which would be refused).
+    text = model.read_text().replace("http://127.0.0.1:1880", "http://admin:hunter2@127.0.0.1:1880")
+    model.write_text(text.replace("credentials: {token_env: ACM_HUB_TOKEN}", ""))
     for fmt in ("dot", "svg", "html"):
         result = run_acm("graph", str(model), "-f", fmt)
         assert result.code == 0, result.err

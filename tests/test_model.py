@@ -526,3 +526,103 @@ def test_an_area_service_acts_only_on_entities_of_its_domain(tmp_path: Path, run
     assert [c for c in doc["conflicts"] if c["severity"] != "info"] == []
     tv = next(a for a in doc["actuators"] if a["key"] == "ha:media_player.tv")
     assert tv["applications"] == ["W"]
+
+
+# ---------------------------------------------------------------------------
+# Paths stay in the model's folder: a model may come from someone else, and its
+# token file is sent to its url, its flows deployed there.
+
+
+def site_in_folder(tmp_path: Path, text: str = BASE) -> Path:
+    """The model and its flows in tmp_path/site, with a file next to that folder."""
+    (tmp_path / "outside.txt").write_text("not the model's\n", encoding="utf-8")
+    (tmp_path / "site").mkdir()
+    return make_site(tmp_path / "site", text)
+
+
+ESCAPES = [  # (id, old, new, marker of the line, path in the document)
+    ("flows", "    flows: b.json\n", "    flows: ../outside.txt\n", "../outside.txt",
+     "runtimes[1].flows"),
+    ("token_file", "{token_env: ACM_A_TOKEN}", "{token_file: ../outside.txt}",
+     "token_file", "runtimes[0].credentials.token_file"),
+    ("tls-ca_file", "    flows: a.json\n",
+     "    flows: a.json\n    tls: {ca_file: ../outside.txt}\n", "ca_file",
+     "runtimes[0].tls.ca_file"),
+    ("broker-ca_file", "port: 1883}", "port: 1883, ca_file: ../outside.txt}", "ca_file",
+     "brokers[0].ca_file"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "marker", "doc_path"), [c[1:] for c in ESCAPES],
+                         ids=[c[0] for c in ESCAPES])
+def test_a_path_out_of_the_models_folder_is_refused(  # type: ignore[no-untyped-def]
+        run_acm, tmp_path, old, new, marker, doc_path):
+    text = changed(old, new)
+    path = site_in_folder(tmp_path, text)
+    for args in (("model", "check", str(path)), ("analyze", "--model", str(path))):
+        result = run_acm(*args)
+        assert result.code == 2, (args, result.err)
+        assert result.err.startswith(
+            f"acm: error: {path}:{line_of(text, marker)}: {doc_path}: '../outside.txt' is "
+            f"outside the model's folder {tmp_path.resolve() / 'site'}; keep "), result.err
+        assert result.err.count("\n") == 1
+        assert "not the model's" not in result.err
+
+
+@pytest.mark.parametrize("field", ["flows", "token_file"])
+def test_an_absolute_path_out_of_the_folder_is_refused(run_acm, tmp_path, field):  # type: ignore[no-untyped-def]
+    outside = tmp_path / "outside.txt"
+    text = changed("    flows: b.json\n", f"    flows: '{outside}'\n") if field == "flows" \
+        else changed("{token_env: ACM_A_TOKEN}", f"{{token_file: '{outside}'}}")
+    path = site_in_folder(tmp_path, text)
+    result = run_acm("model", "check", str(path))
+    assert result.code == 2
+    assert f"{field}: '{outside}' is outside the model's folder" in result.err
+
+
+def test_a_symlink_out_of_the_folder_is_refused(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+    path = site_in_folder(tmp_path, changed("{token_env: ACM_A_TOKEN}",
+                                            "{token_file: secrets/token}"))
+    (path.parent / "secrets").mkdir()
+    (path.parent / "secrets" / "token").symlink_to(tmp_path / "outside.txt")
+    result = run_acm("model", "check", str(path))
+    assert result.code == 2
+    assert "runtimes[0].credentials.token_file: 'secrets/token' is outside" in result.err
+
+
+def test_paths_that_stay_in_the_folder_are_fine(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+    folder = tmp_path / "site"
+    text = changed("{token_env: ACM_A_TOKEN}", "{token_file: secrets/../secrets/token}")
+    text = changed("    flows: b.json\n", f"    flows: '{folder / 'b.json'}'\n"  # absolute
+                   "    tls: {ca_file: certs/ca.pem}\n", text)
+    text = changed("flows: a.json", "flows: flows/a.json", text)
+    path = site_in_folder(tmp_path, text)
+    (folder / "flows").mkdir()
+    (folder / "flows" / "a.json").symlink_to(folder / "a.json")  # a link that stays inside
+    result = run_acm("model", "check", str(path))
+    assert result.code == 0, result.err
+
+
+def test_a_token_file_out_of_the_folder_stops_deploy_before_any_connection(  # type: ignore[no-untyped-def]
+        run_acm, tmp_path):
+    text = changed('url: "http://127.0.0.1:1880"', 'url: "http://127.0.0.1:9"')
+    text = changed("{token_env: ACM_A_TOKEN}", "{token_file: ../outside.txt}", text)
+    path = site_in_folder(tmp_path, text)
+    result = run_acm("deploy", str(path), "--dry-run")
+    assert result.code == 2
+    assert "token_file: '../outside.txt' is outside the model's folder" in result.err
+    assert "connect" not in result.err and "refused" not in result.err
+
+
+def test_a_url_with_credentials_and_credentials_too_is_refused(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+    text = changed("http://127.0.0.1:1880", "http://admin:s3cr3t@127.0.0.1:1880")
+    path = make_site(tmp_path, text)
+    result = run_acm("model", "check", str(path))
+    assert result.code == 2
+    assert result.err.startswith(f"acm: error: {path}:{line_of(text, 'credentials:')}: "
+                                 "runtimes[0].credentials: the url has credentials in it")
+    assert "give either credentials in the URL or a token, not both" in result.err
+    assert "s3cr3t" not in result.err
+    path.write_text(changed("    credentials: {token_env: ACM_A_TOKEN}\n", "", text),
+                    encoding="utf-8")
+    assert run_acm("model", "check", str(path)).code == 0  # the URL's credentials alone

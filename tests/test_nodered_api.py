@@ -513,3 +513,36 @@ def test_a_write_whose_outcome_cannot_be_read_says_it_may_have_been_applied(
     assert err.value.old_rev == before_rev
     assert err.value.backup is not None and str(err.value.backup) in text
     assert json.loads(err.value.backup.read_text(encoding="utf-8"))["rev"] == before_rev
+
+
+def test_the_token_wins_over_a_netrc_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str | None] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            body = b'{"flows": [], "rev": "r"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = _Quiet(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        netrc = tmp_path / ".netrc"
+        netrc.write_text("machine 127.0.0.1 login ann password netrc-secret\n", encoding="utf-8")
+        netrc.chmod(0o600)
+        monkeypatch.setenv("NETRC", str(netrc))
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        AdminClient(url).get_flows()  # no token: requests may use the netrc entry
+        AdminClient(url, token="the-token").get_flows()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen[0] is not None and seen[0].startswith("Basic ")  # the entry is seen ...
+    assert seen[1] == "Bearer the-token"  # ... and does not replace the token

@@ -1,0 +1,159 @@
+"""The lark cache of the rule grammar: a pickle, so used only where no one else can write.
+
+Each test plants a cache file whose loading is visible (unpickling it makes a
+folder, nothing more) at the path lark would read, then builds the parser
+again and looks whether the folder appeared.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from acm.dsl import parser
+from acm.dsl.parser import parse_rules
+
+
+class _Marker:
+    """Unpickling this makes the folder ``path``: proof that lark loaded the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return os.mkdir, (str(self.path),)
+
+
+@pytest.fixture
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """XDG_CACHE_HOME in tmp_path; the built parser is forgotten before and after."""
+    home = tmp_path / "cache-home"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    parser._parser.cache_clear()
+    yield home
+    parser._parser.cache_clear()  # later tests build it again from the user's own cache
+
+
+def plant(folder: Path, marker: Path, mode: int = 0o600) -> Path:
+    """A cache file at the path the parser reads, which makes ``marker`` when loaded."""
+    path = folder / parser._cache_name(parser._cache_identity())
+    path.write_bytes(b"planted\n" + pickle.dumps(_Marker(marker)))
+    path.chmod(mode)
+    return path
+
+
+def build_and_parse() -> None:
+    parser._parser()
+    assert parse_rules("", "empty.acm").rules == ()  # the parser works whatever happened
+
+
+def test_a_private_cache_file_is_loaded(cache_home: Path, tmp_path: Path) -> None:
+    """The control: in a 0700 folder, a 0600 file of the user's is what lark loads."""
+    folder = cache_home / "acm"
+    folder.mkdir(parents=True, mode=0o700)
+    folder.chmod(0o700)
+    plant(folder, tmp_path / "loaded")
+    build_and_parse()
+    assert (tmp_path / "loaded").is_dir()
+
+
+def test_a_folder_others_can_write_is_not_used(cache_home: Path, tmp_path: Path) -> None:
+    folder = cache_home / "acm"
+    folder.mkdir(parents=True)
+    folder.chmod(0o777)
+    planted = plant(folder, tmp_path / "loaded")
+    before = planted.read_bytes()
+    assert parser._cache_file(parser._cache_identity()) is False
+    build_and_parse()
+    assert not (tmp_path / "loaded").exists()
+    assert planted.read_bytes() == before  # nor written: no cache at all
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o777  # the user's folder is left as it is
+
+
+def test_a_group_writable_folder_is_not_used(cache_home: Path, tmp_path: Path) -> None:
+    folder = cache_home / "acm"
+    folder.mkdir(parents=True)
+    folder.chmod(0o770)
+    plant(folder, tmp_path / "loaded")
+    build_and_parse()
+    assert not (tmp_path / "loaded").exists()
+
+
+def test_a_new_folder_is_made_0700_whatever_the_umask(cache_home: Path) -> None:
+    old = os.umask(0)
+    try:
+        path = parser._cache_file(parser._cache_identity())
+    finally:
+        os.umask(old)
+    assert isinstance(path, str) and Path(path).parent == cache_home / "acm"
+    assert stat.S_IMODE((cache_home / "acm").stat().st_mode) == 0o700
+
+
+def test_the_written_cache_file_is_0600_whatever_the_umask(cache_home: Path) -> None:
+    old = os.umask(0)
+    try:
+        build_and_parse()
+    finally:
+        os.umask(old)
+    written = list((cache_home / "acm").iterdir())
+    assert len(written) == 1 and stat.S_IMODE(written[0].stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("mode", [0o620, 0o602], ids=["group", "other"])
+def test_a_cache_file_others_can_write_is_not_loaded_but_replaced(
+        cache_home: Path, tmp_path: Path, mode: int) -> None:
+    folder = cache_home / "acm"
+    folder.mkdir(parents=True, mode=0o700)
+    folder.chmod(0o700)
+    planted = plant(folder, tmp_path / "loaded", mode)
+    build_and_parse()
+    assert not (tmp_path / "loaded").exists()
+    assert not planted.read_bytes().startswith(b"planted")  # a fresh cache in its place
+    assert stat.S_IMODE(planted.stat().st_mode) == 0o600
+
+
+def test_a_symlink_as_cache_file_is_not_followed(cache_home: Path, tmp_path: Path) -> None:
+    folder = cache_home / "acm"
+    folder.mkdir(parents=True, mode=0o700)
+    folder.chmod(0o700)
+    target = plant(tmp_path, tmp_path / "loaded")
+    (folder / target.name).symlink_to(target)
+    build_and_parse()
+    assert not (tmp_path / "loaded").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0,
+                    reason="giving a file to another user needs root")
+def test_a_cache_file_of_another_user_is_not_loaded(cache_home: Path, tmp_path: Path) -> None:
+    folder = cache_home / "acm"
+    folder.mkdir(parents=True, mode=0o700)
+    folder.chmod(0o700)
+    planted = plant(folder, tmp_path / "loaded")
+    os.chown(planted, 65534, 65534)
+    build_and_parse()
+    assert not (tmp_path / "loaded").exists()
+    assert planted.stat().st_uid == 65534  # left alone, not replaced
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0,
+                    reason="giving a folder to another user needs root")
+def test_a_folder_of_another_user_is_not_used(cache_home: Path, tmp_path: Path) -> None:
+    folder = cache_home / "acm"
+    folder.mkdir(parents=True, mode=0o700)
+    folder.chmod(0o700)
+    plant(folder, tmp_path / "loaded")
+    os.chown(folder, 65534, 65534)
+    build_and_parse()
+    assert not (tmp_path / "loaded").exists()
+
+
+def test_rules_still_parse_with_the_cache(cache_home: Path) -> None:
+    build_and_parse()
+    parser._parser.cache_clear()
+    build_and_parse()  # the second time from the cache file the first one wrote
+    assert len(list((cache_home / "acm").iterdir())) == 1
