@@ -7,21 +7,33 @@
  *   POST /acm/plan      (flows.read)   -> acm.plan/1 document
  *   POST /acm/resolve   (flows.write)  -> {add, change, remove, plan}
  *
- * Each request starts one child process (`python -m acm ...`) without a shell,
+ * Each request starts one child process (`python -I -m acm ...`) without a shell,
  * writes the flows JSON to its stdin, and reads its stdout, with a time limit and
- * an output cap. Nothing here writes or deploys flows: the editor applies the
- * result of /acm/resolve to its own workspace as an undoable edit.
+ * an output cap. At most `acm.maxRuns` children run at a time; `acm.maxQueue` more
+ * requests wait their turn, the rest are answered 503. Nothing here writes or
+ * deploys flows: the editor applies the result of /acm/resolve to its own
+ * workspace as an undoable edit.
  */
 "use strict";
 
 const childProcess = require("child_process");
+const fs = require("fs");
+const path = require("path");
 
 const DEFAULTS = Object.freeze({
     python: "python3",
     args: ["-m", "acm"],
     timeout: 20000,
     maxOutput: 50 * 1024 * 1024,
+    maxRuns: 2,
+    maxQueue: 8,
+    // The child's working directory: the plugin's own folder, which exists and is
+    // written only by whoever installs the plugin (not the user's flows folder).
+    cwd: __dirname,
 });
+// Isolated mode: neither the working directory nor PYTHONPATH nor the user's
+// site-packages can put another `acm` package in front of the installed one.
+const ISOLATED = "-I";
 const MAX_STDERR = 64 * 1024;
 const HINT = "set acm.python in settings.js or ACM_PYTHON";
 const STRATEGIES = ["priority", "lock", "dwell", "merge", "interlock"];
@@ -30,10 +42,11 @@ const CONFLICT_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
 
 /** An error the HTTP layer turns into a JSON response (never a stack trace). */
 class BridgeError extends Error {
-    constructor(status, body) {
+    constructor(status, body, headers) {
         super(body.error);
         this.status = status;
         this.body = body;
+        this.headers = headers || {};
     }
 }
 
@@ -41,20 +54,117 @@ function badRequest(message) {
     return new BridgeError(400, { error: message });
 }
 
-/** Effective settings: settings.js `acm: {...}` over env ACM_PYTHON over defaults. */
-function resolveSettings(acm, env) {
+/**
+ * Effective settings: settings.js `acm: {...}` over env ACM_PYTHON over defaults.
+ * The analyzer runs in a fixed folder, so relative paths (acm.python when it names
+ * a file, acm.cwd, acm.rules, acm.policy) are made absolute here against `base`:
+ * Node-RED's userDir, where settings.js lives (else the process's working directory).
+ */
+function resolveSettings(acm, env, base) {
     acm = acm && typeof acm === "object" ? acm : {};
     env = env || process.env;
-    const python = (typeof acm.python === "string" && acm.python) || env.ACM_PYTHON || DEFAULTS.python;
+    base = typeof base === "string" && base ? path.resolve(base) : process.cwd();
+    const absolute = (p) => path.resolve(base, p);
+    let python = (typeof acm.python === "string" && acm.python) || env.ACM_PYTHON || DEFAULTS.python;
+    // A bare name ("python3") is looked up on PATH; a relative file name is not.
+    if (/[\\/]/.test(python)) python = absolute(python);
     const args = Array.isArray(acm.args) && acm.args.every((a) => typeof a === "string")
         ? acm.args.slice() : DEFAULTS.args.slice();
     const timeout = Number.isFinite(acm.timeout) && acm.timeout > 0 ? acm.timeout : DEFAULTS.timeout;
     const maxOutput = Number.isFinite(acm.maxOutput) && acm.maxOutput > 0 ? acm.maxOutput : DEFAULTS.maxOutput;
+    const maxRuns = Number.isInteger(acm.maxRuns) && acm.maxRuns >= 1 ? acm.maxRuns : DEFAULTS.maxRuns;
+    const maxQueue = Number.isInteger(acm.maxQueue) && acm.maxQueue >= 0 ? acm.maxQueue : DEFAULTS.maxQueue;
     const rules = (Array.isArray(acm.rules) ? acm.rules : (typeof acm.rules === "string" ? [acm.rules] : []))
-        .filter((r) => typeof r === "string" && r);
+        .filter((r) => typeof r === "string" && r).map(absolute);
     const policy = (Array.isArray(acm.policy) ? acm.policy : (typeof acm.policy === "string" ? [acm.policy] : []))
-        .filter((p) => typeof p === "string" && p);
-    return { python, args, cwd: typeof acm.cwd === "string" ? acm.cwd : undefined, timeout, maxOutput, rules, policy };
+        .filter((p) => typeof p === "string" && p).map(absolute);
+    const cwd = typeof acm.cwd === "string" && acm.cwd ? absolute(acm.cwd) : DEFAULTS.cwd;
+    return { python, args, cwd, timeout, maxOutput, maxRuns, maxQueue, rules, policy };
+}
+
+/**
+ * At most `maxRuns` analyzer runs at a time; up to `maxQueue` more wait in FIFO
+ * order, anything beyond is refused with a 503. A slot is held until the child
+ * process has exited (not merely until its request was answered), so the number of
+ * live analyzer processes never exceeds `maxRuns`.
+ */
+class RunLimiter {
+    constructor(maxRuns, maxQueue) {
+        this.maxRuns = maxRuns;
+        this.maxQueue = maxQueue;
+        this.running = 0;
+        this.waiting = [];
+        this.averageMs = null; // recent run time, for Retry-After
+    }
+
+    /**
+     * Calls `start(release)` when a slot is free and settles as its promise does;
+     * `start` must call `release()` once its child process is gone. An aborted
+     * `signal` (the client went away) takes a waiting run out of the queue.
+     */
+    run(start, signal) {
+        if (signal && signal.aborted) return Promise.reject(clientGone());
+        if (this.running < this.maxRuns) return this._start(start);
+        if (this.waiting.length >= this.maxQueue) return Promise.reject(this.busy());
+        return new Promise((resolve, reject) => {
+            const entry = { start, resolve, reject, signal, onAbort: null };
+            if (signal) {
+                entry.onAbort = () => {
+                    const i = this.waiting.indexOf(entry);
+                    if (i >= 0) this.waiting.splice(i, 1);
+                    reject(clientGone());
+                };
+                signal.addEventListener("abort", entry.onAbort, { once: true });
+            }
+            this.waiting.push(entry);
+        });
+    }
+
+    _start(start) {
+        this.running += 1;
+        const began = Date.now();
+        let released = false;
+        const release = () => {
+            if (released) return;
+            released = true;
+            this.running -= 1;
+            const ms = Date.now() - began;
+            this.averageMs = this.averageMs === null ? ms : 0.7 * this.averageMs + 0.3 * ms;
+            this._next();
+        };
+        try {
+            return Promise.resolve(start(release));
+        } catch (err) {
+            release();
+            return Promise.reject(err);
+        }
+    }
+
+    _next() {
+        while (this.running < this.maxRuns && this.waiting.length) {
+            const entry = this.waiting.shift();
+            if (entry.signal) entry.signal.removeEventListener("abort", entry.onAbort);
+            this._start(entry.start).then(entry.resolve, entry.reject);
+        }
+    }
+
+    /** The 503 for a full queue, with a Retry-After guessed from recent run times. */
+    busy() {
+        const perRun = this.averageMs === null ? 1000 : this.averageMs;
+        const seconds = Math.min(300, Math.max(1, Math.ceil((perRun * (this.waiting.length + 1)) / this.maxRuns / 1000)));
+        const runs = this.running === 1 ? "1 run" : `${this.running} runs`;
+        return new BridgeError(503, {
+            error: `the ACM analyzer is busy: ${runs} and ${this.waiting.length} waiting; try again shortly`,
+            running: this.running,
+            waiting: this.waiting.length,
+            hint: "if this happens often, raise acm.maxRuns or acm.maxQueue in settings.js",
+        }, { "Retry-After": String(seconds) });
+    }
+}
+
+/** The request's client disconnected; nobody reads this answer. */
+function clientGone() {
+    return new BridgeError(499, { error: "the client closed the request" });
 }
 
 function optionValue(key, value) {
@@ -169,35 +279,63 @@ function lastLine(text) {
 }
 
 /**
- * Runs `python ...args` with `input` on stdin. Resolves {stdout, stderr} on exit 0;
- * rejects with a 502 BridgeError naming the executable otherwise.
+ * Runs `python -I ...settings.args ...args` in settings.cwd with `input` on stdin.
+ * Resolves {stdout, stderr} on exit 0; rejects with a 502 BridgeError naming the
+ * executable otherwise. The time limit counts from the start of the child.
+ * `control.signal` (AbortSignal): kill the child when the client has gone;
+ * `control.onExit()`: called once when the child has exited or could not start.
  */
-function runAcm(args, input, settings) {
+function runAcm(args, input, settings, control) {
     settings = Object.assign({}, DEFAULTS, settings || {});
+    settings.cwd = settings.cwd || DEFAULTS.cwd;
+    control = control || {};
     const python = settings.python;
     const fail = (error) => new BridgeError(502, { error, python, hint: HINT });
+    let exited = false;
+    const onExit = () => {
+        if (exited) return;
+        exited = true;
+        if (control.onExit) control.onExit();
+    };
     return new Promise((resolve, reject) => {
+        if (control.signal && control.signal.aborted) {
+            onExit();
+            reject(clientGone());
+            return;
+        }
+        // spawn reports a missing working directory as ENOENT, as if python were missing.
+        let folder = null;
+        try { folder = fs.statSync(settings.cwd); } catch (e) { /* reported below */ }
+        if (!folder || !folder.isDirectory()) {
+            onExit();
+            reject(fail(`cannot run the ACM analyzer '${python}': its working directory '${settings.cwd}' (acm.cwd) is not a folder`));
+            return;
+        }
         let child;
         try {
-            child = childProcess.spawn(python, [...settings.args, ...args], {
+            child = childProcess.spawn(python, [ISOLATED, ...settings.args, ...args], {
                 shell: false,
                 cwd: settings.cwd,
                 stdio: ["pipe", "pipe", "pipe"],
                 windowsHide: true,
             });
         } catch (err) {
+            onExit();
             reject(fail(`cannot start the ACM analyzer with '${python}': ${err.code || err.message}`));
             return;
         }
+        child.on("exit", onExit);
         const out = [];
         let outSize = 0;
         let stderr = "";
         let done = false;
         let killedFor = null;
+        const abort = () => kill("aborted");
         const finish = (err, value) => {
             if (done) return;
             done = true;
             clearTimeout(timer);
+            if (control.signal) control.signal.removeEventListener("abort", abort);
             if (err) reject(err); else resolve(value);
         };
         const kill = (why) => {
@@ -207,12 +345,20 @@ function runAcm(args, input, settings) {
             // Answer now: a grandchild may keep the pipes open after the child is gone.
             child.stdout.destroy();
             child.stderr.destroy();
-            finish(why === "timeout"
-                ? fail(`ACM analyzer '${python}' timed out after ${settings.timeout} ms (raise acm.timeout in settings.js)`)
-                : fail(`ACM analyzer '${python}' wrote more than ${settings.maxOutput} bytes; stopped`));
+            if (why === "aborted") {
+                finish(clientGone());
+            } else if (why === "timeout") {
+                finish(fail(`ACM analyzer '${python}' timed out after ${settings.timeout} ms (raise acm.timeout in settings.js)`));
+            } else {
+                finish(fail(`ACM analyzer '${python}' wrote more than ${settings.maxOutput} bytes; stopped`));
+            }
         };
         const timer = setTimeout(() => kill("timeout"), settings.timeout);
+        if (control.signal) control.signal.addEventListener("abort", abort, { once: true });
         child.on("error", (err) => {
+            // The process could not be started (ENOENT, EACCES, ...). Node also emits 'error' when
+            // a kill fails, which does not happen for SIGKILL to our own child: the slot goes back.
+            onExit();
             if (err.code === "ENOENT") {
                 finish(fail(`ACM analyzer not found: '${python}' does not exist or is not on PATH`));
             } else if (err.code === "EACCES") {
@@ -317,23 +463,27 @@ function planLines(stderr) {
     return String(stderr || "").split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
 }
 
-/** The three operations, independent of HTTP (used by the routes and the tests). */
-async function analyze(body, settings) {
+/**
+ * The three operations, independent of HTTP (used by the routes and the tests).
+ * `run` is runAcm, or the routes' runAcm behind the RunLimiter; the request body is
+ * checked before that, so a bad request never waits for a slot.
+ */
+async function analyze(body, settings, run = runAcm) {
     const flows = validateFlowsBody(body);
-    const { stdout } = await runAcm(buildArgs("analyze", {}, settings), JSON.stringify(flows), settings);
+    const { stdout } = await run(buildArgs("analyze", {}, settings), JSON.stringify(flows), settings);
     return parseJson(stdout, settings, "acm.findings/1");
 }
 
-async function plan(body, settings) {
+async function plan(body, settings, run = runAcm) {
     const flows = validateFlowsBody(body);
-    const { stdout } = await runAcm(buildArgs("plan", {}, settings), JSON.stringify(flows), settings);
+    const { stdout } = await run(buildArgs("plan", {}, settings), JSON.stringify(flows), settings);
     return parseJson(stdout, settings, "acm.plan/1");
 }
 
-async function resolve(body, settings) {
+async function resolve(body, settings, run = runAcm) {
     const req = validateResolveBody(body);
     const args = buildArgs("resolve", req, settings);
-    const { stdout, stderr } = await runAcm(args, JSON.stringify(req.flows), settings);
+    const { stdout, stderr } = await run(args, JSON.stringify(req.flows), settings);
     let after = parseJson(stdout, settings, null);
     if (after && !Array.isArray(after) && Array.isArray(after.flows)) after = after.flows;
     if (!Array.isArray(after)) {
@@ -345,6 +495,7 @@ async function resolve(body, settings) {
 
 function sendError(res, err, log) {
     if (err instanceof BridgeError) {
+        for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
         res.status(err.status).json(err.body);
         return;
     }
@@ -352,7 +503,7 @@ function sendError(res, err, log) {
     res.status(500).json({ error: "internal error in acm-bridge" });
 }
 
-function handler(fn, getSettings, log) {
+function handler(fn, getSettings, limiter, log) {
     return function (req, res) {
         let settings;
         try {
@@ -361,29 +512,41 @@ function handler(fn, getSettings, log) {
             sendError(res, err, log);
             return;
         }
+        // 'close' before the answer is written: the client has gone (editor reloaded, request cancelled).
+        const gone = new AbortController();
+        if (typeof res.on === "function") {
+            res.on("close", () => { if (!res.writableEnded) gone.abort(); });
+        }
+        const run = (args, input, s) => limiter.run(
+            (release) => runAcm(args, input, s, { signal: gone.signal, onExit: release }), gone.signal);
         Promise.resolve()
-            .then(() => fn(req.body, settings))
-            .then((doc) => res.json(doc))
-            .catch((err) => sendError(res, err, log));
+            .then(() => fn(req.body, settings, run))
+            .then((doc) => { if (!gone.signal.aborted) res.json(doc); })
+            .catch((err) => { if (!gone.signal.aborted) sendError(res, err, log); });
     };
 }
 
 module.exports = function (RED) {
     const log = RED.log;
-    const getSettings = () => resolveSettings(RED.settings && RED.settings.acm, process.env);
+    const userDir = RED.settings && typeof RED.settings.userDir === "string" ? RED.settings.userDir : undefined;
+    const getSettings = () => resolveSettings(RED.settings && RED.settings.acm, process.env, userDir);
+    // One limiter for all three endpoints, sized once: settings.js is read at start-up.
+    const limits = getSettings();
+    const limiter = new RunLimiter(limits.maxRuns, limits.maxQueue);
     const read = RED.auth.needsPermission("flows.read");
     const write = RED.auth.needsPermission("flows.write");
 
-    RED.httpAdmin.post("/acm/analyze", read, handler(analyze, getSettings, log));
-    RED.httpAdmin.post("/acm/plan", read, handler(plan, getSettings, log));
-    RED.httpAdmin.post("/acm/resolve", write, handler(resolve, getSettings, log));
+    RED.httpAdmin.post("/acm/analyze", read, handler(analyze, getSettings, limiter, log));
+    RED.httpAdmin.post("/acm/plan", read, handler(plan, getSettings, limiter, log));
+    RED.httpAdmin.post("/acm/resolve", write, handler(resolve, getSettings, limiter, log));
 
     RED.plugins.registerPlugin("acm-bridge", {
         type: "acm-bridge",
         onadd() {
             if (log) {
                 const s = getSettings();
-                log.info(`acm-bridge: ACM analyzer '${s.python} ${s.args.join(" ")}' (POST /acm/analyze, /acm/plan, /acm/resolve)`);
+                log.info(`acm-bridge: ACM analyzer '${[s.python, ISOLATED, ...s.args].join(" ")}' in ${s.cwd},`
+                    + ` at most ${s.maxRuns} at a time and ${s.maxQueue} waiting (POST /acm/analyze, /acm/plan, /acm/resolve)`);
             }
         },
     });
@@ -391,5 +554,5 @@ module.exports = function (RED) {
 
 module.exports._internal = {
     buildArgs, runAcm, diffFlows, validateResolveBody, validateFlowsBody, resolveSettings,
-    parseJson, analyze, plan, resolve, BridgeError, HINT, DEFAULTS, STRATEGIES,
+    parseJson, analyze, plan, resolve, BridgeError, RunLimiter, HINT, DEFAULTS, ISOLATED, STRATEGIES,
 };

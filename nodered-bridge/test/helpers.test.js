@@ -3,7 +3,9 @@
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const { _internal } = require("../acm-bridge.js");
-const { buildArgs, diffFlows, validateResolveBody, resolveSettings, BridgeError } = _internal;
+const os = require("node:os");
+const path = require("node:path");
+const { buildArgs, diffFlows, validateResolveBody, resolveSettings, BridgeError, DEFAULTS } = _internal;
 
 function status400(fn) {
     assert.throws(fn, (err) => err instanceof BridgeError && err.status === 400 && typeof err.body.error === "string");
@@ -111,12 +113,47 @@ test("resolveSettings: settings.js over ACM_PYTHON over python3", () => {
     assert.deepEqual(resolveSettings({}, {}).args, ["-m", "acm"]);
     assert.equal(resolveSettings(undefined, {}).timeout, 20000);
     assert.equal(resolveSettings({}, { ACM_PYTHON: "/opt/acm/bin/python" }).python, "/opt/acm/bin/python");
-    const s = resolveSettings({ python: "/venv/bin/python", args: ["-m", "acm.cli"], timeout: 5000, policy: "site.policy", rules: ["r.acm"], cwd: "/srv" },
+    const s = resolveSettings({ python: "/venv/bin/python", args: ["-m", "acm.cli"], timeout: 5000, policy: "/etc/site.policy", rules: ["/etc/r.acm"], cwd: "/srv" },
         { ACM_PYTHON: "/opt/acm/bin/python" });
     assert.equal(s.python, "/venv/bin/python");
     assert.deepEqual(s.args, ["-m", "acm.cli"]);
     assert.equal(s.timeout, 5000);
-    assert.deepEqual(s.policy, ["site.policy"]);
-    assert.deepEqual(s.rules, ["r.acm"]);
+    assert.deepEqual(s.policy, ["/etc/site.policy"]);
+    assert.deepEqual(s.rules, ["/etc/r.acm"]);
     assert.equal(s.cwd, "/srv");
+});
+
+test("resolveSettings: relative paths are taken against the base folder (Node-RED's userDir)", () => {
+    const base = path.join(os.tmpdir(), "user-dir");
+    const s = resolveSettings({ python: "venv/bin/python", policy: ["site.policy", "/etc/b.policy"], rules: "rules/x.acm", cwd: "work" }, {}, base);
+    assert.equal(s.python, path.join(base, "venv", "bin", "python"));
+    assert.deepEqual(s.policy, [path.join(base, "site.policy"), "/etc/b.policy"]);
+    assert.deepEqual(s.rules, [path.join(base, "rules", "x.acm")]);
+    assert.equal(s.cwd, path.join(base, "work"));
+    assert.equal(resolveSettings({}, { ACM_PYTHON: "./py" }, base).python, path.join(base, "py"));
+    // a bare name stays a PATH lookup
+    assert.equal(resolveSettings({ python: "python3.12" }, {}, base).python, "python3.12");
+    // without a base: the process's working directory
+    assert.deepEqual(resolveSettings({ policy: "p.policy" }, {}).policy, [path.join(process.cwd(), "p.policy")]);
+});
+
+test("resolveSettings: the analyzer's working directory is the plugin folder unless acm.cwd says otherwise", () => {
+    const pluginDir = path.resolve(__dirname, "..");
+    assert.equal(resolveSettings({}, {}).cwd, pluginDir);
+    assert.equal(resolveSettings({ cwd: "" }, {}, "/somewhere").cwd, pluginDir);
+    assert.equal(DEFAULTS.cwd, pluginDir);
+});
+
+test("resolveSettings: acm.maxRuns and acm.maxQueue", () => {
+    assert.equal(resolveSettings({}, {}).maxRuns, 2);
+    assert.equal(resolveSettings({}, {}).maxQueue, 8);
+    const s = resolveSettings({ maxRuns: 4, maxQueue: 0 }, {});
+    assert.equal(s.maxRuns, 4);
+    assert.equal(s.maxQueue, 0);
+    for (const bad of [0, -1, 1.5, "3", null, Infinity]) {
+        assert.equal(resolveSettings({ maxRuns: bad }, {}).maxRuns, 2, `maxRuns ${bad}`);
+    }
+    for (const bad of [-1, 2.5, "8", Infinity]) {
+        assert.equal(resolveSettings({ maxQueue: bad }, {}).maxQueue, 8, `maxQueue ${bad}`);
+    }
 });
