@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -203,6 +204,7 @@ def plan(analysis: Analysis, policies: Sequence[Policy], *,
     result = ResolveResult(nodes=[])
     facts = {(f.actuator.key, f.feature): f for f in analysis.facts}
     taken: dict[str, str] = {}  # actuator key -> conflict id resolving it
+    subflows = {runtime: set(flows.subflows) for runtime, flows in analysis.graph.flows.items()}
     for finding in analysis.report.findings:
         if finding.kind not in RESOLVED_KINDS or finding.severity == "info":
             continue
@@ -226,7 +228,7 @@ def plan(analysis: Analysis, policies: Sequence[Policy], *,
             continue
         target = next(f for f in bound if f.actuator.key == planned.target_key)
         inner = [ref.id for ref in target.actuator.nodes
-                 if _in_subflow(analysis, ref)]
+                 if _in_subflow(analysis, ref, subflows)]
         if inner:
             result.skipped.append(Skipped(finding, f"actuator node {inner[0]} is inside a "
                                           "subflow; move it out of the subflow to resolve"))
@@ -238,10 +240,11 @@ def plan(analysis: Analysis, policies: Sequence[Policy], *,
     return result
 
 
-def _in_subflow(analysis: Analysis, ref: NodeRef) -> bool:
-    flows = analysis.graph.flows[ref.runtime]
-    z = flows.by_id[ref.id].get("z")
-    return z in flows.subflows
+def _in_subflow(analysis: Analysis, ref: NodeRef,
+                subflows: Mapping[str, Collection[str]]) -> bool:
+    """Whether the node is inside a subflow (``subflows``: their ids, by runtime)."""
+    z = analysis.graph.flows[ref.runtime].by_id[ref.id].get("z")
+    return z in subflows[ref.runtime]
 
 
 def _choose(finding: Finding, bound: list[ActuatorFacts], policies: Sequence[Policy],
@@ -304,6 +307,51 @@ def resolve(flows: Flows, policies: Sequence[Policy] = (), ruleset: RuleSet | No
     return result
 
 
+def _coordinate(node: Mapping[str, Any], axis: str, default: float) -> float:
+    """The node's ``x`` or ``y``; ``default`` where that is missing, null or not finite."""
+    value = node.get(axis)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return default
+
+
+class _Layout:
+    """The spots taken on each tab, to move an added node down to a free one.
+
+    Two nodes overlap when less than a node's width across and height down
+    apart. Spots are filed in a grid of cells that size, so a check reads 9
+    cells, not every node of the tab. A spot once taken stays taken, so a
+    search can start where an earlier search from the same spot ended
+    (``skip``): placing N nodes in one column costs N checks, not N².
+    """
+
+    WIDTH, HEIGHT, STEP = 100, 30, 40
+
+    def __init__(self) -> None:
+        self.cells: dict[tuple[Any, int, int], list[tuple[float, float]]] = {}
+        self.skip: dict[tuple[Any, float, float], float] = {}
+
+    def take(self, tab: Any, x: float, y: float) -> None:
+        cell = (tab, math.floor(x / self.WIDTH), math.floor(y / self.HEIGHT))
+        self.cells.setdefault(cell, []).append((x, y))
+
+    def is_taken(self, tab: Any, x: float, y: float) -> bool:
+        col, row = math.floor(x / self.WIDTH), math.floor(y / self.HEIGHT)
+        return any(abs(x - ox) < self.WIDTH and abs(y - oy) < self.HEIGHT
+                   for c in (col - 1, col, col + 1) for r in (row - 1, row, row + 1)
+                   for ox, oy in self.cells.get((tab, c, r), ()))
+
+    def free_y(self, tab: Any, x: float, y: float) -> float:
+        """The first of ``y``, ``y + STEP``, ... where a node at ``x`` overlaps none."""
+        passed = []
+        while self.is_taken(tab, x, y):
+            passed.append(y)
+            y = self.skip.get((tab, x, y), y + self.STEP)
+        for spot in passed:  # all taken, up to y: the next search from any of them goes on there
+            self.skip[(tab, x, spot)] = y
+        return y
+
+
 class _Builder:
     """Adds the nodes of one resolver after another to a mutable copy of the flows."""
 
@@ -313,6 +361,20 @@ class _Builder:
         self.analysis = analysis
         self.propagation = analysis.propagation
         self.notes: list[str] = []
+        self.layout = _Layout()
+        for node in nodes:
+            x, y = _coordinate(node, "x", math.nan), _coordinate(node, "y", math.nan)
+            if node.get("type") != "group" and math.isfinite(x) and math.isfinite(y):
+                self.layout.take(node.get("z"), x, y)
+        # The flows' own wires, by target. ACM rewires them only to nodes it adds
+        # and only in place (or appends), so an entry stays right while its wire is there.
+        self.wired_to: dict[str, list[tuple[dict[str, Any], int, int]]] = {}
+        for node in nodes:
+            if _marker(node):
+                continue
+            for port, targets in enumerate(node.get("wires") or []):
+                for position, target in enumerate(targets):
+                    self.wired_to.setdefault(target, []).append((node, port, position))
 
     def _append(self, node: dict[str, Any]) -> dict[str, Any]:
         self.nodes.append(node)
@@ -320,16 +382,11 @@ class _Builder:
         return node
 
     def _incoming(self, target: str) -> list[tuple[dict[str, Any], int, int]]:
-        """(source node, port, position) of every wire into ``target``."""
-        found = []
-        for node in self.nodes:
-            if _marker(node):
-                continue
-            for port, targets in enumerate(node.get("wires") or []):
-                for position, t in enumerate(targets):
-                    if t == target:
-                        found.append((node, port, position))
-        return found
+        """(source node, port, position) of every wire into ``target`` from a node
+        of the flows (not one ACM added)."""
+        return [(source, port, position)
+                for source, port, position in self.wired_to.get(target, ())
+                if source["wires"][port][position] == target]
 
     def _apps(self, node_id: str) -> list[str]:
         return self.propagation.applications_at(node_id)
@@ -339,8 +396,8 @@ class _Builder:
         added_from = len(self.nodes)
         first = self.by_id[planned.targets[0]]
         tab = first["z"]
-        origin_x = float(first.get("x", 200))
-        origin_y = float(first.get("y", 100))
+        origin_x = _coordinate(first, "x", 200)
+        origin_y = _coordinate(first, "y", 100)
         resolver_id = node_id(conflict, "resolver")
         group_id = node_id(conflict, "group")
         members: list[str] = []
@@ -374,7 +431,7 @@ class _Builder:
                 self._append({
                     "id": link_out_id, "type": "link out", "z": node_tab, "mode": "link",
                     "name": f"ACM: to {planned.label} resolver", "links": [link_in_id],
-                    "x": float(near.get("x", 200)) + 220, "y": float(near.get("y", 100)) + 40,
+                    "x": _coordinate(near, "x", 200) + 220, "y": _coordinate(near, "y", 100) + 40,
                     "wires": [],
                     MARKER: {"role": "link", "conflict": conflict},
                 })
@@ -410,8 +467,8 @@ class _Builder:
                     members.append(tag_id)
                     place(tag, 1)
                 else:
-                    tag["x"] = float(source.get("x", 200)) + 60
-                    tag["y"] = float(source.get("y", 100)) + 40
+                    tag["x"] = _coordinate(source, "x", 200) + 60
+                    tag["y"] = _coordinate(source, "y", 100) + 40
                 self._append(tag)
 
         for index, target_id in enumerate(planned.targets):
@@ -436,8 +493,8 @@ class _Builder:
             self._append({
                 "id": in_id, "type": "link in", "z": target["z"],
                 "name": f"ACM: from {planned.label} resolver", "links": [out_id],
-                "x": max(float(target.get("x", 200)) - 160, 100),
-                "y": float(target.get("y", 100)) + 40, "wires": [[target_id]],
+                "x": max(_coordinate(target, "x", 200) - 160, 100),
+                "y": _coordinate(target, "y", 100) + 40, "wires": [[target_id]],
                 MARKER: {"role": "link", "conflict": conflict},
             })
             outputs.append([out_id])
@@ -485,20 +542,12 @@ class _Builder:
 
     def _spread(self, start: int) -> None:
         """Move the nodes added since ``start`` down until none sits on another node."""
-        added = self.nodes[start:]
-        taken: dict[Any, list[tuple[float, float]]] = {}
-        for node in self.nodes[:start]:
-            if "x" in node and node.get("type") != "group":
-                taken.setdefault(node.get("z"), []).append((float(node["x"]), float(node["y"])))
-        for node in added:
+        for node in self.nodes[start:]:
             if "x" not in node or node.get("type") == "group":
                 continue
-            spots = taken.setdefault(node.get("z"), [])
             x, y = float(node["x"]), float(node["y"])
-            while any(abs(x - ox) < 100 and abs(y - oy) < 30 for ox, oy in spots):
-                y += 40
-            node["y"] = y
-            spots.append((x, y))
+            node["y"] = self.layout.free_y(node.get("z"), x, y)
+            self.layout.take(node.get("z"), x, node["y"])
 
     def _app_label(self, apps: list[str]) -> str:
         names = {a.id: a.name for a in self.analysis.report.applications.values()}
@@ -538,8 +587,8 @@ class _Builder:
                             "id": tag_id, "type": "change", "z": source["z"],
                             "name": f"ACM app: {self._app_label(apps)}",
                             "rules": [_set("acm.app", apps[0], "str")],
-                            "x": float(source.get("x", 200)) + 60,
-                            "y": float(source.get("y", 100)) + 40, "wires": [[current]],
+                            "x": _coordinate(source, "x", 200) + 60,
+                            "y": _coordinate(source, "y", 100) + 40, "wires": [[current]],
                             MARKER: {"role": "tag", "conflict": conflict, "restore": current},
                         })
                 elif len(apps) > 1 or not wired:

@@ -418,6 +418,34 @@ def test_syntax_unterminated_string(rule_error):  # type: ignore[no-untyped-def]
     assert "string" in what
 
 
+def test_syntax_unclosed_doc_block_of_many_lines(rule_error):  # type: ignore[no-untyped-def]
+    """An unclosed \"\"\" fails in one pass at its opening quotes. (It once took time
+    exponential in the lines that follow: this test would hang, not fail.)"""
+    body = "".join(f'    line {i}: "quoted" and ""doubled""\n' for i in range(2000))
+    line, col, what = rule_error(f'rule r1 {{\n    code USR001\n    doc """\n{body}}}\n')
+    assert (line, col) == (3, 9)
+    assert "found an unterminated string" in what
+    assert 'a """text"""' in what
+
+
+def test_doc_block_may_hold_quotes() -> None:
+    text = ('rule r1 {\n    code USR001\n    doc """\n'
+            '    "on" and ""off"" are quoted; so is the end: "\n    """\n}\n'
+            'rule r2 {\n    code USR002\n    doc """"starts" with one"""\n'
+            '    summary ""\n}\n')
+    first, second = parse_rules(text, "x.acm").rules
+    assert first.doc == '"on" and ""off"" are quoted; so is the end: "'
+    assert second.doc == '"starts" with one'
+    assert second.summary == ""
+
+
+def test_doc_block_ends_at_the_first_triple_quote(rule_error):  # type: ignore[no-untyped-def]
+    """No escapes in a block: the first \"\"\" closes it, and a fourth quote is left over."""
+    line, col, what = rule_error('rule r1 {\n    code USR001\n    doc """a \\""""\n}\n')
+    assert (line, col) == (3, 18)
+    assert "unterminated string" in what
+
+
 def test_syntax_bad_token_in_expression(rule_error):  # type: ignore[no-untyped-def]
     line, col, what = rule_error(
         "rule r1 {\n    for actuator a\n    where a.key == == 3\n"

@@ -499,6 +499,62 @@ def test_layout_resolver_left_of_actuator_near_the_left_edge(  # type: ignore[no
                 assert resolver["x"] < index[target]["x"], (resolver["x"], target)
 
 
+def overlapping(nodes: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Pairs of laid-out nodes on one tab, at least one added by ACM, less than a
+    node apart (100 across and 30 down)."""
+    by_tab: dict[Any, list[dict[str, Any]]] = {}
+    for n in nodes:
+        laid_out = all(isinstance(n.get(axis), (int, float)) for axis in ("x", "y"))
+        if n["type"] != "group" and laid_out and "z" in n:
+            by_tab.setdefault(n["z"], []).append(n)
+    found = []
+    for on_tab in by_tab.values():
+        on_tab.sort(key=lambda n: float(n["y"]))
+        for i, a in enumerate(on_tab):
+            for b in on_tab[i + 1:]:
+                if float(b["y"]) - float(a["y"]) >= 30:
+                    break
+                if abs(float(a["x"]) - float(b["x"])) < 100 and (a.get("acm") or b.get("acm")):
+                    found.append((a["id"], b["id"]))
+    return found
+
+
+def test_many_conflicts_rows_apart_get_resolvers_that_overlap_nothing(  # type: ignore[no-untyped-def]
+        run_acm, write_flows):
+    """300 conflicts, one below the other 40 px apart: each resolver and its tags
+    find a free spot. (Finding them once took time cubic in the conflicts.)"""
+    nodes_in = [tab("t1", "Motion"), tab("t2", "Schedule"), broker()]
+    for i in range(300):
+        topic, y = f"home/room{i}/light/set", 60 + 40 * i
+        nodes_in += [inject(f"a{i}", "t1", [f"ao{i}"], "on", y=y),
+                     mqtt_out(f"ao{i}", "t1", topic, y=y),
+                     inject(f"b{i}", "t2", [f"bo{i}"], "off", y=y),
+                     mqtt_out(f"bo{i}", "t2", topic, y=y)]
+    nodes, _ = resolve(run_acm, write_flows(nodes_in))
+    assert len(of_role(nodes, "resolver")) == 300
+    assert overlapping(nodes) == []
+    # the check itself sees a node ACM adds just inside another's box
+    near = {"id": "near", "type": "change", "z": "t1", "x": 699.0, "y": 60 + 40 * 299 + 29.0,
+            "acm": {"role": "tag"}}
+    assert overlapping([*nodes, near]) == [("ao299", "near")]
+
+
+def test_nodes_without_usable_coordinates_are_resolved(  # type: ignore[no-untyped-def]
+        run_acm, write_flows):
+    """A null or missing x/y (the editor has not laid the node out) is no reason to fail."""
+    nodes_in = two_apps_one_tab_each()
+    index = by_id(nodes_in)
+    index["o1"]["x"] = None
+    del index["o2"]["y"]
+    index["i1"]["y"] = None
+    nodes, _ = resolve(run_acm, write_flows(nodes_in))
+    [resolver] = of_role(nodes, "resolver")
+    for n in added(nodes):
+        assert isinstance(n["x"], (int, float)) and isinstance(n["y"], (int, float)), n
+    assert overlapping(nodes) == []
+    assert resolver["z"] == "t1"
+
+
 def test_shared_node_gets_app_tags_upstream(run_acm, write_flows):  # type: ignore[no-untyped-def]
     """Two tabs send to one link in on a third tab, whose wire to the actuator node
     carries both applications: the app is set further upstream, per application."""
