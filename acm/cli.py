@@ -375,6 +375,7 @@ def revert(flows: str | None, url: str | None, output: str | None, diff: bool, d
     if not output and not diff:
         raise click.UsageError("give --output FILE (or - for stdout), or --diff")
     loaded = load_flows(flows)
+    loaded.require_unique_ids("reverting")  # writing back would lose earlier definitions
     reverted = revert_flows(loaded.nodes)
     if diff:
         click.echo("\n".join(describe_changes(loaded.nodes, reverted)) or "no changes")
@@ -540,7 +541,10 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
             click.echo(f"acm: not resolved: {skipped.finding.id}: {skipped.reason}", err=True)
         target = site.flows
     else:
-        target = {r.id: [dict(n) for n in load_flows(r.flows).nodes] for r in model.runtimes}
+        loaded = model.load_flows()
+        for flows in loaded.values():
+            flows.require_unique_ids("deploying")  # the deploy would lose earlier definitions
+        target = {rt: [dict(n) for n in flows.nodes] for rt, flows in loaded.items()}
     sources = {rt: flows_from_data(nodes, str(model.runtime(rt).flows))  # type: ignore[union-attr]
                for rt, nodes in target.items()}
     report = analyze_flows(sources, ruleset, model_applications(model, sources), model=model)

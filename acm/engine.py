@@ -13,12 +13,19 @@ from pathlib import Path
 from .actuators import NodeRef, PathFinder, config_lookup, find_actuators, merge_model
 from .catalog import gates
 from .errors import ModelError
-from .findings import Application, Report, count_by_severity
+from .findings import Application, Report, count_by_severity, report_order
 from .flows import Flows, load_flows
 from .graph import FlowGraph, build_graph
 from .model import Model, load_model
 from .propagate import Propagation, Source, propagate
-from .rules import ActuatorFacts, RuleSet, evaluate, facts_of, load_ruleset
+from .rules import (
+    ActuatorFacts,
+    RuleSet,
+    duplicate_findings,
+    evaluate,
+    facts_of,
+    load_ruleset,
+)
 from .suppress import apply_suppressions, find_suppressions
 
 
@@ -188,14 +195,17 @@ def _analyze(
     names = {a.id: a.name for a in apps.values()}
     commanders = {a.key: a.applications for a in scan.actuators}
     facts = [f for a in scan.actuators for f in facts_of(a, names, commanders)]
-    findings, suppressed = apply_suppressions(evaluate(ruleset, facts, PathFinder(fg, prop)),
-                                              find_suppressions(sources))
+    found = evaluate(ruleset, facts, PathFinder(fg, prop))
+    found += duplicate_findings(sources, ruleset.duplicate_id)
+    found.sort(key=report_order)
+    findings, suppressed = apply_suppressions(found, find_suppressions(sources))
 
     mentioned: set[NodeRef] = {ref for f in findings for ref in f.involved}
     mentioned.update(ref for a in scan.actuators for ref in a.nodes)
     labels = {ref: _label(sources[ref.runtime], ref.id) for ref in mentioned}
     stats = {
         "nodes": sum(len(f.nodes) for f in sources.values()),
+        "duplicate_ids": sum(len(f.duplicates) for f in sources.values()),
         "graph_nodes": fg.graph.number_of_nodes(),
         "edges": sum(len(targets) for targets in fg.graph._succ.values()),
         "tabs": sum(len(f.tabs) for f in sources.values()),

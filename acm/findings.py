@@ -1,8 +1,9 @@
 """Findings and the report: immutable, self-validating, multi-location.
 
 A :class:`Finding` refuses to exist without a rule, a known severity, a
-message and at least one actuator node; its id is derived from the rule and
-the actuator keys, so it is stable across runs and across unrelated edits.
+message and at least one node in the flows; its id is derived from the rule
+and the actuator keys (for a finding about nodes only, from the nodes), so it
+is stable across runs and across unrelated edits.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .actuators import Actuator, NodeRef, UnknownTarget
+from .flows import DuplicateId
 
 #: Severities from lowest to highest.
 SEVERITIES = ("info", "warning", "error")
@@ -20,6 +22,11 @@ SEVERITIES = ("info", "warning", "error")
 
 def severity_rank(level: str) -> int:
     return SEVERITIES.index(level)
+
+
+def report_order(finding: Finding) -> tuple[int, str, str]:
+    """How reports list findings: highest severity first, then rule name, then id."""
+    return -SEVERITIES.index(finding.severity), finding.rule, finding.id
 
 
 def count_by_severity(findings: Iterable[Finding]) -> dict[str, int]:
@@ -61,6 +68,7 @@ class Finding:
     applications: tuple[str, ...]
     paths: tuple[CommandPath, ...]
     subject: tuple[NodeRef, ...] = ()  # nodes it is about besides actuator nodes
+    duplicate: DuplicateId | None = None  # for an id defined twice in a flows file (the subject)
     id: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -72,10 +80,17 @@ class Finding:
             raise ValueError("a finding needs a message")
         if not self.nodes or not all(a.nodes for a in self.actuators):
             raise ValueError("a finding needs at least one node in the flows")
+        if self.duplicate is not None and (
+                len(self.duplicate.definitions) < 2
+                or {d.id for d in self.duplicate.definitions} != {self.duplicate.id}
+                or self.duplicate.id not in {r.id for r in self.subject}):
+            raise ValueError("a duplicate is two or more definitions of the finding's subject")
         identity = [self.rule, *sorted(a.key + (f"#{a.feature}" if a.split else "")
                                        for a in self.actuators),
                     *sorted(f"{r.runtime}/{r.id}" for r in self.subject)]
-        if not self.actuators:  # about nodes only: what is said tells findings apart
+        # About nodes only: what is said tells findings apart; not for a duplicated id,
+        # whose message holds positions in the file that unrelated edits move.
+        if not self.actuators and self.duplicate is None:
             identity.append(self.message)
         digest = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:12]
         object.__setattr__(self, "id", f"{self.code}-{digest}")

@@ -3,6 +3,11 @@
 Shapes accepted: a plain array (flows file, export), the Admin API v2 object
 ``{"flows": [...], "rev": "..."}``, and a single flow as ``GET /flow/:id``
 returns it (``{"id", "label", "nodes", "configs", "subflows"}``).
+
+A node id defined more than once (a tab copied by hand) is loaded as
+Node-RED's runtime loads it: the last definition wins. Every such id is kept
+in :attr:`Flows.duplicates` so the analysis can report it and commands that
+write flows back can refuse (the earlier definitions are not in ``nodes``).
 """
 
 from __future__ import annotations
@@ -23,13 +28,92 @@ STRUCTURAL_TYPES = frozenset({"tab", "subflow", "group", "comment"})
 
 
 @dataclass(frozen=True)
+class Definition:
+    """One of several definitions of a node id in a flows file."""
+
+    index: int  # position in the file's array of nodes (the flattened one for GET /flow/:id)
+    id: str
+    type: str
+    name: str | None
+    z: str | None  # the tab or subflow it is on
+    z_label: str | None = None  # that tab's label or subflow's name, when the file has it
+    z_type: str | None = None  # "tab" or "subflow", when the file has it
+
+    def describe(self) -> str:
+        """``element 4 (inject "Morning" on tab "Lights")``, for messages."""
+        what = self.type + (f" {json.dumps(self.name, ensure_ascii=False)}" if self.name else "")
+        if self.z:
+            label = self.z_label if self.z_label is not None else self.z
+            what += f" on {self.z_type or 'tab'} {json.dumps(label, ensure_ascii=False)}"
+        return f"element {self.index} ({what})"
+
+
+@dataclass(frozen=True)
+class DuplicateId:
+    """A node id defined more than once; ACM loads the last definition, as Node-RED does.
+
+    Node-RED's ``parseConfig`` keeps the last definition of an id overall
+    (``allNodes``), but files flow nodes and tab-scoped config nodes under
+    the tab or subflow in their ``z`` (the last one per tab wins there), so
+    copies on different tabs all run. ACM's analysis names nodes by id and
+    keeps only the last one: :attr:`also_in_node_red` lists the others that
+    Node-RED still keeps.
+    """
+
+    id: str
+    definitions: tuple[Definition, ...]  # in file order, at least two; the last is loaded
+
+    @property
+    def loaded(self) -> Definition:
+        return self.definitions[-1]
+
+    @property
+    def also_in_node_red(self) -> tuple[Definition, ...]:
+        """Earlier definitions Node-RED keeps too: the last one on each other tab or subflow."""
+        last: dict[str, Definition] = {}
+        for definition in self.definitions:
+            last[_scope(definition.type, definition.z)] = definition
+        del last[_scope(self.loaded.type, self.loaded.z)]
+        return tuple(sorted(last.values(), key=lambda d: d.index))
+
+    def places(self) -> str:
+        """Every definition for people: ``element 2 (...) and element 7 (...)``."""
+        described = [d.describe() for d in self.definitions]
+        return ", ".join(described[:-1]) + " and " + described[-1]
+
+
+def _scope(node_type: str, z: str | None) -> str:
+    """Where parseConfig files a node; within one scope the last definition wins."""
+    if node_type in ("tab", "subflow", "group"):
+        return node_type  # kept in maps of their own, by id
+    return f"z:{z}" if z else "config"  # on a tab or subflow, or a global config node
+
+
+@dataclass(frozen=True)
 class Flows:
-    """One flows file: its nodes in file order and an index by id."""
+    """One flows file: its nodes in file order and an index by id.
+
+    When the file defines an id more than once, ``nodes`` holds the last
+    definition (where the last one stands) and ``duplicates`` says where
+    every definition was.
+    """
 
     source: str
     nodes: tuple[Node, ...]
     rev: str | None = None
     by_id: Mapping[str, Node] = field(default_factory=dict, repr=False)
+    duplicates: tuple[DuplicateId, ...] = ()
+
+    def require_unique_ids(self, before: str) -> None:
+        """Refuse (:class:`FlowsError`) a file with duplicate ids before ``before`` (e.g.
+        "resolving"): writing ``nodes`` back would lose the earlier definitions."""
+        if not self.duplicates:
+            return
+        first = self.duplicates[0]
+        more = len(self.duplicates) - 1
+        others = f" (and {more} more duplicate id{'' if more == 1 else 's'})" if more else ""
+        raise FlowsError(f"duplicate node id {first.id} at {first.places()}{others}; "
+                         f"fix the file before {before}", self.source)
 
     @property
     def tabs(self) -> list[Node]:
@@ -97,8 +181,7 @@ def flows_from_data(data: Any, source: str = "<flows>") -> Flows:
             '"flows" array (Admin API v2)',
             source,
         )
-    nodes: list[Node] = []
-    by_id: dict[str, Node] = {}
+    last: dict[str, int] = {}  # id -> index of its last definition (Node-RED keeps that one)
     for index, node in enumerate(raw):
         if not isinstance(node, dict):
             raise FlowsError(f"element {index} is not a node object", source)
@@ -107,17 +190,40 @@ def flows_from_data(data: Any, source: str = "<flows>") -> Flows:
             raise FlowsError(f"element {index} has no string 'id'", source)
         if not isinstance(node_type, str) or not node_type:
             raise FlowsError(f"node {node_id} has no string 'type'", source)
-        if node_id in by_id:
-            raise FlowsError(f"duplicate node id {node_id}", source)
+        last[node_id] = index
+    nodes: list[Node] = []
+    by_id: dict[str, Node] = {}
+    repeated: dict[str, list[int]] = {}
+    for index, node in enumerate(raw):
+        if last[node["id"]] != index:  # an earlier definition: Node-RED's allNodes drops it
+            repeated.setdefault(node["id"], []).append(index)
+            continue
         _check_shape(node, source)
         nodes.append(node)
-        by_id[node_id] = node
+        by_id[node["id"]] = node
     if any(n["type"] == "group" for n in nodes):
         nodes = restore_markers(nodes)
         by_id = {n["id"]: n for n in nodes}
-    flows = Flows(source=source, nodes=tuple(nodes), rev=rev, by_id=by_id)
+    duplicates = tuple(
+        DuplicateId(node_id, tuple(_definition(i, raw[i], by_id)
+                                   for i in [*indexes, last[node_id]]))
+        for node_id, indexes in sorted(repeated.items(), key=lambda item: item[1][0]))
+    flows = Flows(source=source, nodes=tuple(nodes), rev=rev, by_id=by_id,
+                  duplicates=duplicates)
     _check_references(flows)
     return flows
+
+
+def _definition(index: int, node: Node, by_id: Mapping[str, Node]) -> Definition:
+    z = node.get("z") if isinstance(node.get("z"), str) and node.get("z") else None
+    name = node.get("name") if isinstance(node.get("name"), str) and node.get("name") else None
+    container = by_id.get(z) if z else None
+    z_label = z_type = None
+    if container is not None and container["type"] in ("tab", "subflow"):
+        z_type = container["type"]
+        text = container.get("label") if z_type == "tab" else container.get("name")
+        z_label = text if isinstance(text, str) and text else z
+    return Definition(index, node["id"], node["type"], name, z, z_label, z_type)
 
 
 #: A group env variable in which ACM lists the nodes it added (the editor keeps a

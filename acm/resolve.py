@@ -281,7 +281,10 @@ def resolve(flows: Flows, policies: Sequence[Policy] = (), ruleset: RuleSet | No
     (``runtime`` names this flows file's runtime in the model). ``only``
     limits new resolvers to these conflict ids (others keep theirs), and
     ``chosen`` is the policy to use for them (the editor's Resolve form).
+    Flows that define a node id twice are refused: the result would lose all but
+    the last definition.
     """
+    flows.require_unique_ids("resolving")
     kept = existing_resolvers(flows.nodes)
     base = flows_from_data(revert(flows.nodes), flows.source)
     sources = {runtime: base}

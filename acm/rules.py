@@ -4,6 +4,8 @@ The conflict rules are written in the ACM rule language; this module defines
 the vocabulary they use (actuators and their attributes, functions), loads
 and checks rule files, applies ``override`` / ``disable`` / ``enable``, and
 evaluates the rules over actuator facts into :class:`~acm.findings.Finding` s.
+It also declares ``duplicate-id``, a built-in rule about the flows files
+themselves, which the rule language (over actuators) cannot express.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from .dsl.check import Attribute, Function, Vocabulary, check_rule
 from .dsl.evaluate import Plan, compile_expr, enumerate_matches, plan_rule, render
 from .dsl.parser import load_rule_file, parse_rules
 from .errors import RuleError
-from .findings import SEVERITIES, CommandPath, Finding, Involved, RuleInfo
+from .findings import SEVERITIES, CommandPath, Finding, Involved, RuleInfo, report_order
+from .flows import DuplicateId, Flows
 from .propagate import Source
+from .suppress import UNUSED
 from .values import UNKNOWN, Value, const_text
 
 BUILTIN_RULES = "builtin.acm"
@@ -313,16 +317,51 @@ class LoadedRule:
         )
 
 
+DUPLICATE_ID = RuleInfo(
+    name="duplicate-id", code="ACM009", kind="duplicate-id",
+    summary="A node id is defined more than once in a flows file.",
+    doc="""\
+Node-RED finds nodes by id: wires, links and config references name ids.
+A flows file that defines one id twice (a tab copied by hand in the JSON,
+two exports pasted together) still loads. Node-RED's runtime keeps the
+last definition of an id on each tab or subflow (of tabs, subflows and
+config nodes outside tabs: the last in the file), so copies on one tab
+are dropped but copies on two tabs both run. ACM keeps only the last
+definition in the file, and reports every duplicated id with each place
+it is defined: its position in the file's array of nodes (from 0), type,
+name and tab or subflow.
+
+When the copies are on different tabs, ACM analyses less than runs: the
+earlier copies are left out, and wires to the id, even from an earlier
+copy's tab, reach the last one. acm resolve and acm apply refuse such
+flows: writing them back would lose the earlier definitions.
+
+Severity:
+- warning: always.
+
+Anti-pattern: the JSON of the "Lights" tab is pasted into flows.json a
+second time with a new tab id and the label "Lights (weekend)"; its nodes
+keep their ids, so elements 2 and 9 are both node 6f1c2a3b4d5e6f70.
+
+Best practice: copy tabs in the editor (copy and paste, or Export and
+Import), which gives the copies new ids; to repair a file, give one copy's
+nodes new ids, and change the wires, links and groups that name them.""",
+    levels=("warning",), enabled=True, source="<builtin>",
+)
+
+#: Built-in rules written in Python: rule files cannot reuse their names or codes.
+PYTHON_RULES = (DUPLICATE_ID, UNUSED)
+
+
 @dataclass(frozen=True)
 class RuleSet:
     rules: tuple[LoadedRule, ...]
+    duplicate_id: RuleInfo = DUPLICATE_ID  # after 'override', 'disable' and 'enable'
 
     @property
     def info(self) -> tuple[RuleInfo, ...]:
-        """The rules in force, including the built-in unused-suppression check."""
-        from .suppress import UNUSED
-
-        return (*(r.info for r in self.rules), UNUSED)
+        """The rules in force, including the built-in duplicate-id and unused-suppression."""
+        return (*(r.info for r in self.rules), self.duplicate_id, UNUSED)
 
     def find(self, name_or_code: str) -> RuleInfo | None:
         wanted = name_or_code.lower()
@@ -338,20 +377,36 @@ def load_ruleset(extra: Sequence[str | Path] = ()) -> RuleSet:
     """The built-in rules, then each user file: new rules, replacements, overrides."""
     files = [builtin_rule_file(), *(load_rule_file(p) for p in extra)]
     rules: dict[str, LoadedRule] = {}
+    duplicate_id = DUPLICATE_ID
     for rule_file in files:
         for rule in rule_file.rules:
             check_rule(rule, VOCABULARY)
             code = rule.code or rule.name.upper()
+            for builtin in PYTHON_RULES:
+                if rule.name == builtin.name:
+                    hint = " (override its severity or disable it)" \
+                        if builtin is DUPLICATE_ID else ""
+                    raise RuleError(f"rule {rule.name} is built in and cannot be replaced{hint}",
+                                    str(rule.pos))
+                if code == builtin.code:
+                    raise RuleError(f"code {code} is already used by rule {builtin.name}",
+                                    str(rule.pos))
             for other in rules.values():
                 if other.code == code and other.rule.name != rule.name:
                     raise RuleError(f"code {code} is already used by rule {other.rule.name}",
                                     str(rule.pos))
             rules[rule.name] = LoadedRule(rule, plan_rule(rule, VOCABULARY), code, rule.enabled)
         for override in rule_file.overrides:
+            if override.rule in (DUPLICATE_ID.name, DUPLICATE_ID.code):
+                if override.level is not None:
+                    duplicate_id = replace(duplicate_id, levels=(override.level,))
+                if override.enabled is not None:
+                    duplicate_id = replace(duplicate_id, enabled=override.enabled)
+                continue
             target = rules.get(override.rule) or next(
                 (r for r in rules.values() if r.code == override.rule), None)
             if target is None:
-                known = ", ".join(sorted(rules))
+                known = ", ".join(sorted([*rules, DUPLICATE_ID.name]))
                 raise RuleError(f"no rule named '{override.rule}' to override (known: {known})",
                                 str(override.pos))
             if override.level is not None:
@@ -359,7 +414,7 @@ def load_ruleset(extra: Sequence[str | Path] = ()) -> RuleSet:
             if override.enabled is not None:
                 target = replace(target, enabled=override.enabled)
             rules[target.rule.name] = target
-    return RuleSet(tuple(rules.values()))
+    return RuleSet(tuple(rules.values()), duplicate_id)
 
 
 PathsOf = Callable[[str, Source], tuple[NodeRef, ...]]  # (actuator graph id, source) -> path
@@ -383,8 +438,34 @@ def evaluate(ruleset: RuleSet, facts: Iterable[ActuatorFacts], paths_of: PathsOf
             level = next(lvl for lvl, test in severity_tests if test is None or test(env))
             findings.append(_finding(loaded, level, render(rule.message, scope, VOCABULARY, env),
                                      [env[b.name] for b in rule.bindings], paths_of))
-    findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.rule, f.id))
+    findings.sort(key=report_order)
     return findings
+
+
+def duplicate_findings(sources: Mapping[str, Flows],
+                       rule: RuleInfo = DUPLICATE_ID) -> list[Finding]:
+    """One finding per node id defined more than once in a flows file (rule duplicate-id)."""
+    if not rule.enabled:
+        return []
+    return [
+        Finding(rule=rule.name, code=rule.code, kind=rule.kind, severity=rule.levels[0],
+                message=_duplicate_message(duplicate, flows.source),
+                actuators=(), applications=(), paths=(),
+                subject=(NodeRef(runtime, duplicate.id),), duplicate=duplicate)
+        for runtime, flows in sources.items() for duplicate in flows.duplicates
+    ]
+
+
+def _duplicate_message(duplicate: DuplicateId, source: str) -> str:
+    count = len(duplicate.definitions)
+    said = (f"node id {duplicate.id} is defined {count} times in {source}: "
+            f"{duplicate.places()}; ")
+    running = duplicate.also_in_node_red
+    if not running:
+        return said + "Node-RED and ACM load only the last"
+    elements = " and ".join(f"element {d.index}" for d in running)
+    return said + ("ACM analyses only the last, but Node-RED keeps one per tab or subflow: "
+                   f"{elements} {'is' if len(running) == 1 else 'are'} not analysed")
 
 
 def _paths(actuators: Sequence[Actuator], paths_of: PathsOf) -> tuple[CommandPath, ...]:

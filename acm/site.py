@@ -76,6 +76,7 @@ def resolve_site(model: Model, policies: Sequence[Policy] = (),
     nodes: dict[str, list[dict[str, Any]]] = {}
     result = SiteResolution(flows=nodes)
     for runtime, flows in originals.items():
+        flows.require_unique_ids("resolving")  # revert() below would drop the duplicates
         local = resolve(flows_from_data(revert(flows.nodes), flows.source), policies, ruleset,
                         model=model, runtime=runtime)
         nodes[runtime] = local.nodes

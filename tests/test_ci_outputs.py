@@ -56,11 +56,12 @@ def sarif_validator() -> Any:
     return jsonschema.Draft7Validator(schema)
 
 
-def id_lines(path: Path) -> dict[str, int]:
-    """Line of each top-level node's own ``"id"`` key in a flows file (an array)."""
+def definition_lines(path: Path) -> dict[str, list[int]]:
+    """Lines of each top-level node's own ``"id"`` key in a flows file (an array): one per
+    definition of the id, in file order."""
     text = path.read_text(encoding="utf-8")
     decoder = json.JSONDecoder()
-    lines: dict[str, int] = {}
+    lines: dict[str, list[int]] = {}
     index = text.index("[") + 1
     while True:
         while text[index] in " \t\r\n,":
@@ -70,8 +71,13 @@ def id_lines(path: Path) -> dict[str, int]:
         obj, end = decoder.raw_decode(text, index)
         own = re.search(r'"id"\s*:\s*' + re.escape(json.dumps(obj["id"])), text[index:end])
         assert own is not None
-        lines[obj["id"]] = text.count("\n", 0, index + own.start()) + 1
+        lines.setdefault(obj["id"], []).append(text.count("\n", 0, index + own.start()) + 1)
         index = end
+
+
+def id_lines(path: Path) -> dict[str, int]:
+    """Line of the definition of each node id that ACM analyses (of several, the last)."""
+    return {node_id: found[-1] for node_id, found in definition_lines(path).items()}
 
 
 def check_sarif(doc: dict[str, Any], validator: Any, files: dict[str, Path],
@@ -90,6 +96,7 @@ def check_sarif(doc: dict[str, Any], validator: Any, files: dict[str, Path],
     uris = {str(p.as_posix()) for p in files.values()}
     assert {a["location"]["uri"] for a in run["artifacts"]} == uris
     lines = {rt: id_lines(p) for rt, p in files.items()}
+    every = {rt: definition_lines(p) for rt, p in files.items()}
     by_fingerprint = {c["id"]: c for c in findings["conflicts"]}
     results = run["results"]
     assert len(results) == len(findings["conflicts"])
@@ -104,6 +111,17 @@ def check_sarif(doc: dict[str, Any], validator: Any, files: dict[str, Path],
         node_ids = {n for a in conflict["actuators"] for n in a["nodes"]}
         logical = {loc["logicalLocations"][0]["name"] for loc in result["locations"]}
         assert node_ids <= logical
+        if conflict["definitions"]:  # a duplicated id: located at each of its definitions
+            defined = conflict["definitions"]
+            wanted = [(d["runtime"], every[d["runtime"]][d["id"]][k])
+                      for k, d in enumerate(defined)]
+            for located in (result["locations"], result["relatedLocations"]):
+                assert [(loc["logicalLocations"][0]["fullyQualifiedName"].split("/")[0],
+                         loc["physicalLocation"]["region"]["startLine"])
+                        for loc in located] == wanted
+                assert [f"element {d['index']} " in loc["message"]["text"]
+                        for d, loc in zip(defined, located, strict=True)] == [True] * len(defined)
+            continue
         for loc in [*result["locations"], *result.get("relatedLocations", [])]:
             physical = loc["physicalLocation"]
             uri = physical["artifactLocation"]["uri"]
@@ -181,6 +199,35 @@ def test_sarif_line_of_a_node_inside_a_subflow(run_acm, sarif_validator, write_f
     assert result.code == 1
     findings = run_acm("analyze", "sub.json", "--format", "json").json()
     check_sarif(json.loads(result.out), sarif_validator, {"local": Path("sub.json")}, findings)
+
+
+def test_sarif_duplicate_id_at_each_definition(run_acm, sarif_validator, monkeypatch,  # type: ignore[no-untyped-def]
+                                              tmp_path):
+    """A tab pasted twice by hand: the duplicate-id results point at every definition, the
+    conflict at the definitions ACM analysed (the last ones)."""
+    nodes = [broker(), *commanding("t1", "Motion", "on"), *commanding("t2", "Schedule", "off")]
+    copy = [{**n, "z": "t3"} if n.get("z") == "t1" else n for n in nodes[1:4]]
+    copy[0] = tab("t3", "Motion (copy)")
+    copy[1] = {**copy[1], "payload": "dim"}
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "copied.json"
+    path.write_text(json.dumps([*nodes, *copy], indent=4), encoding="utf-8")
+    result = run_acm("analyze", "copied.json", "--format", "sarif", "--fail-on", "warning")
+    assert result.code == 1
+    doc = json.loads(result.out)
+    findings = run_acm("analyze", "copied.json", "--format", "json").json()
+    check_sarif(doc, sarif_validator, {"local": Path("copied.json")}, findings)
+    results = doc["runs"][0]["results"]
+    duplicates = [r for r in results if r["ruleId"] == "ACM009"]
+    assert sorted(r["locations"][0]["logicalLocations"][0]["name"] for r in duplicates) == [
+        "t1-in", "t1-out"]
+    assert {r["level"] for r in duplicates} == {"warning"}
+    assert all(len(r["locations"]) == 2 for r in duplicates)
+    [direct] = [r for r in results if r["ruleId"] == "ACM001"]
+    assert "dim" in direct["message"]["text"]  # the copy's command was analysed
+    [rule] = [r for r in doc["runs"][0]["tool"]["driver"]["rules"] if r["id"] == "ACM009"]
+    assert rule["defaultConfiguration"]["level"] == "warning"
+    assert "Anti-pattern" in rule["help"]["text"]
 
 
 # ---------------------------------------------------------------------------

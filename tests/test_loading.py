@@ -214,10 +214,76 @@ def test_node_without_type(run_acm, write_flows) -> None:
     assert "type" in line
 
 
-def test_duplicate_node_ids(run_acm, write_flows) -> None:
-    path = write_flows([tab("t1"), node("dup1", "inject", "t1"), node("dup1", "debug", "t1")])
-    line = assert_one_line_error(run_acm("analyze", str(path)), str(path), "dup1")
-    assert "duplicate" in line
+# ---------------------------------------------------------------------------
+# Ids defined twice: loaded as Node-RED's runtime loads them (the last wins);
+# what the analysis reports about them is in test_duplicate_ids.py
+
+
+def test_duplicate_id_on_one_tab_keeps_the_last_definition(write_flows) -> None:
+    path = write_flows([tab("t1", "Lights"), node("dup1", "inject", "t1", name="first"),
+                        node("keep", "debug", "t1"),
+                        node("dup1", "debug", "t1", name="second")])
+    flows = acm.load_flows(path)
+    assert [n["id"] for n in flows.nodes] == ["t1", "keep", "dup1"]  # where the last one stands
+    assert flows.by_id["dup1"]["name"] == "second"
+    [duplicate] = flows.duplicates
+    assert duplicate.id == "dup1"
+    assert [(d.index, d.type, d.name, d.z, d.z_label, d.z_type)
+            for d in duplicate.definitions] == [(1, "inject", "first", "t1", "Lights", "tab"),
+                                                (3, "debug", "second", "t1", "Lights", "tab")]
+    assert duplicate.loaded.index == 3
+    assert duplicate.also_in_node_red == ()  # one tab: Node-RED keeps only the last too
+
+
+def test_duplicate_ids_on_two_tabs_are_each_kept_by_node_red(write_flows) -> None:
+    """parseConfig files flow nodes per tab: a copy on another tab runs too."""
+    nodes = [tab("t1", "Lights"), node("i1", "inject", "t1", [["o1"]]),
+             node("o1", "debug", "t1"),
+             tab("t2", "Copy"), node("i1", "inject", "t2", [["o1"]]),
+             node("o1", "debug", "t2"),
+             node("o1", "debug", "t2", name="last on t2")]
+    flows = acm.load_flows(write_flows(nodes))
+    assert [(n["id"], n.get("z")) for n in flows.nodes] == [
+        ("t1", None), ("t2", None), ("i1", "t2"), ("o1", "t2")]
+    by_id = {d.id: d for d in flows.duplicates}
+    assert [d.index for d in by_id["i1"].definitions] == [1, 4]
+    assert [d.index for d in by_id["i1"].also_in_node_red] == [1]
+    assert [d.index for d in by_id["o1"].definitions] == [2, 5, 6]
+    assert [d.index for d in by_id["o1"].also_in_node_red] == [2]  # 5 lost to 6 on tab t2
+
+
+def test_duplicate_tab_id_keeps_the_last_tab_and_both_tabs_nodes(write_flows) -> None:
+    flows = acm.load_flows(write_flows([
+        tab("t1", "Old"), node("a", "inject", "t1", [["b"]]),
+        tab("t1", "New"), node("b", "debug", "t1")]))
+    assert [t["label"] for t in flows.tabs] == ["New"]
+    assert [n["id"] for n in flows.nodes] == ["a", "t1", "b"]
+    [duplicate] = flows.duplicates
+    assert [d.index for d in duplicate.definitions] == [0, 2]
+    assert duplicate.also_in_node_red == ()
+
+
+def test_earlier_definition_is_not_checked(write_flows) -> None:
+    """Node-RED drops it, so a wire of the dropped one to nowhere is no error."""
+    flows = acm.load_flows(write_flows([
+        tab("t1"), node("n1", "inject", "t1", [["ghost"]]), node("n1", "inject", "t1")]))
+    assert flows.by_id["n1"]["wires"] == []
+    assert len(flows.duplicates) == 1
+
+
+def test_require_unique_ids_names_both_places(write_flows) -> None:
+    path = write_flows([tab("t1", "Lights"), node("n1", "inject", "t1", name="Morning"),
+                        tab("t2", "Lights copy"), node("n1", "inject", "t2", name="Morning"),
+                        node("n2", "debug", "t2"), node("n2", "debug", "t2")])
+    flows = acm.load_flows(path)
+    with pytest.raises(acm.FlowsError) as info:
+        flows.require_unique_ids("resolving")
+    assert info.value.where == str(path)
+    assert info.value.what == (
+        'duplicate node id n1 at element 1 (inject "Morning" on tab "Lights") and element 3 '
+        '(inject "Morning" on tab "Lights copy") (and 1 more duplicate id); '
+        "fix the file before resolving")
+    acm.load_flows(write_flows([tab("t1")])).require_unique_ids("resolving")  # no error
 
 
 def test_wire_to_missing_node_names_source_and_target(run_acm, write_flows) -> None:
@@ -275,9 +341,10 @@ def test_subflows_that_contain_each_other(run_acm, write_flows) -> None:
 
 
 def test_library_raises_flows_error_with_where(tmp_path: Path) -> None:
-    path = tmp_path / "dups.json"
-    path.write_text(json.dumps([tab("t1"), tab("t1")]), encoding="utf-8")
+    path = tmp_path / "dangling.json"
+    path.write_text(json.dumps([tab("t1"), node("n1", "inject", "t1", [["ghost"]])]),
+                    encoding="utf-8")
     with pytest.raises(acm.FlowsError) as info:
         acm.load_flows(path)
     assert info.value.where == str(path)
-    assert "t1" in info.value.what
+    assert "n1" in info.value.what and "ghost" in info.value.what

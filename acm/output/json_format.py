@@ -21,6 +21,18 @@ def _locations(refs: tuple[NodeRef, ...], report: Report) -> list[dict[str, str]
     return [{"runtime": r.runtime, "file": report.sources[r.runtime], "id": r.id} for r in refs]
 
 
+def _definitions(f: Finding, report: Report) -> list[dict[str, Any]]:
+    """Where each definition of a duplicated id is (rule duplicate-id); [] for other rules."""
+    if f.duplicate is None:
+        return []
+    runtime = f.subject[0].runtime
+    kept = {f.duplicate.loaded, *f.duplicate.also_in_node_red}
+    return [{"runtime": runtime, "file": report.sources[runtime], "id": d.id, "index": d.index,
+             "type": d.type, "name": d.name, "z": d.z, "z_label": d.z_label,
+             "analysed": d == f.duplicate.loaded, "kept_by_node_red": d in kept}
+            for d in f.duplicate.definitions]
+
+
 def conflict(f: Finding, report: Report) -> dict[str, Any]:
     return {
         "id": f.id,
@@ -38,6 +50,7 @@ def conflict(f: Finding, report: Report) -> dict[str, Any]:
         "paths": [_ids(p.nodes) for p in f.paths],
         "path_applications": [p.application for p in f.paths],
         "path_provenances": [p.provenance for p in f.paths],
+        "definitions": _definitions(f, report),
         "message": f.message,
     }
 

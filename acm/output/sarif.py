@@ -3,7 +3,8 @@
 Each rule is a reporting descriptor with its documentation as help text;
 each finding is a result located in the flows file (the line where the
 actuator node is defined, when the file is at hand) with the node ids as
-logical locations and the command paths as related locations.
+logical locations and the command paths as related locations. A node id
+defined more than once is located at each of its definitions.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from .. import __version__
 from ..actuators import NodeRef
 from ..findings import Finding, Report
+from ..flows import Definition, DuplicateId
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {"error": "error", "warning": "warning", "info": "note"}
@@ -35,18 +37,19 @@ def _uri(source: str) -> str:
     return path.as_posix()
 
 
-def _lines(source: str) -> dict[str, int]:
-    """Line of each node's definition ("id": "...") in a flows file; {} if unreadable."""
+def _lines(source: str) -> dict[str, list[int]]:
+    """Lines of each node's definitions ("id": "...") in a flows file, in file order (one
+    line unless the id is defined more than once); {} if unreadable."""
     try:
         text = Path(source).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return {}
-    found: dict[str, int] = {}
+    found: dict[str, list[int]] = {}
     line, last = 1, 0
     for match in _ID.finditer(text):
         line += text.count("\n", last, match.start())
         last = match.start()
-        found.setdefault(match.group(1), line)
+        found.setdefault(match.group(1), []).append(line)
     return found
 
 
@@ -55,15 +58,26 @@ class _Locator:
         self.report = report
         self.files = sorted(set(report.sources.values()))
         self.index = {f: i for i, f in enumerate(self.files)}
-        self.lines: dict[str, dict[str, int]] = {}
+        self.lines: dict[str, dict[str, list[int]]] = {}
+        # ids defined more than once (as reported): ACM analysed their last definition
+        self.defined = {f.subject[0]: len(f.duplicate.definitions)
+                        for f in report.findings if f.duplicate is not None}
 
-    def location(self, ref: NodeRef, message: str | None = None) -> dict[str, Any]:
+    def location(self, ref: NodeRef, message: str | None = None, *,
+                 definition: tuple[int, int] | None = None) -> dict[str, Any]:
+        """Where node ``ref`` is defined (the definition ACM analysed), or with
+        ``definition=(k, n)`` the k-th of the ``n`` definitions of its id."""
         source = self.report.sources[ref.runtime]
         if source not in self.lines:
             self.lines[source] = _lines(source) if os.path.isfile(source) else {}
         physical: dict[str, Any] = {
             "artifactLocation": {"uri": _uri(source), "index": self.index[source]}}
-        line = self.lines[source].get(ref.id)
+        if definition is None and ref in self.defined:
+            definition = (self.defined[ref] - 1, self.defined[ref])
+        found = self.lines[source].get(ref.id, [])
+        line: int | None = found[0] if found else None
+        if definition is not None:  # only when the file shows as many as were loaded
+            line = found[definition[0]] if len(found) == definition[1] else None
         if line:
             physical["region"] = {"startLine": line}
         location: dict[str, Any] = {
@@ -79,6 +93,17 @@ class _Locator:
         return location
 
 
+def _definitions(ref: NodeRef, duplicate: DuplicateId, locator: _Locator) -> list[dict[str, Any]]:
+    count = len(duplicate.definitions)
+    return [locator.location(ref, _defined(d, d == duplicate.loaded), definition=(k, count))
+            for k, d in enumerate(duplicate.definitions)]
+
+
+def _defined(definition: Definition, analysed: bool) -> str:
+    state = "analysed" if analysed else "not analysed"
+    return f"node id {definition.id}: {definition.describe()}, {state}"
+
+
 def _result(f: Finding, report: Report, locator: _Locator, rule_index: int) -> dict[str, Any]:
     related = []
     for path in f.paths:
@@ -86,6 +111,10 @@ def _result(f: Finding, report: Report, locator: _Locator, rule_index: int) -> d
         for step, ref in enumerate(path.nodes):
             related.append(locator.location(
                 ref, f"{app} ({path.provenance}), step {step + 1}: {report.label(ref)}"))
+    locations = [locator.location(ref) for ref in f.nodes]
+    if f.duplicate is not None:  # one location per definition, the earliest first
+        locations = _definitions(f.subject[0], f.duplicate, locator)
+        related += _definitions(f.subject[0], f.duplicate, locator)
     for number, item in enumerate(related):
         item["id"] = number
     return {
@@ -93,7 +122,7 @@ def _result(f: Finding, report: Report, locator: _Locator, rule_index: int) -> d
         "ruleIndex": rule_index,
         "level": LEVEL[f.severity],
         "message": {"text": f.message},
-        "locations": [locator.location(ref) for ref in f.nodes],
+        "locations": locations,
         "relatedLocations": related,
         "partialFingerprints": {"acmConflictId/v1": f.id},
         "properties": {

@@ -50,11 +50,22 @@ def _finding(f: Finding, report: Report) -> list[str]:
     return lines
 
 
+def _heading(f: Finding, report: Report) -> tuple[str, ...]:
+    """The lines above a group of findings: the actuators, or else the nodes."""
+    if f.actuators:
+        return tuple(a.key for a in f.actuators)
+    if f.duplicate is not None:  # a duplicated id: the id is the point, not a node's name
+        ref = f.subject[0]
+        where = f" in runtime {ref.runtime}" if len(report.sources) > 1 else ""
+        return (f"node id {ref.id}{where}",)
+    return tuple(r.id for r in f.subject)
+
+
 def render(report: Report) -> str:
     out = [_summary(report)]
     groups: dict[tuple[str, ...], list[Finding]] = defaultdict(list)
     for f in report.findings:
-        groups[tuple(a.key for a in f.actuators) or tuple(r.id for r in f.subject)].append(f)
+        groups[_heading(f, report)].append(f)
     for keys, findings in groups.items():
         out.append("")
         for key in keys:
