@@ -711,3 +711,28 @@ def test_builtin_ruleset_loads_and_contains_direct() -> None:
     assert direct.code == "ACM001"
     assert ruleset.find("acm001") == direct
     assert direct.levels == ("error", "warning", "info")
+
+
+@pytest.mark.parametrize("chain", [
+    " and ".join(["a.name == \"x\""] * 600),
+    "not " * 600 + "true",
+])
+def test_an_expression_nested_too_deep_is_a_rule_error_not_a_crash(chain: str) -> None:
+    text = ("rule deep {\n  for actuator a\n  severity info\n  summary \"s\"\n"
+            f"  message \"m\"\n  where {chain}\n}}\n")
+    with pytest.raises(RuleError, match=r"^deep\.acm:6: expression nested more than 100 levels"):
+        parse_rules(text, "deep.acm")
+
+
+def test_a_placeholder_nested_too_deep_names_its_line() -> None:
+    chain = " and ".join(["a.name"] * 600)
+    text = f"rule deep {{\n  for actuator a\n  severity info\n  message \"{{{chain}}}\"\n}}\n"
+    with pytest.raises(RuleError, match=r"^deep\.acm:4: expression nested more than 100"):
+        parse_rules(text, "deep.acm")
+
+
+def test_ordinary_nesting_still_parses() -> None:
+    chain = " and ".join(["a.name == \"x\""] * 40)
+    text = ("rule wide {\n  for actuator a\n  severity info\n  summary \"s\"\n"
+            f"  message \"m\"\n  where {chain}\n}}\n")
+    assert parse_rules(text, "wide.acm").rules[0].name == "wide"

@@ -108,6 +108,7 @@ def parse_rules(text: str, path: str = "<rules>") -> ast.RuleFile:
         tree = _parser().parse(text, start="start")
     except lark.UnexpectedInput as exc:
         raise _syntax_error(exc, text, path, line_offset=0, col_offset=0) from None
+    _check_depth(tree, path)
     rules: list[ast.Rule] = []
     overrides: list[ast.Override] = []
     policies: list[ast.Policy] = []
@@ -125,6 +126,27 @@ def parse_rules(text: str, path: str = "<rules>") -> ast.RuleFile:
         else:
             overrides.append(item)
     return ast.RuleFile(path, tuple(rules), tuple(overrides), tuple(policies))
+
+
+#: How deep a parse tree may nest. Real rules stay near 10; the transformer, the
+#: checker and the evaluator all recurse, so a file of 600 chained ``and`` must not
+#: reach them.
+MAX_DEPTH = 100
+
+
+def _check_depth(tree: lark.Tree, path: str, line_offset: int = 0) -> None:
+    """A :class:`RuleError` at the first place the tree nests deeper than MAX_DEPTH."""
+    stack: list[tuple[Any, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, lark.Tree):
+            continue
+        if depth > MAX_DEPTH:
+            line = getattr(node.meta, "line", None) if not node.meta.empty else None
+            where = f"{path}:{line + line_offset}" if line else path
+            raise RuleError(f"expression nested more than {MAX_DEPTH} levels deep; "
+                            "split it into smaller rules", where)
+        stack.extend((child, depth + 1) for child in node.children)
 
 
 def load_rule_file(path: str | Path) -> ast.RuleFile:
@@ -371,6 +393,7 @@ class _ToAst(Transformer[Token, Any]):
         except lark.UnexpectedInput as exc:
             raise _syntax_error(exc, source, self.path, line - 1, col - 1,
                                 in_placeholder=True) from None
+        _check_depth(tree, self.path, line - 1)
         placed = _ToAst(self.path, source)
         placed.line_base = line - 1
         placed.col_base = col - 1
