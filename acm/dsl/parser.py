@@ -134,7 +134,7 @@ def parse_rules(text: str, path: str = "<rules>") -> ast.RuleFile:
 MAX_DEPTH = 100
 
 
-def _check_depth(tree: lark.Tree, path: str, line_offset: int = 0) -> None:
+def _check_depth(tree: lark.Tree[Any], path: str, line_offset: int = 0) -> None:
     """A :class:`RuleError` at the first place the tree nests deeper than MAX_DEPTH."""
     stack: list[tuple[Any, int]] = [(tree, 1)]
     while stack:
