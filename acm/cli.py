@@ -254,15 +254,20 @@ def _model_runtime(model_path: str | None, flows: str) -> tuple[Model | None, st
 
 
 @cli.command()
-@click.argument("flows", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("flows", required=False, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--model", "-m", "model_path", type=click.Path(dir_okay=False), metavar="MODEL",
               help="Deployment model (applications, zones, effects); FLOWS must be one of "
-              "its flows files.")
+              "its flows files. Without FLOWS: resolve every runtime of the site.")
 @POLICY_OPTION
 @RULES_OPTION
 @click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write the resolved flows to FILE (- for standard output).")
-@click.option("--diff", is_flag=True, help="Print what would change instead of the flows.")
+@click.option("--out-dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="With --model and no FLOWS: write each runtime's resolved flows file "
+              "into DIR (same file names) instead of in place.")
+@click.option("--diff", is_flag=True, help="Print what would change instead of the flows "
+              "(with --model and no FLOWS: every file's changes; nothing written unless "
+              "--out-dir).")
 @click.option("--plan", "show_plan", is_flag=True,
               help="Print, as JSON, the strategy chosen for each conflict (and why others "
               "are left); write nothing.")
@@ -274,19 +279,26 @@ def _model_runtime(model_path: str | None, flows: str) -> tuple[Model | None, st
 @click.option("--set", "settings", multiple=True, metavar="OPTION=VALUE",
               help="With --strategy: an option, e.g. ttl=15m, order=safety,comfort, "
               "default=off. Repeatable.")
-def resolve(flows: str, model_path: str | None, policy_files: Sequence[str],
-            rule_files: Sequence[str], output: str | None, diff: bool, show_plan: bool,
-            only: Sequence[str], strategy: str | None, settings: Sequence[str]) -> int:
-    """Insert resolvers for the conflicts of a flows file (offline).
+def resolve(flows: str | None, model_path: str | None, policy_files: Sequence[str],
+            rule_files: Sequence[str], output: str | None, out_dir: str | None, diff: bool,
+            show_plan: bool, only: Sequence[str], strategy: str | None,
+            settings: Sequence[str]) -> int:
+    """Insert resolvers for the conflicts of a flows file, or of a whole site (offline).
 
     Every error- or warning-level direct conflict (and indirect conflict with
     an interlock policy) gets a resolver built from core nodes, so the
     result runs on a stock Node-RED. Resolving twice changes nothing;
     `acm revert` removes exactly what was added.
 
+    With --model and no FLOWS, every runtime of the model is resolved,
+    cross-runtime conflicts included (over MQTT, as `acm deploy --resolve`
+    does), and each runtime's flows file is rewritten in place (only if it
+    changes), or written into --out-dir; --diff alone writes nothing.
+
     \b
     Exit codes: 0 written (conflicts left unresolved are listed on stderr),
-    2 bad input (flows, policy, rules) or usage.
+    2 bad input (flows, model, policy, rules), a file that cannot be written,
+    or usage.
 
     \b
     Examples:
@@ -295,7 +307,16 @@ def resolve(flows: str, model_path: str | None, policy_files: Sequence[str],
       acm resolve flows.json --plan
       acm resolve flows.json --only ACM001-847feb4db82e --strategy priority \\
           --set order=Security,Lighting --set ttl=15m -o flows.resolved.json
+      acm resolve --model site.yaml --policy site.policy --diff
+      acm resolve --model site.yaml --policy site.policy          (in place)
+      acm resolve --model site.yaml --policy site.policy --out-dir resolved/
     """
+    if flows is None:
+        return _resolve_site(model_path, policy_files, rule_files, output, out_dir, diff,
+                             show_plan, only, strategy, settings)
+    if out_dir:
+        raise click.UsageError("--out-dir goes with --model MODEL and no FLOWS (the whole "
+                               "site); for one file use --output FILE")
     if not output and not diff and not show_plan:
         raise click.UsageError("give --output FILE (or - for stdout), --diff or --plan")
     if (strategy or settings) and not only:
@@ -323,6 +344,58 @@ def resolve(flows: str, model_path: str | None, policy_files: Sequence[str],
         click.echo("\n".join(describe_changes(loaded.nodes, result.nodes)) or "no changes")
     if output:
         write_output(json.dumps(result.nodes, indent=4, ensure_ascii=False) + "\n", output)
+    return 0
+
+
+def _resolve_site(model_path: str | None, policy_files: Sequence[str],
+                  rule_files: Sequence[str], output: str | None, out_dir: str | None,
+                  diff: bool, show_plan: bool, only: Sequence[str], strategy: str | None,
+                  settings: Sequence[str]) -> int:
+    """``acm resolve --model MODEL`` without FLOWS: every runtime's flows file."""
+    from .site import resolve_site, site_files, write_site
+
+    if model_path is None:
+        raise click.UsageError("give FLOWS, or --model MODEL to resolve every runtime of a "
+                               "site")
+    if output:
+        raise click.UsageError("--output writes one flows file; for a whole site write in "
+                               "place (no option) or into --out-dir DIR")
+    if show_plan or only or strategy or settings:
+        raise click.UsageError("--plan, --only, --strategy and --set work on one flows file: "
+                               "give FLOWS (one of the model's flows files)")
+    model = load_model(model_path)
+    if not model.runtimes:
+        raise AcmError("the model lists no runtimes: there are no flows to resolve "
+                       "(add runtimes: [{id, flows}])", model_path)
+    site = resolve_site(model, load_policies(policy_files), load_ruleset(rule_files))
+    target = Path(out_dir) if out_dir else None
+    files = site_files(model, site, target)
+    if diff:
+        for item in files:
+            changes = describe_changes(item.before, item.after)
+            click.echo(f"== {item.runtime} {item.path}: "
+                       + (f"{len(changes)} change(s)" if changes else "no changes"))
+            for line in changes:
+                click.echo(f"   {line}")
+    written = set()
+    if target is not None or not diff:  # a failure is then the one line on stderr
+        written = {item.runtime for item in write_site(files, target)}
+    for finding, policy, runtime in site.resolved:
+        source = "default" if policy.source == "default" else f"policy {policy.name}"
+        click.echo(f"acm: {finding.id} ({finding.rule}) on {runtime}: {policy.strategy} "
+                   f"({source})", err=True)
+    for note in site.notes:
+        click.echo(f"acm: note: {note}", err=True)
+    for skipped in site.skipped:
+        click.echo(f"acm: not resolved: {skipped.finding.id} ({skipped.finding.rule}): "
+                   f"{skipped.reason}", err=True)
+    counts = {rt.id: sum(1 for _, _, r in site.resolved if r == rt.id) for rt in model.runtimes}
+    for item in files:
+        state = ("written" if item.runtime in written
+                 else "would change (nothing written)" if item.changed
+                 else "unchanged")
+        click.echo(f"acm: {item.runtime}: {item.path}: {state}; "
+                   f"{counts[item.runtime]} resolver(s) placed there", err=True)
     return 0
 
 

@@ -91,6 +91,7 @@ class Model:
     triggers: Mapping[str, str] = field(default_factory=dict)  # node id or name -> provenance
     # "ha-area:office" (and ha-device:, ha-floor:, ha-label:) -> the entity ids it holds
     ha_members: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    resolution_broker: str | None = None  # carries cross-runtime interlocks' guard states
 
     def runtime(self, runtime_id: str) -> Runtime | None:
         return next((r for r in self.runtimes if r.id == runtime_id), None)
@@ -379,13 +380,17 @@ def _resolve(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> Model:
     if host is not None and host not in runtime_ids:
         raise fail(["resolution", "runtime"], f"unknown runtime {host!r}; "
                    f"known: {', '.join(sorted(runtime_ids)) or 'none'}")
+    via = (data.get("resolution") or {}).get("broker")
+    if via is not None and via not in broker_ids:
+        raise fail(["resolution", "broker"], f"unknown broker {via!r}; "
+                   f"known: {', '.join(sorted(broker_ids)) or 'none'}")
     triggers = {t["node"]: t["provenance"] for t in data.get("triggers") or []}
     members = {f"ha-{kind[:-1]}:{place}": tuple(entities)
                for kind, places in (data.get("home_assistant") or {}).items()
                for place, entities in places.items()}
     return Model(path, data.get("name") or path.stem, tuple(runtimes), brokers, applications,
                  zones, tuple(actuators), tuple(data.get("sensors") or ()), host, triggers,
-                 members)
+                 members, resolution_broker=via)
 
 
 def binding_key(binding: Mapping[str, Any], brokers: Mapping[str, Broker],

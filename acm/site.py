@@ -1,4 +1,4 @@
-"""A whole site at once: cross-runtime resolution over MQTT, and deployment.
+"""A whole site at once: resolution across runtimes over MQTT, resolved files, deployment.
 
 Cross-runtime resolution: a conflict on one MQTT topic published from several
 runtimes cannot be arbitrated inside any one of them. Each publisher is moved
@@ -6,6 +6,16 @@ to its own topic ``acm/<conflict id>/<application id>`` (``/`` in the id
 written ``~``), and a resolver flow on one runtime (the model's
 ``resolution.runtime``, else the first runtime) subscribes to
 ``acm/<conflict id>/+`` and publishes the winning command to the real topic.
+
+Cross-runtime interlocks: when the guard of an indirect conflict (the window)
+is commanded on another runtime than its target (the heater), the guard's
+runtime publishes, retained, a copy of every command it sends the guard to
+``acm/<conflict id>/state/<guard>``, and the target's runtime gets the
+interlock resolver, fed by an ``mqtt in`` on that topic.
+
+Resolved files: :func:`site_files` and :func:`write_site` put each runtime's
+resolved flows in its flows file (or an output folder), writing only what
+changes, so that resolving again rewrites nothing.
 
 Deployment: the site is analysed first; with unmanaged error-level conflicts
 nothing is written unless forced. Each runtime's flows then go through its
@@ -18,17 +28,20 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalog import mqtt_broker_address
+from .actuators import NodeRef
+from .catalog import actuator_targets, mqtt_broker_address
 from .engine import inspect, model_applications
 from .errors import AcmError
+from .files import write_atomic
 from .findings import Finding, Report
-from .flows import Flows, flows_from_data
+from .flows import MANIFEST_ENV, flows_from_data
 from .model import Model, Runtime
 from .nodered import (
     AdminClient,
@@ -42,7 +55,9 @@ from .policy import DEFAULTS, Policy, matches
 from .resolve import (
     ENV_NAME,
     MARKER,
+    Planned,
     Skipped,
+    _Builder,
     manifest_entry,
     node_id,
     resolve,
@@ -50,9 +65,11 @@ from .resolve import (
     revert,
     template,
 )
-from .rules import RuleSet
+from .rules import ActuatorFacts, RuleSet
+from .values import UNKNOWN, const_text
 
 NAMESPACE = "acm"
+GROUP_STYLE = {"label": True, "stroke": "#ff7f0e", "fill": "#fff3e0", "fill-opacity": "0.5"}
 
 
 @dataclass
@@ -61,6 +78,7 @@ class SiteResolution:
     resolved: list[tuple[Finding, Policy, str]] = field(default_factory=list)  # + runtime
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    before: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # nodes as read
 
 
 def resolution_runtime(model: Model) -> Runtime:
@@ -69,29 +87,50 @@ def resolution_runtime(model: Model) -> Runtime:
     return found or model.runtimes[0]
 
 
+def resolution_broker(model: Model) -> str | None:
+    """host:port of the broker carrying interlock guard states: ``resolution.broker``,
+    else the model's first broker; None when the model names no broker."""
+    wanted = model.resolution_broker
+    found = next((b for b in model.brokers if b.id == wanted), None) if wanted else None
+    found = found or (model.brokers[0] if model.brokers else None)
+    return found.address if found else None
+
+
 def resolve_site(model: Model, policies: Sequence[Policy] = (),
                  ruleset: RuleSet | None = None) -> SiteResolution:
-    """Resolve every runtime's own conflicts, then the cross-runtime ones over the broker."""
+    """Resolve every runtime's own conflicts, then the cross-runtime ones over the broker.
+
+    Anything ACM added before is taken out first, so the result depends on the
+    flows files' own nodes only: resolving resolved files gives the same flows.
+    """
     originals = model.load_flows()
     nodes: dict[str, list[dict[str, Any]]] = {}
     result = SiteResolution(flows=nodes)
+    taken: dict[str, str] = {}  # actuator key -> the conflict whose resolver it gets
+    local_interlocks: list[tuple[str, Planned]] = []
     for runtime, flows in originals.items():
         flows.require_unique_ids("resolving")  # revert() below would drop the duplicates
+        result.before[runtime] = copy.deepcopy([dict(n) for n in flows.nodes])
         local = resolve(flows_from_data(revert(flows.nodes), flows.source), policies, ruleset,
                         model=model, runtime=runtime)
         nodes[runtime] = local.nodes
         result.skipped.extend(local.skipped)
         result.notes.extend(local.notes)
+        result.notes.extend(f"no policy matched {p.label} on {runtime}; used the default "
+                            f"{p.policy.strategy} {dict(p.policy.options)}"
+                            for p in local.defaults)
         result.resolved.extend((p.finding, p.policy, runtime) for p in local.planned)
+        taken.update((p.target_key, p.finding.id) for p in local.planned)
+        local_interlocks.extend((runtime, p) for p in local.planned if p.guard_key)
     sources = {rt: flows_from_data(ns, originals[rt].source) for rt, ns in nodes.items()}
     analysis = inspect(sources, ruleset, model_applications(model, sources), model=model)
     facts = {(f.actuator.key, f.feature): f for f in analysis.facts}
     host = resolution_runtime(model)
+    interlocks: list[Finding] = []
     for finding in analysis.report.findings:
         if finding.kind == "indirect" and finding.severity != "info" \
-                and len({r.runtime for r in finding.nodes}) > 1:
-            result.skipped.append(Skipped(finding, "its actuators are on different runtimes; "
-                                          "interlocks across runtimes are not supported yet"))
+                and len({r.runtime for a in finding.actuators for r in a.nodes}) > 1:
+            interlocks.append(finding)  # after the publishers have moved: see below
             continue
         if finding.kind != "cross-runtime" or finding.severity == "info":
             continue
@@ -115,9 +154,30 @@ def resolve_site(model: Model, policies: Sequence[Policy] = (),
                                           "subflow; move it out to resolve"))
             continue
         _reroute(finding, key, fact.actuator.nodes, analysis, nodes)
-        _host_resolver(finding, key, policy, nodes[host.id], sources[host.id], analysis.report,
+        _host_resolver(finding, key, policy, nodes[host.id], analysis.report,
                        fact.actuator.nodes, nodes, result.notes)
         result.resolved.append((finding, policy, host.id))
+        taken[key] = finding.id
+    # The site sees these conflicts whole: its verdict replaces one a runtime gave alone.
+    crossing = {f.id for f in interlocks}
+    result.skipped = [s for s in result.skipped if s.finding.id not in crossing]
+    for finding in interlocks:
+        bound = [facts[(a.key, a.feature)] for a in finding.actuators]
+        done = _interlock_across(finding, bound, policies, model, ruleset, nodes,
+                                 {rt: f.source for rt, f in originals.items()}, taken, result)
+        if isinstance(done, Skipped):
+            result.skipped.append(done)
+    # An interlock placed inside one runtime whose guard is commanded on others too.
+    for home, planned in local_interlocks:
+        refs = list(dict.fromkeys(r for f in analysis.facts if f.actuator.key == planned.guard_key
+                                  for r in f.actuator.nodes if r.runtime != home))
+        if refs:
+            guard = next(f for f in analysis.facts if f.actuator.key == planned.guard_key)
+            problem = _remote_guards(model, nodes, home, planned.finding.id, guard, refs,
+                                     planned.label, planned.policy)
+            if problem:
+                result.notes.append(f"the interlock on {planned.label} ({home}) sees only "
+                                    f"the guard commands sent on {home}: {problem}")
     return result
 
 
@@ -134,8 +194,24 @@ def _reroute(finding: Finding, key: str, refs: Sequence[Any], analysis: Any,
         node[MARKER] = {"role": "rerouted", "conflict": finding.id, "original": original}
 
 
+def _broker_config(nodes: list[dict[str, Any]], address: str) -> tuple[str, dict[str, Any] | None]:
+    """The id of the runtime's ``mqtt-broker`` config node for ``address``, and the node
+    if ACM had to add it (plain MQTT 3.1.1, no credentials)."""
+    found = next((n["id"] for n in nodes if n.get("type") == "mqtt-broker"
+                  and mqtt_broker_address(n, "") == address), None)
+    if found is not None:
+        return found, None
+    host, _, port = address.rpartition(":")
+    added: dict[str, Any] = {"id": node_id("site", "broker", address), "type": "mqtt-broker",
+             "name": f"ACM {address}", "broker": host, "port": port, "clientid": "",
+             "protocolVersion": "4", "keepalive": "60", "cleansession": True,
+             MARKER: {"role": "config"}}
+    nodes.append(added)
+    return added["id"], added
+
+
 def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[dict[str, Any]],
-                   host_flows: Flows, report: Report, publishers: Sequence[Any],
+                   report: Report, publishers: Sequence[Any],
                    nodes: dict[str, list[dict[str, Any]]], notes: list[str]) -> None:
     address, _, topic = key[len("mqtt:"):].partition("/")
     conflict = finding.id
@@ -147,16 +223,7 @@ def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[
                     "`acm revert` removes it.",
             MARKER: {"role": "tab"},
         })
-    broker = next((n["id"] for n in host_flows.nodes if n.get("type") == "mqtt-broker"
-                   and mqtt_broker_address(n, "") == address), None)
-    if broker is None:
-        broker = node_id("site", "broker", address)
-        if not any(n["id"] == broker for n in host_nodes):
-            host, _, port = address.rpartition(":")
-            host_nodes.append({"id": broker, "type": "mqtt-broker", "name": f"ACM {address}",
-                               "broker": host, "port": port, "clientid": "",
-                               "protocolVersion": "4", "keepalive": "60", "cleansession": True,
-                               MARKER: {"role": "config"}})
+    broker, _ = _broker_config(host_nodes, address)
     first = next(n for n in nodes[publishers[0].runtime] if n["id"] == publishers[0].id)
     row = 80 + 120 * sum(1 for n in host_nodes if (n.get(MARKER) or {}).get("role") == "group")
     ids = {part: node_id(conflict, "site", part) for part in ("in", "tag", "resolver", "out",
@@ -187,8 +254,7 @@ def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[
          MARKER: {"role": "publisher", "conflict": conflict}},
         {"id": ids["group"], "type": "group", "z": tab_id,
          "name": f"ACM: {finding.rule} conflict on {topic} ({policy.strategy})",
-         "style": {"label": True, "stroke": "#ff7f0e", "fill": "#fff3e0",
-                   "fill-opacity": "0.5"},
+         "style": dict(GROUP_STYLE),
          "nodes": [ids["in"], ids["tag"], ids["resolver"], ids["out"]],
          "env": [{"name": ENV_NAME, "value": json.dumps(config, sort_keys=True), "type": "str"}],
          "x": 54, "y": row - 40, "w": 872, "h": 82,
@@ -198,6 +264,320 @@ def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[
     shared = [n for n in host_nodes if n["id"] in (tab_id, broker)]
     group["env"].append(manifest_entry([*shared, *host_nodes[-5:-1]],
                                        {group["id"]: group[MARKER]}))
+
+
+# ------------------------------------------------------------------ interlocks across runtimes
+
+
+def _interlock_policy(bound: Sequence[ActuatorFacts], policies: Sequence[Policy]
+                      ) -> tuple[Policy, ActuatorFacts, ActuatorFacts] | None:
+    """The first interlock policy matching (guard, target), either way round."""
+    for guard, target in ((bound[0], bound[1]), (bound[1], bound[0])):
+        policy = next((p for p in policies if p.strategy == "interlock"
+                       and matches(p, [guard, target])), None)
+        if policy is not None:
+            return policy, guard, target
+    return None
+
+
+def _interlock_across(finding: Finding, bound: Sequence[ActuatorFacts],
+                      policies: Sequence[Policy], model: Model, ruleset: RuleSet | None,
+                      nodes: dict[str, list[dict[str, Any]]], names: Mapping[str, str],
+                      taken: dict[str, str], result: SiteResolution) -> Skipped | None:
+    """An interlock whose guard is commanded on other runtimes than its target.
+
+    The target's runtime gets the interlock resolver as ``acm resolve`` builds it
+    (command tags, resolver, group; guard nodes on that runtime are tapped as
+    usual) plus an ``mqtt in`` for the guard's state topic; each other runtime
+    commanding the guard publishes, retained, a copy of those commands there.
+    """
+    chosen = _interlock_policy(bound, policies)
+    if chosen is None:
+        return Skipped(finding, "no interlock policy matches; indirect conflicts need one "
+                       "(which actuator guards which, in which state): see docs/resolve.md")
+    policy, guard, target = chosen
+    label = target.actuator.name
+    if target.actuator.key in taken:
+        return Skipped(finding, f"{label} already gets a resolver for "
+                       f"{taken[target.actuator.key]}")
+    homes = sorted({r.runtime for r in target.actuator.nodes})
+    if len(homes) != 1:
+        return Skipped(finding, f"{label} is commanded on {len(homes)} runtimes "
+                       f"({', '.join(homes)}); an interlock across runtimes needs the guarded "
+                       "actuator on one")
+    home = homes[0]
+    by_runtime = {rt: {n["id"]: n for n in ns} for rt, ns in nodes.items()}
+    subflows = {rt: {n["id"] for n in ns if n.get("type") == "subflow"}
+                for rt, ns in nodes.items()}
+    inner = [r for r in (*target.actuator.nodes, *guard.actuator.nodes)
+             if by_runtime[r.runtime][r.id].get("z") in subflows[r.runtime]]
+    if inner:
+        return Skipped(finding, f"actuator node {inner[0].id} is inside a subflow; move it "
+                       "out of the subflow to resolve")
+    if resolution_broker(model) is None:
+        return Skipped(finding, f"an interlock across runtimes {NO_BROKER}")
+    conflict = finding.id
+    sources = {rt: flows_from_data(ns, names[rt]) for rt, ns in nodes.items()}
+    local = inspect({home: sources[home]}, ruleset, model_applications(model, sources),
+                    model=model)
+    builder = _Builder(nodes[home], local)  # appends to nodes[home] and rewires it in place
+    builder.add(Planned(finding, policy, target.actuator.key, label,
+                        tuple(r.id for r in target.actuator.nodes), guard.actuator.key,
+                        tuple(r.id for r in guard.actuator.nodes if r.runtime == home)))
+    result.notes.extend(builder.notes)
+    taken[target.actuator.key] = conflict
+    result.resolved.append((finding, policy, home))
+    remote = [r for r in guard.actuator.nodes if r.runtime != home]
+    _remote_guards(model, nodes, home, conflict, guard, remote, label, policy)
+    return None
+
+
+NO_BROKER = ("sends the guard's state over MQTT, and the model names no broker "
+             "(brokers:, resolution.broker)")
+
+
+def _remote_guards(model: Model, nodes: dict[str, list[dict[str, Any]]], home: str,
+                   conflict: str, guard: ActuatorFacts, remote: Sequence[NodeRef], label: str,
+                   policy: Policy) -> str | None:
+    """Feed the interlock resolver of ``conflict`` on ``home`` with the commands sent
+    to the guard's nodes on other runtimes; what prevents it, if anything."""
+    address = resolution_broker(model)
+    if not remote:
+        return None
+    if address is None:
+        return f"an interlock across runtimes {NO_BROKER}"
+    subflows = {rt: {n["id"] for n in ns if n.get("type") == "subflow"}
+                for rt, ns in nodes.items()}
+    inner = [r for r in remote if next(n for n in nodes[r.runtime] if n["id"] == r.id)
+             .get("z") in subflows[r.runtime]]
+    if inner:
+        return f"guard node {inner[0].id} on {inner[0].runtime} is inside a subflow"
+    topic = f"{NAMESPACE}/{conflict}/state/{_topic_level(model, guard)}"
+    _state_listener(nodes[home], conflict, topic, address, guard,
+                    sorted({r.runtime for r in remote}))
+    for ref in remote:
+        _state_publisher(nodes[ref.runtime], ref.runtime, ref.id, conflict, topic, address,
+                         guard.actuator.name, label, home, policy)
+    return None
+
+
+def _topic_level(model: Model, guard: ActuatorFacts) -> str:
+    """The guard's name in its state topic: its id in the model (ids are topic-safe)."""
+    named = next((a.id for a in model.actuators if a.key == guard.actuator.key), None)
+    return named or node_id("guard", guard.actuator.key)
+
+
+def _state_listener(home_nodes: list[dict[str, Any]], conflict: str, topic: str,
+                    address: str, guard: ActuatorFacts, runtimes: Sequence[str]) -> None:
+    """``mqtt in`` (the guard's state topic) -> guard tag -> the interlock resolver,
+    inside the resolver's group."""
+    resolver = next(n for n in home_nodes if _role(n, "resolver", conflict))
+    group = next(n for n in home_nodes if _role(n, "group", conflict))
+    tab = resolver["z"]
+    broker, added = _broker_config(home_nodes, address)
+    in_id, tag_id = node_id(conflict, "state", "in"), node_id(conflict, "state", "tag")
+    members = [n for n in home_nodes if n["id"] in group["nodes"]]
+    x = max(_coordinate(resolver, "x", 400) - 400, 80)
+    y = _free_y(home_nodes, tab, (x, x + 200),
+                max(_coordinate(n, "y", 100) for n in members) + 40)
+    home_nodes.extend([
+        {"id": in_id, "type": "mqtt in", "z": tab, "g": group["id"],
+         "name": f"ACM: state of {guard.actuator.name}", "topic": topic, "qos": "1",
+         "datatype": "utf8", "broker": broker, "nl": False, "rap": True, "rh": 0,
+         "inputs": 0, "x": x, "y": y, "wires": [[tag_id]],
+         MARKER: {"role": "link", "conflict": conflict}},
+        {"id": tag_id, "type": "change", "z": tab, "g": group["id"],
+         "name": f"ACM guard: {guard.actuator.name} (from {', '.join(runtimes)})",
+         "rules": [{"t": "set", "p": "acm.role", "pt": "msg", "to": "guard", "tot": "str"}],
+         "x": x + 200, "y": y, "wires": [[resolver["id"]]],
+         MARKER: {"role": "tag", "conflict": conflict, "restore": None}},
+    ])
+    group["nodes"] = [*group["nodes"], in_id, tag_id]
+    _fit_group(group, [*members, *home_nodes[-2:]])
+    _extend_manifest(group, [*home_nodes[-2:], *([added] if added else [])])
+
+
+def _state_publisher(runtime_nodes: list[dict[str, Any]], runtime: str, guard_id: str,
+                     conflict: str, topic: str, address: str, guard_name: str, label: str,
+                     home: str, policy: Policy) -> None:
+    """A copy of every command wired to the guard node, published retained to ``topic``.
+
+    The copy is taken from each wire into the guard node (the wire itself is left as
+    it is), as the guard tags of a local interlock are; a command the guard node's
+    configuration fixes (a Home Assistant service) becomes the payload.
+    """
+    by_id = {n["id"]: n for n in runtime_nodes}
+    guard = by_id[guard_id]
+    tab = guard.get("z")
+    tap_id = node_id(conflict, "state", runtime, guard_id, "tap")
+    out_id = node_id(conflict, "state", runtime, guard_id, "out")
+    group_id = node_id(conflict, "state", runtime, guard_id, "group")
+    broker, added = _broker_config(runtime_nodes, address)
+    rules: list[dict[str, Any]] = [{"t": "delete", "p": "acm", "pt": "msg"}]
+    command = _static_command(guard, by_id, runtime)
+    if command is not None:
+        rules.append({"t": "set", "p": "payload", "pt": "msg", "to": command, "tot": "str"})
+    for source in runtime_nodes:
+        for port in source.get("wires") or []:
+            if guard_id in port and tap_id not in port:
+                port.append(tap_id)
+    gx, gy = _coordinate(guard, "x", 300), _coordinate(guard, "y", 100)
+    y = _free_y(runtime_nodes, tab, (gx, gx + 200), gy + 60)
+    tap: dict[str, Any] = {"id": tap_id, "type": "change", "z": tab, "g": group_id,
+           "name": f"ACM state: {guard_name}", "rules": rules, "x": gx, "y": y,
+           "wires": [[out_id]], MARKER: {"role": "tag", "conflict": conflict, "restore": None}}
+    out: dict[str, Any] = {"id": out_id, "type": "mqtt out", "z": tab, "g": group_id,
+           "name": f"ACM: state of {guard_name}", "topic": topic, "qos": "1", "retain": "true",
+           "broker": broker, "x": gx + 200, "y": y, "wires": [],
+           MARKER: {"role": "publisher", "conflict": conflict}}
+    marker = {"role": "group", "conflict": conflict, "policy": policy.name}
+    group: dict[str, Any] = {
+        "id": group_id, "type": "group", "z": tab,
+        "name": f"ACM: state of {guard_name} for the interlock on {label} ({home})",
+        "style": dict(GROUP_STYLE), "nodes": [tap_id, out_id],
+        "env": [manifest_entry([tap, out, *([added] if added else [])], {group_id: marker})],
+        MARKER: marker,
+    }
+    _fit_group(group, [tap, out])
+    runtime_nodes.extend([tap, out, group])
+
+
+def _static_command(node: Mapping[str, Any], by_id: Mapping[str, Any],
+                    runtime: str) -> str | None:
+    """The command an actuator node sends whatever the message (HA service ...)."""
+    targets = actuator_targets(node, lambda i: by_id.get(i) if isinstance(i, str) else None,
+                               runtime, [(UNKNOWN, UNKNOWN)])
+    commands = {t.command for t in targets if t.command is not UNKNOWN}
+    return const_text(next(iter(commands))) if len(commands) == 1 else None
+
+
+def _role(node: Mapping[str, Any], role: str, conflict: str) -> bool:
+    marker = node.get(MARKER)
+    return isinstance(marker, dict) and marker.get("role") == role \
+        and marker.get("conflict") == conflict
+
+
+def _coordinate(node: Mapping[str, Any], axis: str, default: float) -> float:
+    value = node.get(axis)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return default
+
+
+def _free_y(nodes: Sequence[Mapping[str, Any]], tab: Any, xs: Sequence[float],
+            y: float) -> float:
+    """The first of ``y``, ``y + 40``, ... where nodes at ``xs`` sit on no node of ``tab``."""
+    taken = [(_coordinate(n, "x", math.nan), _coordinate(n, "y", math.nan)) for n in nodes
+             if n.get("z") == tab and n.get("type") != "group"]
+    while any(abs(x - ox) < 100 and abs(y - oy) < 30 for x in xs for ox, oy in taken):
+        y += 40
+    return y
+
+
+def _fit_group(group: dict[str, Any], members: Sequence[Mapping[str, Any]]) -> None:
+    xs = [_coordinate(n, "x", 0) for n in members]
+    ys = [_coordinate(n, "y", 0) for n in members]
+    group.update({"x": min(xs) - 90, "y": min(ys) - 40, "w": max(xs) - min(xs) + 180,
+                  "h": max(ys) - min(ys) + 80})
+
+
+def _extend_manifest(group: dict[str, Any], added: Sequence[Mapping[str, Any]]) -> None:
+    """Add the markers of ``added`` to the group's manifest (how revert finds them if the
+    editor drops the ``acm`` property)."""
+    for item in group.get("env") or []:
+        if isinstance(item, dict) and item.get("name") == MANIFEST_ENV:
+            listed = json.loads(str(item["value"]))
+            listed.update({n["id"]: n[MARKER] for n in added})
+            item["value"] = json.dumps(listed, sort_keys=True)
+            return
+    group.setdefault("env", []).append(manifest_entry(added, {}))
+
+
+# ------------------------------------------------------------------------- resolved files
+
+
+@dataclass(frozen=True)
+class SiteFile:
+    """One runtime's resolved flows file: where it goes and whether that changes it."""
+
+    runtime: str
+    path: Path
+    text: str
+    changed: bool  # False: the file there already holds these flows; it is not written
+    before: list[dict[str, Any]] = field(repr=False)  # the nodes the flows file had
+    after: list[dict[str, Any]] = field(repr=False)
+
+
+def flows_text(nodes: Sequence[Mapping[str, Any]]) -> str:
+    """Flows as ``acm resolve`` writes them: a JSON array, four-space indent, newline."""
+    return json.dumps(list(nodes), indent=4, ensure_ascii=False) + "\n"
+
+
+def site_files(model: Model, site: SiteResolution, out_dir: Path | None = None
+               ) -> list[SiteFile]:
+    """Each runtime's resolved flows file, in the order of ``runtimes:``.
+
+    In place (no ``out_dir``) a flows file is rewritten only when its nodes change,
+    so a file with nothing to resolve keeps its bytes; in ``out_dir`` each file
+    is named as the runtime's flows file and written unless it holds these bytes.
+    """
+    if out_dir is not None:
+        names: dict[str, str] = {}
+        for runtime in model.runtimes:
+            other = names.setdefault(runtime.flows.name, runtime.id)
+            if other != runtime.id:
+                raise AcmError(f"runtimes {other} and {runtime.id} both have a flows file "
+                               f"named {runtime.flows.name}; --out-dir keeps file names, so "
+                               "resolve them in place or rename one", str(model.path))
+    files = []
+    for runtime in model.runtimes:
+        after = site.flows[runtime.id]
+        before = site.before[runtime.id]
+        text = flows_text(after)
+        if out_dir is None:
+            path, changed = runtime.flows, after != before
+        else:
+            path = out_dir / runtime.flows.name
+            try:
+                changed = path.read_bytes() != text.encode("utf-8", "backslashreplace")
+            except OSError:
+                changed = True
+        files.append(SiteFile(runtime.id, path, text, changed, before, after))
+    return files
+
+
+def write_site(files: Sequence[SiteFile], out_dir: Path | None = None) -> list[SiteFile]:
+    """Write the files that change, each atomically; return those written.
+
+    Everything that can be checked first is (the folder, each target), so that a
+    bad target writes nothing; a write that still fails raises an AcmError naming
+    the files written before it and those not written.
+    """
+    if out_dir is not None:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AcmError(f"cannot create the output folder ({exc.strerror or exc}); "
+                           "nothing written", str(out_dir)) from None
+    pending = [f for f in files if f.changed]
+    for item in pending:
+        folder = item.path.parent
+        if item.path.is_dir():
+            raise AcmError("is a folder, not a flows file; nothing written", str(item.path))
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise AcmError(f"cannot write into {folder} (not a writable folder); "
+                           "nothing written", str(item.path))
+    written: list[SiteFile] = []
+    for index, item in enumerate(pending):
+        try:
+            write_atomic(item.path, item.text)
+        except OSError as exc:
+            done = ", ".join(str(w.path) for w in written) or "none"
+            rest = ", ".join(str(f.path) for f in pending[index + 1:]) or "none"
+            raise AcmError(f"cannot write ({exc.strerror or exc}); it is unchanged. Written "
+                           f"before it: {done}; not written: {rest}", str(item.path)) from None
+        written.append(item)
+    return written
 
 
 # ---------------------------------------------------------------------------- deployment

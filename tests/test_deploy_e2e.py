@@ -690,3 +690,125 @@ def test_a_rollback_never_overwrites_a_deploy_made_after_this_one(
     assert forced.code == 2, forced.out + forced.err
     assert summary(forced.out) == {"hub": "rolled back", "gateway": "failed"}
     assert site.hub.deployed_flows()[0] == before["hub"][0]
+
+
+# -- 9. GitOps: resolve the files offline, review, then deploy them as they are -----------------
+
+
+def test_offline_site_resolve_then_deploy_pushes_the_files_with_no_further_change(
+    site: Site, run_acm: Any
+) -> None:
+    resolved = run_acm("resolve", "--model", str(site.model), "--policy", str(site.policy))
+    assert resolved.code == 0, resolved.err
+    [conflict] = re.findall(r"acm: (ACM004-[0-9a-f]+) \(cross-runtime\) on hub: priority",
+                            resolved.err)
+    files = {name: (site.dir / f"{name}.json").read_bytes() for name in ("hub", "gateway")}
+    on_disk = {name: json.loads(text) for name, text in files.items()}
+    assert node(on_disk["gateway"], "gw_out")["topic"] == namespace_topic(
+        conflict, f"gateway/{NIGHT}")
+
+    pushed = deploy(run_acm, site)  # no --resolve: the gate passes on the files as they are
+    assert pushed.code == 0, pushed.out + pushed.err
+    assert summary(pushed.out) == {"hub": "deployed", "gateway": "deployed"}
+    deployed = site.deployed()
+    for name in ("hub", "gateway"):
+        assert deployed[name][0] == on_disk[name]
+
+    # Resolving again, offline or while deploying, changes nothing.
+    again = deploy(run_acm, site, "--resolve", "--policy", str(site.policy))
+    assert again.code == 0, again.out + again.err
+    assert summary(again.out) == {"hub": "unchanged", "gateway": "unchanged"}
+    offline = run_acm("resolve", "--model", str(site.model), "--policy", str(site.policy))
+    assert offline.code == 0 and "hub.json: unchanged" in offline.err
+    assert {name: (site.dir / f"{name}.json").read_bytes() for name in files} == files
+    assert site.deployed() == deployed
+
+    report = run_acm("analyze", "--model", str(site.model), "--format", "json")
+    assert report.code == 0, report.out + report.err
+    conflicts = report.json()["conflicts"]
+    assert [c["code"] for c in conflicts if c["severity"] != "info"] == [], conflicts
+    assert any(c["code"] == "ACM005" and c["actuators"][0]["key"] ==
+               f"mqtt:{site.broker.address}/{TOPIC}" for c in conflicts), conflicts
+
+
+# -- 10. an interlock across runtimes, over the broker -------------------------------------------
+
+WINDOW = "site/window/set"
+VENT = "b2b2b2b2b2b2b2b2"  # gateway tab "Ventilation"
+
+INTERLOCK = """\
+policy window-blocks-heater {
+    for actuator g, actuator t
+    where g.name == "Window" and t.name == "Heater"
+    strategy interlock
+    blocked_when "open"
+    mode override
+    override "off"
+}
+"""
+
+
+def test_a_window_on_one_runtime_blocks_the_heater_on_another_over_the_broker(
+    site: Site, run_acm: Any
+) -> None:
+    """Heater (hub, Comfort) and window (gateway, Ventilation) in one room: window open
+    => heater off, the window's state travelling retained over the real broker."""
+    hub = [tab(COMFORT, "Comfort"), inject("hub_on", COMFORT, "on", "hub_out"),
+           {**inject("hub_eco", COMFORT, "eco", "hub_out"), "y": 140},
+           mqtt_out("hub_out", COMFORT, "hub_broker"), mqtt_broker("hub_broker", site.broker.port)]
+    gateway = [tab(VENT, "Ventilation"), inject("gw_open", VENT, "open", "gw_out"),
+               {**inject("gw_closed", VENT, "closed", "gw_out"), "y": 140},
+               {**mqtt_out("gw_out", VENT, "gw_broker"), "name": "window", "topic": WINDOW},
+               mqtt_broker("gw_broker", site.broker.port)]
+    (site.dir / "hub.json").write_text(json.dumps(hub), encoding="utf-8")
+    (site.dir / "gateway.json").write_text(json.dumps(gateway), encoding="utf-8")
+    with site.model.open("a", encoding="utf-8") as model:
+        model.write(f"""\
+zones:
+  - {{id: room}}
+actuators:
+  - {{id: heater, name: Heater, zone: room, effects: {{temperature: increase}},
+     binding: {{type: mqtt, broker: site-mqtt, topic: {TOPIC}}}}}
+  - {{id: window, name: Window, zone: room, effects: {{temperature: decrease}},
+     binding: {{type: mqtt, broker: site-mqtt, topic: {WINDOW}}}}}
+""")
+    site.policy.write_text(INTERLOCK, encoding="utf-8")
+    resolved = run_acm("resolve", "--model", str(site.model), "--policy", str(site.policy))
+    assert resolved.code == 0, resolved.err
+    [conflict] = re.findall(r"acm: (ACM002-[0-9a-f]+) \(indirect\) on hub: interlock",
+                            resolved.err)
+    state = f"acm/{conflict}/state/window"
+
+    heater = Subscriber(site.broker, (TOPIC, WINDOW, "acm/#"))
+    try:
+        since = site.broker.log_offset()
+        pushed = deploy(run_acm, site)
+        assert pushed.code == 0, pushed.out + pushed.err
+        assert summary(pushed.out) == {"hub": "deployed", "gateway": "deployed"}
+        site.broker.wait_for_log(r"New client connected from \S+ as nodered", since, count=2)
+        site.broker.wait_for_log(r"\t" + re.escape(state) + r" \(QoS 1\)", since)
+
+        site.hub.inject("hub_on")  # nothing blocks it yet
+        heater.wait_for(1)
+        site.gateway.inject("gw_open")  # the guard: the window still opens ...
+        heater.wait_for(1, WINDOW)
+        heater.wait_for(1, state)  # ... its state goes out, retained ...
+        heater.wait_for(2)  # ... and the hub's resolver sends the override, once
+        site.hub.inject("hub_eco")  # blocked while the window is open
+        heater.quiet(2, 0.6)
+        site.gateway.inject("gw_closed")
+        heater.wait_for(2, state)
+        heater.wait_for(3)  # the block ends: the last request is restored
+        assert heater.payloads() == ["on", "off", "eco"]
+        assert heater.payloads(WINDOW) == ["open", "closed"]
+        assert heater.payloads(state) == ["open", "closed"]
+        heater.quiet(3, 0.3)
+    finally:
+        heater.close()
+
+    # The state stays on the broker (retained) for a resolver that starts later.
+    late = Subscriber(site.broker, (state,))
+    try:
+        assert [m.payload for m in late.wait_for(1, state)] == ["closed"]
+    finally:
+        late.close()
