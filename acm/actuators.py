@@ -9,14 +9,14 @@ one path from a trigger of that application to the actuator node.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
 from .catalog import ACTUATOR_TYPES, CHANNEL, DEVICE, STATE, Target, acm_role, actuator_targets
 from .catalog.homeassistant import applies_to, entity_role
-from .graph import FlowGraph, GraphNode
+from .graph import FlowGraph, GraphNode, entry_bypass, outermost_instance
 from .propagate import Propagation, Source
 from .values import UNKNOWN, Value
 
@@ -135,6 +135,7 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
             continue
         unknown_apps: set[str] = set()
         unknown_target: Target | None = None
+        managed: object = _UNSET
         for source, state in reached.items():
             if state.pred is None and not state.shapes:
                 continue  # a listening node (trigger and actuator) does not drive itself
@@ -150,7 +151,9 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
                 sends[Command(source, target.feature, target.command, gid, ref,
                               state.origin, state.gates)] = None
                 entry["runtimes"].add(state.origin)
-                entry["managed"].append(_resolver_strategy(fg, gid))
+                if managed is _UNSET:  # once per node: it may walk a subflow
+                    managed = _resolver_strategy(fg, gid, prop.triggers)
+                entry["managed"].append(managed)
         if unknown_target is not None:
             unknown.append(UnknownTarget(ref, unknown_target.kind, unknown_target.name,
                                          frozenset(unknown_apps)))
@@ -235,14 +238,25 @@ def _mentions_env(node: Mapping[str, Any]) -> bool:
     return False
 
 
-def _resolver_strategy(fg: FlowGraph, gid: str) -> str | None:
+_UNSET = object()
+
+
+def _resolver_strategy(fg: FlowGraph, gid: str, starts: Container[str] = ()) -> str | None:
     """The strategy of the ACM resolver feeding this node, if every input comes from one.
 
-    Link nodes ACM added to cross tabs are looked through.
+    Link nodes ACM added to cross tabs are looked through. A node inside a
+    subflow instance is fed through the instance's input (where ``acm resolve``
+    puts the resolver) unless a trigger inside (``starts``) or a broker feeds it.
     """
     strategies: set[str] = set()
     seen = {gid}
     stack = [gid]
+    outer = outermost_instance(fg, gid)
+    if outer is not None:
+        if entry_bypass(fg, gid, outer, starts) is not None:
+            return None
+        seen.add(outer)
+        stack = [outer]
     while stack:
         for pred in fg.graph._pred[stack.pop()]:
             if pred in seen:

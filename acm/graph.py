@@ -16,7 +16,7 @@ file, so findings only ever name ids that exist there.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +59,48 @@ class FlowGraph:
     # (source, target) -> the output ports of source wired to target, for sources with
     # more than one output (a switch's rules send a message to some ports only)
     ports: dict[tuple[str, str], set[int]] = field(default_factory=dict)
+
+
+def outermost_instance(fg: FlowGraph, gid: str) -> str | None:
+    """Graph id of the subflow instance on a tab that graph node ``gid`` is inside.
+
+    None for a node on a tab itself. Inside a copy made for a ``link call``
+    it is that copy of the instance. Ids of nodes in a subflow are
+    ``<instance graph id>/<inner id>``, so the instance is a prefix of ``gid``
+    ending at a ``/``; the shortest one that is an instance on a tab.
+    """
+    if fg.info[gid].instance is None:
+        return None
+    cut = gid.find("/")
+    while cut > 0:
+        outer = fg.info.get(gid[:cut])
+        if outer is not None and outer.instance is None and outer.type.startswith("subflow:"):
+            return outer.gid
+        cut = gid.find("/", cut + 1)
+    return None
+
+
+def entry_bypass(fg: FlowGraph, gid: str, outer: str, starts: Container[str]) -> str | None:
+    """A node inside instance ``outer`` that sends messages to ``gid`` other than from
+    the instance's input: a trigger inside the subflow (in ``starts``) or a node
+    reached from outside (over an MQTT broker). None when all of ``gid``'s
+    messages come in through the input, i.e. through wires into ``outer``.
+    """
+    inner = outer + "/"
+    seen = {gid}
+    stack = [gid]
+    while stack:
+        current = stack.pop()
+        if current in starts and current != gid:  # a node that listens does not drive itself
+            return current
+        for pred in fg.graph._pred[current]:
+            if pred == outer or pred in seen:
+                continue
+            if not pred.startswith(inner):
+                return current
+            seen.add(pred)
+            stack.append(pred)
+    return None
 
 
 def is_flow_node(node: Node) -> bool:
@@ -134,6 +176,11 @@ def topic_matches(pattern: list[str], levels: list[str]) -> bool:
     return len(pattern) == len(levels)
 
 
+#: Nodes that all subflow instances of one flows file may add to the graph (~6 s of
+#: analysis); a real site stays far below, a nesting that doubles per level does not.
+MAX_INSTANCE_NODES = 100_000
+
+
 class _Builder:
     def __init__(self, fg: FlowGraph, flows: Flows, runtime: str, prefix: str) -> None:
         self.fg = fg
@@ -152,6 +199,7 @@ class _Builder:
         self.link_calls: dict[str, tuple[list[str], list[str]]] = {}
         self.regions: dict[str, tuple[list[str], set[str]]] = {}
         self.clone_budget = 200_000  # graph nodes that link-call copies may add
+        self.instance_budget = MAX_INSTANCE_NODES  # graph nodes subflow instances may add
         self.edges: list[tuple[str, str]] = []  # added in bulk: much faster than one by one
 
     def build(self) -> None:
@@ -214,6 +262,16 @@ class _Builder:
             )
         definition = self.subflows[sub_id]
         tab = self.fg.info[gid].tab
+        # Each instance is a copy: subflows holding two instances of the next one
+        # double with every level, so 30 levels of a few nodes would be 10⁹ nodes.
+        self.instance_budget -= len(self.by_scope.get(sub_id, []))
+        if self.instance_budget < 0:
+            raise FlowsError(
+                f"subflow instances expand to more than {MAX_INSTANCE_NODES:,} nodes "
+                f"(subflows inside subflows, here {sub_id} in instance {node['id']}); "
+                "not analysed",
+                self.flows.source,
+            )
         inner = self._add_scope(
             self.by_scope.get(sub_id, []), gid + "/", tab=tab, stack=(*stack, sub_id)
         )

@@ -22,48 +22,19 @@ from .dsl.evaluate import compile_expr
 from .dsl.parser import load_rule_file, parse_rules
 from .errors import RuleError
 from .rules import VOCABULARY, ActuatorFacts
+from .strategies import Option, manifest
 
+#: An option's declaration (kind, required, words, default ...): see acm/strategies.py.
+OptionSpec = Option
 
-@dataclass(frozen=True)
-class OptionSpec:
-    kind: str  # duration | word | text | value | texts | bool
-    required: bool = False
-    words: tuple[str, ...] = ()
-    default: Any = None
-
-
+#: Strategy name -> its options, in declaration order (acm/data/strategies.json).
 STRATEGIES: Mapping[str, Mapping[str, OptionSpec]] = {
-    "priority": {
-        "order": OptionSpec("texts", required=True),
-        "ttl": OptionSpec("duration"),
-        "default": OptionSpec("value"),
-        "release": OptionSpec("text", default="release"),
-    },
-    "lock": {
-        "hold": OptionSpec("duration", required=True),
-        "mode": OptionSpec("word", words=("drop", "queue"), default="drop"),
-        "renew": OptionSpec("bool", default=True),
-    },
-    "dwell": {
-        "min": OptionSpec("duration", required=True),
-    },
-    "merge": {
-        "op": OptionSpec("word", required=True, words=("min", "max", "mean", "any", "all")),
-        "on": OptionSpec("value"),
-        "off": OptionSpec("value"),
-    },
-    "interlock": {
-        "blocked_when": OptionSpec("texts", required=True),
-        "mode": OptionSpec("word", words=("block", "override"), default="block"),
-        "override": OptionSpec("value"),
-        "restore": OptionSpec("bool", default=True),
-    },
-}
+    s.name: s.options for s in manifest().strategies.values()}
 
-#: What ``acm resolve`` does for a conflict no policy matches (docs/resolve.md).
+#: What ``acm resolve`` does for a conflict no policy matches, per conflict kind:
+#: (strategy, complete options); kinds without a default are not resolved without a policy.
 DEFAULTS: Mapping[str, tuple[str, Mapping[str, Any]]] = {
-    "direct": ("dwell", {"min": 60_000}),
-}
+    kind: (d.strategy, d.options) for kind, d in manifest().defaults.items() if d.strategy}
 
 
 @dataclass(frozen=True)
@@ -78,7 +49,7 @@ class Policy:
 def _value(option: ast.Option, spec: OptionSpec) -> Any:
     values = option.values
     where = str(option.pos)
-    if spec.kind == "texts":
+    if spec.kind in ("texts", "applications"):
         if not values or not all(isinstance(v, (str, ast.Word)) for v in values):
             raise RuleError(f"'{option.name}' takes one or more quoted names", where)
         return [v.text if isinstance(v, ast.Word) else v for v in values]
@@ -93,6 +64,8 @@ def _value(option: ast.Option, spec: OptionSpec) -> Any:
         return value.milliseconds
     if spec.kind == "word":
         text = value.text if isinstance(value, ast.Word) else value
+        if value is None and "none" in spec.words:  # `resume none`: the literal none
+            text = "none"
         if text not in spec.words:
             raise RuleError(f"'{option.name}' must be one of: {', '.join(spec.words)}", where)
         return text
@@ -117,10 +90,9 @@ def check_policy(node: ast.Policy) -> Policy:
     if specs is None:
         raise RuleError(f"unknown strategy '{node.strategy}'; known: {', '.join(STRATEGIES)}",
                         str(node.strategy_pos or node.pos))
-    wanted = 2 if node.strategy == "interlock" else 1
-    if len(node.bindings) != wanted or any(b.type != "actuator" for b in node.bindings):
-        form = ("'for actuator guard, actuator target'" if wanted == 2
-                else "'for actuator a'")
+    bindings = manifest().strategies[node.strategy].bindings
+    if len(node.bindings) != len(bindings) or any(b.type != "actuator" for b in node.bindings):
+        form = "'for " + ", ".join(f"actuator {b}" for b in bindings) + "'"
         raise RuleError(f"policy {node.name} needs {form}", str(node.pos))
     scope = {b.name: b.type for b in node.bindings}
     if node.where is not None:
@@ -177,8 +149,10 @@ def policy_from_options(strategy: str, settings: Sequence[str]) -> Policy:
     a list where the option takes names, ``true``/``false`` booleans, numbers
     as numbers, anything else text.
     """
-    parts = ["policy cli {\n    for actuator a, actuator b\n" if strategy == "interlock"
-             else "policy cli {\n    for actuator a\n", f"    strategy {strategy}\n"]
+    declared = manifest().strategies.get(strategy)
+    bindings = declared.bindings if declared else ("a",)
+    parts = ["policy cli {\n    for " + ", ".join(f"actuator {b}" for b in bindings) + "\n",
+             f"    strategy {strategy}\n"]
     for index, setting in enumerate(settings):
         name, sep, value = setting.partition("=")
         if not sep or not name.strip():
@@ -190,11 +164,14 @@ def policy_from_options(strategy: str, settings: Sequence[str]) -> Policy:
     return check_policy(rule_file.policies[0])
 
 
+#: Every word a word option takes: ``--set mode=queue`` is the bare word, not a text.
+_WORDS = frozenset(w for s in manifest().strategies.values() for o in s.options.values()
+                   for w in o.words)
+
+
 def _literal(value: str) -> str:
     if re.fullmatch(r"-?\d+(\.\d+)?(ms|s|m|h)?|true|false|none", value):
         return value
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) and value in ("drop", "queue", "block",
-                                                                  "override", "min", "max",
-                                                                  "mean", "any", "all"):
+    if value in _WORDS:
         return value
     return json.dumps(value)

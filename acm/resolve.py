@@ -13,12 +13,19 @@ For each conflict ``sources -> actuator node(s)`` becomes
   configuration is JSON in the ``env`` of the ``group`` around it, never pasted
   into code;
 * wires cannot cross tabs, so commands to or from another tab travel over a
-  pair of ``link out``/``link in`` nodes that ACM adds.
+  pair of ``link out``/``link in`` nodes that ACM adds;
+* an actuator node inside a subflow is never touched there: the subflow
+  instances on tabs through which its commands arrive stand for it, and the
+  resolver goes in front of them (one output per instance).
+
+Added nodes go into free space: boxes are estimated as Node-RED's editor
+draws them, and no added node overlaps another or lies in a group it is not in.
 
 Every added node carries ``"acm": {"role": ...}`` and every node put on a
-wire remembers the wire's original target, so :func:`revert` restores the
-original flows exactly. Ids are derived from the conflict id, so resolving
-again yields the same nodes: :func:`resolve` first reverts, then re-applies.
+wire remembers the wire's original target and its place in the output port,
+so :func:`revert` restores the original flows exactly. Ids are derived from
+the conflict id, so resolving again yields the same nodes: :func:`resolve`
+first reverts, then re-applies.
 """
 
 from __future__ import annotations
@@ -27,9 +34,11 @@ import copy
 import hashlib
 import json
 import math
+import unicodedata
 from collections import deque
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -39,14 +48,18 @@ from .engine import Analysis, inspect, model_applications
 from .errors import AcmError
 from .findings import Finding, Report
 from .flows import MANIFEST_ENV, Flows, flows_from_data, load_flows, restore_markers
+from .graph import entry_bypass, outermost_instance
 from .model import Model
 from .policy import DEFAULTS, STRATEGIES, Policy, matches
 from .rules import ActuatorFacts, RuleSet
+from .strategies import manifest, resolves
 from .values import UNKNOWN, const_text
 
 MARKER = "acm"
 ENV_NAME = "ACM_RESOLVER"
-RESOLVED_KINDS = ("direct", "indirect")
+RESOLVED_KINDS = ("direct", "override", "indirect")  # cross-runtime: acm.site
+#: Templates that are no strategy and run alone (the cross-runtime entry of acm.site).
+STANDALONE_TEMPLATES = ("mqtt-source",)
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,9 @@ class Planned:
     targets: tuple[str, ...]  # actuator node ids, in output-port order
     guard_key: str | None = None
     guards: tuple[str, ...] = ()  # interlock: the guard actuator's node ids
+    # (subflow instance id, actuator node id inside its subflow) for each target or
+    # guard that is a subflow instance standing for an actuator node inside it
+    through: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,17 +135,35 @@ def revert(nodes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if isinstance(node.get("wires"), list):
             wires = []
             for port in node["wires"]:
-                kept: list[str] = []
-                for target in port:
-                    restored = original(target)
-                    if restored is not None and restored not in kept:
-                        kept.append(restored)
-                wires.append(kept)
+                wires.append(_restored_port(port, added, original, by_id))
             kept_node["wires"] = wires
         if isinstance(node.get("links"), list):
             kept_node["links"] = [t for t in node["links"] if t not in added]
         out.append(kept_node)
     return out
+
+
+def _restored_port(port: Sequence[str], added: Collection[str],
+                   original: Callable[[str], str | None],
+                   by_id: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One output port with every wire a tag took back where it was: at the position
+    the tag recorded (an editor that re-adds a changed wire puts it last in its
+    port), else where the tag is. A wire the flows had twice comes back twice; a
+    wire drawn by hand meanwhile to where a tag's wire goes back to is one wire
+    with it, at the tag's place; wires to nodes ACM added beside a wire go."""
+    back: list[tuple[int, str]] = []  # (position, original target) of the tags' wires
+    for index, target in enumerate(port):
+        restored = original(target) if target in added else None
+        if restored is not None:
+            position = (_marker(by_id[target]) or {}).get("position")
+            if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+                position = index
+            back.append((position, restored))
+    taken = {target for _, target in back}
+    kept = [t for t in port if t not in added and t not in taken]
+    for position, target in sorted(back, key=lambda item: item[0]):
+        kept.insert(min(position, len(kept)), target)
+    return kept
 
 
 def manifest_entry(added: Sequence[Mapping[str, Any]],
@@ -142,18 +176,22 @@ def manifest_entry(added: Sequence[Mapping[str, Any]],
 
 def resolver_options(policy: Policy, report: Report, label: str,
                      notes: list[str]) -> dict[str, Any]:
-    """The policy's options as the resolver reads them: a priority order of
-    application names (tab labels) or ids becomes ids; unknown ones are noted."""
+    """The policy's options as the resolver reads them: application names (tab labels)
+    or ids in options of type ``applications`` (priority's ``order``, override's
+    ``manual``) become ids, because tags set ``msg.acm.app`` to the id; unknown ones
+    are noted and passed on as they are."""
     options = dict(policy.options)
-    if isinstance(options.get("order"), list):
-        apps = report.applications.values()
-        by_name = {a.name: a.id for a in apps}
-        ids = {a.id for a in apps}
-        for item in options["order"]:
+    apps = report.applications.values()
+    by_name = {a.name: a.id for a in apps}
+    ids = {a.id for a in apps}
+    for name, spec in STRATEGIES.get(policy.strategy, {}).items():
+        if spec.kind != "applications" or not isinstance(options.get(name), list):
+            continue
+        for item in options[name]:
             if str(item) not in by_name and str(item) not in ids:
-                notes.append(f"{label}: '{item}' in the priority order names no application "
-                             "(known: " + ", ".join(sorted(by_name)) + ")")
-        options["order"] = [by_name.get(str(o), o) for o in options["order"]]
+                notes.append(f"{label}: '{item}' in {policy.strategy} option '{name}' names "
+                             "no application (known: " + ", ".join(sorted(by_name)) + ")")
+        options[name] = [by_name.get(str(o), o) for o in options[name]]
     return options
 
 
@@ -161,13 +199,19 @@ def template(strategy: str) -> str:
     """The function node body for ``strategy``: fixed files, nothing from flows.
 
     A resolution strategy's body is ``common.js`` (configuration, shared helpers)
-    followed by ``<strategy>.js``; other templates (``mqtt-source``) stand alone.
+    followed by its template file (acm/data/resolvers/, named in the strategy
+    manifest); the templates in :data:`STANDALONE_TEMPLATES` stand alone. Any other
+    name (a strategy read from flows that ACM does not know) is an error.
     """
     files = resources.files("acm.data") / "resolvers"
-    text = (files / f"{strategy}.js").read_text(encoding="utf-8")
-    if strategy not in STRATEGIES:
-        return text
-    return (files / "common.js").read_text(encoding="utf-8") + "\n" + text
+    if strategy in STANDALONE_TEMPLATES:
+        return (files / f"{strategy}.js").read_text(encoding="utf-8")
+    declared = manifest().strategies.get(strategy)
+    if declared is None:
+        raise AcmError(f"no resolver template for strategy {strategy!r} "
+                       f"(known: {', '.join(STRATEGIES)})")
+    return (files / "common.js").read_text(encoding="utf-8") + "\n" + \
+        (files / declared.template).read_text(encoding="utf-8")
 
 
 def existing_resolvers(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Policy]:
@@ -204,9 +248,11 @@ def plan(analysis: Analysis, policies: Sequence[Policy], *,
     result = ResolveResult(nodes=[])
     facts = {(f.actuator.key, f.feature): f for f in analysis.facts}
     taken: dict[str, str] = {}  # actuator key -> conflict id resolving it
+    entered: dict[str, str] = {}  # node a resolver sends to -> conflict id
     subflows = {runtime: set(flows.subflows) for runtime, flows in analysis.graph.flows.items()}
-    for finding in analysis.report.findings:
-        if finding.kind not in RESOLVED_KINDS or finding.severity == "info":
+    for finding in sorted(analysis.report.findings, key=lambda f: _claim_order(f, only, kept)):
+        if finding.kind not in RESOLVED_KINDS or (
+                finding.severity == "info" and not _asked_at_info(finding, only, kept)):
             continue
         selected = only is None or finding.id in only
         if not selected and finding.id not in kept:
@@ -226,42 +272,164 @@ def plan(analysis: Analysis, policies: Sequence[Policy], *,
             result.skipped.append(Skipped(finding, f"{planned.label} already gets a resolver "
                                           f"for {taken[planned.target_key]}"))
             continue
-        target = next(f for f in bound if f.actuator.key == planned.target_key)
-        inner = [ref.id for ref in target.actuator.nodes
-                 if _in_subflow(analysis, ref, subflows)]
-        if inner:
-            result.skipped.append(Skipped(finding, f"actuator node {inner[0]} is inside a "
-                                          "subflow; move it out of the subflow to resolve"))
+        planned = _at_entries(analysis, planned, bound, subflows)
+        if isinstance(planned, Skipped):
+            result.skipped.append(planned)
+            continue
+        busy = next((e for e in planned.targets if e in entered), None)
+        if busy is not None:
+            result.skipped.append(Skipped(finding, f"its commands go through node {busy}, "
+                                          f"which already gets the resolver for {entered[busy]}; "
+                                          "that one arbitrates them too (one resolver in front "
+                                          "of a node)"))
             continue
         taken[planned.target_key] = finding.id
+        entered.update(dict.fromkeys(planned.targets, finding.id))
         result.planned.append(planned)
         if planned.policy.source == "default":
             result.defaults.append(planned)
     return result
 
 
+def _at_entries(analysis: Analysis, planned: Planned, bound: Sequence[ActuatorFacts],
+                subflows: Mapping[str, Collection[str]]) -> Planned | Skipped:
+    """``planned`` with each actuator node inside a subflow replaced by the subflow
+    instances on tabs through which commands reach it (docs/resolve.md,
+    "Actuators inside subflows"); Skipped when some reach it otherwise."""
+    facts = {f.actuator.key: f for f in bound}
+    through: dict[str, str] = {}
+    sides: list[tuple[str, ...]] = []
+    for key, nodes in ((planned.target_key, planned.targets),
+                       (planned.guard_key, planned.guards)):
+        if key is None or not any(_in_subflow(analysis, NodeRef(r, n), subflows)
+                                  for n in nodes for r in subflows):
+            sides.append(nodes)
+            continue
+        entries = _entries(analysis, facts[key], subflows, through)
+        if isinstance(entries, str):
+            return Skipped(planned.finding, entries)
+        sides.append(entries)
+    if not through:
+        return planned
+    return replace(planned, targets=sides[0], guards=sides[1],
+                   through=tuple(sorted(through.items())))
+
+
+def _entries(analysis: Analysis, fact: ActuatorFacts,
+             subflows: Mapping[str, Collection[str]],
+             through: dict[str, str]) -> tuple[str, ...] | str:
+    """The nodes on tabs through which the actuator's commands arrive: each of its
+    nodes on a tab, and for one inside a subflow each outermost instance on a tab
+    whose input the commands enter (noted in ``through``). A reason instead when
+    commands reach a node inside a subflow from a trigger inside it (or a broker)."""
+    fg = analysis.graph
+    entries: dict[str, None] = {}
+    for ref in fact.actuator.nodes:
+        if not _in_subflow(analysis, ref, subflows):
+            entries[ref.id] = None
+            continue
+        instances: set[str] = set()
+        for driver in fact.actuator.drivers.values():
+            for command in driver.sends:
+                if command.ref != ref:
+                    continue
+                outer = outermost_instance(fg, command.node)
+                bypass = None if outer is None else entry_bypass(
+                    fg, command.node, outer, analysis.propagation.triggers)
+                if outer is None or bypass is not None:
+                    start = fg.info[bypass or command.node].origin
+                    return (f"actuator node {ref.id} inside subflow "
+                            f"{fg.flows[ref.runtime].by_id[ref.id].get('z')} is commanded "
+                            f"from inside the subflow (node {start}), not only through an "
+                            "instance's input; a resolver can only stand in front of the "
+                            "instances (docs/resolve.md)")
+                instances.add(fg.info[outer].origin)
+        nodes = fg.flows[ref.runtime].nodes
+        order = {n["id"]: i for i, n in enumerate(nodes) if n["id"] in instances}
+        for instance in sorted(instances, key=lambda i: order.get(i, 0)):
+            entries[instance] = None
+            through.setdefault(instance, ref.id)
+    return tuple(entries)
+
+
 def _in_subflow(analysis: Analysis, ref: NodeRef,
                 subflows: Mapping[str, Collection[str]]) -> bool:
     """Whether the node is inside a subflow (``subflows``: their ids, by runtime)."""
-    z = analysis.graph.flows[ref.runtime].by_id[ref.id].get("z")
-    return z in subflows[ref.runtime]
+    flows = analysis.graph.flows.get(ref.runtime)
+    node = flows.by_id.get(ref.id) if flows is not None else None
+    return node is not None and node.get("z") in subflows[ref.runtime]
+
+
+def _asked_at_info(finding: Finding, only: Collection[str] | None,
+                   kept: Mapping[str, Policy]) -> bool:
+    """Info-level findings are left alone, except those of a kind the strategy manifest
+    marks ``resolve_info`` (a person's override, ACM006) when they are asked for by id
+    (``--only``, the editor's Resolve) or already have a resolver."""
+    default = manifest().defaults.get(finding.kind)
+    return default is not None and default.resolve_info and (
+        finding.id in kept or (only is not None and finding.id in only))
+
+
+def _claim_order(finding: Finding, only: Collection[str] | None,
+                 kept: Mapping[str, Policy]) -> int:
+    """Which findings claim their actuator first (one resolver per actuator): those asked
+    for by id, then those whose resolver is in the flows, then the rest in report order.
+    So a resolver chosen for one finding (a person's override) is not replaced by the
+    default for another finding on the same actuator (a direct one) when resolving again."""
+    if only is not None and finding.id in only:
+        return 0
+    return 1 if finding.id in kept else 2
+
+
+def _manual_found(act: ActuatorFacts) -> list[str]:
+    """The applications whose commands to the actuator count as a person's: those that
+    command it from manual triggers only, else (none does) those with any manual trigger."""
+    people = act.manual - act.automated or act.manual
+    return sorted(people)
+
+
+#: Configuration a strategy gets from the analysis, not from the policy (the manifest's
+#: ``derived``; interlock's ``guard`` is added where the resolver is built).
+DERIVED = {"manual_found": _manual_found}
 
 
 def _choose(finding: Finding, bound: list[ActuatorFacts], policies: Sequence[Policy],
             kept: Policy | None = None) -> Planned | Skipped:
-    if finding.kind == "direct":
+    """The policy for one conflict: the first policy whose strategy resolves the
+    conflict's kind (acm/data/strategies.json) and whose ``where`` holds, else the
+    resolver the flows already have, else the default for the kind."""
+    kind = finding.kind
+    if kind != "indirect":
         act = bound[0]
-        policy = next((p for p in policies if p.strategy != "interlock"
-                       and matches(p, [act])), None) or kept
+        policy = next((p for p in policies if resolves(p.strategy, kind)
+                       and matches(p, [act])), None)
+        if policy is None and kept is not None and resolves(kept.strategy, kind):
+            policy = kept
         if policy is None:
-            strategy, options = DEFAULTS["direct"]
+            # a policy meant for this actuator whose strategy cannot resolve the kind
+            # (say --strategy override on a direct conflict): say so, no silent default
+            wrong = next((p for p in policies if matches(p, [act])), None)
+            if wrong is not None:
+                able = ", ".join(s.name for s in manifest().resolving(kind))
+                return Skipped(finding, f"policy {wrong.name} matches, but strategy "
+                               f"{wrong.strategy} does not resolve {kind} conflicts "
+                               f"(these do: {able})")
+            if kind not in DEFAULTS:
+                return Skipped(finding, f"no policy matches and {kind} conflicts have no "
+                               "default: see docs/resolve.md")
+            strategy, options = DEFAULTS[kind]
             policy = Policy("default", strategy, dict(options), "default")
+        derived = manifest().strategies[policy.strategy].derived
+        found = {k: DERIVED[k](act) for k in derived if k in DERIVED}
+        if found:  # found afresh each time: a kept resolver's may be stale
+            policy = Policy(policy.name, policy.strategy, {**policy.options, **found},
+                            policy.source, policy.node)
         return Planned(finding, policy, act.actuator.key, act.actuator.name,
                        tuple(r.id for r in act.actuator.nodes))
     for guard, target in ((bound[0], bound[1]), (bound[1], bound[0])):
-        policy = next((p for p in policies if p.strategy == "interlock"
+        policy = next((p for p in policies if resolves(p.strategy, kind)
                        and matches(p, [guard, target])), None)
-        if policy is None and kept is not None and kept.strategy == "interlock" \
+        if policy is None and kept is not None and resolves(kept.strategy, kind) \
                 and kept.options.get("guard") in (None, guard.actuator.key):
             policy = kept
         if policy is not None:
@@ -318,41 +486,136 @@ def _coordinate(node: Mapping[str, Any], axis: str, default: float) -> float:
     return default
 
 
-class _Layout:
-    """The spots taken on each tab, to move an added node down to a free one.
+#: How Node-RED's editor sizes a node (view.js): centred on its x, y; 100 px wide
+#: at least, else its label's width + 57 px rounded up to 20 px; 30 px high, more
+#: for many outputs or label lines. A node whose label is hidden is 30 x 30.
+NODE_WIDTH, NODE_HEIGHT = 100, 30
+#: Width of a label character in the editor's 14 px sans-serif, rounded up: boxes
+#: are estimated a little too wide rather than too narrow.
+CHAR_WIDTH = 7.5
+#: The editor draws a group this far around its members' boxes (view.js).
+GROUP_MARGIN = 26
+#: Free space ACM keeps around what it places, and between columns of a resolver group.
+GAP = 20
 
-    Two nodes overlap when less than a node's width across and height down
-    apart. Spots are filed in a grid of cells that size, so a check reads 9
-    cells, not every node of the tab. A spot once taken stays taken, so a
-    search can start where an earlier search from the same spot ended
-    (``skip``): placing N nodes in one column costs N checks, not N².
+Box = tuple[float, float, float, float]  # left, top, right, bottom
+
+
+@lru_cache(maxsize=4096)
+def _label_width(text: str) -> float:
+    """The width of the widest line of a label (the editor breaks lines at ``\\n``):
+    capitals a third wider than the average, East Asian wide characters twice."""
+    def width(line: str) -> float:
+        if line.isascii():
+            return (len(line) + 0.3 * sum(map(str.isupper, line))) * CHAR_WIDTH
+        return sum(2 * CHAR_WIDTH if unicodedata.east_asian_width(c) in "WF"
+                   else 1.3 * CHAR_WIDTH if c.isupper() else CHAR_WIDTH for c in line)
+
+    return max(width(line) for line in text.split("\\n"))
+
+
+def node_size(node: Mapping[str, Any], subflow_names: Mapping[str, str]) -> tuple[float, float]:
+    """Width and height of a node in the editor, estimated from its label."""
+    wires = node.get("wires")
+    outputs = node.get("outputs")
+    if not isinstance(outputs, int) or isinstance(outputs, bool):
+        outputs = len(wires) if isinstance(wires, list) else 0
+    node_type = str(node.get("type"))
+    if node_type == "junction":
+        return 10, 10
+    hidden = not node["l"] if "l" in node else node_type in ("link in", "link out")
+    if hidden:
+        return NODE_HEIGHT, max(NODE_HEIGHT, outputs * 15)
+    label = _node_label(node, subflow_names)
+    width = 20 * math.ceil((_label_width(label) + 57) / 20)
+    lines = label.count("\\n") + 1
+    return max(NODE_WIDTH, width), max(NODE_HEIGHT, 6 + 24 * lines, outputs * 15)
+
+
+def _node_label(node: Mapping[str, Any], subflow_names: Mapping[str, str]) -> str:
+    """The label the editor shows: the name; without one, each type has its own
+    default (a topic, a URL, ...): the longest of the likely ones stands in for it."""
+    name = node.get("name")
+    if isinstance(name, str) and name:
+        return name
+    node_type = str(node.get("type"))
+    if node_type.startswith("subflow:"):
+        return subflow_names.get(node_type[8:], node_type)
+    candidates = [node_type] + [
+        value for key in ("topic", "url", "entity_id", "payload", "property", "func_name")
+        if isinstance(value := node.get(key), str) and len(value) < 200]
+    return max(candidates, key=len)
+
+
+def node_box(node: Mapping[str, Any], subflow_names: Mapping[str, str]) -> Box | None:
+    """The rectangle a node (or a group: its x, y, w, h) covers; None when not laid out."""
+    x, y = _coordinate(node, "x", math.nan), _coordinate(node, "y", math.nan)
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return None
+    if node.get("type") == "group":
+        w, h = _coordinate(node, "w", math.nan), _coordinate(node, "h", math.nan)
+        return (x, y, x + w, y + h) if math.isfinite(w) and math.isfinite(h) else None
+    w, h = node_size(node, subflow_names)
+    return x - w / 2, y - h / 2, x + w / 2, y + h / 2
+
+
+class _Layout:
+    """The rectangles taken on each tab (node boxes, group outlines), to find free space.
+
+    Rectangles are filed in a grid of cells, so a check reads the few cells a
+    rectangle covers, not every node of the tab. A search for free space moves
+    down past the lowest rectangle in the way; and since a rectangle once taken
+    stays taken, a search that starts where an earlier one of the same size
+    started goes on where that one ended (``skip``): placing N blocks in one
+    column costs about N checks, not N².
     """
 
-    WIDTH, HEIGHT, STEP = 100, 30, 40
+    CELL_W, CELL_H = 200.0, 60.0
 
     def __init__(self) -> None:
-        self.cells: dict[tuple[Any, int, int], list[tuple[float, float]]] = {}
-        self.skip: dict[tuple[Any, float, float], float] = {}
+        self.cells: dict[tuple[Any, int, int], list[Box]] = {}
+        self.skip: dict[tuple[Any, float, float, float, float], float] = {}
 
-    def take(self, tab: Any, x: float, y: float) -> None:
-        cell = (tab, math.floor(x / self.WIDTH), math.floor(y / self.HEIGHT))
-        self.cells.setdefault(cell, []).append((x, y))
+    def _cells(self, tab: Any, box: Box) -> Iterator[tuple[Any, int, int]]:
+        for col in range(math.floor(box[0] / self.CELL_W), math.floor(box[2] / self.CELL_W) + 1):
+            for row in range(math.floor(box[1] / self.CELL_H),
+                             math.floor(box[3] / self.CELL_H) + 1):
+                yield tab, col, row
 
-    def is_taken(self, tab: Any, x: float, y: float) -> bool:
-        col, row = math.floor(x / self.WIDTH), math.floor(y / self.HEIGHT)
-        return any(abs(x - ox) < self.WIDTH and abs(y - oy) < self.HEIGHT
-                   for c in (col - 1, col, col + 1) for r in (row - 1, row, row + 1)
-                   for ox, oy in self.cells.get((tab, c, r), ()))
+    def take(self, tab: Any, box: Box) -> None:
+        if (box[2] - box[0]) * (box[3] - box[1]) > 1e8:  # no sane node or group: not filed
+            return
+        for cell in self._cells(tab, box):
+            self.cells.setdefault(cell, []).append(box)
 
-    def free_y(self, tab: Any, x: float, y: float) -> float:
-        """The first of ``y``, ``y + STEP``, ... where a node at ``x`` overlaps none."""
+    def lowest_in_the_way(self, tab: Any, box: Box) -> float | None:
+        """The bottom of the lowest rectangle ``box`` overlaps (with GAP), or None."""
+        left, top, right, bottom = box[0] - GAP, box[1] - GAP, box[2] + GAP, box[3] + GAP
+        lowest = None
+        for cell in self._cells(tab, (left, top, right, bottom)):
+            for other in self.cells.get(cell, ()):
+                if other[0] < right and left < other[2] and other[1] < bottom and top < other[3]:
+                    lowest = other[3] if lowest is None else max(lowest, other[3])
+        return lowest
+
+    def free_top(self, tab: Any, left: float, top: float, width: float, height: float) -> float:
+        """The first top edge from ``top`` down where a ``width`` x ``height`` rectangle
+        at ``left`` overlaps nothing taken (keeping GAP), on Node-RED's 20 px grid."""
         passed = []
-        while self.is_taken(tab, x, y):
-            passed.append(y)
-            y = self.skip.get((tab, x, y), y + self.STEP)
-        for spot in passed:  # all taken, up to y: the next search from any of them goes on there
-            self.skip[(tab, x, spot)] = y
-        return y
+        while True:
+            known = self.skip.get((tab, left, top, width, height))
+            if known is not None:
+                passed.append(top)
+                top = known
+                continue
+            lowest = self.lowest_in_the_way(tab, (left, top, left + width, top + height))
+            if lowest is None:
+                break
+            passed.append(top)
+            top = 20 * math.ceil((lowest + GAP + 1) / 20)
+        for spot in passed:  # all taken up to top: a search from any of them goes on there
+            self.skip[(tab, left, spot, width, height)] = top
+        return top
 
 
 class _Builder:
@@ -364,11 +627,17 @@ class _Builder:
         self.analysis = analysis
         self.propagation = analysis.propagation
         self.notes: list[str] = []
+        # node ACM added beside a wire -> (the node it goes beside, on which side)
+        self.anchors: dict[str, tuple[str, str]] = {}
         self.layout = _Layout()
+        self.subflow_names = {n["id"]: str(n.get("name") or n["id"]) for n in nodes
+                              if n.get("type") == "subflow"}
+        # the flows' nodes by tab, filed in the layout when ACM first places on the tab
+        self.unfiled: dict[str, list[dict[str, Any]]] = {}
         for node in nodes:
-            x, y = _coordinate(node, "x", math.nan), _coordinate(node, "y", math.nan)
-            if node.get("type") != "group" and math.isfinite(x) and math.isfinite(y):
-                self.layout.take(node.get("z"), x, y)
+            if isinstance(node.get("z"), str):  # else on no tab
+                self.unfiled.setdefault(node["z"], []).append(node)
+        self.app_names = {a.id: a.name for a in analysis.report.applications.values()}
         # The flows' own wires, by target. ACM rewires them only to nodes it adds
         # and only in place (or appends), so an entry stays right while its wire is there.
         self.wired_to: dict[str, list[tuple[dict[str, Any], int, int]]] = {}
@@ -399,23 +668,18 @@ class _Builder:
         added_from = len(self.nodes)
         first = self.by_id[planned.targets[0]]
         tab = first["z"]
-        origin_x = _coordinate(first, "x", 200)
-        origin_y = _coordinate(first, "y", 100)
         resolver_id = node_id(conflict, "resolver")
         group_id = node_id(conflict, "group")
         members: list[str] = []
-        row = [0]
+        columns: dict[str, int] = {}  # member -> 1: what feeds the resolver, 0: it and its links
 
         def place(node: dict[str, Any], column: int) -> dict[str, Any]:
-            # A column per stage, left of the resolver, below the first actuator node.
-            node["x"] = max(origin_x - 120 - 200 * column, 60)
-            node["y"] = origin_y + 80 + 40 * row[0]
-            row[0] += 1 if column else 0
+            columns[node["id"]] = column  # laid out with the group, by _place_group
             return node
 
         inbox: dict[str, str] = {}  # tab -> node to wire commands from that tab to
 
-        def entry_on(node_tab: str, near: Mapping[str, Any]) -> str:
+        def entry_on(node_tab: str) -> str:
             """Where tags on ``node_tab`` send their messages: the resolver or a link out."""
             if node_tab == tab:
                 return resolver_id
@@ -434,7 +698,6 @@ class _Builder:
                 self._append({
                     "id": link_out_id, "type": "link out", "z": node_tab, "mode": "link",
                     "name": f"ACM: to {planned.label} resolver", "links": [link_in_id],
-                    "x": _coordinate(near, "x", 200) + 220, "y": _coordinate(near, "y", 100) + 40,
                     "wires": [],
                     MARKER: {"role": "link", "conflict": conflict},
                 })
@@ -444,6 +707,9 @@ class _Builder:
         def tag_wires(target_id: str, index: int, role: str, command: str | None) -> None:
             for source, port, position in self._incoming(target_id):
                 tag_id = node_id(conflict, role, source["id"], str(port), target_id)
+                if tag_id in self.by_id:  # the port has this wire twice: a tag for each
+                    tag_id = node_id(conflict, role, source["id"], str(port), target_id,
+                                     str(position))
                 apps = self._apps(source["id"])
                 rules: list[dict[str, Any]] = [
                     _set("acm.target", index, "num"), _set("acm.role", role, "str")]
@@ -457,9 +723,10 @@ class _Builder:
                 tag = {
                     "id": tag_id, "type": "change", "z": node_tab,
                     "name": f"ACM {role}: {self._app_label(apps)}", "rules": rules,
-                    "wires": [[entry_on(node_tab, source)]],
+                    "wires": [[entry_on(node_tab)]],
                     MARKER: {"role": "tag", "conflict": conflict,
-                             "restore": target_id if role == "command" else None},
+                             "restore": target_id if role == "command" else None,
+                             **({"position": position} if role == "command" else {})},
                 }
                 if role == "command":
                     source["wires"][port][position] = tag_id
@@ -470,14 +737,16 @@ class _Builder:
                     members.append(tag_id)
                     place(tag, 1)
                 else:
-                    tag["x"] = _coordinate(source, "x", 200) + 60
-                    tag["y"] = _coordinate(source, "y", 100) + 40
+                    self.anchors[tag_id] = (source["id"], "right")
+                    self.anchors.setdefault(tag["wires"][0][0], (tag_id, "right"))
                 self._append(tag)
 
         for index, target_id in enumerate(planned.targets):
             tag_wires(target_id, index, "command", None)
+        inside = dict(planned.through)  # a subflow instance -> the actuator node in it
         for guard_id in planned.guards:
-            tag_wires(guard_id, 0, "guard", self._static_command(guard_id))
+            tag_wires(guard_id, 0, "guard",
+                      self._static_command(guard_id, inside.get(guard_id)))
 
         outputs: list[list[str]] = []
         for index, target_id in enumerate(planned.targets):
@@ -493,11 +762,11 @@ class _Builder:
                 "wires": [], MARKER: {"role": "link", "conflict": conflict},
             }, 0))
             members.append(out_id)
+            self.anchors[in_id] = (target_id, "left")
             self._append({
                 "id": in_id, "type": "link in", "z": target["z"],
                 "name": f"ACM: from {planned.label} resolver", "links": [out_id],
-                "x": max(_coordinate(target, "x", 200) - 160, 100),
-                "y": _coordinate(target, "y", 100) + 40, "wires": [[target_id]],
+                "wires": [[target_id]],
                 MARKER: {"role": "link", "conflict": conflict},
             })
             outputs.append([out_id])
@@ -515,21 +784,18 @@ class _Builder:
             "name": f"ACM {policy.strategy}: {planned.label}",
             "func": template(policy.strategy), "outputs": len(planned.targets),
             "timeout": 0, "noerr": 0, "initialize": "", "finalize": "", "libs": [],
-            "x": max(origin_x - 120, min(origin_x - 40, 60)), "y": origin_y + 80,
             "wires": outputs,
             MARKER: {"role": "resolver", "strategy": policy.strategy, "conflict": conflict,
                      "policy": policy.name, "version": 1},
         }
         self._append(resolver)
         members.append(resolver_id)
-        self._spread(added_from)
-        placed = [self.by_id[m] for m in members]
-        xs = [float(n["x"]) for n in placed]
-        ys = [float(n["y"]) for n in placed]
+        columns[resolver_id] = 0
+        group_name = f"ACM: {planned.finding.rule} conflict on {planned.label} ({policy.strategy})"
+        outline = self._place_group(first, [self.by_id[m] for m in members], columns, group_name)
         self._append({
             "id": group_id, "type": "group", "z": tab,
-            "name": f"ACM: {planned.finding.rule} conflict on {planned.label} "
-                    f"({policy.strategy})",
+            "name": group_name,
             "style": {"label": True, "stroke": "#ff7f0e", "fill": "#fff3e0",
                       "fill-opacity": "0.5"},
             "nodes": members,
@@ -538,27 +804,95 @@ class _Builder:
                     manifest_entry(self.nodes[added_from:],
                                    {group_id: {"role": "group", "conflict": conflict,
                                                "policy": policy.name}})],
-            "x": min(xs) - 90, "y": min(ys) - 40, "w": max(xs) - min(xs) + 180,
-            "h": max(ys) - min(ys) + 80,
+            "x": _whole(outline[0]), "y": _whole(outline[1]),
+            "w": _whole(outline[2] - outline[0]), "h": _whole(outline[3] - outline[1]),
             MARKER: {"role": "group", "conflict": conflict, "policy": policy.name},
         })
+        alone = {n["id"]: n for n in self.nodes[added_from:]
+                 if n["id"] not in columns and n.get("type") != "group"}
+        for node in list(alone.values()):  # the nodes on wires elsewhere, one by one
+            self._place_alone(node, alone)
 
-    def _spread(self, start: int) -> None:
-        """Move the nodes added since ``start`` down until none sits on another node."""
-        for node in self.nodes[start:]:
-            if "x" not in node or node.get("type") == "group":
-                continue
-            x, y = float(node["x"]), float(node["y"])
-            node["y"] = self.layout.free_y(node.get("z"), x, y)
-            self.layout.take(node.get("z"), x, node["y"])
+    def _place_group(self, first: Mapping[str, Any], members: Sequence[dict[str, Any]],
+                     columns: Mapping[str, int], name: str) -> Box:
+        """Lay out a resolver's group in free space next to its first actuator node;
+        returns the group's outline (what the editor draws: its members' boxes plus
+        GROUP_MARGIN, at least as wide as its label).
+
+        Two columns: what feeds the resolver (tags, link in) on the left, the
+        resolver with its link outs on the right. The group goes left of the
+        actuator node, with the resolver level with it where that is free, else
+        further down; where the tab has no room on the left, from its left edge.
+        """
+        tab = first.get("z")
+        self._file_tab(tab)
+        sizes = {n["id"]: node_size(n, self.subflow_names) for n in members}
+        resolver = members[-1]
+        stacks: list[list[dict[str, Any]]] = [
+            [n for n in members if columns[n["id"]] == 1],
+            [resolver, *(n for n in members if columns[n["id"]] == 0 and n is not resolver)]]
+        widths = [max((sizes[n["id"]][0] for n in stack), default=0.0) for stack in stacks]
+        lefts = [0.0, widths[0] + 2 * GAP if stacks[0] else 0.0]
+        spot: dict[str, tuple[float, float]] = {}  # member -> centre, from the content's corner
+        bottom = 0.0
+        for stack, left, width in zip(stacks, lefts, widths, strict=True):
+            y = 0.0
+            for n in stack:
+                w, h = sizes[n["id"]]
+                spot[n["id"]] = (left + width / 2, y + h / 2)
+                y += h + GAP
+            bottom = max(bottom, y - GAP)
+        content = lefts[1] + widths[1]
+        width = max(content + 2 * GROUP_MARGIN, _label_width(name) + 8)
+        height = bottom + 2 * GROUP_MARGIN
+        first_box = node_box(first, self.subflow_names) or (160.0, 85.0, 260.0, 115.0)
+        level = (first_box[1] + first_box[3]) / 2
+        left = max(0.0, first_box[0] - 2 * GAP - GROUP_MARGIN - content)
+        left = float(math.floor(left))
+        width, height = float(math.ceil(width)), float(math.ceil(height))
+        top = 20.0 * round((level - spot[resolver["id"]][1] - GROUP_MARGIN) / 20)
+        top = self.layout.free_top(tab, left, max(0.0, top), width, height)
+        for n in members:
+            x, y = spot[n["id"]]
+            n["x"], n["y"] = _whole(left + GROUP_MARGIN + x), _whole(top + GROUP_MARGIN + y)
+        outline = (left, top, left + width, top + height)
+        self.layout.take(tab, outline)
+        return outline
+
+    def _place_alone(self, node: dict[str, Any], waiting: dict[str, dict[str, Any]]) -> None:
+        """Put a node beside the node it belongs to (its anchor: right of a wire's
+        source, left of the node it delivers to), moved down to the first spot where
+        its box overlaps nothing. An anchor among ``waiting`` is placed first."""
+        if waiting.pop(node["id"], None) is None:
+            return  # placed already
+        anchor_id, side = self.anchors.get(node["id"], ("", "right"))
+        if anchor_id in waiting:
+            self._place_alone(waiting[anchor_id], waiting)
+        anchor = self.by_id.get(anchor_id) or {}
+        self._file_tab(node.get("z"))
+        w, h = node_size(node, self.subflow_names)
+        box = node_box(anchor, self.subflow_names) or (100.0, 85.0, 200.0, 115.0)
+        left = box[2] + GAP if side == "right" else box[0] - GAP - w
+        left = float(math.floor(max(0.0, left)))
+        top = self.layout.free_top(node.get("z"), left, max(0.0, (box[1] + box[3] - h) / 2),
+                                   w, h)
+        node["x"], node["y"] = _whole(left + w / 2), _whole(top + h / 2)
+        self.layout.take(node.get("z"), (left, top, left + w, top + h))
 
     def _app_label(self, apps: list[str]) -> str:
-        names = {a.id: a.name for a in self.analysis.report.applications.values()}
-        return ", ".join(names.get(a, a) for a in apps) or "unknown"
+        return ", ".join(self.app_names.get(a, a) for a in apps) or "unknown"
 
-    def _static_command(self, actuator_id: str) -> str | None:
-        """The command an actuator node sends whatever the message (HA service ...)."""
-        node = self.by_id[actuator_id]
+    def _file_tab(self, tab: Any) -> None:
+        """File the boxes of the flows' own nodes on ``tab`` before placing anything there."""
+        for node in self.unfiled.pop(tab, ()) if isinstance(tab, str) else ():
+            box = node_box(node, self.subflow_names)
+            if box is not None:
+                self.layout.take(tab, box)
+
+    def _static_command(self, actuator_id: str, inside: str | None = None) -> str | None:
+        """The command an actuator node sends whatever the message (HA service ...);
+        for a subflow instance, the actuator node ``inside`` its subflow."""
+        node = self.by_id[inside or actuator_id]
         runtime, flows = next(iter(self.analysis.graph.flows.items()))
         targets = actuator_targets(node, lambda i: flows.by_id.get(i) if isinstance(i, str)
                                    else None, runtime, [(UNKNOWN, UNKNOWN)])
@@ -583,19 +917,26 @@ class _Builder:
                 if len(apps) == 1 and wired:
                     for port, position in wired:
                         tag_id = node_id(conflict, "app", pred, str(port), current)
-                        if tag_id in self.by_id:
-                            continue
+                        if tag_id in self.by_id:  # the port has this wire twice: a tag each
+                            tag_id = node_id(conflict, "app", pred, str(port), current,
+                                             str(position))
                         source["wires"][port][position] = tag_id
+                        self.anchors[tag_id] = (pred, "right")
                         self._append({
                             "id": tag_id, "type": "change", "z": source["z"],
                             "name": f"ACM app: {self._app_label(apps)}",
                             "rules": [_set("acm.app", apps[0], "str")],
-                            "x": _coordinate(source, "x", 200) + 60,
-                            "y": _coordinate(source, "y", 100) + 40, "wires": [[current]],
-                            MARKER: {"role": "tag", "conflict": conflict, "restore": current},
+                            "wires": [[current]],
+                            MARKER: {"role": "tag", "conflict": conflict, "restore": current,
+                                     "position": position},
                         })
                 elif len(apps) > 1 or not wired:
                     queue.append(pred)
+
+
+def _whole(value: float) -> int | float:
+    """A coordinate as Node-RED writes it: a whole number where it is one."""
+    return int(value) if float(value).is_integer() else value
 
 
 def _set(prop: str, value: Any, kind: str) -> dict[str, Any]:

@@ -66,6 +66,7 @@ from .resolve import (
     template,
 )
 from .rules import ActuatorFacts, RuleSet
+from .strategies import resolves
 from .values import UNKNOWN, const_text
 
 NAMESPACE = "acm"
@@ -140,7 +141,7 @@ def resolve_site(model: Model, policies: Sequence[Policy] = (),
                                           "runtimes (over the broker)"))
             continue
         fact = facts[(key, finding.actuators[0].feature)]
-        policy = next((p for p in policies if p.strategy != "interlock"
+        policy = next((p for p in policies if resolves(p.strategy, "cross-runtime")
                        and matches(p, [fact])), None)
         if policy is None:
             strategy, options = DEFAULTS["direct"]

@@ -1,11 +1,14 @@
 /**
  * ACM bridge for Node-RED — runtime side.
  *
- * Adds three Admin API endpoints that run the ACM analyzer (a Python CLI) on the
- * flows the editor sends:
- *   POST /acm/analyze   (flows.read)   -> acm.findings/1 document
- *   POST /acm/plan      (flows.read)   -> acm.plan/1 document
- *   POST /acm/resolve   (flows.write)  -> {add, change, remove, plan}
+ * Adds Admin API endpoints that run the ACM analyzer (a Python CLI) on the flows the
+ * editor sends, and one that tells the editor which resolution strategies there are:
+ *   POST /acm/analyze     (flows.read)   -> acm.findings/1 document
+ *   POST /acm/plan        (flows.read)   -> acm.plan/1 document
+ *   POST /acm/resolve     (flows.write)  -> {add, change, remove, plan}
+ *   GET  /acm/strategies  (flows.read)   -> acm.strategies/1 document (`acm strategies
+ *        --format json`, asked once per bridge process): the editor's Resolve form is
+ *        built from it, and /acm/resolve checks strategy and option names against it
  *
  * Each request starts one child process (`python -I -m acm ...`) without a shell,
  * writes the flows JSON to its stdin, and reads its stdout, with a time limit and
@@ -36,7 +39,9 @@ const DEFAULTS = Object.freeze({
 const ISOLATED = "-I";
 const MAX_STDERR = 64 * 1024;
 const HINT = "set acm.python in settings.js or ACM_PYTHON";
-const STRATEGIES = ["priority", "lock", "dwell", "merge", "interlock"];
+// The strategies themselves are Python's (acm/data/strategies.json, GET /acm/strategies);
+// a name only has to look like one before it becomes a command-line argument.
+const STRATEGY_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 const OPTION_KEY = /^[a-z_]+$/;
 const CONFLICT_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
 
@@ -188,6 +193,7 @@ function optionValue(key, value) {
  * Command-line arguments (after `python -m acm`) for one operation.
  *   buildArgs("analyze", {}, settings)
  *   buildArgs("plan", {}, settings)
+ *   buildArgs("strategies", {}, settings)
  *   buildArgs("resolve", {conflict, strategy, options}, settings)
  * Throws a 400 BridgeError for bad options.
  */
@@ -208,6 +214,7 @@ function buildArgs(op, req, settings) {
         for (const r of rules) out.push("--rules", r);
         return out;
     }
+    if (op === "strategies") return ["strategies", "--format", "json"];
     if (op !== "resolve") throw new Error(`unknown operation ${op}`);
     if (typeof req.conflict !== "string" || !CONFLICT_ID.test(req.conflict)) {
         throw badRequest("'conflict' must be a conflict id from the findings");
@@ -216,8 +223,8 @@ function buildArgs(op, req, settings) {
     for (const p of policy) out.push("--policy", p);
     for (const r of rules) out.push("--rules", r);
     if (req.strategy !== undefined && req.strategy !== null && req.strategy !== "") {
-        if (!STRATEGIES.includes(req.strategy)) {
-            throw badRequest(`'strategy' must be one of ${STRATEGIES.join(", ")}`);
+        if (typeof req.strategy !== "string" || !STRATEGY_NAME.test(req.strategy)) {
+            throw badRequest("'strategy' must be a strategy name (GET /acm/strategies lists them)");
         }
         out.push("--strategy", req.strategy);
         const options = req.options === undefined || req.options === null ? {} : req.options;
@@ -261,8 +268,9 @@ function validateResolveBody(body) {
     if (typeof body.conflict !== "string" || !CONFLICT_ID.test(body.conflict)) {
         throw badRequest("'conflict' must be a conflict id from the findings");
     }
-    if (body.strategy !== undefined && body.strategy !== null && !STRATEGIES.includes(body.strategy)) {
-        throw badRequest(`'strategy' must be one of ${STRATEGIES.join(", ")}`);
+    if (body.strategy !== undefined && body.strategy !== null
+        && (typeof body.strategy !== "string" || !STRATEGY_NAME.test(body.strategy))) {
+        throw badRequest("'strategy' must be a strategy name (GET /acm/strategies lists them)");
     }
     if (body.options !== undefined && body.options !== null
         && (typeof body.options !== "object" || Array.isArray(body.options))) {
@@ -480,8 +488,52 @@ async function plan(body, settings, run = runAcm) {
     return parseJson(stdout, settings, "acm.plan/1");
 }
 
-async function resolve(body, settings, run = runAcm) {
+/**
+ * `acm strategies --format json`, asked once: returns `(settings) => Promise<doc>`.
+ * The manifest is part of the installed ACM, so one answer holds for the bridge
+ * process; a failed run (python missing) is not kept, the next request tries again.
+ * `run` is not tied to one request: a client that goes away does not cancel the
+ * answer others wait for.
+ */
+function strategiesOnce(run = runAcm) {
+    let pending = null;
+    return function strategies(settings) {
+        if (pending === null) {
+            pending = Promise.resolve()
+                .then(() => run(buildArgs("strategies", {}, settings), "", settings))
+                .then(({ stdout }) => {
+                    const doc = parseJson(stdout, settings, "acm.strategies/1");
+                    if (!Array.isArray(doc.strategies)) {
+                        throw new BridgeError(502, { error: `ACM analyzer '${settings.python}' printed strategies without a list`, python: settings.python, hint: HINT });
+                    }
+                    return doc;
+                });
+            pending.catch(() => { pending = null; });
+        }
+        return pending;
+    };
+}
+
+/** 400 unless `strategy` and every option name are in the manifest `doc`. */
+function checkAgainstManifest(doc, strategy, options) {
+    const declared = doc.strategies.find((s) => s && s.name === strategy);
+    if (!declared) {
+        const known = doc.strategies.map((s) => s.name).join(", ");
+        throw badRequest(`unknown strategy '${strategy}'; known: ${known}`);
+    }
+    const names = (declared.options || []).map((o) => o.name);
+    for (const key of Object.keys(options || {})) {
+        if (!names.includes(key)) {
+            throw badRequest(`strategy ${strategy} has no option '${key}'; known: ${names.join(", ")}`);
+        }
+    }
+}
+
+async function resolve(body, settings, run = runAcm, strategies = null) {
     const req = validateResolveBody(body);
+    if (req.strategy !== null && strategies !== null) {
+        checkAgainstManifest(await strategies(settings), req.strategy, req.options);
+    }
     const args = buildArgs("resolve", req, settings);
     const { stdout, stderr } = await run(args, JSON.stringify(req.flows), settings);
     let after = parseJson(stdout, settings, null);
@@ -530,15 +582,21 @@ module.exports = function (RED) {
     const log = RED.log;
     const userDir = RED.settings && typeof RED.settings.userDir === "string" ? RED.settings.userDir : undefined;
     const getSettings = () => resolveSettings(RED.settings && RED.settings.acm, process.env, userDir);
-    // One limiter for all three endpoints, sized once: settings.js is read at start-up.
+    // One limiter for all the endpoints, sized once: settings.js is read at start-up.
     const limits = getSettings();
     const limiter = new RunLimiter(limits.maxRuns, limits.maxQueue);
     const read = RED.auth.needsPermission("flows.read");
     const write = RED.auth.needsPermission("flows.write");
 
+    const strategies = strategiesOnce(
+        (args, input, s) => limiter.run((release) => runAcm(args, input, s, { onExit: release })));
+
     RED.httpAdmin.post("/acm/analyze", read, handler(analyze, getSettings, limiter, log));
     RED.httpAdmin.post("/acm/plan", read, handler(plan, getSettings, limiter, log));
-    RED.httpAdmin.post("/acm/resolve", write, handler(resolve, getSettings, limiter, log));
+    RED.httpAdmin.post("/acm/resolve", write, handler(
+        (body, settings, run) => resolve(body, settings, run, strategies), getSettings, limiter, log));
+    RED.httpAdmin.get("/acm/strategies", read, handler(
+        (body, settings) => strategies(settings), getSettings, limiter, log));
 
     RED.plugins.registerPlugin("acm-bridge", {
         type: "acm-bridge",
@@ -546,7 +604,8 @@ module.exports = function (RED) {
             if (log) {
                 const s = getSettings();
                 log.info(`acm-bridge: ACM analyzer '${[s.python, ISOLATED, ...s.args].join(" ")}' in ${s.cwd},`
-                    + ` at most ${s.maxRuns} at a time and ${s.maxQueue} waiting (POST /acm/analyze, /acm/plan, /acm/resolve)`);
+                    + ` at most ${s.maxRuns} at a time and ${s.maxQueue} waiting (POST /acm/analyze, /acm/plan, /acm/resolve;`
+                    + " GET /acm/strategies)");
             }
         },
     });
@@ -554,5 +613,6 @@ module.exports = function (RED) {
 
 module.exports._internal = {
     buildArgs, runAcm, diffFlows, validateResolveBody, validateFlowsBody, resolveSettings,
-    parseJson, analyze, plan, resolve, BridgeError, RunLimiter, HINT, DEFAULTS, ISOLATED, STRATEGIES,
+    parseJson, analyze, plan, resolve, strategiesOnce, checkAgainstManifest, BridgeError, RunLimiter,
+    HINT, DEFAULTS, ISOLATED, STRATEGY_NAME,
 };

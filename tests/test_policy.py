@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import broker, node, tab
+from conftest import ROOT, broker, node, tab
 
-from acm.policy import STRATEGIES, load_policies
+from acm.policy import DEFAULTS, STRATEGIES, load_policies, policy_from_options
+from acm.strategies import manifest
 
 TOPIC = "home/hall/light/set"
 
@@ -179,6 +180,44 @@ policy w {
         "blocked_when": ["open"], "mode": "block", "override": None, "restore": True})
 
 
+def test_override_options(tmp_path: Path) -> None:
+    policy = one(tmp_path, """
+policy hall {
+    for actuator a
+    strategy override
+}
+""")
+    assert policy.strategy == "override"
+    assert_options("override", dict(policy.options), {
+        "hold": 3_600_000, "release": "auto", "resume": "latest", "manual": None})
+    policy = one(tmp_path, """
+policy garden-pump {
+    for actuator a
+    where a.name == "garden/pump/set"
+    strategy override
+    hold none
+    release "back to schedule"
+    resume none
+    manual "Dashboard", "Voice"
+}
+""")
+    assert_options("override", dict(policy.options), {
+        "hold": None, "release": "back to schedule", "resume": "none",
+        "manual": ["Dashboard", "Voice"]})
+    policy = one(tmp_path, "policy p {\n for actuator a\n strategy override\n hold 90s\n"
+                           " release none\n}\n")
+    assert_options("override", dict(policy.options), {"hold": 90_000, "release": None})
+
+
+def test_editor_settings_for_override() -> None:
+    """``--set`` (the editor's form): 'none' is the word resume takes, durations are read."""
+    policy = policy_from_options("override", ["hold=15m", "resume=none", "manual=Dashboard,Voice"])
+    assert_options("override", dict(policy.options), {
+        "hold": 900_000, "resume": "none", "manual": ["Dashboard", "Voice"]})
+    policy = policy_from_options("override", ["resume=latest", "release=off"])
+    assert (policy.options["resume"], policy.options["release"]) == ("latest", "off")
+
+
 def test_policies_keep_file_order(tmp_path: Path) -> None:
     policies = load_policies([
         write(tmp_path, "policy b {\n for actuator a\n strategy dwell\n min 1s\n}\n"
@@ -285,10 +324,13 @@ def test_strategy_given_twice(run_acm, write_flows, tmp_path):  # type: ignore[n
     ("priority", ["order 15m"], "4:5", ["order"]),
     ("dwell", ["min 1m, 2m"], "4:5", ["min", "one value"]),
     ("priority", ['order "a"', "release 3"], "5:5", ["release", "text"]),
+    ("override", ["resume later"], "4:5", ["resume", "latest", "none"]),
+    ("override", ["hold 10"], "4:5", ["hold", "duration"]),
+    ("override", ["manual 3"], "4:5", ["manual", "names"]),
 ])
 def test_wrong_value_kind(run_acm, write_flows, tmp_path,  # type: ignore[no-untyped-def]
                           strategy, lines, where, words):
-    binding = ("for actuator g, actuator t" if strategy == "interlock" else "for actuator a")
+    binding = binding_of(strategy)
     body = "\n".join(f"    {line}" for line in lines)
     got, message = error_of(run_acm, write_flows, tmp_path,
                             f"policy x {{\n    {binding}\n    strategy {strategy}\n{body}\n}}\n")
@@ -297,13 +339,25 @@ def test_wrong_value_kind(run_acm, write_flows, tmp_path,  # type: ignore[no-unt
         assert word in message
 
 
-@pytest.mark.parametrize("strategy, option", [
-    ("priority", "order"), ("lock", "hold"), ("dwell", "min"), ("merge", "op"),
-    ("interlock", "blocked_when"),
-])
+def binding_of(strategy: str) -> str:
+    """``for actuator a`` (or ``for actuator guard, actuator target``), from the manifest."""
+    return "for " + ", ".join(f"actuator {b}" for b in manifest().strategies[strategy].bindings)
+
+
+#: The first required option of each strategy that has one (read from the manifest).
+REQUIRED = [(name, next(o for o, spec in specs.items() if spec.required))
+            for name, specs in STRATEGIES.items() if any(s.required for s in specs.values())]
+
+
+def test_required_options_are_read_from_the_manifest() -> None:
+    assert {("priority", "order"), ("lock", "hold"), ("dwell", "min"), ("merge", "op"),
+            ("interlock", "blocked_when")} <= set(REQUIRED)
+
+
+@pytest.mark.parametrize("strategy, option", REQUIRED)
 def test_missing_required_option(run_acm, write_flows, tmp_path,  # type: ignore[no-untyped-def]
                                  strategy, option):
-    binding = ("for actuator g, actuator t" if strategy == "interlock" else "for actuator a")
+    binding = binding_of(strategy)
     where, message = error_of(run_acm, write_flows, tmp_path,
                               f"policy x {{\n    {binding}\n    strategy {strategy}\n}}\n")
     assert where == "1:8"
@@ -560,3 +614,145 @@ policy room {
     name, cfg, err = resolved_strategy(run_acm, flows, "--policy", str(policy))
     assert cfg["strategy"] == "dwell"
     assert "no policy matched" in err
+
+
+# ---------------------------------------------------------------------------
+# the strategy manifest (acm/data/strategies.json): one declaration, read by all
+
+
+def test_manifest_declares_every_strategy_with_its_template_and_options() -> None:
+    from acm.resolve import template
+
+    found = manifest()
+    assert list(found.strategies) == list(STRATEGIES)
+    assert {"priority", "lock", "dwell", "merge", "interlock", "override"} <= set(STRATEGIES)
+    # the drift issue 12 found: lock's renew and interlock's restore (a bool) are declared
+    assert STRATEGIES["lock"]["renew"].kind == "bool"
+    assert STRATEGIES["interlock"]["restore"].kind == "bool"
+    common = (ROOT / "acm" / "data" / "resolvers" / "common.js").read_text(encoding="utf-8")
+    for s in found.strategies.values():
+        body = (ROOT / "acm" / "data" / "resolvers" / s.template).read_text(encoding="utf-8")
+        assert template(s.name) == common + "\n" + body
+        assert f'function strategyName() {{ return "{s.name}"; }}' in body
+        for option in s.options.values():
+            assert option.help and option.kind
+            assert f"opt.{option.name}" in body, f"{s.name}.js never reads option {option.name}"
+        for derived in s.derived:
+            assert f"opt.{derived}" in body or s.name == "interlock", derived
+
+
+def test_manifest_defaults_per_conflict_kind() -> None:
+    assert DEFAULTS["direct"] == ("dwell", {"min": 60_000})
+    assert DEFAULTS["override"] == ("override", {"hold": 3_600_000, "release": "auto",
+                                                 "resume": "latest", "manual": None})
+    assert "indirect" not in DEFAULTS
+    for kind, (strategy, options) in DEFAULTS.items():
+        assert kind in manifest().strategies[strategy].resolves
+        assert set(options) == set(STRATEGIES[strategy])
+    assert manifest().defaults["override"].resolve_info
+    assert not manifest().defaults["direct"].resolve_info
+
+
+def broken(change: Any) -> dict[str, Any]:
+    """The shipped manifest document with ``change`` applied to it."""
+    import copy
+
+    doc = json.loads((ROOT / "acm" / "data" / "strategies.json").read_text(encoding="utf-8"))
+    doc = copy.deepcopy(doc)
+    change(doc)
+    return dict(doc)
+
+
+def _option(doc: dict[str, Any], strategy: str, name: str) -> dict[str, Any]:
+    s = next(s for s in doc["strategies"] if s["name"] == strategy)
+    found: dict[str, Any] = next(o for o in s["options"] if o["name"] == name)
+    return found
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda d: d.update(schema="acm.strategies/9"), "schema"),
+    (lambda d: _option(d, "lock", "mode").update(type="choice"), "unknown type"),
+    (lambda d: _option(d, "lock", "mode").pop("words"), "lists words"),
+    (lambda d: _option(d, "lock", "mode").update(default="wait"), "not one of its words"),
+    (lambda d: _option(d, "dwell", "min").update(default=1000), "required option has no default"),
+    (lambda d: _option(d, "dwell", "min").update(help=""), "no help"),
+    (lambda d: _option(d, "lock", "renew").update(default="yes"), "is no bool"),
+    (lambda d: _option(d, "override", "hold").update(default="1h"), "is no duration"),
+    (lambda d: d["strategies"][5].update(derived={"hold": "x"}), "both option and derived"),
+    (lambda d: d["strategies"][2].update(template="nope.js"), "no template"),
+    (lambda d: d["strategies"][2].update(template="../resolvers/dwell.js"), "no template"),
+    (lambda d: d["strategies"][2].update(resolves=["direkt"]), "known kinds"),
+    (lambda d: d["strategies"].append(dict(d["strategies"][0])), "declared twice"),
+    (lambda d: d["kinds"]["indirect"].update(default={"strategy": "dwell", "options": {}}),
+     "does not resolve"),
+    (lambda d: d["kinds"]["direct"].update(default={"strategy": "dwell", "options": {}}),
+     "missing ['min']"),
+    (lambda d: d["kinds"]["direct"]["default"]["options"].update(max=1), "unknown options"),
+])
+def test_manifest_refuses_inconsistent_declarations(change: Any, words: str) -> None:
+    from acm.strategies import ManifestError, parse
+
+    parse(broken(lambda d: None))  # the shipped one is fine
+    with pytest.raises(ManifestError, match=re.escape(words)):
+        parse(broken(change))
+
+
+def test_strategies_command_json_is_the_manifest(run_acm) -> None:  # type: ignore[no-untyped-def]
+    from acm.strategies import document
+
+    result = run_acm("strategies", "--format", "json")
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert doc == document()
+    assert doc["schema"] == "acm.strategies/1"
+    assert [s["name"] for s in doc["strategies"]] == list(STRATEGIES)
+    for s in doc["strategies"]:
+        options = {o["name"]: o for o in s["options"]}
+        assert list(options) == list(STRATEGIES[s["name"]])
+        for name, o in options.items():
+            spec = STRATEGIES[s["name"]][name]
+            assert (o["type"], o["required"], o["default"]) == (spec.kind, spec.required,
+                                                                spec.default)
+            assert o.get("unit") == ("ms" if spec.kind == "duration" else None)
+            assert o.get("words", []) == list(spec.words)
+    assert doc["kinds"]["override"]["default"]["strategy"] == "override"
+    assert doc["kinds"]["indirect"]["default"] is None
+
+
+def test_strategies_command_text_lists_every_strategy_option_and_default(  # type: ignore[no-untyped-def]
+        run_acm):
+    result = run_acm("strategies")
+    assert result.code == 0, result.err
+    for name, specs in STRATEGIES.items():
+        assert re.search(rf"^{name}: resolves ", result.out, re.M), name
+        for option in specs:
+            assert re.search(rf"^    {option} +\S", result.out, re.M), (name, option)
+    assert re.search(r"^    override +override hold 1h, release \"auto\", resume latest$",
+                     result.out, re.M), result.out
+    assert re.search(r"^    indirect +not resolved$", result.out, re.M)
+
+
+@pytest.mark.parametrize("doc", ["strategies.md", "resolve.md"])
+def test_docs_tables_come_from_the_manifest(doc: str) -> None:
+    """The generated parts of the docs are what scripts/strategies_doc.py writes."""
+    from acm.strategies import render_docs
+
+    text = (ROOT / "docs" / doc).read_text(encoding="utf-8")
+    assert render_docs(text) == text, "run: python scripts/strategies_doc.py"
+    regions = re.findall(r"^<!-- acm:strategies (.+) -->$", text, re.M)
+    if doc == "strategies.md":
+        assert regions == [f"config {name}" for name in STRATEGIES]
+        for name in STRATEGIES:
+            assert re.search(rf"^## {name}$", text, re.M), name
+    else:
+        assert regions == ["policy-options", "defaults"]
+
+
+def test_docs_check_notices_a_drifted_table() -> None:
+    """Control for the test above: a hand edit inside a generated region is found."""
+    from acm.strategies import render_docs
+
+    text = (ROOT / "docs" / "strategies.md").read_text(encoding="utf-8")
+    drifted = text.replace("| `renew` | bool | `true` |", "| `renew` | text | `true` |")
+    assert drifted != text
+    assert render_docs(drifted) == text

@@ -10,6 +10,7 @@ conflict as managed (ACM005) and ``revert`` gives back the input exactly.
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -165,11 +166,9 @@ def test_building_resolved_conflicts_become_managed(run_acm, tmp_path):  # type:
     still_direct = {c["actuators"][0]["key"] for c in after["conflicts"]
                     if c["code"] == "ACM001"}
     assert not still_direct & resolved_keys
-    # what was not resolved (the subflow) is said on stderr and still reported
-    for key, c in errors.items():
-        if key not in resolved_keys:
-            assert f"not resolved: {c['id']}" in result.err
-            assert key in still_direct
+    # every error and warning, the blind commanded through a subflow's instances too
+    assert resolved_keys == set(errors)
+    assert "not resolved" not in result.err
 
 
 def test_building_resolve_is_idempotent(run_acm, tmp_path):  # type: ignore[no-untyped-def]
@@ -219,11 +218,17 @@ def test_building_layout_and_tabs(run_acm, tmp_path):  # type: ignore[no-untyped
         assert HEX16.match(n["id"])
         assert (n.get("x"), n.get("y")) != (0, 0)
         assert n.get("x") is not None and n.get("y") is not None
+    groups = {g["id"]: g for g in of_role(nodes, "group")}
     for resolver in of_role(nodes, "resolver"):
+        group = groups[resolver["g"]]
         for port in resolver["wires"]:
             for target in port:
                 if index[target]["z"] == resolver["z"] and not index[target].get("acm"):
-                    assert resolver["x"] < index[target]["x"], (resolver["name"], target)
+                    # left of the actuator node it feeds, or (no room there) below it
+                    left, top, _, bottom = box(index[target])
+                    assert box(resolver)[2] < left or group["y"] > bottom, \
+                        (resolver["name"], target)
+    assert layout_problems(nodes) == []
 
 
 def test_building_no_two_nodes_stacked(run_acm, tmp_path):  # type: ignore[no-untyped-def]
@@ -479,10 +484,10 @@ def test_layout_resolver_left_of_actuator(run_acm, write_flows):  # type: ignore
         assert group["y"] <= m["y"] <= group["y"] + group["h"]
 
 
-def test_layout_resolver_left_of_actuator_near_the_left_edge(  # type: ignore[no-untyped-def]
+def test_layout_no_room_left_of_the_actuator(  # type: ignore[no-untyped-def]
         run_acm, write_flows):
-    """With the builders' default coordinates (every node at x=100) the resolver
-    still goes left of the actuator node it feeds."""
+    """With the builders' default coordinates (every node at x=100) there is no room
+    left of the actuator node: the resolver's group goes below it, on the canvas."""
     nodes_in = [
         tab("t1", "Motion"), tab("t2", "Schedule"), broker(),
         node("i1", "inject", "t1", [["o1"]], payload="on", payloadType="str"),
@@ -493,30 +498,147 @@ def test_layout_resolver_left_of_actuator_near_the_left_edge(  # type: ignore[no
     nodes, _ = resolve(run_acm, write_flows(nodes_in))
     index = by_id(nodes)
     [resolver] = of_role(nodes, "resolver")
-    for port in resolver["wires"]:
-        for target in port:
-            if not index[target].get("acm"):
-                assert resolver["x"] < index[target]["x"], (resolver["x"], target)
+    [group] = of_role(nodes, "group")
+    assert resolver["wires"][0] == ["o1"]
+    assert group["y"] > box(index["o1"])[3]
+    for n in added(nodes):
+        assert box(n)[0] >= 0 and box(n)[1] >= 0, n["name"]
+    assert layout_problems(nodes) == []
 
 
-def overlapping(nodes: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """Pairs of laid-out nodes on one tab, at least one added by ACM, less than a
-    node apart (100 across and 30 down)."""
-    by_tab: dict[Any, list[dict[str, Any]]] = {}
-    for n in nodes:
-        laid_out = all(isinstance(n.get(axis), (int, float)) for axis in ("x", "y"))
-        if n["type"] != "group" and laid_out and "z" in n:
-            by_tab.setdefault(n["z"], []).append(n)
-    found = []
-    for on_tab in by_tab.values():
-        on_tab.sort(key=lambda n: float(n["y"]))
-        for i, a in enumerate(on_tab):
-            for b in on_tab[i + 1:]:
-                if float(b["y"]) - float(a["y"]) >= 30:
-                    break
-                if abs(float(a["x"]) - float(b["x"])) < 100 and (a.get("acm") or b.get("acm")):
-                    found.append((a["id"], b["id"]))
-    return found
+# ---------------------------------------------------------------------------
+# layout: boxes as the editor draws them
+
+
+def box(n: dict[str, Any], subflows: dict[str, str] | None = None) -> tuple[float, ...]:
+    """The rectangle (left, top, right, bottom) a node covers in Node-RED's editor, by
+    its rules (view.js): centred on x, y; a label of c characters about 7c px wide (14 px
+    sans-serif), plus 57 px for icon and padding, rounded up to 20 px, at least 100; 30
+    high (15 per output when more); a link node with its label hidden (the default)
+    30 x 30; a junction 10 x 10. A group is its x, y, w, h."""
+    x, y = float(n["x"]), float(n["y"])
+    if n["type"] == "group":
+        return x, y, x + float(n["w"]), y + float(n["h"])
+    if n["type"] == "junction":
+        return x - 5, y - 5, x + 5, y + 5
+    outputs = len(n.get("wires") or [])
+    if not n.get("l", n["type"] not in ("link in", "link out")):
+        w, h = 30.0, max(30.0, 15.0 * outputs)
+    else:
+        label = n.get("name") or (subflows or {}).get(n["type"][8:]) or n["type"]
+        w = max(100.0, 20 * math.ceil((7 * len(label) + 57) / 20))
+        h = max(30.0, 15.0 * outputs)
+    return x - w / 2, y - h / 2, x + w / 2, y + h / 2
+
+
+def intersect(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def layout_problems(nodes: list[dict[str, Any]]) -> list[str]:
+    """Where nodes ACM added are not in free space: a box that overlaps another
+    node's box, a node inside the outline of a group it is not a member of, an ACM
+    group whose outline (as written, and as the editor redraws it: its members'
+    boxes plus 26 px) covers a node that is not its member or another group."""
+    subflows = {n["id"]: n.get("name") or n["id"] for n in nodes if n["type"] == "subflow"}
+    laid = [n for n in nodes if n.get("z") and all(
+        isinstance(n.get(a), (int, float)) for a in ("x", "y", *("wh" * (n["type"] == "group"))))]
+    boxes = {n["id"]: box(n, subflows) for n in laid}
+    bands: dict[tuple[Any, int], list[str]] = {}  # (tab, 100 px band) -> nodes in it
+    for n in laid:
+        b = boxes[n["id"]]
+        for band in range(math.floor(b[1] / 100), math.floor(b[3] / 100) + 1):
+            bands.setdefault((n["z"], band), []).append(n["id"])
+    index = by_id(nodes)
+
+    def near(n: dict[str, Any], b: tuple[float, ...]) -> set[str]:
+        return {o for band in range(math.floor(b[1] / 100), math.floor(b[3] / 100) + 1)
+                for o in bands.get((n["z"], band), ()) if o != n["id"] and intersect(b, boxes[o])}
+
+    problems = set()
+    for n in laid:
+        if not (n.get("acm") and n["acm"].get("role")):
+            continue
+        if n["type"] != "group":
+            for o in near(n, boxes[n["id"]]):
+                other = index[o]
+                if other["type"] != "group":
+                    problems.add(f"{n['id']} ({n.get('name')}) overlaps {o} ({other.get('name')})")
+                elif n.get("g") != o:
+                    problems.add(f"{n['id']} ({n.get('name')}) is inside group {o}")
+            continue
+        members = set(n["nodes"])
+        drawn = [boxes[m] for m in members]
+        redrawn = (min(b[0] for b in drawn) - 26, min(b[1] for b in drawn) - 26,
+                   max(b[2] for b in drawn) + 26, max(b[3] for b in drawn) + 26)
+        for outline in (boxes[n["id"]], redrawn):
+            for o in near(n, outline) - members:
+                problems.add(f"group {n['id']} ({n['name']}) covers {o} "
+                             f"({index[o].get('name')})")
+    return sorted(problems)
+
+
+def test_layout_problems_are_seen() -> None:
+    """The check itself: a node ACM adds just inside another's box, or inside a group
+    it is not a member of, or a group outline over another node, is reported."""
+    user = {"id": "u", "type": "mqtt out", "z": "t", "name": "lamp", "x": 300, "y": 100}
+    near = {"id": "a", "type": "change", "z": "t", "name": "tag", "x": 300 + 99, "y": 100 + 29,
+            "acm": {"role": "tag"}}
+    assert layout_problems([user, near]) == ["a (tag) overlaps u (lamp)"]
+    near["y"] = 100 + 30
+    assert layout_problems([user, near]) == []
+    group = {"id": "g", "type": "group", "z": "t", "x": 0, "y": 120, "w": 500, "h": 100,
+             "nodes": ["u"]}
+    assert layout_problems([user, near, group]) == ["a (tag) is inside group g"]
+    near["g"] = "g"
+    assert layout_problems([user, near, group]) == []
+    mine = {"id": "m", "type": "group", "z": "t", "x": 200, "y": 60, "w": 400, "h": 200,
+            "nodes": ["a"], "name": "ACM", "acm": {"role": "group"}}
+    assert "group m (ACM) covers u (lamp)" in layout_problems([user, near, mine])
+
+
+def dense_tab(conflicts: int = 8) -> list[dict[str, Any]]:
+    """A tab packed with nodes (a grid: rows 40 px apart, columns 300 px apart, labels of
+    3 to 30 characters) and a group over part of it; actuator nodes inside the grid,
+    each commanded from this tab and from a second one: direct conflicts."""
+    nodes: list[dict[str, Any]] = [tab("dense", "Dense"), tab("other", "Other"), broker()]
+    for row in range(30):
+        for col in range(8):
+            name = "n" * (3 + (row * 7 + col * 11) % 28)
+            nodes.append({"id": f"d{row}-{col}", "type": "change", "z": "dense", "name": name,
+                          "rules": [], "x": 160 + 300 * col, "y": 40 + 40 * row,
+                          "wires": [[]]})
+    members = [f"d{row}-{col}" for row in range(10, 20) for col in range(3, 6)]
+    for m in members:
+        next(n for n in nodes if n["id"] == m)["g"] = "ug"
+    nodes.append({"id": "ug", "type": "group", "z": "dense", "name": "user group",
+                  "nodes": members, "x": 160 + 300 * 3 - 160, "y": 40 + 40 * 10 - 40,
+                  "w": 300 * 3 + 20, "h": 40 * 10 + 40})
+    for k in range(conflicts):
+        row, col = 4 + 3 * k, 2 + k % 5
+        spot = next(n for n in nodes if n["id"] == f"d{row}-{col}")
+        spot.update(type="mqtt out", broker="broker", topic=f"dense/{k}/set", wires=[])
+        spot.pop("rules")
+        source = next(n for n in nodes if n["id"] == f"d{row}-{col - 1}")
+        source.update(type="inject", payload="on", payloadType="str", crontab="00 07 * * *",
+                      wires=[[spot["id"]]])
+        source.pop("rules")
+        nodes += [inject(f"o{k}", "other", [f"oo{k}"], "off", y=60 + 40 * k),
+                  mqtt_out(f"oo{k}", "other", f"dense/{k}/set", y=60 + 40 * k)]
+    return nodes
+
+
+def test_dense_tab_resolvers_go_into_free_space(run_acm, write_flows):  # type: ignore[no-untyped-def]
+    nodes_in = dense_tab()
+    nodes, _ = resolve(run_acm, write_flows(nodes_in))
+    assert len(of_role(nodes, "resolver")) == 8
+    assert layout_problems(nodes) == []
+    # the user's group is left as it was: no ACM node joins it
+    index = by_id(nodes)
+    assert index["ug"] == next(n for n in nodes_in if n["id"] == "ug")
+    assert not [n for n in added(nodes) if n.get("g") == "ug"]
+    back = revert_file(run_acm, write_flows(nodes))
+    assert back == nodes_in
 
 
 def test_many_conflicts_rows_apart_get_resolvers_that_overlap_nothing(  # type: ignore[no-untyped-def]
@@ -532,11 +654,7 @@ def test_many_conflicts_rows_apart_get_resolvers_that_overlap_nothing(  # type: 
                      mqtt_out(f"bo{i}", "t2", topic, y=y)]
     nodes, _ = resolve(run_acm, write_flows(nodes_in))
     assert len(of_role(nodes, "resolver")) == 300
-    assert overlapping(nodes) == []
-    # the check itself sees a node ACM adds just inside another's box
-    near = {"id": "near", "type": "change", "z": "t1", "x": 699.0, "y": 60 + 40 * 299 + 29.0,
-            "acm": {"role": "tag"}}
-    assert overlapping([*nodes, near]) == [("ao299", "near")]
+    assert layout_problems(nodes) == []
 
 
 def test_nodes_without_usable_coordinates_are_resolved(  # type: ignore[no-untyped-def]
@@ -551,7 +669,7 @@ def test_nodes_without_usable_coordinates_are_resolved(  # type: ignore[no-untyp
     [resolver] = of_role(nodes, "resolver")
     for n in added(nodes):
         assert isinstance(n["x"], (int, float)) and isinstance(n["y"], (int, float)), n
-    assert overlapping(nodes) == []
+    assert layout_problems(nodes) == []
     assert resolver["z"] == "t1"
 
 
@@ -597,23 +715,238 @@ def revert_file(run_acm: Any, flows: Path) -> list[dict[str, Any]]:
     return load(out)
 
 
-def test_actuator_in_subflow_is_not_resolved(run_acm, write_flows):  # type: ignore[no-untyped-def]
-    nodes_in = [
-        broker(),
-        {"id": "sf", "type": "subflow", "name": "Set light", "info": "",
-         "in": [{"x": 50, "y": 30, "wires": [{"id": "sf-out"}]}], "out": [], "env": []},
-        mqtt_out("sf-out", "sf"),
+# ---------------------------------------------------------------------------
+# actuators inside subflows: the resolver stands in front of the instances
+
+
+def subflow(sf_id: str, name: str, first: str | None, env: list[dict[str, Any]] | None = None,
+            outputs: int = 0) -> dict[str, Any]:
+    """A subflow definition whose input is wired to node ``first`` (None: no input)."""
+    return {"id": sf_id, "type": "subflow", "name": name, "info": "",
+            "in": [{"x": 50, "y": 30, "wires": [{"id": first}]}] if first else [],
+            "out": [{"x": 500, "y": 30, "wires": []} for _ in range(outputs)],
+            "env": env or []}
+
+
+def instance(node_id: str, sf_id: str, z: str, wires: list[list[str]] | None = None,
+             x: int = 400, y: int = 100, **extra: Any) -> dict[str, Any]:
+    return node(node_id, f"subflow:{sf_id}", z, wires or [], x=x, y=y, **extra)
+
+
+def link_pair(out_id: str, out_tab: str, in_id: str, in_tab: str, to: str,
+              y: int = 200) -> list[dict[str, Any]]:
+    return [node(out_id, "link out", out_tab, [], links=[in_id], mode="link", x=300, y=y),
+            node(in_id, "link in", in_tab, [[to]], links=[out_id], x=250, y=y)]
+
+
+def one_subflow_two_instances() -> list[dict[str, Any]]:
+    """Subflow "Set light" publishes its input to the topic; Motion (t1) and Schedule
+    (t2) each command it through an instance of their own: one actuator node in the
+    file, two at run time, one direct conflict."""
+    return [
+        broker(), subflow("sf", "Set light", "sf-out"), mqtt_out("sf-out", "sf"),
         tab("t1", "Motion"), tab("t2", "Schedule"),
-        inject("i1", "t1", ["s1"], "on"), node("s1", "subflow:sf", "t1", [[]], x=400),
-        inject("i2", "t2", ["s2"], "off"), node("s2", "subflow:sf", "t2", [[]], x=400),
+        inject("i1", "t1", ["s1"], "on"), instance("s1", "sf", "t1", [[]]),
+        inject("i2", "t2", ["s2"], "off"), instance("s2", "sf", "t2", [[]]),
     ]
+
+
+def delivered(nodes: list[dict[str, Any]], resolver: dict[str, Any]) -> list[set[str]]:
+    """What each output of the resolver reaches: a node on its tab, or through a link pair."""
+    index = by_id(nodes)
+    ports = []
+    for port in resolver["wires"]:
+        reached: set[str] = set()
+        for target in port:
+            if index[target]["type"] == "link out" and index[target].get("acm"):
+                reached.update(t for li in index[target]["links"] for p in index[li]["wires"]
+                               for t in p)
+            else:
+                reached.add(target)
+        ports.append(reached)
+    return ports
+
+
+def test_actuator_in_subflow_is_resolved_in_front_of_its_instances(  # type: ignore[no-untyped-def]
+        run_acm, write_flows, tmp_path):
+    nodes_in = one_subflow_two_instances()
     flows = write_flows(nodes_in)
-    conflict = analyse(run_acm, flows)["conflicts"][0]
+    [conflict] = analyse(run_acm, flows)["conflicts"]
     assert conflict["severity"] == "error"
+    assert conflict["actuators"][0]["nodes"] == ["sf-out"]
+    out = tmp_path / "resolved.json"
+    nodes, result = resolve(run_acm, flows, out=out)
+    assert "not resolved" not in result.err
+    index = by_id(nodes)
+    # the subflow itself is not touched: what changes is on the tabs
+    assert [n for n in nodes if n.get("z") == "sf" or n["id"] == "sf"] == nodes_in[1:3]
+    assert not [n for n in added(nodes) if n.get("z") == "sf"]
+    [resolver] = of_role(nodes, "resolver")
+    assert resolver["z"] == "t1"
+    assert resolver["outputs"] == 2 and config(of_role(nodes, "group")[0])["targets"] == 2
+    assert delivered(nodes, resolver) == [{"s1"}, {"s2"}]  # each instance its own output
+    for source, target, app in (("i1", "0", "t1"), ("i2", "1", "t2")):
+        [[tag]] = index[source]["wires"]
+        assert index[tag]["acm"]["restore"] == f"s{target == '1' and 2 or 1}"
+        assert rule_value(index[tag], "acm.target") == target
+        assert rule_value(index[tag], "acm.app") == app
+    assert_wires_stay_on_tab(nodes)
+    assert_links_paired(nodes)
+    assert layout_problems(nodes) == []
+    managed = analyse(run_acm, out)["conflicts"]
+    assert [(c["code"], c["severity"]) for c in managed] == [("ACM005", "info")]
+    assert "dwell" in managed[0]["message"]
+    twice = tmp_path / "twice.json"
+    resolve(run_acm, out, out=twice)
+    assert twice.read_bytes() == out.read_bytes()
+    assert revert_file(run_acm, out) == nodes_in
+
+
+def test_command_around_the_instance_resolver_is_a_conflict_again(  # type: ignore[no-untyped-def]
+        run_acm, write_flows):
+    """Managed means every command passes the resolver: a command wired straight into
+    an instance, or started inside the subflow, makes the conflict count again."""
+    nodes, _ = resolve(run_acm, write_flows(one_subflow_two_instances()))
+    assert [c["code"] for c in analyse(run_acm, write_flows(nodes))["conflicts"]] == ["ACM005"]
+    around = [*nodes, tab("t3", "Manual"), inject("i3", "t3", ["s3"], "off"),
+              instance("s3", "sf", "t3", [[]])]
+    assert [c["code"] for c in analyse(run_acm, write_flows(around))["conflicts"]] == ["ACM001"]
+    inside = [*nodes, inject("sf-timer", "sf", ["sf-out"], "off")]
+    codes = [(c["code"], c["severity"]) for c in analyse(run_acm, write_flows(inside))["conflicts"]]
+    assert ("ACM001", "error") in codes and "ACM005" not in {c for c, _ in codes}
+
+
+def per_instance_topic(b_from_both: bool = True) -> list[dict[str, Any]]:
+    """One subflow, two instances, each publishing to the topic in its own env (TOPIC):
+    two actuators. Instance A (tab t1) is commanded by Motion and, over a link, by
+    Schedule; instance B (tab t2) by Schedule and (``b_from_both``) by Motion."""
+    nodes = [
+        broker(),
+        subflow("sf", "Set light", "sf-out",
+                env=[{"name": "TOPIC", "type": "str", "value": "home/none/set"}]),
+        mqtt_out("sf-out", "sf", topic="${TOPIC}"),
+        tab("t1", "Motion"), tab("t2", "Schedule"),
+        instance("sa", "sf", "t1", [[]], env=[{"name": "TOPIC", "type": "str",
+                                                "value": "home/a/set"}]),
+        instance("sb", "sf", "t2", [[]], env=[{"name": "TOPIC", "type": "str",
+                                                "value": "home/b/set"}]),
+        inject("a1", "t1", ["sa"], "on", y=60),
+        inject("b2", "t2", ["sb"], "off", y=60),
+        inject("a2", "t2", ["la"], "off", y=200),
+        *link_pair("la", "t2", "la-in", "t1", "sa", y=300),
+    ]
+    if b_from_both:
+        nodes += [inject("b1", "t1", ["lb"], "on", y=200),
+                  *link_pair("lb", "t1", "lb-in", "t2", "sb", y=300)]
+    return nodes
+
+
+def test_instances_with_their_own_actuators_get_their_own_resolvers(  # type: ignore[no-untyped-def]
+        run_acm, write_flows, tmp_path):
+    """Each instance's actuator gets its own resolver, in front of that instance only:
+    the two never share state, and a command for one never reaches the other."""
+    nodes_in = per_instance_topic()
+    flows = write_flows(nodes_in)
+    conflicts = analyse(run_acm, flows)["conflicts"]
+    assert sorted(c["actuators"][0]["key"] for c in conflicts) == [
+        "mqtt:mqtt.local:1883/home/a/set", "mqtt:mqtt.local:1883/home/b/set"]
+    out = tmp_path / "resolved.json"
+    nodes, _ = resolve(run_acm, flows, out=out)
+    resolvers = {r["name"].split(": ")[1]: r for r in of_role(nodes, "resolver")}
+    assert set(resolvers) == {"home/a/set", "home/b/set"}
+    assert delivered(nodes, resolvers["home/a/set"]) == [{"sa"}]
+    assert delivered(nodes, resolvers["home/b/set"]) == [{"sb"}]
+    assert resolvers["home/a/set"]["z"] == "t1" and resolvers["home/b/set"]["z"] == "t2"
+    groups = {g["id"]: config(g) for g in of_role(nodes, "group")}
+    assert sorted(c["label"] for c in groups.values()) == ["home/a/set", "home/b/set"]
+    assert all(c["targets"] == 1 for c in groups.values())
+    # the tags in front of each instance feed that instance's resolver only
+    index = by_id(nodes)
+    for inst, key in (("sa", "home/a/set"), ("sb", "home/b/set")):
+        tags = [t for t in of_role(nodes, "tag") if t["acm"]["restore"] == inst]
+        assert len(tags) == 2
+        for tag in tags:
+            [[nxt]] = tag["wires"]
+            if index[nxt]["type"] == "link out":
+                [nxt] = index[nxt]["links"]
+                [[nxt]] = index[nxt]["wires"]
+            assert nxt == resolvers[key]["id"]
+    assert layout_problems(nodes) == []
+    after = analyse(run_acm, out)["conflicts"]
+    assert sorted(c["code"] for c in after) == ["ACM005", "ACM005"]
+    assert revert_file(run_acm, out) == nodes_in
+
+
+def test_only_the_instance_in_conflict_gets_a_resolver(  # type: ignore[no-untyped-def]
+        run_acm, write_flows):
+    nodes_in = per_instance_topic(b_from_both=False)
+    flows = write_flows(nodes_in)
+    [conflict] = analyse(run_acm, flows)["conflicts"]
+    assert conflict["actuators"][0]["key"] == "mqtt:mqtt.local:1883/home/a/set"
+    nodes, _ = resolve(run_acm, flows)
+    [resolver] = of_role(nodes, "resolver")
+    assert delivered(nodes, resolver) == [{"sa"}]
+    assert by_id(nodes)["b2"]["wires"] == [["sb"]]  # instance B is left as it was
+
+
+def test_subflow_commanded_from_inside_is_not_resolved(  # type: ignore[no-untyped-def]
+        run_acm, write_flows):
+    """A trigger inside the subflow drives the actuator as well: those commands never
+    pass the instance's input, so no resolver in front of the instances could see them."""
+    nodes_in = one_subflow_two_instances()
+    nodes_in.insert(3, inject("sf-timer", "sf", ["sf-out"], "off"))
+    flows = write_flows(nodes_in)
+    [conflict] = [c for c in analyse(run_acm, flows)["conflicts"] if c["severity"] == "error"]
     nodes, result = resolve(run_acm, flows)
     assert nodes == nodes_in
     assert f"not resolved: {conflict['id']}" in result.err
-    assert "subflow" in result.err and "sf-out" in result.err
+    assert "from inside the subflow (node sf-timer)" in result.err
+
+
+def test_actuator_in_a_nested_subflow(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+    """The actuator node is in subflow "inner", used inside subflow "outer", whose
+    instances are on the tabs: the resolver goes in front of the outer instances."""
+    nodes_in = [
+        broker(),
+        subflow("inner", "Publish", "p-out"), mqtt_out("p-out", "inner"),
+        subflow("outer", "Set light", "o-change"),
+        node("o-change", "change", "outer", [["o-inner"]], rules=[]),
+        instance("o-inner", "inner", "outer", [[]]),
+        tab("t1", "Motion"), tab("t2", "Schedule"),
+        inject("i1", "t1", ["s1"], "on"), instance("s1", "outer", "t1", [[]]),
+        inject("i2", "t2", ["s2"], "off"), instance("s2", "outer", "t2", [[]]),
+    ]
+    flows = write_flows(nodes_in)
+    [conflict] = analyse(run_acm, flows)["conflicts"]
+    assert conflict["severity"] == "error"
+    out = tmp_path / "resolved.json"
+    nodes, _ = resolve(run_acm, flows, out=out)
+    [resolver] = of_role(nodes, "resolver")
+    assert delivered(nodes, resolver) == [{"s1"}, {"s2"}]
+    assert [c["code"] for c in analyse(run_acm, out)["conflicts"]] == ["ACM005"]
+    assert revert_file(run_acm, out) == nodes_in
+
+
+def test_one_instance_driving_two_conflicting_actuators(  # type: ignore[no-untyped-def]
+        run_acm, write_flows, tmp_path):
+    """A subflow that sets the light and the blind: one resolver stands in front of
+    an instance, so the second conflict gets none, with the reason; the first one's
+    arbitrates every message into the instances, so both are managed."""
+    nodes_in = one_subflow_two_instances()
+    nodes_in[1]["in"][0]["wires"].append({"id": "sf-blind"})
+    nodes_in.insert(3, mqtt_out("sf-blind", "sf", topic="home/hall/blind/set"))
+    flows = write_flows(nodes_in)
+    conflicts = analyse(run_acm, flows)["conflicts"]
+    assert len(conflicts) == 2
+    out = tmp_path / "resolved.json"
+    nodes, result = resolve(run_acm, flows, out=out)
+    [resolver] = of_role(nodes, "resolver")
+    [left] = [c for c in conflicts if c["id"] != resolver["acm"]["conflict"]]
+    assert f"not resolved: {left['id']}" in result.err
+    assert f"already gets the resolver for {resolver['acm']['conflict']}" in result.err
+    after = analyse(run_acm, out)["conflicts"]
+    assert sorted(c["code"] for c in after) == ["ACM005", "ACM005"]
+    assert revert_file(run_acm, out) == nodes_in
 
 
 def test_default_policy_is_dwell_and_announced(run_acm, write_flows):  # type: ignore[no-untyped-def]
@@ -826,3 +1159,311 @@ def test_resolve_only_an_unknown_conflict_is_an_error(run_acm, tmp_path: Path) -
     assert "no conflict ACM001-000000000000" in result.err
     assert len(result.err.strip().splitlines()) == 1
     assert not (tmp_path / "out.json").exists()
+
+
+# ---------------------------------------------------------------------------
+# a person's override (ACM006) and the override strategy
+
+
+def button_and_schedule(mixed: bool = False) -> list[dict[str, Any]]:
+    """Dashboard (t1) switches the hall light on with the editor's button (a person);
+    Schedule (t2) switches it off at 07:00: ACM006 override, at info. ``mixed``: the
+    Dashboard tab also has a schedule of its own for the light."""
+    nodes = [
+        tab("t1", "Dashboard"), tab("t2", "Schedule"), broker(),
+        inject("i1", "t1", ["o1"], "on", repeat="", crontab="", once=False),
+        mqtt_out("o1", "t1"),
+        inject("i2", "t2", ["o2"], "off"), mqtt_out("o2", "t2"),
+    ]
+    if mixed:
+        nodes.append(inject("i3", "t1", ["o1"], "dim", y=160))
+    return nodes
+
+
+def override_finding(run_acm: Any, flows: Path) -> dict[str, Any]:
+    [conflict] = [c for c in analyse(run_acm, flows)["conflicts"] if c["rule"] == "override"]
+    assert (conflict["code"], conflict["severity"]) == ("ACM006", "info")
+    return conflict
+
+
+def test_override_finding_is_left_unless_asked_for(run_acm, write_flows):  # type: ignore[no-untyped-def]
+    nodes_in = button_and_schedule()
+    flows = write_flows(nodes_in)
+    override_finding(run_acm, flows)
+    nodes, result = resolve(run_acm, flows)
+    assert nodes == nodes_in
+    assert "not resolved" not in result.err
+    plan = run_acm("resolve", str(flows), "--plan")
+    assert plan.json()["planned"] == []
+
+
+def test_override_asked_for_by_id_gets_the_override_default_announced(  # type: ignore[no-untyped-def]
+        run_acm, write_flows, tmp_path):
+    flows = write_flows(button_and_schedule())
+    conflict = override_finding(run_acm, flows)
+    out = tmp_path / "resolved.json"
+    nodes, result = resolve(run_acm, flows, "--only", conflict["id"], out=out)
+    [resolver] = of_role(nodes, "resolver")
+    assert resolver["acm"]["strategy"] == "override"
+    assert resolver["acm"]["conflict"] == conflict["id"]
+    assert resolver["func"] == template("override")
+    assert resolver["func"].encode() == (RESOLVERS / "common.js").read_bytes() + b"\n" + \
+        (RESOLVERS / "override.js").read_bytes()
+    cfg = config(of_role(nodes, "group")[0])
+    assert cfg["strategy"] == "override"
+    assert cfg["options"] == {"hold": 3_600_000, "release": "auto", "resume": "latest",
+                              "manual": None, "manual_found": ["t1"]}
+    # the tags say which application each command comes from: t1 is the person's
+    apps = {rule_value(t, "acm.app") for t in of_role(nodes, "tag")}
+    assert apps == {"t1", "t2"}
+    assert f"{conflict['id']} (override) on {TOPIC}: override (default)" in result.err
+    assert f"no policy matched {TOPIC}; used the default override" in result.err
+    # re-analysed: managed by the override resolver, no ACM006 left
+    after = analyse(run_acm, out)["conflicts"]
+    assert [(c["code"], c["severity"]) for c in after] == [("ACM005", "info")]
+    assert "override" in after[0]["message"]
+    # resolving again without --only keeps it (it is at info, but it has a resolver)
+    again, second = resolve(run_acm, out, out=tmp_path / "again.json")
+    assert (tmp_path / "again.json").read_bytes() == out.read_bytes()
+    assert "(kept from the flows)" in second.err
+    assert revert_file(run_acm, out) == json.loads(flows.read_text(encoding="utf-8"))
+
+
+def test_override_raised_to_warning_is_resolved_without_asking(  # type: ignore[no-untyped-def]
+        run_acm, write_flows, tmp_path):
+    flows = write_flows(button_and_schedule())
+    rules = tmp_path / "site.acm"
+    rules.write_text("override override severity warning\n", encoding="utf-8")
+    nodes, result = resolve(run_acm, flows, "--rules", str(rules))
+    [resolver] = of_role(nodes, "resolver")
+    assert resolver["acm"]["strategy"] == "override"
+    assert "override (default)" in result.err
+
+
+def test_override_policy_names_the_people_s_application(  # type: ignore[no-untyped-def]
+        run_acm, write_flows, tmp_path):
+    flows = write_flows(button_and_schedule())
+    conflict = override_finding(run_acm, flows)
+    policy = write_policy(tmp_path, """
+policy not-for-override {
+    for actuator g, actuator t
+    strategy interlock
+    blocked_when "open"
+}
+policy hall {
+    for actuator a
+    where a.name == "home/hall/light/set"
+    strategy override
+    hold 30m
+    resume none
+    manual "Schedule", "Nobody"
+}
+""")
+    nodes, result = resolve(run_acm, flows, "--only", conflict["id"], "--policy", str(policy))
+    cfg = config(of_role(nodes, "group")[0])
+    assert cfg["options"]["hold"] == 1_800_000
+    assert cfg["options"]["resume"] == "none"
+    assert cfg["options"]["manual"] == ["t2", "Nobody"]  # names become ids; unknown ones stay
+    assert cfg["options"]["manual_found"] == ["t1"]
+    assert "(policy hall)" in result.err
+    assert "'Nobody' in override option 'manual' names no application" in result.err
+
+
+def test_a_priority_policy_resolves_an_override_finding(  # type: ignore[no-untyped-def]
+        run_acm, write_flows, tmp_path):
+    flows = write_flows(button_and_schedule())
+    conflict = override_finding(run_acm, flows)
+    policy = write_policy(tmp_path, 'policy p {\n for actuator a\n strategy priority\n'
+                                    ' order "Dashboard", "Schedule"\n ttl 1h\n}\n')
+    nodes, _ = resolve(run_acm, flows, "--only", conflict["id"], "--policy", str(policy))
+    cfg = config(of_role(nodes, "group")[0])
+    assert (cfg["strategy"], cfg["options"]["order"]) == ("priority", ["t1", "t2"])
+    assert "manual_found" not in cfg["options"]
+
+
+def test_override_strategy_does_not_resolve_a_direct_conflict(  # type: ignore[no-untyped-def]
+        run_acm, write_flows):
+    nodes_in = two_apps_one_tab_each()
+    flows = write_flows(nodes_in)
+    [conflict] = analyse(run_acm, flows)["conflicts"]
+    assert conflict["rule"] == "direct"
+    nodes, result = resolve(run_acm, flows, "--only", conflict["id"], "--strategy", "override")
+    assert nodes == nodes_in
+    assert (f"not resolved: {conflict['id']} (direct): policy cli matches, but strategy "
+            "override does not resolve direct conflicts (these do: priority, lock, dwell, "
+            "merge)") in result.err
+
+
+def test_a_kept_override_resolver_finds_the_manual_applications_afresh(  # type: ignore[no-untyped-def]
+        run_acm, write_flows, tmp_path):
+    flows = write_flows(button_and_schedule())
+    conflict = override_finding(run_acm, flows)
+    nodes, _ = resolve(run_acm, flows, "--only", conflict["id"], out=tmp_path / "once.json")
+    [group] = of_role(nodes, "group")
+    cfg = config(group)
+    cfg["options"]["manual_found"] = ["stale"]
+    [env] = [e for e in group["env"] if e["name"] == "ACM_RESOLVER"]
+    env["value"] = json.dumps(cfg, sort_keys=True)
+    edited = write_flows(nodes)
+    again, result = resolve(run_acm, edited)
+    assert config(of_role(again, "group")[0])["options"]["manual_found"] == ["t1"]
+    assert "(kept from the flows)" in result.err
+
+
+def test_override_on_an_application_with_button_and_schedule(  # type: ignore[no-untyped-def]
+        run_acm, write_flows):
+    """No application commands the light from manual triggers only: those with any
+    manual trigger count as the person's (docs/strategies.md#override)."""
+    flows = write_flows(button_and_schedule(mixed=True))
+    conflict = override_finding(run_acm, flows)
+    nodes, _ = resolve(run_acm, flows, "--only", conflict["id"])
+    assert config(of_role(nodes, "group")[0])["options"]["manual_found"] == ["t1"]
+
+
+# ---------------------------------------------------------------------------
+# every bundled example resolves
+
+
+EXAMPLES = sorted([*(ROOT / "flows").rglob("*.json"), *(ROOT / "docs" / "examples").glob("*.json")])
+
+
+@pytest.mark.parametrize("flows", EXAMPLES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_bundled_example_resolves_completely(run_acm, tmp_path, flows):  # type: ignore[no-untyped-def]
+    """Each example flows file alone: every error and warning is resolved (nothing is
+    left "not resolved"), re-analysis finds none, the added nodes sit in free space,
+    resolving again changes nothing and revert gives the file back."""
+    before = analyse(run_acm, flows)["conflicts"]
+    out = tmp_path / "resolved.json"
+    nodes, result = resolve(run_acm, flows, out=out)
+    assert "not resolved" not in result.err
+    after = analyse(run_acm, out)["conflicts"]
+    assert [c for c in after if c["severity"] != "info"] == []
+    resolved = {c["id"] for c in before if c["severity"] != "info"}
+    assert {r["acm"]["conflict"] for r in of_role(nodes, "resolver")} == resolved
+    assert sum(c["code"] == "ACM005" for c in after) == len(resolved)
+    assert layout_problems(nodes) == []
+    assert_wires_stay_on_tab(nodes)
+    assert_links_paired(nodes)
+    twice = tmp_path / "twice.json"
+    resolve(run_acm, out, out=twice)
+    assert twice.read_bytes() == out.read_bytes()
+    assert revert_file(run_acm, out) == load(flows)
+
+
+def test_bundled_site_resolves_all_it_can_per_runtime(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+    """With the site model, each runtime's file resolved on its own: what is left at
+    warning or error in the whole site is either said to be not resolved (with the
+    reason) or spans both runtimes, which resolving one runtime's flows cannot fix."""
+    site = ROOT / "flows" / "site"
+    model = (site / "site.yaml").read_text(encoding="utf-8")
+    left: set[str] = set()
+    for runtime in ("hub", "gateway"):
+        nodes, result = resolve(run_acm, site / f"{runtime}.json", "--model",
+                                str(site / "site.yaml"), out=tmp_path / f"{runtime}.json")
+        left |= set(re.findall(r"not resolved: (\S+)", result.err))
+        assert layout_problems(nodes) == []
+        assert revert_file(run_acm, tmp_path / f"{runtime}.json") == load(site / f"{runtime}.json")
+    (tmp_path / "site.yaml").write_text(model, encoding="utf-8")
+    doc = run_acm("analyze", "--model", str(tmp_path / "site.yaml"), "--format", "json",
+                  "--fail-on", "never").json()
+    for c in doc["conflicts"]:
+        if c["severity"] == "info":
+            continue
+        runtimes = {n.split(":")[0] for a in c["actuators"] for n in a["nodes"]}
+        assert c["id"] in left or len(runtimes) > 1, c
+
+
+# ---------------------------------------------------------------------------
+# revert puts every wire back in its place
+
+
+def test_revert_keeps_the_order_of_wires_in_each_port(  # type: ignore[no-untyped-def]
+        run_acm, write_flows):
+    """Wires into the actuator sit between others, in several ports, and once twice in
+    one port: each comes back where it was."""
+    nodes_in = [
+        tab("t1", "Motion"), tab("t2", "Schedule"), broker(),
+        node("sw", "function", "t1", [["d1", "o1", "d2"], ["d3"], ["o1", "d1", "o1"]],
+             func="return [msg, null, msg];", outputs=3, x=300, y=100),
+        inject("i1", "t1", ["sw"], "on", y=100),
+        mqtt_out("o1", "t1"),
+        *(node(d, "debug", "t1", [], x=600, y=200 + 40 * i) for i, d in
+          enumerate(("d1", "d2", "d3"))),
+        inject("i2", "t2", ["o2", "d4"], "off"), mqtt_out("o2", "t2"),
+        node("d4", "debug", "t2", [], x=600, y=200),
+    ]
+    flows = write_flows(nodes_in)
+    nodes, _ = resolve(run_acm, flows)
+    index = by_id(nodes)
+    wires = index["sw"]["wires"]
+    assert [len(p) for p in wires] == [3, 1, 3]
+    assert [wires[0][0], wires[0][2], wires[1][0], wires[2][1]] == ["d1", "d2", "d3", "d1"]
+    tags = [wires[0][1], wires[2][0], wires[2][2]]
+    assert len(set(tags)) == 3 and all(index[t]["acm"]["restore"] == "o1" for t in tags)
+    assert index["i2"]["wires"][0][1] == "d4"
+    assert revert_file(run_acm, write_flows(nodes)) == nodes_in
+    # the editor re-adds a changed wire last in its port, and keeps no "acm" property
+    # on nodes (only the groups' manifests): the wires still come back in place
+    edited = json.loads(json.dumps(nodes))
+    for n in edited:
+        if n["type"] != "group":
+            n.pop("acm", None)
+        for port in n.get("wires") or []:
+            tags = [t for t in port if t in {a["id"] for a in added(nodes)}]
+            port[:] = [t for t in port if t not in tags] + tags
+    assert by_id(edited)["sw"]["wires"][0] == ["d1", "d2", wires[0][1]]
+    assert revert_file(run_acm, write_flows(edited)) == nodes_in
+    # a wire drawn by hand meanwhile straight to the actuator node stays, once
+    index["i2"]["wires"][0].append("o2")
+    back = revert_file(run_acm, write_flows(nodes))
+    assert by_id(back)["i2"]["wires"] == [["o2", "d4"]]
+
+
+def test_interlock_guard_inside_a_subflow_is_tapped_at_its_instance(  # type: ignore[no-untyped-def]
+        run_acm, tmp_path):
+    """The window's publisher is inside a subflow: its commands are copied to the
+    interlock resolver from the wire into the instance."""
+    flows, model, _ = write_site(tmp_path)
+    nodes_in = [n for n in json.loads(flows.read_text(encoding="utf-8")) if n["id"] != "t2-out"]
+    nodes_in += [subflow("sfw", "Set window", "w-out"),
+                 mqtt_out("w-out", "sfw", topic="room/window/set"),
+                 instance("w-inst", "sfw", "t2", [[]], x=600)]
+    next(n for n in nodes_in if n["id"] == "t2-in")["wires"] = [["w-inst"]]
+    flows.write_text(json.dumps(nodes_in), encoding="utf-8")
+    policy = write_policy(tmp_path, INTERLOCK)
+    out = tmp_path / "o.json"
+    nodes, result = resolve(run_acm, flows, "--model", str(model), "--policy", str(policy),
+                            out=out)
+    assert "policy window-heater" in result.err and "not resolved" not in result.err
+    index = by_id(nodes)
+    [resolver] = of_role(nodes, "resolver")
+    assert resolver["wires"] == [["t1-out"]]
+    wires = index["t2-in"]["wires"]
+    assert wires[0][0] == "w-inst"
+    [tap_id] = wires[0][1:]
+    assert rule_value(index[tap_id], "acm.role") == "guard"
+    assert layout_problems(nodes) == []
+    assert revert_file(run_acm, out) == nodes_in
+
+
+def test_an_override_resolver_stays_when_the_actuator_also_has_a_direct_conflict(  # type: ignore[no-untyped-def]
+        run_acm, write_flows, tmp_path):
+    """One resolver per actuator: resolving again keeps the one chosen in the flows (the
+    override), instead of giving the actuator's direct conflict its default; asking for
+    the direct one by id replaces it."""
+    nodes_in = [*button_and_schedule(), tab("t3", "Motion"),
+                inject("i3", "t3", ["o3"], "on"), mqtt_out("o3", "t3")]
+    flows = write_flows(nodes_in)
+    kinds = {c["rule"]: c for c in analyse(run_acm, flows)["conflicts"]}
+    assert (kinds["direct"]["severity"], kinds["override"]["severity"]) == ("error", "info")
+    once = tmp_path / "once.json"
+    resolve(run_acm, flows, "--only", kinds["override"]["id"], out=once)
+    twice = tmp_path / "twice.json"
+    nodes, result = resolve(run_acm, once, out=twice)
+    assert twice.read_bytes() == once.read_bytes()
+    assert [r["acm"]["strategy"] for r in of_role(nodes, "resolver")] == ["override"]
+    assert f"already gets a resolver for {kinds['override']['id']}" in result.err
+    nodes, _ = resolve(run_acm, once, "--only", kinds["direct"]["id"], "--strategy", "priority",
+                       "--set", "order=Motion,Schedule", out=tmp_path / "direct.json")
+    assert [(r["acm"]["strategy"], r["acm"]["conflict"]) for r in of_role(nodes, "resolver")] \
+        == [("priority", kinds["direct"]["id"])]

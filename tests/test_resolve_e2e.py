@@ -552,6 +552,58 @@ def test_interlock_restores_the_command_in_force_before_the_block(
     assert actuator.bodies("/heater") == ["eco", "off", "eco"]
 
 
+# -- 6b. override (a person's command against an automation, ACM006) -------------------------------
+
+
+def test_override_holds_automation_back_after_a_manual_command(
+    nodered: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
+) -> None:
+    """Dashboard's injects are the editor's buttons (a person); Schedule's run on a cron
+    (an automation). ACM006 is info: a rule file raises it, so `acm apply` resolves it,
+    with the override strategy and a 1.5 s hold."""
+    flows = two_apps(actuator.url(), {"m_on": "on", "m_auto": "auto"},
+                     {"a_off": "off", "a_dim": "dim"})
+    for node in flows:
+        if node["id"] in ("m_on", "m_auto"):
+            node.update(crontab="", repeat="", once=False)
+        if node.get("type") == "tab":
+            node["label"] = {COMFORT: "Dashboard", SAFETY: "Schedule"}[node["id"]]
+    deploy(nodered, flows)
+    rules = tmp_path / "site.acm"
+    rules.write_text("override override severity warning\n", encoding="utf-8")
+    policy = write_policy(tmp_path, """
+policy hall { for actuator a strategy override hold 1500ms }
+""")
+    result = apply(run_acm, nodered, tmp_path, "--rules", str(rules), "--policy", str(policy))
+    assert "(override) on " in result.err and ": override (policy hall)" in result.err
+    [group] = by_role(nodered.deployed_flows()[0], "group")
+    config = json.loads({e["name"]: e for e in group["env"]}["ACM_RESOLVER"]["value"])
+    assert config["strategy"] == "override"
+    assert config["options"]["manual_found"] == [COMFORT]
+
+    nodered.inject("a_off")  # nobody has acted: the automation passes
+    actuator.wait_for(1)
+    manual_at = nodered.inject("m_on")  # a person: at once, and the hold begins
+    hits = actuator.wait_for(2)
+    assert hits[1].at - manual_at < 1.0
+    nodered.inject("a_dim")  # held back
+    actuator.quiet(2, 0.6)
+    hits = actuator.wait_for(3, timeout=4)  # the hold ends: the latest automation command
+    assert 1.3 <= hits[2].at - manual_at <= 2.8, hits[2].at - manual_at
+    nodered.inject("a_off")  # automations pass again
+    actuator.wait_for(4)
+
+    nodered.inject("m_on")  # again a person; then the release command ends the hold at once
+    actuator.wait_for(5)
+    nodered.inject("a_dim")
+    actuator.quiet(5, 0.3)
+    released = nodered.inject("m_auto")
+    hits = actuator.wait_for(6)
+    assert hits[5].at - released < 1.0
+    assert [h.body for h in hits] == ["off", "on", "dim", "off", "on", "dim"]
+    actuator.quiet(6, 0.3)  # "auto" itself never reaches the actuator
+
+
 # -- 7. a concurrent deploy between read and write ---------------------------------------------
 
 
@@ -671,3 +723,67 @@ def test_revert_online_restores_the_original_flows(
     nodered.inject("s_off")
     hits = actuator.wait_for(2)
     assert sorted(h.body for h in hits) == ["off", "on"]
+
+
+# -- 10. actuators inside a subflow: one resolver per instance ------------------------------------
+
+
+def test_subflow_instances_with_their_own_actuators_are_arbitrated_separately(
+    nodered: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
+) -> None:
+    """Subflow "Set lamp" posts its input to the URL in its env; instance A (on Comfort)
+    drives /a/set, instance B (on Safety) /b/set, and both tabs command both instances (the
+    other tab's through links): two direct conflicts. Safety outranks Comfort on each;
+    Safety holding A does not hold B back."""
+    sub = "5ub5ub5ub5ub5ub0"
+    env = [{"name": "URL", "type": "str", "value": actuator.url("/none")}]
+
+    def instance(node_id: str, z: str, path: str, y: int) -> dict[str, Any]:
+        return {"id": node_id, "type": f"subflow:{sub}", "z": z, "name": f"lamp {path}",
+                "env": [{"name": "URL", "type": "str", "value": actuator.url(path)}],
+                "x": 420, "y": y, "wires": []}
+
+    def link(out_id: str, out_z: str, in_id: str, in_z: str, to: str) -> Flows:
+        return [{"id": out_id, "type": "link out", "z": out_z, "name": "", "mode": "link",
+                 "links": [in_id], "x": 300, "y": 200, "wires": []},
+                {"id": in_id, "type": "link in", "z": in_z, "name": "", "links": [out_id],
+                 "x": 200, "y": 300, "wires": [[to]]}]
+
+    flows: Flows = [
+        tab(COMFORT, "Comfort"), tab(SAFETY, "Safety"),
+        {"id": sub, "type": "subflow", "name": "Set lamp", "info": "", "category": "",
+         "in": [{"x": 60, "y": 80, "wires": [{"id": "sub_http"}]}], "out": [], "env": env,
+         "color": "#DDAA99"},
+        {**http_out("sub_http", sub, "${URL}"), "wires": []},
+        instance("inst_a", COMFORT, "/a/set", 60), instance("inst_b", SAFETY, "/b/set", 60),
+        inject("c_a", COMFORT, "on", "inst_a", 60), inject("c_b", COMFORT, "on", "c_to_b", 200),
+        inject("s_b", SAFETY, "off", "inst_b", 60), inject("s_a", SAFETY, "off", "s_to_a", 200),
+        *link("c_to_b", COMFORT, "b_from_c", SAFETY, "inst_b"),
+        *link("s_to_a", SAFETY, "a_from_s", COMFORT, "inst_a"),
+    ]
+    deploy(nodered, flows)
+    policy = write_policy(tmp_path, f"""
+policy safety-first {{ for actuator a  strategy priority  order "{SAFETY}", "{COMFORT}" }}
+""")
+    result = apply(run_acm, nodered, tmp_path, "--policy", str(policy))
+    assert "not resolved" not in result.err
+    deployed, _ = nodered.deployed_flows()
+    resolvers = by_role(deployed, "resolver")
+    assert sorted(r["name"] for r in resolvers) == [
+        f"ACM priority: POST {actuator.url(path)}" for path in ("/a/set", "/b/set")]
+    assert {r["z"] for r in resolvers} == {COMFORT, SAFETY}  # each beside its instance
+    assert [n for n in deployed if n.get("z") == sub] == [n for n in flows if n.get("z") == sub]
+
+    nodered.inject("s_a")  # Safety takes A
+    actuator.wait_for(1, "/a/set")
+    nodered.inject("c_a")  # Comfort on A: Safety holds A, nothing
+    nodered.inject("c_b")  # Comfort on B: B is free, it passes
+    actuator.wait_for(1, "/b/set")
+    nodered.inject("s_b")  # Safety takes B as well
+    actuator.wait_for(2, "/b/set")
+    nodered.inject("c_b")  # now held back on B too
+    actuator.quiet(1, 0.5, "/a/set")
+    actuator.quiet(2, 0.1, "/b/set")
+    assert actuator.bodies("/a/set") == ["off"]
+    assert actuator.bodies("/b/set") == ["on", "off"]
+    assert actuator.bodies("/none") == []

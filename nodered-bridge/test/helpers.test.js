@@ -11,6 +11,10 @@ function status400(fn) {
     assert.throws(fn, (err) => err instanceof BridgeError && err.status === 400 && typeof err.body.error === "string");
 }
 
+test("buildArgs: strategies", () => {
+    assert.deepEqual(buildArgs("strategies", {}, { rules: ["a.acm"], policy: ["p"] }), ["strategies", "--format", "json"]);
+});
+
 test("buildArgs: analyze and plan", () => {
     assert.deepEqual(buildArgs("analyze", {}, {}), ["analyze", "-", "--format", "json", "--fail-on", "never"]);
     assert.deepEqual(buildArgs("analyze", {}, { rules: ["a.acm", "b.acm"], policy: ["p"] }),
@@ -69,7 +73,11 @@ test("validateResolveBody", () => {
     status400(() => validateResolveBody({ flows: [1, 2], conflict: "ACM001-1" }));
     status400(() => validateResolveBody({ flows: [{ type: "x" }], conflict: "ACM001-1" }));
     status400(() => validateResolveBody({ flows }));
-    status400(() => validateResolveBody({ flows, conflict: "ACM001-1", strategy: "fifo" }));
+    // a name is checked for its shape here, against the manifest by the resolve operation
+    assert.equal(validateResolveBody({ flows, conflict: "ACM001-1", strategy: "fifo" }).strategy, "fifo");
+    status400(() => validateResolveBody({ flows, conflict: "ACM001-1", strategy: "Fifo" }));
+    status400(() => validateResolveBody({ flows, conflict: "ACM001-1", strategy: "--policy=x" }));
+    status400(() => validateResolveBody({ flows, conflict: "ACM001-1", strategy: ["dwell"] }));
     status400(() => validateResolveBody({ flows, conflict: "ACM001-1", strategy: "dwell", options: "min=1m" }));
     status400(() => validateResolveBody({ flows, conflict: "ACM001-1", strategy: "dwell", options: { "bad-key": 1 } }));
 });

@@ -110,15 +110,16 @@ test("runAcm: output cap -> 502", async () => {
 
 function fakeRED(acm) {
     const routes = {};
+    const gets = {};
     const registered = {};
     return {
-        routes, registered,
+        routes, gets, registered,
         settings: { acm },
         log: { info() {}, warn() {}, error() {} },
         auth: { needsPermission: (perm) => ({ marker: "needsPermission", perm }) },
         httpAdmin: {
             post(url, ...handlers) { routes[url] = handlers; },
-            get(url) { throw new Error(`unexpected GET ${url}`); },
+            get(url, ...handlers) { gets[url] = handlers; },
         },
         plugins: { registerPlugin(id, def) { registered[id] = def; } },
     };
@@ -162,10 +163,12 @@ test("routes: permissions per endpoint and plugin registration", () => {
     const RED = fakeRED({ python: echoJson, args: [] });
     plugin(RED);
     assert.deepEqual(Object.keys(RED.routes).sort(), ["/acm/analyze", "/acm/plan", "/acm/resolve"]);
+    assert.deepEqual(Object.keys(RED.gets), ["/acm/strategies"]);
     assert.deepEqual(RED.routes["/acm/analyze"][0], { marker: "needsPermission", perm: "flows.read" });
     assert.deepEqual(RED.routes["/acm/plan"][0], { marker: "needsPermission", perm: "flows.read" });
     assert.deepEqual(RED.routes["/acm/resolve"][0], { marker: "needsPermission", perm: "flows.write" });
-    for (const handlers of Object.values(RED.routes)) {
+    assert.deepEqual(RED.gets["/acm/strategies"][0], { marker: "needsPermission", perm: "flows.read" });
+    for (const handlers of [...Object.values(RED.routes), ...Object.values(RED.gets)]) {
         assert.equal(handlers.length, 2);
         assert.equal(typeof handlers[1], "function");
     }
@@ -217,7 +220,12 @@ test("POST /acm/resolve: diff of the flows, plan lines from stderr", async () =>
         { id: "out", type: "mqtt out", z: "t", wires: [] },
         { id: "tag", type: "change", z: "t", wires: [["out"]] },
     ];
-    const py = fake("resolver", `cat > /dev/null; echo 'acm: ACM001-1 (direct) on x: priority (policy cli)' >&2; echo '${JSON.stringify(resolved)}'`);
+    const py = fake("resolver", [
+        "cat > /dev/null",
+        `case "$*" in *strategies*) echo '${JSON.stringify(MANIFEST)}'; exit 0 ;; esac`,
+        "echo 'acm: ACM001-1 (direct) on x: priority (policy cli)' >&2",
+        `echo '${JSON.stringify(resolved)}'`,
+    ].join("\n"));
     const RED = fakeRED({ python: py, args: [] });
     plugin(RED);
     const resolve = RED.routes["/acm/resolve"][1];
@@ -233,6 +241,60 @@ test("POST /acm/resolve: diff of the flows, plan lines from stderr", async () =>
     assert.equal(bad.status, 400);
     assert.match(bad.body.error, /not allowed/);
     assert.equal((await call(resolve, { flows })).status, 400);
+    // strategy and option names are checked against the manifest: 400, not a failed run
+    const unknown = await call(resolve, { flows, conflict: "ACM001-1", strategy: "fifo" });
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.body.error, "unknown strategy 'fifo'; known: priority, dwell");
+    const option = await call(resolve, { flows, conflict: "ACM001-1", strategy: "dwell", options: { max: "1m" } });
+    assert.equal(option.status, 400);
+    assert.equal(option.body.error, "strategy dwell has no option 'max'; known: min");
+});
+
+// A manifest as `acm strategies --format json` prints it (shortened).
+const MANIFEST = {
+    schema: "acm.strategies/1",
+    strategies: [
+        { name: "priority", resolves: ["direct"], options: [{ name: "order", type: "applications" }, { name: "ttl", type: "duration" }] },
+        { name: "dwell", resolves: ["direct"], options: [{ name: "min", type: "duration" }] },
+    ],
+    kinds: { direct: { default: { strategy: "dwell", options: { min: 60000 } } } },
+};
+
+test("GET /acm/strategies: the manifest, asked once per bridge process; failures are not kept", async () => {
+    const dir = path.join(tmp, "strategies-count");
+    fs.mkdirSync(dir);
+    const py = fake("strategies", [
+        "cat > /dev/null",
+        `echo run >> '${dir}/runs'`,
+        `if [ -e '${dir}/broken' ]; then echo 'acm: no such command' >&2; exit 2; fi`,
+        `echo '${JSON.stringify(MANIFEST)}'`,
+    ].join("\n"));
+    const runs = () => fs.readFileSync(path.join(dir, "runs"), "utf8").trim().split("\n").length;
+
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    const RED = fakeRED({ python: py, args: [] });
+    plugin(RED);
+    const get = RED.gets["/acm/strategies"][1];
+    const failed = await call(get, undefined);
+    assert.equal(failed.status, 502);
+    assert.match(failed.body.error, /no such command/);
+    fs.rmSync(path.join(dir, "broken"));
+    const [a, b] = await Promise.all([call(get, undefined), call(get, undefined)]);
+    assert.deepEqual([a.status, a.body], [200, MANIFEST]);
+    assert.deepEqual([b.status, b.body], [200, MANIFEST]);
+    assert.deepEqual((await call(get, {})).body, MANIFEST);
+    assert.equal(runs(), 2, "one failed run, then one run for three requests");
+    // the manifest a resolve checks against is the same cached one
+    await call(RED.routes["/acm/resolve"][1], { flows: [], conflict: "ACM001-1", strategy: "fifo" });
+    assert.equal(runs(), 2);
+});
+
+test("GET /acm/strategies: an answer that is not a manifest -> 502", async () => {
+    const RED = fakeRED({ python: echoJson, args: [] });
+    plugin(RED);
+    const r = await call(RED.gets["/acm/strategies"][1], undefined);
+    assert.equal(r.status, 502);
+    assert.match(r.body.error, /schema acm\.findings\/1, expected acm\.strategies\/1/);
 });
 
 // ------------------------------------------------------------------ the run limiter
@@ -318,7 +380,7 @@ test("limiter: the alive count of the fake analyzer does see parallel runs (cont
     assert.equal(second.body.error, "the ACM analyzer is busy: 1 run and 0 waiting; try again shortly");
 });
 
-test("limiter: one limit for all three endpoints", async () => {
+test("limiter: one limit for all the endpoints", async () => {
     const { python } = counter("limit-shared", 0.4);
     const RED = fakeRED({ python, args: [], maxRuns: 1, maxQueue: 0, timeout: 10000 });
     plugin(RED);
@@ -435,6 +497,14 @@ test("real analyzer on flows/building/flows.json", { skip: !fs.existsSync(VENV_P
     const plan = await call(RED.routes["/acm/plan"][1], { flows });
     assert.equal(plan.status, 200, JSON.stringify(plan.body));
     assert.equal(plan.body.schema, "acm.plan/1");
+
+    // the manifest the editor's Resolve form is built from: the same file the tests read
+    const strategies = await call(RED.gets["/acm/strategies"][1], undefined);
+    assert.equal(strategies.status, 200, JSON.stringify(strategies.body));
+    const shipped = JSON.parse(fs.readFileSync(path.join(REPO, "acm", "data", "strategies.json"), "utf8"));
+    assert.deepEqual(strategies.body.strategies.map((s) => s.name), shipped.strategies.map((s) => s.name));
+    const lock = strategies.body.strategies.find((s) => s.name === "lock");
+    assert.deepEqual(lock.options.map((o) => [o.name, o.type]), [["hold", "duration"], ["mode", "word"], ["renew", "bool"]]);
 
     const errorConflict = r.body.conflicts.find((c) => c.severity === "error" && plan.body.planned.some((p) => p.conflict === c.id));
     const res = await call(RED.routes["/acm/resolve"][1], {

@@ -2,15 +2,29 @@
 // Behaviour common to every template: configuration handling and safety.
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const {createNode, cmd, templateSource} = require("./harness");
+const fs = require("node:fs");
+const path = require("node:path");
+const {createNode, cmd, templateSource, defaultOptions, MANIFEST, RESOLVERS, STRATEGIES: NAMES} = require("./harness");
 
-const STRATEGIES = {
-    priority: {order: ["comfort"], ttl: null, default: null, release: "release"},
-    lock: {hold: 1000, mode: "drop"},
-    dwell: {min: 1000},
-    merge: {op: "max", on: null, off: null},
-    interlock: {guard: "mqtt:b/window", blocked_when: ["open"], mode: "block", override: null, restore: true},
-};
+// Every strategy of the manifest, with its options completed as the policy checker does.
+const STRATEGIES = Object.fromEntries(NAMES.map((name) => [name, defaultOptions(name,
+    name === "interlock" ? {guard: "mqtt:b/window"} : {})]));
+
+test("manifest: every strategy's template declares that strategy's name", () => {
+    assert.ok(NAMES.length >= 6, NAMES.join(", "));
+    for (const s of MANIFEST.strategies) {
+        const src = fs.readFileSync(path.join(RESOLVERS, s.template), "utf8");
+        assert.match(src, new RegExp("function strategyName\\(\\) \\{ return \"" + s.name + "\"; \\}"), s.template);
+    }
+});
+
+test("manifest: every template in acm/data/resolvers is a strategy's, common.js or the standalone mqtt-source.js", () => {
+    const declared = new Set(MANIFEST.strategies.map((s) => s.template));
+    for (const file of fs.readdirSync(RESOLVERS)) {
+        if (file === "common.js" || file === "mqtt-source.js") continue;
+        assert.ok(declared.has(file), `${file} is in no manifest entry`);
+    }
+});
 
 for (const [strategy, options] of Object.entries(STRATEGIES)) {
     test(strategy + ": missing ACM_RESOLVER is a clear error and the message is dropped", async () => {

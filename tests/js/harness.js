@@ -15,16 +15,33 @@ const path = require("node:path");
 const util = require("node:util");
 const vm = require("node:vm");
 
-const RESOLVERS = path.join(__dirname, "..", "..", "acm", "data", "resolvers");
+const DATA = path.join(__dirname, "..", "..", "acm", "data");
+const RESOLVERS = path.join(DATA, "resolvers");
 
-// The resolution strategies: their body is common.js + "\n" + <strategy>.js, as
-// acm/resolve.py template() builds it; other templates stand alone.
-const STRATEGIES = ["priority", "lock", "dwell", "merge", "interlock"];
+// The strategy manifest (acm/data/strategies.json), the one declaration of every
+// strategy: its template file and options. A strategy's body is common.js + "\n" +
+// its template, as acm/resolve.py template() builds it; other templates stand alone.
+const MANIFEST = JSON.parse(fs.readFileSync(path.join(DATA, "strategies.json"), "utf8"));
+const STRATEGIES = MANIFEST.strategies.map((s) => s.name);
 
 function templateSource(strategy) {
-    const text = fs.readFileSync(path.join(RESOLVERS, strategy + ".js"), "utf8");
-    if (!STRATEGIES.includes(strategy)) return text;
+    const declared = MANIFEST.strategies.find((s) => s.name === strategy);
+    const text = fs.readFileSync(path.join(RESOLVERS, declared ? declared.template : strategy + ".js"), "utf8");
+    if (!declared) return text;
     return fs.readFileSync(path.join(RESOLVERS, "common.js"), "utf8") + "\n" + text;
+}
+
+// Options of a strategy as the policy checker completes them: each option's default,
+// required ones from `given` (a test's choice) or a sample value of their type.
+function defaultOptions(strategy, given = {}) {
+    const declared = MANIFEST.strategies.find((s) => s.name === strategy);
+    const sample = {duration: 1000, texts: ["open"], applications: ["comfort"], bool: true, value: "on", text: "x"};
+    const out = {};
+    for (const o of declared.options) {
+        out[o.name] = o.required ? (o.type === "word" ? o.words[0] : sample[o.type]) : o.default;
+    }
+    for (const key of Object.keys(declared.derived || {})) out[key] = null;
+    return Object.assign(out, given);
 }
 
 // The wrapper Node-RED 4 puts around the function body (same text, same order).
@@ -172,4 +189,4 @@ function cmd(app, payload, extra = {}) {
     return {payload, topic: "home/heater/set", acm};
 }
 
-module.exports = {createNode, cmd, wrap, templateSource, RESOLVERS, STRATEGIES};
+module.exports = {createNode, cmd, wrap, templateSource, defaultOptions, RESOLVERS, STRATEGIES, MANIFEST};
