@@ -73,8 +73,11 @@ class ModelActuator:
     key: str
     name: str
     zone: str | None
-    effects: Mapping[str, str]
+    effects: Mapping[str, str]  # property -> increase | decrease
     binding: Mapping[str, Any]
+    # property -> the effect's ``guard`` where declared: true, this actuator guards the
+    # other in an interlock on that property by default; false, it does not
+    guards: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,12 @@ def _describe(error: jsonschema.ValidationError) -> str:
         allowed = ", ".join(sorted(known)) + (" (or x-* extensions)" if extensions else "")
         return f"unknown field(s) {', '.join(repr(k) for k in extra)}; expected: {allowed}"
     value = _shown(error)
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        # each alternative by what it expects: "one of: increase | decrease, or a mapping"
+        wants = [_expected(sub) for sub in error.context if not sub.relative_path]
+        said = [w for w in wants if w]
+        if said and len(said) == len(wants):
+            return f"{value} is not allowed; expected " + ", or ".join(dict.fromkeys(said))
     if error.validator == "enum":
         allowed = " | ".join(str(v) for v in list(error.validator_value))  # type: ignore[arg-type]
         return f"{value} is not allowed; expected one of: {allowed}"
@@ -197,6 +206,21 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"{value} does not satisfy '{error.validator}'"
     message = str(error.message)
     return message if len(message) <= 200 else message[:200] + "…"
+
+
+_TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "a text",
+               "boolean": "true or false", "integer": "a whole number", "number": "a number"}
+
+
+def _expected(error: jsonschema.ValidationError) -> str | None:
+    """What one alternative of a oneOf/anyOf expects, in words; None if it cannot be said."""
+    if error.validator == "enum":
+        return "one of: " + " | ".join(str(v) for v in list(error.validator_value))  # type: ignore[arg-type]
+    if error.validator == "type":
+        fields = error.schema.get("properties") if isinstance(error.schema, dict) else None
+        words = _TYPE_WORDS.get(str(error.validator_value))
+        return f"{words} of {', '.join(fields)}" if words and fields else words
+    return None
 
 
 _SECRET_NAMES = ("_env", "token", "password", "secret", "key")
@@ -368,8 +392,13 @@ def _resolve(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> Model:
         binding = item["binding"]
         key = binding_key(binding, by_broker, runtime_ids, broker_ids,
                           lambda what, i=i: fail(["actuators", i, "binding"], what))
-        actuators.append(ModelActuator(item["id"], key, item.get("name") or item["id"], zone,
-                                       dict(item.get("effects") or {}), dict(binding)))
+        effects = dict(item.get("effects") or {})  # each "increase", or {direction, guard}
+        actuators.append(ModelActuator(
+            item["id"], key, item.get("name") or item["id"], zone,
+            {p: e["direction"] if isinstance(e, dict) else e for p, e in effects.items()},
+            dict(binding),
+            {p: bool(e["guard"]) for p, e in effects.items()
+             if isinstance(e, dict) and "guard" in e}))
     for i, item in enumerate(data.get("sensors") or []):
         zone = item.get("zone")
         if zone is not None and zone not in zone_ids:

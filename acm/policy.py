@@ -77,6 +77,11 @@ def _value(option: ast.Option, spec: OptionSpec) -> Any:
         if not isinstance(value, str) and value is not None:
             raise RuleError(f"'{option.name}' takes a quoted text (or none)", where)
         return value
+    if spec.kind == "actuator":
+        if not isinstance(value, str) and value is not None:
+            raise RuleError(f"'{option.name}' takes an actuator's key, model id or name, "
+                            "quoted (or none)", where)
+        return value
     if isinstance(value, ast.Duration):
         return value.milliseconds
     return value.text if isinstance(value, ast.Word) else value

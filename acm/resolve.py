@@ -49,7 +49,7 @@ from .errors import AcmError
 from .findings import Finding, Report
 from .flows import MANIFEST_ENV, Flows, flows_from_data, load_flows, restore_markers
 from .graph import entry_bypass, outermost_instance
-from .model import Model
+from .model import Model, ModelActuator
 from .policy import DEFAULTS, STRATEGIES, Policy, matches
 from .rules import ActuatorFacts, RuleSet
 from .strategies import manifest, resolves
@@ -76,6 +76,7 @@ class Planned:
     # (subflow instance id, actuator node id inside its subflow) for each target or
     # guard that is a subflow instance standing for an actuator node inside it
     through: tuple[tuple[str, str], ...] = ()
+    why: str = ""  # interlock: why this guard (a default's is announced with it)
 
 
 @dataclass(frozen=True)
@@ -236,13 +237,15 @@ def existing_resolvers(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Policy]:
 
 def plan(analysis: Analysis, policies: Sequence[Policy], *,
          kept: Mapping[str, Policy] | None = None, only: Collection[str] | None = None,
-         chosen: Policy | None = None) -> ResolveResult:
+         chosen: Policy | None = None, model: Model | None = None,
+         leave: Collection[str] = ()) -> ResolveResult:
     """Pick a policy for each error/warning conflict; say why others are left.
 
     Precedence: ``chosen`` (for the conflicts in ``only``), then the first
     matching policy, then the resolver the flows already had (``kept``), then
     the default for the kind. With ``only``, other conflicts keep their
-    resolvers and get no new ones.
+    resolvers and get no new ones. Conflicts in ``leave`` are the caller's to
+    resolve (a site's, across runtimes): neither planned nor listed as skipped.
     """
     kept = kept or {}
     result = ResolveResult(nodes=[])
@@ -251,7 +254,7 @@ def plan(analysis: Analysis, policies: Sequence[Policy], *,
     entered: dict[str, str] = {}  # node a resolver sends to -> conflict id
     subflows = {runtime: set(flows.subflows) for runtime, flows in analysis.graph.flows.items()}
     for finding in sorted(analysis.report.findings, key=lambda f: _claim_order(f, only, kept)):
-        if finding.kind not in RESOLVED_KINDS or (
+        if finding.kind not in RESOLVED_KINDS or finding.id in leave or (
                 finding.severity == "info" and not _asked_at_info(finding, only, kept)):
             continue
         selected = only is None or finding.id in only
@@ -264,7 +267,8 @@ def plan(analysis: Analysis, policies: Sequence[Policy], *,
             candidates = policies
         else:
             candidates = []
-        planned = _choose(finding, bound, candidates, kept.get(finding.id))
+        planned = _choose(finding, bound, candidates, kept.get(finding.id), model,
+                          explicit=selected and chosen is not None)
         if isinstance(planned, Skipped):
             result.skipped.append(planned)
             continue
@@ -371,14 +375,15 @@ def _asked_at_info(finding: Finding, only: Collection[str] | None,
 
 
 def _claim_order(finding: Finding, only: Collection[str] | None,
-                 kept: Mapping[str, Policy]) -> int:
+                 kept: Mapping[str, Policy]) -> tuple[int, bool]:
     """Which findings claim their actuator first (one resolver per actuator): those asked
     for by id, then those whose resolver is in the flows, then the rest in report order.
     So a resolver chosen for one finding (a person's override) is not replaced by the
-    default for another finding on the same actuator (a direct one) when resolving again."""
-    if only is not None and finding.id in only:
-        return 0
-    return 1 if finding.id in kept else 2
+    default for another finding on the same actuator (a direct one) when resolving again.
+    Within each, an interlock comes after the conflicts about the actuator itself: it
+    takes the actuator only when they leave it free (whatever the severities)."""
+    tier = 0 if only is not None and finding.id in only else 1 if finding.id in kept else 2
+    return tier, finding.kind == "indirect"
 
 
 def _manual_found(act: ActuatorFacts) -> list[str]:
@@ -389,66 +394,247 @@ def _manual_found(act: ActuatorFacts) -> list[str]:
 
 
 #: Configuration a strategy gets from the analysis, not from the policy (the manifest's
-#: ``derived``; interlock's ``guard`` is added where the resolver is built).
+#: ``derived``; interlock's ``guard`` is the guard's key, set where the resolver is built).
 DERIVED = {"manual_found": _manual_found}
 
 
 def _choose(finding: Finding, bound: list[ActuatorFacts], policies: Sequence[Policy],
-            kept: Policy | None = None) -> Planned | Skipped:
+            kept: Policy | None = None, model: Model | None = None,
+            explicit: bool = False) -> Planned | Skipped:
     """The policy for one conflict: the first policy whose strategy resolves the
     conflict's kind (acm/data/strategies.json) and whose ``where`` holds, else the
-    resolver the flows already have, else the default for the kind."""
+    resolver the flows already have, else the default for the kind (for an indirect
+    conflict: :func:`choose_interlock`). ``explicit``: ``policies`` is the one strategy
+    asked for by id (the editor's Resolve form, ``--strategy``)."""
     kind = finding.kind
-    if kind != "indirect":
-        act = bound[0]
-        policy = next((p for p in policies if resolves(p.strategy, kind)
-                       and matches(p, [act])), None)
-        if policy is None and kept is not None and resolves(kept.strategy, kind):
-            policy = kept
-        if policy is None:
-            # a policy meant for this actuator whose strategy cannot resolve the kind
-            # (say --strategy override on a direct conflict): say so, no silent default
-            wrong = next((p for p in policies if matches(p, [act])), None)
-            if wrong is not None:
-                able = ", ".join(s.name for s in manifest().resolving(kind))
-                return Skipped(finding, f"policy {wrong.name} matches, but strategy "
-                               f"{wrong.strategy} does not resolve {kind} conflicts "
-                               f"(these do: {able})")
-            if kind not in DEFAULTS:
-                return Skipped(finding, f"no policy matches and {kind} conflicts have no "
-                               "default: see docs/resolve.md")
-            strategy, options = DEFAULTS[kind]
-            policy = Policy("default", strategy, dict(options), "default")
-        derived = manifest().strategies[policy.strategy].derived
-        found = {k: DERIVED[k](act) for k in derived if k in DERIVED}
-        if found:  # found afresh each time: a kept resolver's may be stale
-            policy = Policy(policy.name, policy.strategy, {**policy.options, **found},
-                            policy.source, policy.node)
-        return Planned(finding, policy, act.actuator.key, act.actuator.name,
-                       tuple(r.id for r in act.actuator.nodes))
-    for guard, target in ((bound[0], bound[1]), (bound[1], bound[0])):
-        policy = next((p for p in policies if resolves(p.strategy, kind)
-                       and matches(p, [guard, target])), None)
-        if policy is None and kept is not None and resolves(kept.strategy, kind) \
-                and kept.options.get("guard") in (None, guard.actuator.key):
-            policy = kept
-        if policy is not None:
-            return Planned(finding, policy, target.actuator.key, target.actuator.name,
-                           tuple(r.id for r in target.actuator.nodes), guard.actuator.key,
-                           tuple(r.id for r in guard.actuator.nodes))
-    return Skipped(finding, "no interlock policy matches; indirect conflicts need one "
-                   "(which actuator guards which, in which state): see docs/resolve.md")
+    if kind == "indirect":
+        wrong = next((p for p in policies if not resolves(p.strategy, kind)), None) \
+            if explicit else None
+        if wrong is not None:
+            able = ", ".join(s.name for s in manifest().resolving(kind))
+            return Skipped(finding, f"strategy {wrong.strategy} does not resolve {kind} "
+                           f"conflicts (these do: {able})")
+        return choose_interlock(finding, bound, policies, model, kept)
+    act = bound[0]
+    policy = next((p for p in policies if resolves(p.strategy, kind)
+                   and matches(p, [act])), None)
+    if policy is None and kept is not None and resolves(kept.strategy, kind):
+        policy = kept
+    if policy is None:
+        # a policy meant for this actuator whose strategy cannot resolve the kind
+        # (say --strategy override on a direct conflict): say so, no silent default
+        wrong = next((p for p in policies if matches(p, [act])), None)
+        if wrong is not None:
+            able = ", ".join(s.name for s in manifest().resolving(kind))
+            return Skipped(finding, f"policy {wrong.name} matches, but strategy "
+                           f"{wrong.strategy} does not resolve {kind} conflicts "
+                           f"(these do: {able})")
+        if kind not in DEFAULTS:
+            return Skipped(finding, f"no policy matches and {kind} conflicts have no "
+                           "default: see docs/resolve.md")
+        strategy, options = DEFAULTS[kind]
+        policy = Policy("default", strategy, dict(options), "default")
+    derived = manifest().strategies[policy.strategy].derived
+    found = {k: DERIVED[k](act) for k in derived if k in DERIVED}
+    if found:  # found afresh each time: a kept resolver's may be stale
+        policy = Policy(policy.name, policy.strategy, {**policy.options, **found},
+                        policy.source, policy.node)
+    return Planned(finding, policy, act.actuator.key, act.actuator.name,
+                   tuple(r.id for r in act.actuator.nodes))
+
+
+# ------------------------------------------------------------ indirect conflicts: interlocks
+
+
+@dataclass(frozen=True)
+class GuardChoice:
+    """Which of an indirect conflict's two actuators guards the other, and why."""
+
+    guard: ActuatorFacts
+    target: ActuatorFacts
+    why: str  # for people: "guard: true on temperature in the model", ...
+
+
+def opposed_properties(a: ActuatorFacts, b: ActuatorFacts) -> list[str]:
+    """The properties the two actuators push in opposite directions (model effects)."""
+    ea, eb = a.actuator.effects, b.actuator.effects
+    return sorted(p for p in ea if p in eb and ea[p] != eb[p])
+
+
+def default_guard(bound: Sequence[ActuatorFacts], model: Model | None) -> GuardChoice | str:
+    """The guard a deployment model implies for an indirect conflict (docs/resolve.md,
+    "The default interlock"), or why there is none.
+
+    Over the properties the two push in opposite directions: the actuator whose effect
+    is declared ``guard: true`` guards the other; otherwise, of those not declared
+    ``guard: false``, the one listed first in the model's ``actuators:`` (an actuator
+    the model does not declare counts as listed after every declared one; between two
+    such, the conflict's order, which is by key). Both ``guard: true``: the first listed
+    of the two. Both ``guard: false``: none (the text says so).
+    """
+    first, second = bound[0], bound[1]
+    listed: dict[str, tuple[int, ModelActuator]] = {}
+    for index, item in enumerate(model.actuators if model else ()):
+        listed.setdefault(item.key, (index, item))  # a key declared twice: its first entry
+    props = opposed_properties(first, second) or sorted(
+        set(first.actuator.effects) | set(second.actuator.effects))
+
+    def flag(fact: ActuatorFacts) -> bool | None:
+        entry = listed.get(fact.actuator.key)
+        marks = [entry[1].guards[p] for p in props if entry and p in entry[1].guards]
+        return True if any(marks) else (False if marks else None)
+
+    def rank(fact: ActuatorFacts) -> int:
+        entry = listed.get(fact.actuator.key)
+        return entry[0] if entry else len(listed)
+
+    order = sorted((first, second), key=rank)  # stable: the conflict's order breaks ties
+    flags = {id(f): flag(f) for f in order}
+    on = ", ".join(props)
+    guarding = [f for f in order if flags[id(f)] is True]
+    if len(guarding) == 1:
+        guard = guarding[0]
+        why = f"guard: true on {on} in the model"
+    else:
+        able = guarding or [f for f in order if flags[id(f)] is not False]
+        if not able:
+            return (f"the model declares guard: false on {on} for both {first.actuator.name} "
+                    f"and {second.actuator.name}: write an interlock policy (or choose in "
+                    "the editor) to say which guards which")
+        guard = able[0]
+        other = order[1] if guard is order[0] else order[0]
+        if len(guarding) == 2:
+            why = (f"both declare guard: true on {on}; {guard.actuator.name} is listed "
+                   "first in the model's actuators")
+        elif len(able) == 1:
+            why = f"{other.actuator.name} is declared guard: false on {on}"
+        elif guard.actuator.key in listed:
+            why = f"listed before {other.actuator.name} in the model's actuators"
+        else:
+            why = "neither is listed in the model's actuators; the first by key"
+    target = order[1] if guard is order[0] else order[0]
+    return GuardChoice(guard, target, why)
+
+
+#: Home Assistant services that make a device active (on, open), by domain; other
+#: domains: ``turn_on``. A guard's state is its command, the service when the node
+#: fixes it (``cover.open_cover``).
+ACTIVE_SERVICES: Mapping[str, str] = {"cover": "open_cover", "valve": "open_valve"}
+
+
+def active_states(guard: ActuatorFacts, base: Sequence[str]) -> list[str]:
+    """The guard states that block by default: ``base`` (the manifest's ``blocked_when``
+    for indirect conflicts: on, open, true, 1 ...), the service that switches on or
+    opens a Home Assistant guard's domain, and each constant command the guard is sent
+    that means one of these (``On``, ``light.turn_on`` ...)."""
+    words = {w.lower() for w in base}
+    services = {"turn_on", *ACTIVE_SERVICES.values()}
+    states = list(base)
+    kind, _, entity = guard.actuator.key.partition(":")
+    if kind == "ha" and "." in entity:
+        domain = entity.split(".", 1)[0]
+        states.append(f"{domain}.{ACTIVE_SERVICES.get(domain, 'turn_on')}")
+    for command in sorted(guard.commands):
+        if command.lower() in words or command.rpartition(".")[2] in services:
+            states.append(command)
+    return list(dict.fromkeys(states))
+
+
+def _names(named: Any, fact: ActuatorFacts, model: Model | None) -> bool:
+    """Whether ``named`` (an interlock's ``guard`` option) names this actuator: by its
+    key, its model id or its name."""
+    ids = {m.id for m in (model.actuators if model else ()) if m.key == fact.actuator.key}
+    return str(named) in {fact.actuator.key, fact.actuator.name, *ids}
+
+
+def _interlock(finding: Finding, policy: Policy, guard: ActuatorFacts,
+               target: ActuatorFacts, why: str) -> Planned:
+    """The interlock resolver in front of ``target``, fed ``guard``'s commands; the
+    policy's ``guard`` option becomes the guard's key (what the resolver gets)."""
+    options = {**policy.options, "guard": guard.actuator.key}
+    return Planned(finding, Policy(policy.name, policy.strategy, options, policy.source,
+                                   policy.node),
+                   target.actuator.key, target.actuator.name,
+                   tuple(r.id for r in target.actuator.nodes), guard.actuator.key,
+                   tuple(r.id for r in guard.actuator.nodes), why=why)
+
+
+def default_interlock(finding: Finding, bound: Sequence[ActuatorFacts],
+                      model: Model | None) -> Planned | Skipped:
+    """The default for an indirect conflict no policy matches: the strategy the manifest
+    names for the kind (interlock) with :func:`default_guard` as guard, blocking while
+    the guard is in one of its :func:`active_states`."""
+    default = manifest().defaults.get(finding.kind)
+    if default is None or default.strategy is None:
+        return Skipped(finding, f"no interlock policy matches and {finding.kind} conflicts "
+                       "have no default: see docs/resolve.md")
+    choice = default_guard(bound, model)
+    if isinstance(choice, str):
+        return Skipped(finding, choice)
+    options = dict(default.options)
+    if isinstance(options.get("blocked_when"), list):
+        options["blocked_when"] = active_states(choice.guard, options["blocked_when"])
+    return _interlock(finding, Policy("default", default.strategy, options, "default"),
+                      choice.guard, choice.target,
+                      f"{choice.guard.actuator.name} guards {choice.target.actuator.name} "
+                      f"({choice.why})")
+
+
+def choose_interlock(finding: Finding, bound: Sequence[ActuatorFacts],
+                     policies: Sequence[Policy], model: Model | None = None,
+                     kept: Policy | None = None) -> Planned | Skipped:
+    """The interlock for an indirect conflict, inside a runtime or across runtimes.
+
+    The first policy (in order) whose strategy resolves the kind and whose ``where``
+    holds with one actuator as guard and the other as target, tried both ways round,
+    the model's choice (:func:`default_guard`) first, and whose ``guard`` option, when
+    set, names that guard; else the resolver the flows already have (same guard); else
+    :func:`default_interlock`. A policy whose ``where`` holds but whose ``guard`` names
+    neither actuator leaves the conflict, with the reason.
+    """
+    kind = finding.kind
+    choice = default_guard(bound, model)
+    ways = [(bound[0], bound[1]), (bound[1], bound[0])]
+    if isinstance(choice, GuardChoice) and choice.guard is not bound[0]:
+        ways.reverse()
+    for policy in policies:
+        if not resolves(policy.strategy, kind):
+            continue
+        named = policy.options.get("guard")
+        for guard, target in ways:
+            if not matches(policy, [guard, target]):
+                continue
+            if named is None or _names(named, guard, model):
+                return _interlock(finding, policy, guard, target, f"policy {policy.name}")
+            if not any(_names(named, f, model) for f in bound):
+                both = " and ".join(f"{f.actuator.name} ({f.actuator.key})" for f in bound)
+                return Skipped(finding, f"policy {policy.name} names guard '{named}', which "
+                               f"is neither of the conflict's actuators: {both}")
+    if kept is not None and resolves(kept.strategy, kind):
+        for guard, target in ways:
+            if kept.options.get("guard") in (None, guard.actuator.key):
+                return _interlock(finding, kept, guard, target, "kept from the flows")
+    return default_interlock(finding, bound, model)
+
+
+def default_note(planned: Planned, where: str = "") -> str:
+    """The note that announces a default (``where``: " on <runtime>" for a site)."""
+    why = f"; {planned.why}" if planned.why else ""
+    return (f"no policy matched {planned.label}{where}; used the default "
+            f"{planned.policy.strategy} {dict(planned.policy.options)}{why}")
 
 
 def resolve(flows: Flows, policies: Sequence[Policy] = (), ruleset: RuleSet | None = None,
             model: Model | None = None, runtime: str = "local", *,
-            only: Collection[str] | None = None, chosen: Policy | None = None) -> ResolveResult:
+            only: Collection[str] | None = None, chosen: Policy | None = None,
+            leave: Collection[str] = ()) -> ResolveResult:
     """Resolved flows for one runtime: revert what ACM added before, then re-apply.
 
     With a deployment model, its applications, zones and effects apply
     (``runtime`` names this flows file's runtime in the model). ``only``
     limits new resolvers to these conflict ids (others keep theirs), and
-    ``chosen`` is the policy to use for them (the editor's Resolve form).
+    ``chosen`` is the policy to use for them (the editor's Resolve form);
+    conflicts in ``leave`` get no resolver here (:func:`plan`).
     Flows that define a node id twice are refused: the result would lose all but
     the last definition.
     """
@@ -468,7 +654,8 @@ def resolve(flows: Flows, policies: Sequence[Policy] = (), ruleset: RuleSet | No
         if missing:
             raise AcmError(f"no conflict {missing[0]} in these flows (conflicts: "
                            + (", ".join(sorted(known)) or "none") + ")", flows.source)
-    result = plan(analysis, policies, kept=kept, only=only, chosen=chosen)
+    result = plan(analysis, policies, kept=kept, only=only, chosen=chosen, model=model,
+                  leave=leave)
     nodes = copy.deepcopy([dict(n) for n in base.nodes])  # the builder rewires in place
     builder = _Builder(nodes, analysis)
     for planned in result.planned:

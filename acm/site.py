@@ -7,11 +7,13 @@ written ``~``), and a resolver flow on one runtime (the model's
 ``resolution.runtime``, else the first runtime) subscribes to
 ``acm/<conflict id>/+`` and publishes the winning command to the real topic.
 
-Cross-runtime interlocks: when the guard of an indirect conflict (the window)
-is commanded on another runtime than its target (the heater), the guard's
-runtime publishes, retained, a copy of every command it sends the guard to
-``acm/<conflict id>/state/<guard>``, and the target's runtime gets the
-interlock resolver, fed by an ``mqtt in`` on that topic.
+Cross-runtime interlocks: an indirect conflict whose actuators are commanded on
+more than one runtime is the site's, not one runtime's. Its interlock is chosen
+as inside a runtime (:func:`acm.resolve.choose_interlock`: a policy, else the
+default the model implies); the target's runtime (the heater's) gets the
+interlock resolver, and each other runtime that commands the guard (the window)
+publishes, retained, a copy of every command it sends it to
+``acm/<conflict id>/state/<guard>``, read by an ``mqtt in`` beside the resolver.
 
 Resolved files: :func:`site_files` and :func:`write_site` put each runtime's
 resolved flows in its flows file (or an output folder), writing only what
@@ -31,7 +33,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +57,10 @@ from .policy import DEFAULTS, Policy, matches
 from .resolve import (
     ENV_NAME,
     MARKER,
-    Planned,
     Skipped,
     _Builder,
+    choose_interlock,
+    default_note,
     manifest_entry,
     node_id,
     resolve,
@@ -108,21 +111,23 @@ def resolve_site(model: Model, policies: Sequence[Policy] = (),
     nodes: dict[str, list[dict[str, Any]]] = {}
     result = SiteResolution(flows=nodes)
     taken: dict[str, str] = {}  # actuator key -> the conflict whose resolver it gets
-    local_interlocks: list[tuple[str, Planned]] = []
     for runtime, flows in originals.items():
         flows.require_unique_ids("resolving")  # revert() below would drop the duplicates
         result.before[runtime] = copy.deepcopy([dict(n) for n in flows.nodes])
-        local = resolve(flows_from_data(revert(flows.nodes), flows.source), policies, ruleset,
-                        model=model, runtime=runtime)
+    plain = {rt: flows_from_data(revert(f.nodes), f.source) for rt, f in originals.items()}
+    # An indirect conflict whose actuators are commanded on several runtimes is the site's
+    # to resolve (below), not one runtime's: an interlock there would see only its part.
+    site_wide = inspect(plain, ruleset, model_applications(model, plain), model=model)
+    across = {f.id for f in site_wide.report.findings if f.kind == "indirect"
+              and len({r.runtime for a in f.actuators for r in a.nodes}) > 1}
+    for runtime, flows in plain.items():
+        local = resolve(flows, policies, ruleset, model=model, runtime=runtime, leave=across)
         nodes[runtime] = local.nodes
         result.skipped.extend(local.skipped)
         result.notes.extend(local.notes)
-        result.notes.extend(f"no policy matched {p.label} on {runtime}; used the default "
-                            f"{p.policy.strategy} {dict(p.policy.options)}"
-                            for p in local.defaults)
+        result.notes.extend(default_note(p, f" on {runtime}") for p in local.defaults)
         result.resolved.extend((p.finding, p.policy, runtime) for p in local.planned)
         taken.update((p.target_key, p.finding.id) for p in local.planned)
-        local_interlocks.extend((runtime, p) for p in local.planned if p.guard_key)
     sources = {rt: flows_from_data(ns, originals[rt].source) for rt, ns in nodes.items()}
     analysis = inspect(sources, ruleset, model_applications(model, sources), model=model)
     facts = {(f.actuator.key, f.feature): f for f in analysis.facts}
@@ -168,17 +173,6 @@ def resolve_site(model: Model, policies: Sequence[Policy] = (),
                                  {rt: f.source for rt, f in originals.items()}, taken, result)
         if isinstance(done, Skipped):
             result.skipped.append(done)
-    # An interlock placed inside one runtime whose guard is commanded on others too.
-    for home, planned in local_interlocks:
-        refs = list(dict.fromkeys(r for f in analysis.facts if f.actuator.key == planned.guard_key
-                                  for r in f.actuator.nodes if r.runtime != home))
-        if refs:
-            guard = next(f for f in analysis.facts if f.actuator.key == planned.guard_key)
-            problem = _remote_guards(model, nodes, home, planned.finding.id, guard, refs,
-                                     planned.label, planned.policy)
-            if problem:
-                result.notes.append(f"the interlock on {planned.label} ({home}) sees only "
-                                    f"the guard commands sent on {home}: {problem}")
     return result
 
 
@@ -270,17 +264,6 @@ def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[
 # ------------------------------------------------------------------ interlocks across runtimes
 
 
-def _interlock_policy(bound: Sequence[ActuatorFacts], policies: Sequence[Policy]
-                      ) -> tuple[Policy, ActuatorFacts, ActuatorFacts] | None:
-    """The first interlock policy matching (guard, target), either way round."""
-    for guard, target in ((bound[0], bound[1]), (bound[1], bound[0])):
-        policy = next((p for p in policies if p.strategy == "interlock"
-                       and matches(p, [guard, target])), None)
-        if policy is not None:
-            return policy, guard, target
-    return None
-
-
 def _interlock_across(finding: Finding, bound: Sequence[ActuatorFacts],
                       policies: Sequence[Policy], model: Model, ruleset: RuleSet | None,
                       nodes: dict[str, list[dict[str, Any]]], names: Mapping[str, str],
@@ -292,11 +275,12 @@ def _interlock_across(finding: Finding, bound: Sequence[ActuatorFacts],
     usual) plus an ``mqtt in`` for the guard's state topic; each other runtime
     commanding the guard publishes, retained, a copy of those commands there.
     """
-    chosen = _interlock_policy(bound, policies)
-    if chosen is None:
-        return Skipped(finding, "no interlock policy matches; indirect conflicts need one "
-                       "(which actuator guards which, in which state): see docs/resolve.md")
-    policy, guard, target = chosen
+    chosen = choose_interlock(finding, bound, policies, model)  # as inside a runtime
+    if isinstance(chosen, Skipped):
+        return chosen
+    policy = chosen.policy
+    guard = next(f for f in bound if f.actuator.key == chosen.guard_key)
+    target = next(f for f in bound if f.actuator.key == chosen.target_key)
     label = target.actuator.name
     if target.actuator.key in taken:
         return Skipped(finding, f"{label} already gets a resolver for "
@@ -322,10 +306,11 @@ def _interlock_across(finding: Finding, bound: Sequence[ActuatorFacts],
     local = inspect({home: sources[home]}, ruleset, model_applications(model, sources),
                     model=model)
     builder = _Builder(nodes[home], local)  # appends to nodes[home] and rewires it in place
-    builder.add(Planned(finding, policy, target.actuator.key, label,
-                        tuple(r.id for r in target.actuator.nodes), guard.actuator.key,
-                        tuple(r.id for r in guard.actuator.nodes if r.runtime == home)))
+    builder.add(replace(chosen, guards=tuple(r.id for r in guard.actuator.nodes
+                                             if r.runtime == home)))
     result.notes.extend(builder.notes)
+    if policy.source == "default":
+        result.notes.append(default_note(chosen, f" on {home}"))
     taken[target.actuator.key] = conflict
     result.resolved.append((finding, policy, home))
     remote = [r for r in guard.actuator.nodes if r.runtime != home]

@@ -31,6 +31,7 @@ TYPES: Mapping[str, str] = {
     "texts": "one or more quoted strings, comma-separated",
     "applications": "one or more application names or ids, comma-separated; ids in the resolver",
     "bool": "true or false",
+    "actuator": "one of the conflict's actuators (key, model id or name); its key in the resolver",
 }
 UNITS: Mapping[str, str] = {"duration": "ms"}
 #: Conflict kinds a strategy may resolve (the kinds of the built-in rules that ACM rewires).
@@ -96,6 +97,7 @@ _DEFAULT_OK: Mapping[str, Any] = {
     "text": lambda v: isinstance(v, str),
     "texts": lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
     "applications": lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
+    "actuator": lambda v: isinstance(v, str),
 }
 
 
@@ -338,9 +340,10 @@ def config_block(name: str) -> str:
            " (`options` in `ACM_RESOLVER`):", "",
            "| option | type | default | meaning |", "|---|---|---|---|"]
     for o in s.options.values():
-        default = "required" if o.required else f"`{json.dumps(o.default)}`"
+        default = "required" if o.required else \
+            "set by ACM" if o.kind == "actuator" else f"`{json.dumps(o.default)}`"
         kind = {"duration": "milliseconds", "applications": "application ids",
-                "texts": "list of strings",
+                "texts": "list of strings", "actuator": "actuator key",
                 "word": " \\| ".join(f'`"{w}"`' for w in o.words)}.get(o.kind, o.kind)
         out.append(f"| `{o.name}` | {kind} | {default} | {o.help} |")
     for key, what in s.derived.items():

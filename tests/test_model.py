@@ -118,6 +118,36 @@ def test_extension_fields_x_are_allowed(run_acm, tmp_path):  # type: ignore[no-u
     assert run_acm("model", "check", str(make_site(tmp_path, text))).code == 0
 
 
+def test_an_effect_may_say_whether_its_actuator_guards(tmp_path: Path) -> None:
+    """``effects: {p: {direction, guard}}`` is the long form of ``{p: direction}``: the
+    effect reads the same everywhere, the guard flag is kept beside it (the default
+    interlock reads it: docs/resolve.md)."""
+    from acm.model import load_model
+
+    text = changed("effects: {temperature: decrease}\n  - id: pin",
+                   "effects: {temperature: {direction: decrease, guard: true}, "
+                   "humidity: {direction: decrease}}\n  - id: pin")
+    text = changed("effects: {temperature: increase}",
+                   "effects: {temperature: {direction: increase, guard: false}}", text)
+    model = load_model(make_site(tmp_path, text))
+    heater, window, pin, fan = model.actuators
+    assert (heater.effects, heater.guards) == ({"temperature": "increase"}, {"temperature": False})
+    assert (window.effects, window.guards) == (
+        {"temperature": "decrease", "humidity": "decrease"}, {"temperature": True})
+    assert (fan.effects, fan.guards) == ({"temperature": "decrease"}, {})
+    assert (pin.effects, pin.guards) == ({}, {})
+    # the rules see the same effects as with the short form
+    assert load_model(make_site(tmp_path)).actuators[0].effects == heater.effects
+
+
+def test_the_bundled_site_marks_its_window_as_the_guard() -> None:
+    from acm.model import load_model
+
+    window = next(a for a in load_model(SITE).actuators if a.id == "office-window")
+    assert window.guards == {"temperature": True}
+    assert window.effects == {"temperature": "decrease", "co2": "decrease"}
+
+
 # ---------------------------------------------------------------------------
 # Invalid models: exit 2, one line: file:line: path: what was expected
 
@@ -130,7 +160,23 @@ INVALID = [
     ("flows-file-missing", "flows: b.json", "flows: missing.json", "flows: missing.json",
      "runtimes[1].flows", ["missing.json", "not found"]),
     ("effect-up", "effects: {temperature: increase}", "effects: {temperature: up}",
-     "temperature: up", "actuators[0].effects.temperature", ["'up'", "increase", "decrease"]),
+     "temperature: up", "actuators[0].effects.temperature",
+     ["'up' is not allowed; expected one of: increase | decrease, or a mapping"]),
+    ("effect-direction-up", "effects: {temperature: increase}",
+     "effects: {temperature: {direction: up, guard: true}}", "direction: up",
+     "actuators[0].effects.temperature.direction", ["'up'", "increase | decrease"]),
+    ("effect-guard-not-bool", "effects: {temperature: increase}",
+     "effects: {temperature: {direction: increase, guard: sometimes}}", "guard: sometimes",
+     "actuators[0].effects.temperature.guard", ["'sometimes'", "boolean"]),
+    ("effect-guard-without-direction", "effects: {temperature: increase}",
+     "effects: {temperature: {guard: true}}", "guard: true",
+     "actuators[0].effects.temperature", ["'direction'", "required"]),
+    ("effect-unknown-field", "effects: {temperature: increase}",
+     "effects: {temperature: {direction: increase, gaurd: true}}", "gaurd: true",
+     "actuators[0].effects.temperature", ["unknown field", "'gaurd'", "direction, guard"]),
+    ("effect-a-list", "effects: {temperature: increase}", "effects: {temperature: [increase]}",
+     "temperature: [increase]", "actuators[0].effects.temperature",
+     ["expected one of: increase | decrease, or a mapping of direction, guard"]),
     ("bad-property-name", "effects: {temperature: increase}",
      "effects: {Temperature: increase}", "Temperature: increase", "actuators[0].effects",
      ["'Temperature'"]),

@@ -320,6 +320,8 @@ def test_strategy_given_twice(run_acm, write_flows, tmp_path):  # type: ignore[n
     ("lock", ["hold 1m", "mode maybe"], "5:5", ["mode", "drop", "queue"]),
     ("interlock", ['blocked_when "open"', "mode maybe"], "5:5", ["mode", "block", "override"]),
     ("interlock", ['blocked_when "open"', 'restore "yes"'], "5:5", ["restore", "true"]),
+    ("interlock", ['blocked_when "open"', "guard window"], "5:5", ["guard", "quoted"]),
+    ("interlock", ['blocked_when "open"', "guard 3"], "5:5", ["guard", "key, model id or name"]),
     ("merge", ["op median"], "4:5", ["op", "min", "max", "mean", "any", "all"]),
     ("priority", ["order 15m"], "4:5", ["order"]),
     ("dwell", ["min 1m, 2m"], "4:5", ["min", "one value"]),
@@ -636,16 +638,20 @@ def test_manifest_declares_every_strategy_with_its_template_and_options() -> Non
         assert f'function strategyName() {{ return "{s.name}"; }}' in body
         for option in s.options.values():
             assert option.help and option.kind
+            if option.kind == "actuator":  # chooses the wiring (whose commands are tapped)
+                continue
             assert f"opt.{option.name}" in body, f"{s.name}.js never reads option {option.name}"
         for derived in s.derived:
-            assert f"opt.{derived}" in body or s.name == "interlock", derived
+            assert f"opt.{derived}" in body, derived
 
 
 def test_manifest_defaults_per_conflict_kind() -> None:
     assert DEFAULTS["direct"] == ("dwell", {"min": 60_000})
     assert DEFAULTS["override"] == ("override", {"hold": 3_600_000, "release": "auto",
                                                  "resume": "latest", "manual": None})
-    assert "indirect" not in DEFAULTS
+    strategy, options = DEFAULTS["indirect"]  # the guard is derived: see test_resolve.py
+    assert (strategy, options["blocked_when"], options["mode"], options["guard"]) == \
+        ("interlock", ["on", "ON", "open", "OPEN", "true", "1"], "block", None)
     for kind, (strategy, options) in DEFAULTS.items():
         assert kind in manifest().strategies[strategy].resolves
         assert set(options) == set(STRATEGIES[strategy])
@@ -716,7 +722,7 @@ def test_strategies_command_json_is_the_manifest(run_acm) -> None:  # type: igno
             assert o.get("unit") == ("ms" if spec.kind == "duration" else None)
             assert o.get("words", []) == list(spec.words)
     assert doc["kinds"]["override"]["default"]["strategy"] == "override"
-    assert doc["kinds"]["indirect"]["default"] is None
+    assert doc["kinds"]["indirect"]["default"]["strategy"] == "interlock"
 
 
 def test_strategies_command_text_lists_every_strategy_option_and_default(  # type: ignore[no-untyped-def]
@@ -729,7 +735,8 @@ def test_strategies_command_text_lists_every_strategy_option_and_default(  # typ
             assert re.search(rf"^    {option} +\S", result.out, re.M), (name, option)
     assert re.search(r"^    override +override hold 1h, release \"auto\", resume latest$",
                      result.out, re.M), result.out
-    assert re.search(r"^    indirect +not resolved$", result.out, re.M)
+    assert re.search(r"^    indirect +interlock blocked_when \"on\", .*, mode block, restore "
+                     r"true$", result.out, re.M), result.out
 
 
 @pytest.mark.parametrize("doc", ["strategies.md", "resolve.md"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -1024,20 +1025,7 @@ def test_resolve_to_stdout(run_acm, write_flows):  # type: ignore[no-untyped-def
 # indirect conflict with an interlock policy (needs a model)
 
 
-def write_site(tmp_path: Path) -> tuple[Path, Path, list[dict[str, Any]]]:
-    nodes = [
-        broker(),
-        tab("t1", "Comfort"),
-        inject("t1-in", "t1", ["t1-out"], "on"),
-        mqtt_out("t1-out", "t1", topic="room/heater/set"),
-        tab("t2", "Air quality"),
-        inject("t2-in", "t2", ["t2-out"], "open"),
-        mqtt_out("t2-out", "t2", topic="room/window/set"),
-    ]
-    flows = tmp_path / "a.json"
-    flows.write_text(json.dumps(nodes), encoding="utf-8")
-    model = tmp_path / "site.yaml"
-    model.write_text("""version: 1
+SITE_MODEL = """version: 1
 runtimes:
   - {id: a, flows: a.json}
 brokers:
@@ -1053,7 +1041,26 @@ actuators:
     binding: {type: mqtt, broker: mq, topic: room/window/set}
     zone: room
     effects: {temperature: decrease}
-""", encoding="utf-8")
+"""
+HEATER_KEY = "mqtt:mqtt.local:1883/room/heater/set"
+WINDOW_KEY = "mqtt:mqtt.local:1883/room/window/set"
+
+
+def write_site(tmp_path: Path, model_text: str = SITE_MODEL
+               ) -> tuple[Path, Path, list[dict[str, Any]]]:
+    nodes = [
+        broker(),
+        tab("t1", "Comfort"),
+        inject("t1-in", "t1", ["t1-out"], "on"),
+        mqtt_out("t1-out", "t1", topic="room/heater/set"),
+        tab("t2", "Air quality"),
+        inject("t2-in", "t2", ["t2-out"], "open"),
+        mqtt_out("t2-out", "t2", topic="room/window/set"),
+    ]
+    flows = tmp_path / "a.json"
+    flows.write_text(json.dumps(nodes), encoding="utf-8")
+    model = tmp_path / "site.yaml"
+    model.write_text(model_text, encoding="utf-8")
     return flows, model, nodes
 
 
@@ -1069,11 +1076,202 @@ policy window-heater {
 """
 
 
-def test_indirect_without_interlock_policy_is_not_resolved(run_acm, tmp_path):  # type: ignore[no-untyped-def]
-    flows, model, nodes_in = write_site(tmp_path)
+# -- the default interlock, from the model's effects (docs/resolve.md, "The default interlock")
+
+#: the window's effect declared guard: true
+WINDOW_GUARDS = SITE_MODEL.replace("effects: {temperature: decrease}",
+                                   "effects: {temperature: {direction: decrease, guard: true}}")
+#: the window listed before the heater in the model's actuators
+WINDOW_FIRST = SITE_MODEL.split("  - id: heater")[0] + "  - id: window" + \
+    SITE_MODEL.split("  - id: window")[1] + "  - id: heater" + \
+    SITE_MODEL.split("  - id: heater")[1].split("  - id: window")[0]
+
+
+def interlock_of(nodes: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The one resolver (an interlock) and its configuration."""
+    [resolver] = of_role(nodes, "resolver")
+    assert resolver["acm"]["strategy"] == "interlock"
+    [group] = [g for g in of_role(nodes, "group")
+               if g["acm"]["conflict"] == resolver["acm"]["conflict"]]
+    return resolver, config(group)
+
+
+def test_the_default_interlock_guard_true_in_the_model_guards(  # type: ignore[no-untyped-def]
+        run_acm, tmp_path):
+    """No policy: the window, whose effect is declared guard: true, blocks the heater
+    (listed first) while it is on or open; announced, idempotent, reverted exactly."""
+    flows, model, nodes_in = write_site(tmp_path, WINDOW_GUARDS)
+    out = tmp_path / "o.json"
+    nodes, result = resolve(run_acm, flows, "--model", str(model), out=out)
+    [conflict] = re.findall(r"acm: (ACM002-\w+) \(indirect\) on heater: interlock \(default\)$",
+                            result.err, re.M)
+    assert "not resolved" not in result.err
+    resolver, cfg = interlock_of(nodes)
+    assert resolver["wires"] == [["t1-out"]]  # in front of the heater
+    assert resolver["acm"]["policy"] == "default"
+    assert cfg["options"] == {"blocked_when": ["on", "ON", "open", "OPEN", "true", "1"],
+                              "mode": "block", "override": None, "restore": True,
+                              "guard": WINDOW_KEY}
+    [tap_id] = by_id(nodes)["t2-in"]["wires"][0][1:]  # the window's commands are copied
+    assert rule_value(by_id(nodes)[tap_id], "acm.role") == "guard"
+    # the note says what was chosen, and why
+    [note] = [line for line in result.err.splitlines() if line.startswith("acm: note:")]
+    assert note.startswith("acm: note: no policy matched heater; used the default interlock ")
+    assert f"'guard': '{WINDOW_KEY}'" in note
+    # the conflict is managed afterwards
+    model2 = tmp_path / "site2.yaml"
+    model2.write_text(WINDOW_GUARDS.replace("a.json", "o.json"), encoding="utf-8")
+    doc = run_acm("analyze", "--model", str(model2), "--format", "json",
+                  "--fail-on", "never").json()
+    assert conflict not in {c["id"] for c in doc["conflicts"]}
+    assert [c["code"] for c in doc["conflicts"]] == ["ACM005"]
+    # resolving again keeps the resolver (same bytes); revert gives the flows back
+    again = tmp_path / "again.json"
+    _, twice = resolve(run_acm, out, "--model", str(model2), out=again)
+    assert again.read_bytes() == out.read_bytes()
+    assert "(kept from the flows)" in twice.err
+    assert revert_file(run_acm, out) == nodes_in
+
+
+@pytest.mark.parametrize("model_text, guard, target", [
+    (SITE_MODEL, HEATER_KEY, "t2-out"),  # heater listed first
+    (WINDOW_FIRST, WINDOW_KEY, "t1-out"),  # window listed first, though after by key
+    (SITE_MODEL.replace("effects: {temperature: increase}",
+                        "effects: {temperature: {direction: increase, guard: false}}"),
+     WINDOW_KEY, "t1-out"),  # the heater never guards: the other one does
+    (WINDOW_FIRST.replace("effects: {temperature: increase}",
+                          "effects: {temperature: {direction: increase, guard: true}}")
+     .replace("effects: {temperature: decrease}",
+              "effects: {temperature: {direction: decrease, guard: true}}"),
+     WINDOW_KEY, "t1-out"),  # both guard: true: the first listed
+], ids=["first-listed", "first-listed-not-by-key", "guard-false", "both-guard-true"])
+def test_without_guard_true_the_actuator_listed_first_in_the_model_guards(  # type: ignore[no-untyped-def]
+        run_acm, tmp_path, model_text, guard, target):
+    flows, model, nodes_in = write_site(tmp_path, model_text)
+    out = tmp_path / "o.json"
+    nodes, result = resolve(run_acm, flows, "--model", str(model), out=out)
+    resolver, cfg = interlock_of(nodes)
+    assert (cfg["options"]["guard"], resolver["wires"]) == (guard, [[target]]), result.err
+    assert revert_file(run_acm, out) == nodes_in
+
+
+def test_both_guard_false_leaves_the_conflict_with_the_reason(  # type: ignore[no-untyped-def]
+        run_acm, tmp_path):
+    text = SITE_MODEL.replace("effects: {temperature: increase}",
+                              "effects: {temperature: {direction: increase, guard: false}}") \
+        .replace("effects: {temperature: decrease}",
+                 "effects: {temperature: {direction: decrease, guard: false}}")
+    flows, model, nodes_in = write_site(tmp_path, text)
     nodes, result = resolve(run_acm, flows, "--model", str(model), out=tmp_path / "o.json")
     assert nodes == nodes_in
-    assert "not resolved" in result.err and "interlock" in result.err
+    assert re.search(r"not resolved: ACM002-\w+ \(indirect\): the model declares guard: false "
+                     r"on temperature for both heater and window", result.err), result.err
+
+
+def test_an_interlock_policy_wins_over_the_models_choice(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+    """guard: true marks the window, the policy binds the heater as guard: the policy
+    wins. A policy whose where allows either way round takes the model's guard, unless
+    its guard option names the other; a guard naming neither leaves the conflict."""
+    flows, model, _ = write_site(tmp_path, WINDOW_GUARDS)
+    heater_guards = write_policy(tmp_path, """
+policy heater-first {
+    for actuator guard, actuator target
+    where guard.name == "heater"
+    strategy interlock
+    blocked_when "on"
+}
+""", "heater.policy")
+    nodes, result = resolve(run_acm, flows, "--model", str(model), "--policy",
+                            str(heater_guards), out=tmp_path / "o1.json")
+    assert "interlock (policy heater-first)" in result.err and "note" not in result.err
+    assert interlock_of(nodes)[1]["options"]["guard"] == HEATER_KEY
+
+    either = "policy either {\n    for actuator g, actuator t\n    strategy interlock\n" \
+             "    blocked_when \"open\"\n    mode override\n    override \"off\"\n"
+    for extra, guard in (("", WINDOW_KEY), ('    guard "heater"\n', HEATER_KEY),
+                         (f'    guard "{HEATER_KEY}"\n', HEATER_KEY),
+                         ('    guard "window"\n', WINDOW_KEY)):
+        policy = write_policy(tmp_path, either + extra + "}\n", "either.policy")
+        nodes, result = resolve(run_acm, flows, "--model", str(model), "--policy", str(policy),
+                                out=tmp_path / "o2.json")
+        resolver, cfg = interlock_of(nodes)
+        assert (cfg["options"]["guard"], cfg["options"]["mode"]) == (guard, "override"), extra
+        assert resolver["acm"]["policy"] == "either"
+
+    policy = write_policy(tmp_path, either + '    guard "door"\n}\n', "either.policy")
+    nodes, result = resolve(run_acm, flows, "--model", str(model), "--policy", str(policy),
+                            out=tmp_path / "o3.json")
+    assert not of_role(nodes, "resolver")
+    assert re.search(r"not resolved: ACM002-\w+ \(indirect\): policy either names guard 'door', "
+                     r"which is neither of the conflict's actuators: heater \(mqtt:", result.err)
+
+
+def test_the_editors_choice_of_guard_is_kept_when_resolving_again(  # type: ignore[no-untyped-def]
+        run_acm, tmp_path):
+    """--plan suggests the model's guard (what the editor's form preselects); the form
+    sends another (--strategy interlock --set guard=...); resolving again without a
+    policy keeps it rather than the default."""
+    flows, model, nodes_in = write_site(tmp_path, WINDOW_GUARDS)
+    plan = run_acm("resolve", str(flows), "--model", str(model), "--plan")
+    assert plan.code == 0, plan.err
+    [entry] = plan.json()["planned"]
+    assert (entry["strategy"], entry["source"], entry["options"]["guard"]) == \
+        ("interlock", "default", WINDOW_KEY)
+    out = tmp_path / "o.json"
+    nodes, _ = resolve(run_acm, flows, "--model", str(model), "--only", entry["conflict"],
+                       "--strategy", "interlock", "--set", "blocked_when=on",
+                       "--set", f"guard={HEATER_KEY}", out=out)
+    resolver, cfg = interlock_of(nodes)
+    assert (cfg["options"]["guard"], resolver["wires"]) == (HEATER_KEY, [["t2-out"]])
+    model2 = tmp_path / "site2.yaml"
+    model2.write_text(WINDOW_GUARDS.replace("a.json", "o.json"), encoding="utf-8")
+    again = tmp_path / "again.json"
+    _, result = resolve(run_acm, out, "--model", str(model2), out=again)
+    assert "(kept from the flows)" in result.err
+    assert again.read_bytes() == out.read_bytes()
+    # a strategy that cannot resolve an indirect conflict is refused, not defaulted
+    nodes, result = resolve(run_acm, flows, "--model", str(model), "--only", entry["conflict"],
+                            "--strategy", "dwell", "--set", "min=1m", out=tmp_path / "d.json")
+    assert nodes == nodes_in
+    assert "strategy dwell does not resolve indirect conflicts (these do: interlock)" in result.err
+
+
+def test_the_default_blocks_on_what_switches_a_home_assistant_guard_on(  # type: ignore[no-untyped-def]
+        run_acm, tmp_path):
+    """On the bundled site (hub alone): the window, guard: true in its model, is a Home
+    Assistant cover: its service cover.open_cover blocks the heater too."""
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "flows" / "site", site)
+    nodes, result = resolve(run_acm, site / "hub.json", "--model", str(site / "site.yaml"),
+                            out=tmp_path / "hub.json")
+    assert "Office heater: interlock (default)" in result.err and "not resolved" not in result.err
+    _, cfg = interlock_of(nodes)
+    assert cfg["options"]["guard"] == "ha:cover.office_window"
+    assert cfg["options"]["blocked_when"][-1] == "cover.open_cover"
+
+
+def test_active_states_add_what_the_guard_is_sent_that_means_on_or_open() -> None:
+    from acm.actuators import Actuator, Command, Driver, NodeRef
+    from acm.propagate import Source
+    from acm.resolve import active_states
+    from acm.rules import ActuatorFacts
+    from acm.values import const
+
+    def guard(key: str, *commands: Any) -> ActuatorFacts:
+        ref = NodeRef("local", "n")
+        sends = tuple(Command(Source("app", "automation"), None, const(c), "n", ref, "local")
+                      for c in commands)
+        return ActuatorFacts(Actuator(key, key.split(":")[0], key, (ref,),
+                                      {"app": Driver("app", sends)}), {})
+
+    base = ["on", "open"]
+    assert active_states(guard("mqtt:b:1883/w", "On", "off", "OPEN", True, 1), base) == \
+        ["on", "open", "OPEN", "On"]  # sorted
+    assert active_states(guard("ha:light.desk", "light.turn_on", "light.turn_off"), base) == \
+        ["on", "open", "light.turn_on"]
+    assert active_states(guard("ha:cover.w", "cover.close_cover"), base) == \
+        ["on", "open", "cover.open_cover"]
+    assert active_states(guard("ha:valve.v"), base) == ["on", "open", "valve.open_valve"]
 
 
 def test_indirect_with_interlock_policy_taps_the_guard(run_acm, tmp_path):  # type: ignore[no-untyped-def]
@@ -1467,3 +1665,26 @@ def test_an_override_resolver_stays_when_the_actuator_also_has_a_direct_conflict
                        "--set", "order=Motion,Schedule", out=tmp_path / "direct.json")
     assert [(r["acm"]["strategy"], r["acm"]["conflict"]) for r in of_role(nodes, "resolver")] \
         == [("priority", kinds["direct"]["id"])]
+
+
+def test_a_direct_conflict_claims_its_actuator_before_an_interlock(  # type: ignore[no-untyped-def]
+        run_acm, tmp_path):
+    """The heater has a direct conflict of its own and the window's indirect one: the
+    direct conflict gets the heater's resolver, even when the rules rank the indirect
+    one higher; the interlock is left with the reason (one resolver per actuator)."""
+    flows, model, _ = write_site(tmp_path, WINDOW_GUARDS)
+    nodes = load(flows) + [tab("t3", "Boost"), inject("t3-in", "t3", ["t3-out"], "off"),
+                           mqtt_out("t3-out", "t3", topic="room/heater/set")]
+    flows.write_text(json.dumps(nodes), encoding="utf-8")
+    rules = tmp_path / "ranks.acm"
+    rules.write_text("override indirect severity error\noverride direct severity warning\n",
+                     encoding="utf-8")
+    doc = analyse(run_acm, flows, "--model", str(model), "--rules", str(rules))
+    assert [c["rule"] for c in doc["conflicts"][:2]] == ["indirect", "direct"]
+    for extra in ((), ("--rules", str(rules))):
+        resolved, result = resolve(run_acm, flows, "--model", str(model), *extra,
+                                   out=tmp_path / "o.json")
+        [resolver] = of_role(resolved, "resolver")
+        assert resolver["acm"]["strategy"] == "dwell", result.err
+        assert re.search(r"not resolved: ACM002-\w+ \(indirect\): heater already gets a "
+                         r"resolver for ACM001-", result.err), result.err

@@ -334,15 +334,78 @@ def test_diff_with_out_dir_shows_and_writes(site: Site, run_acm: Any, tmp_path: 
 # -- what is not resolved ------------------------------------------------------------------------
 
 
-def test_without_an_interlock_policy_the_indirect_conflict_is_listed_once(
+#: The site's model with the window's effect declared guard: true.
+WINDOW_GUARDS = MODEL.replace("    effects: {temperature: decrease}\n",
+                              "    effects: {temperature: {direction: decrease, guard: true}}\n")
+
+
+def test_without_an_interlock_policy_the_default_interlocks_across_runtimes(
+    tmp_path: Path, run_acm: Any
+) -> None:
+    """The same default as inside one runtime (the chooser of acm.resolve): the window,
+    guard: true in the model, guards the heater on the other runtime; announced."""
+    site = Site(tmp_path, WINDOW_GUARDS)
+    site.policy.write_text(POLICY.split("policy window-blocks-heater")[0], encoding="utf-8")
+    result = resolve(run_acm, site)
+    assert result.code == 0, result.err
+    assert "not resolved" not in result.err
+    conflict = conflict_of(result.err, "indirect", "hub")
+    assert f"acm: {conflict} (indirect) on hub: interlock (default)" in result.err
+    [note] = [line for line in result.err.splitlines() if "default interlock" in line]
+    assert note.startswith("acm: note: no policy matched Heater on hub; used the default "
+                           "interlock {'blocked_when': ['on', 'ON', 'open', 'OPEN', 'true', '1'],")
+    assert note.endswith("; Window guards Heater (guard: true on temperature in the model)")
+    hub, gateway = by_id(site.flows("hub")), by_id(site.flows("gateway"))
+    [resolver] = [n for n in hub.values() if n.get("acm", {}).get("role") == "resolver"
+                  and n["acm"]["strategy"] == "interlock"]
+    assert resolver["wires"] == [["hub_heater"]] and resolver["acm"]["policy"] == "default"
+    [group] = [n for n in hub.values() if n["type"] == "group"
+               and n["acm"]["conflict"] == conflict]
+    options = env(group, "ACM_RESOLVER")["options"]
+    assert options["guard"] == f"{BROKER_KEY}/{WINDOW}" and options["mode"] == "block"
+    [listener] = [n for n in hub.values() if n["type"] == "mqtt in"
+                  and n.get("topic") == f"acm/{conflict}/state/window"]
+    [tap] = [t for t in gateway["gw_open"]["wires"][0] if t != "gw_window"]
+    [[out]] = gateway[tap]["wires"]
+    assert gateway[out]["topic"] == listener["topic"]
+    report = run_acm("analyze", "--model", str(site.model), "--format", "json")
+    assert report.code == 0 and {c["code"] for c in report.json()["conflicts"]} == {"ACM005"}
+    again = site.snapshot()
+    assert resolve(run_acm, site).code == 0
+    assert site.snapshot() == again
+
+
+def test_without_guard_true_the_actuator_listed_first_guards_across_runtimes(
     site: Site, run_acm: Any
 ) -> None:
+    """MODEL lists the heater first and marks no guard: the heater guards the window;
+    the resolver goes to the window's runtime, the heater's state comes over the broker."""
+    site.policy.write_text(POLICY.split("policy window-blocks-heater")[0], encoding="utf-8")
+    result = resolve(run_acm, site)
+    assert result.code == 0, result.err
+    conflict = conflict_of(result.err, "indirect", "gateway")
+    assert "Heater guards Window (listed before Window in the model's actuators)" in result.err
+    gateway = by_id(site.flows("gateway"))
+    [resolver] = [n for n in gateway.values() if n.get("acm", {}).get("role") == "resolver"]
+    assert resolver["wires"] == [["gw_window"]]
+    assert any(n["type"] == "mqtt in" and n.get("topic") == f"acm/{conflict}/state/heater"
+               for n in gateway.values())
+
+
+def test_both_guard_false_leaves_the_cross_runtime_conflict_listed_once(
+    tmp_path: Path, run_acm: Any
+) -> None:
+    model = MODEL.replace("effects: {temperature: increase}",
+                          "effects: {temperature: {direction: increase, guard: false}}") \
+        .replace("effects: {temperature: decrease}",
+                 "effects: {temperature: {direction: decrease, guard: false}}")
+    site = Site(tmp_path, model)
     site.policy.write_text(POLICY.split("policy window-blocks-heater")[0], encoding="utf-8")
     result = resolve(run_acm, site)
     assert result.code == 0, result.err
     lines = [line for line in result.err.splitlines() if line.startswith("acm: not resolved")]
     assert len(lines) == 1, result.err
-    assert "(indirect): no interlock policy matches" in lines[0]
+    assert "(indirect): the model declares guard: false on temperature for both" in lines[0]
     assert not [n for n in site.flows("gateway") if n["type"] == "group"]
 
 
@@ -355,15 +418,50 @@ def window_on_the_hub_too(site: Site) -> None:
 
 
 def test_without_a_policy_a_conflict_seen_by_a_runtime_and_the_site_is_listed_once(
-    site: Site, run_acm: Any
+    tmp_path: Path, run_acm: Any
 ) -> None:
+    """The hub resolves it alone (the default interlock), the site sees it whole: one line,
+    and the window's commands on the gateway reach the hub's resolver too."""
+    site = Site(tmp_path, WINDOW_GUARDS)
     window_on_the_hub_too(site)
     site.policy.write_text(POLICY.split("policy window-blocks-heater")[0], encoding="utf-8")
     result = resolve(run_acm, site)
     assert result.code == 0, result.err
     lines = [line for line in result.err.splitlines() if "(indirect)" in line]
     assert len(lines) == 1, result.err
-    assert "not resolved" in lines[0] and "no interlock policy matches" in lines[0]
+    assert lines[0].endswith("(indirect) on hub: interlock (default)")
+    conflict = conflict_of(result.err, "indirect", "hub")
+    assert any(n["type"] == "mqtt in" and n.get("topic") == f"acm/{conflict}/state/window"
+               for n in site.flows("hub"))
+
+
+def test_an_interlock_is_not_placed_inside_one_runtime_when_its_target_is_commanded_on_others(
+    tmp_path: Path, run_acm: Any
+) -> None:
+    """The gateway switches the heater too. The hub alone would interlock its own heater
+    commands only, and the cross-runtime resolution would then see the window's
+    application reach the heater's publishers: the conflict is the site's. The heater
+    gets its cross-runtime resolver, with each publisher on its application's topic; the
+    interlock is left, with the reason (one resolver per actuator), once."""
+    site = Site(tmp_path, WINDOW_GUARDS)
+    window_on_the_hub_too(site)  # the window only there: the hub alone sees both
+    gateway = [n for n in gateway_flows() if n["id"] not in ("vent", "gw_open", "gw_window")]
+    gateway += [tab("boost", "Boost"), inject("gw_boost", "boost", "gw_heater", "on"),
+                mqtt_out("gw_heater", "boost", HEATER)]
+    site.file("gateway").write_text(json.dumps(gateway), encoding="utf-8")
+    site.policy.write_text(POLICY.split("policy window-blocks-heater")[0], encoding="utf-8")
+    result = resolve(run_acm, site)
+    assert result.code == 0, result.err
+    [heater] = re.findall(r"acm: (ACM004-\w+) \(cross-runtime\) on hub: dwell \(default\)",
+                          result.err)  # the light's has the policy light
+    lines = [line for line in result.err.splitlines() if "(indirect)" in line]
+    assert len(lines) == 1, result.err
+    assert re.match(rf"acm: not resolved: ACM002-\w+ \(indirect\): Heater already gets a "
+                    rf"resolver for {heater}$", lines[0]), lines[0]
+    hub, gateway_out = by_id(site.flows("hub")), by_id(site.flows("gateway"))
+    assert hub["hub_heater"]["topic"] == f"acm/{heater}/hub~comfort"
+    assert gateway_out["gw_heater"]["topic"] == f"acm/{heater}/gateway~boost"
+    assert not [n for n in hub.values() if n.get("acm", {}).get("strategy") == "interlock"]
 
 
 def test_an_interlock_inside_one_runtime_also_hears_the_guard_on_the_others(
@@ -479,7 +577,8 @@ policy blinds-before-light {
 """, encoding="utf-8")
     result = run_acm("resolve", "--model", str(folder / "site.yaml"), "--policy", str(policy))
     assert result.code == 0, result.err
-    conflict = conflict_of(result.err, "indirect", "hub")
+    [conflict] = re.findall(r"acm: (ACM002-\w+) \(indirect\) on hub: interlock "
+                            r"\(policy blinds-before-light\)", result.err)
     gateway = json.loads((folder / "gateway.json").read_text(encoding="utf-8"))
     [tap] = [n for n in by_role(gateway, "tag") if n["acm"]["conflict"] == conflict]
     # The blinds node fixes its service: that is the state published.
@@ -587,3 +686,35 @@ def test_usage_errors(site: Site, run_acm: Any, args: tuple[str, ...], says: str
     assert result.code == 2
     assert says in result.err
     assert site.snapshot() == before
+
+
+def test_the_bundled_site_without_policies_interlocks_by_default_and_says_what_is_left(
+    tmp_path: Path, run_acm: Any
+) -> None:
+    """flows/site with no policy at all: the blinds (listed before the light) guard the
+    meeting-room light across runtimes. The window (guard: true in the model) would guard
+    the heater and the floor heating, but each already gets a resolver of its own (the
+    heater's cross-runtime one, the floor heating's direct one): both are listed as not
+    resolved with that reason, and they are the only warnings left."""
+    folder = tmp_path / "site"
+    shutil.copytree(ROOT / "flows" / "site", folder)
+    result = run_acm("resolve", "--model", str(folder / "site.yaml"))
+    assert result.code == 0, result.err
+    [meeting] = re.findall(r"acm: (ACM002-\w+) \(indirect\) on hub: interlock \(default\)",
+                           result.err)
+    assert "Meeting room blinds guards Meeting room light (listed before Meeting room light " \
+        "in the model's actuators)" in result.err
+    left = dict(re.findall(r"not resolved: (ACM002-\w+) \(indirect\): (Office (?:floor )?heat\w+) "
+                           r"already gets a resolver for ACM00[14]-\w+$", result.err, re.M))
+    assert sorted(left.values()) == ["Office floor heating", "Office heater"], result.err
+    report = run_acm("analyze", "--model", str(folder / "site.yaml"), "--format", "json",
+                     "--fail-on", "never").json()
+    warned = {c["id"] for c in report["conflicts"] if c["severity"] != "info"}
+    assert warned == set(left)
+    assert meeting not in {c["id"] for c in report["conflicts"]}
+    managed = [c for c in report["conflicts"]
+               if c["actuators"][0]["key"] == "ha:light.meeting_room"]
+    assert [c["code"] for c in managed] == ["ACM005"]
+    again = {p.name: p.read_bytes() for p in folder.glob("*.json")}
+    assert run_acm("resolve", "--model", str(folder / "site.yaml")).code == 0
+    assert {p.name: p.read_bytes() for p in folder.glob("*.json")} == again

@@ -12,15 +12,46 @@ const HTML = fs.readFileSync(path.join(__dirname, "..", "acm-bridge.html"), "utf
 const MANIFEST_FILE = path.join(__dirname, "..", "..", "acm", "data", "strategies.json");
 
 /** The plugin definition the editor script registers (it touches nothing else on load). */
-function loadEditorPlugin() {
+function loadEditorPlugin($ = () => { throw new Error("no DOM on load"); }) {
     const match = HTML.match(/<script type="text\/javascript">([\s\S]*?)<\/script>/);
     assert.ok(match, "acm-bridge.html has its editor script");
     const registered = {};
     const RED = { plugins: { registerPlugin(id, def) { registered[id] = def; } } };
     // in this realm, so that arrays it returns compare with ours
     const run = vm.runInThisContext("(function (RED, $) {" + match[1] + "\n})", { filename: "acm-bridge.html" });
-    run(RED, () => { throw new Error("no DOM on load"); });
+    run(RED, $);
     return registered["acm-bridge-editor"];
+}
+
+/** A stand-in for the few jQuery calls the form makes, as strict as a browser about
+ *  HTML: an element is made from a bare tag only (`$("<option>", {value})`), so text
+ *  from the flows can reach the page only through .text() or an attribute value, and
+ *  `html()` serialises it escaped, as the browser would show it. */
+function fakeJQuery() {
+    const escape = (t) => String(t).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+    class El {
+        constructor(tag, attrs) { this.tag = tag; this.attrs = {}; this.children = []; this.value = ""; this.attr(attrs || {}); }
+        attr(name, value) {
+            if (typeof name === "object") { for (const k of Object.keys(name)) this.attrs[k] = String(name[k]); return this; }
+            if (value === undefined) return this.attrs[name];
+            this.attrs[name] = String(value);
+            return this;
+        }
+        text(value) { this.children = [String(value)]; return this; }
+        val(value) { this.value = value; return this; }
+        appendTo(parent) { parent.children.push(this); return this; }
+        find(test) { return this.children.flatMap((c) => (typeof c === "string" ? [] : [...(test(c) ? [c] : []), ...c.find(test)])); }
+        html() {
+            return this.children.map((c) => (typeof c === "string" ? escape(c)
+                : `<${c.tag}${Object.entries(c.attrs).map(([k, v]) => ` ${k}="${escape(v)}"`).join("")}>${c.html()}</${c.tag}>`)).join("");
+        }
+    }
+    const $ = (tag, attrs) => {
+        const m = /^<([a-z]+)>$/.exec(tag);
+        if (!m) throw new Error(`the form makes elements from a bare tag only, not from ${String(tag).slice(0, 60)}`);
+        return new El(m[1], attrs);
+    };
+    return { $, El };
 }
 
 const plugin = loadEditorPlugin();
@@ -63,6 +94,7 @@ test("editor: every strategy and option of the manifest is in the form, with its
             const f = fields[i];
             if (o.type === "word") assert.deepEqual([f.control, f.choices], ["select", o.words]);
             else if (o.type === "bool") assert.deepEqual([f.control, f.choices], ["select", ["true", "false"]]);
+            else if (o.type === "actuator") assert.deepEqual([f.control, f.choices], ["select", []]);  // no finding given
             else assert.equal(f.control, "text");
             assert.equal(f.list, o.type === "texts" || o.type === "applications");
         }
@@ -128,4 +160,60 @@ test("editor: what the form sends, by the option's type", () => {
         { blocked_when: ["open", "cover.open_cover"], mode: "override", override: "off", restore: "false" });
     // names the strategy does not declare are not sent
     assert.deepEqual(model.readOptionValues(MANIFEST, "dwell", { min: "30s", max: "1m" }), { min: "30s" });
+});
+
+// -- an indirect conflict: which actuator guards which -------------------------------------
+
+const WINDOW = "ha:cover.office_window";
+const HEATER = "mqtt:mqtt.office.local:1883/office/heater/set";
+const indirect = {
+    id: "ACM002-d798a5950dd1", kind: "indirect", severity: "warning",
+    actuators: [{ key: WINDOW, name: "Office <b>window</b>" }, { key: HEATER, name: HEATER }],
+};
+
+test("editor: the interlock's guard is chosen among the conflict's actuators, the plan's choice first", () => {
+    const guard = model.optionFields(MANIFEST, "interlock", { guard: WINDOW, blocked_when: ["open"] }, null, indirect)
+        .find((f) => f.type === "actuator");
+    assert.equal(guard.key, "guard");
+    assert.equal(guard.control, "select");
+    assert.deepEqual(guard.choices, [WINDOW, HEATER]);
+    assert.equal(guard.labels[WINDOW], `Office <b>window</b> (${WINDOW})`);
+    assert.equal(guard.labels[HEATER], HEATER);  // a name that is its key is said once
+    assert.equal(guard.value, WINDOW);
+    assert.equal(guard.blank, "(default: none)");
+    // no plan: the blank choice, which leaves it to the model (guard: true, else listed first)
+    const free = model.optionFields(MANIFEST, "interlock", {}, null, indirect).find((f) => f.key === "guard");
+    assert.equal(free.value, "");
+    // a guard the flows' resolver had that is no longer among the actuators stays visible
+    const kept = model.optionFields(MANIFEST, "interlock", { guard: "ha:cover.gone" }, null, indirect)
+        .find((f) => f.key === "guard");
+    assert.deepEqual(kept.choices, [WINDOW, HEATER, "ha:cover.gone"]);
+    // what the form sends: the key, as --set guard=<key>
+    assert.deepEqual(model.readOptionValues(MANIFEST, "interlock", { blocked_when: "open", guard: HEATER }),
+        { blocked_when: ["open"], guard: HEATER });
+    assert.deepEqual(model.readOptionValues(MANIFEST, "interlock", { blocked_when: "open", guard: "" }),
+        { blocked_when: ["open"] });
+});
+
+test("editor: the guard's choices reach the page as text, never as HTML", () => {
+    const { $, El } = fakeJQuery();
+    const forms = loadEditorPlugin($).model;
+    const hostile = {
+        id: "ACM002-0123456789ab", kind: "indirect", severity: "warning",
+        actuators: [{ key: 'mqtt:b:1883/x"><img src=x onerror=alert(1)>', name: "<script>alert(2)</script>" },
+                    { key: HEATER, name: "Heater & <i>co</i>" }],
+    };
+    const box = new El("div");
+    forms.renderOptions(box, MANIFEST, "interlock", { strategy: "interlock", options: { guard: HEATER } }, hostile, null);
+    const [select] = box.find((e) => e.tag === "select" && e.attrs["data-option"] === "guard");
+    assert.ok(select, "a select for the guard");
+    assert.equal(select.value, HEATER);
+    const options = select.find((e) => e.tag === "option");
+    assert.deepEqual(options.map((o) => o.attrs.value), ["", hostile.actuators[0].key, HEATER]);
+    assert.deepEqual(options.map((o) => o.children), [["(default: none)"],
+        [`<script>alert(2)</script> (${hostile.actuators[0].key})`], [`Heater & <i>co</i> (${HEATER})`]]);
+    const html = box.html();
+    assert.doesNotMatch(html, /<script|<img|<i>/);
+    assert.match(html, /&lt;script&gt;alert\(2\)&lt;\/script&gt;/);
+    assert.match(html, /value="mqtt:b:1883\/x&quot;&gt;&lt;img src=x onerror=alert\(1\)&gt;"/);
 });

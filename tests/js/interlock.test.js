@@ -70,3 +70,23 @@ test("interlock: blocked_when is JSON-compared, strings as-is", async () => {
     await n.input(guard(true));
     assert.match(n.status(), /^heater: blocked by guard \(true\)/);
 });
+
+test("interlock: a text state matches a boolean or number guard value by its JSON text", async () => {
+    // what a policy (texts only) and the default for indirect conflicts write
+    const n = createNode("interlock", config({blocked_when: ["on", "true", "1"]}));
+    await n.input(cmd("comfort", "on"));
+    await n.input(guard(true));
+    assert.equal(n.status(), "heater: blocked by guard (true)");
+    await n.input(guard(false));
+    assert.equal(n.status(), "heater: passing (guard false)");
+    await n.input(guard(1));
+    assert.match(n.status(), /^heater: blocked by guard \(1\)/);
+    await n.input(guard(0));
+    await n.input(guard("01"));                          // texts still compare as-is
+    assert.equal(n.status(), "heater: passing (guard 01)");
+    await n.input(guard("ON"));                          // ... case included
+    assert.equal(n.status(), "heater: passing (guard ON)");
+    await n.input(guard(null));                          // no state: JSON "null" is not listed
+    assert.equal(n.status(), "heater: passing");
+    assert.deepEqual(payloads(n), ["on", "on", "on"]);   // restored when true, then 1, ended
+});

@@ -14,9 +14,13 @@ const overrideMode = opt.mode === "override";
 const hasOverride = opt.override !== undefined && opt.override !== null;
 const restore = opt.restore !== false;
 
-// Strings compare as-is, other values by their JSON text.
-function same(a, b) {
-    return typeof a === "string" || typeof b === "string" ? a === b : JSON.stringify(a) === JSON.stringify(b);
+// A state in blocked_when (b) and the guard's value (v): strings compare as-is; a
+// text state matches a value that is no string by the value's JSON text (policies
+// write texts: "true" and "1" match a boolean true and a number 1); other values
+// compare by their JSON text.
+function same(b, v) {
+    if (typeof b === "string" && typeof v !== "string") return v !== undefined && b === JSON.stringify(v);
+    return typeof b === "string" || typeof v === "string" ? b === v : JSON.stringify(b) === JSON.stringify(v);
 }
 function status(st) {
     const g = st.guard === null ? "" : " (guard " + show(st.guard) + ")";
