@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-deps lint bench clean nodered
+.PHONY: demo test test-deps lint bench clean nodered fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ test-deps: $(STAMP) nodered
 test: lint test-deps
 	node --test tests/js/ nodered-bridge/test/
 	$(BIN)/pytest -q
+
+# The fuzz suite of make test, twenty times the examples, from a fresh seed that it
+# prints (FUZZ_SEED=N repeats a run; see README.md, "Fuzzing")
+fuzz: $(STAMP)
+	@seed=$${FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	  echo "== fuzz seed $$seed (make fuzz FUZZ_SEED=$$seed repeats this run)"; \
+	  ACM_FUZZ=long $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz.py \
+	    --hypothesis-seed=$$seed
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

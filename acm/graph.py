@@ -275,10 +275,11 @@ class _Builder:
         inner = self._add_scope(
             self.by_scope.get(sub_id, []), gid + "/", tab=tab, stack=(*stack, sub_id)
         )
+        # (the loader checks ports are lists of objects; a wire's id may still be anything)
         for port in definition.get("in") or []:
             for wire in port.get("wires") or []:
                 target = wire.get("id")
-                if target in inner:
+                if isinstance(target, str) and target in inner:
                     self.edges.append((gid, inner[target]))
         for index, port in enumerate(definition.get("out") or []):
             outer_wires = node.get("wires", [])
@@ -287,6 +288,8 @@ class _Builder:
             targets = [outer[t] for t in outer_wires[index] if t in outer]
             for wire in port.get("wires") or []:
                 source = wire.get("id")
+                if not isinstance(source, str):
+                    continue
                 # a wire from the subflow's own input straight to an output
                 src_gid = gid if source == sub_id else inner.get(source)
                 if src_gid is None:

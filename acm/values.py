@@ -10,6 +10,7 @@ unions, capped so the analysis stays linear.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Final
 
 
@@ -65,13 +66,25 @@ def const_text(value: Value) -> str:
     return decoded if isinstance(decoded, str) else value
 
 
+def to_number(value: Any) -> float:
+    """``float(value)``, but an integer beyond any double is ±infinity, as JavaScript reads it.
+
+    (``float(10**400)`` raises OverflowError; JSON in a flows file may hold such a number.)
+    Raises TypeError or ValueError as ``float`` does.
+    """
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def typed_constant(value: Any, value_type: str | None) -> Value:
     """Value of a Node-RED typed input (``str``, ``num``, ``bool``, ``json``...)."""
     if value_type in (None, "", "str"):
         return const("" if value is None else str(value))
     if value_type == "num":
         try:
-            number = float(value)
+            number = to_number(value)
         except (TypeError, ValueError):
             return UNKNOWN
         return const(int(number) if number.is_integer() else number)

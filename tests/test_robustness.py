@@ -169,3 +169,146 @@ def test_escape_sequences_from_flows_do_not_reach_the_terminal(run_acm, write_fl
     assert result.code == 1
     assert "\x1b" not in result.out and "\x07" not in result.out
     assert "Evening\\x1b]0;pwned\\x07\\x1b[2J" in result.out  # shown, harmlessly
+
+
+# ------------------------------------------------------------------ found by tests/test_fuzz.py
+
+
+def test_a_number_beyond_any_double_is_infinity_not_a_crash(run_acm, write_flows) -> None:  # type: ignore[no-untyped-def]
+    """JSON may hold 10**400 where a number is typed; JavaScript reads it as Infinity."""
+    huge = 10**400
+    flows = [tab("t1", "Comfort"), tab("t2", "Night"), broker(),
+             node("a", "inject", "t1", [["o1"]], payload=huge, payloadType="num"),
+             node("o1", "mqtt out", "t1", [], topic="home/heater/setpoint", broker="broker"),
+             node("b", "inject", "t2", [["s"]], payload="5", payloadType="num"),
+             node("s", "switch", "t2", [["o2"]], property="payload", propertyType="msg",
+                  rules=[{"t": "lt", "v": huge, "vt": "num"}], outputs=1),
+             node("o2", "mqtt out", "t2", [], topic="home/heater/setpoint", broker="broker")]
+    result = run_acm("analyze", str(write_flows(flows)), "--format", "json")
+    assert result.code == 1, result.err  # Infinity and 5 differ: an error-level conflict
+    (conflict,) = result.json()["conflicts"]
+    assert conflict["severity"] == "error"
+
+
+def test_switch_operands_beyond_range_or_depth_are_decided_at_run_time() -> None:
+    from acm.catalog.switch import switch_routes
+    from acm.values import const
+
+    shape = (const(""), const(5))
+    for rule in ({"t": "gt", "v": 10**400, "vt": "num"},  # 5 > Infinity: never
+                 {"t": "eq", "v": "[" * 5000, "vt": "json"},  # too deep to read: may match
+                 {"t": "eq", "v": "9" * 5000, "vt": "json"}):  # too many digits: may match
+        switch = {"type": "switch", "property": "payload", "propertyType": "msg",
+                  "rules": [rule], "wires": [[]]}
+        (port,) = switch_routes(switch, frozenset({shape}))
+        assert bool(port) is (rule["t"] == "eq"), rule
+
+
+def test_a_regex_that_backtracks_without_groups_is_decided_at_run_time() -> None:
+    """'a*a*a*a*a*a*!' on 60 a's would search for hours; the branch is kept instead."""
+    import time
+
+    from acm.catalog.switch import switch_routes
+    from acm.values import const
+
+    switch = {"type": "switch", "property": "payload", "propertyType": "msg",
+              "rules": [{"t": "regex", "v": "a*" * 6 + "!", "vt": "str"}], "wires": [[]]}
+    shape = (const(""), const("a" * 60))
+    started = time.monotonic()
+    (port,) = switch_routes(switch, frozenset({shape}))
+    assert time.monotonic() - started < 1
+    assert port == {shape}  # may match: decided at run time
+    plain = {**switch, "rules": [{"t": "regex", "v": "^a+!?$", "vt": "str"}]}
+    assert switch_routes(plain, frozenset({shape})) == [frozenset({shape})]  # still decided
+    other = (const(""), const("b"))
+    assert switch_routes(plain, frozenset({other})) == [frozenset()]
+
+
+def test_subflows_that_double_per_level_are_refused_not_expanded(run_acm, write_flows) -> None:  # type: ignore[no-untyped-def]
+    """Each subflow holds two instances of the next: 30 levels would be 2**30 nodes."""
+    flows: list[dict[str, Any]] = [tab("t", "T"), broker()]
+    depth = 30
+    for k in range(depth):
+        inner = f"subflow:s{k + 1}" if k + 1 < depth else "mqtt out"
+        flows += [{"id": f"s{k}", "type": "subflow", "name": f"s{k}",
+                   "in": [{"wires": [{"id": f"s{k}a"}, {"id": f"s{k}b"}]}], "out": []},
+                  node(f"s{k}a", inner, f"s{k}", topic="a/set", broker="broker"),
+                  node(f"s{k}b", inner, f"s{k}", topic="a/set", broker="broker")]
+    flows += [node("i", "inject", "t", [["sf"]]), node("sf", "subflow:s0", "t")]
+    path = write_flows(flows)
+    result = run_acm("analyze", str(path))
+    assert result.code == 2, result.err
+    assert result.err.startswith(f"acm: error: {path}: subflow instances expand to more than")
+    assert len(result.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("z", [["t1"], {"id": "t1"}])
+def test_resolve_with_a_z_that_is_not_text(run_acm, tmp_path: Path, z: Any) -> None:  # type: ignore[no-untyped-def]
+    """A node's tab given as a list or object once crashed the layout of resolve (exit 3)."""
+    flows = _conflict_flows("Lamp") + [{"id": "c", "type": "comment", "z": z, "x": 10, "y": 10}]
+    path = tmp_path / "flows.json"
+    path.write_text(json.dumps(flows), encoding="utf-8")
+    original = path.read_bytes()
+    result = run_acm("resolve", str(path), "-o", str(path))
+    assert result.code in (0, 2), result.err
+    assert "internal error" not in result.err
+    if result.code == 2:
+        assert path.read_bytes() == original
+
+
+def test_a_function_that_takes_actuators_is_checked_before_evaluation() -> None:
+    """'where not compounding(0, 0)' once raised TypeError while analysing (exit 3).
+
+    A function declares which arguments must be variables of a binding type;
+    the check then rejects anything else at file:line:column.
+    """
+    from acm.dsl.check import Attribute, Function, Vocabulary, check_rule
+    from acm.dsl.parser import parse_rules
+    from acm.errors import RuleError
+
+    def effects(a: Any, b: Any) -> frozenset[str]:
+        raise AssertionError("never evaluated")
+
+    vocab = Vocabulary(types={"actuator": {"name": Attribute(lambda f: f, "its name")}},
+                       functions={"opposing": Function(2, effects, "doc",
+                                                        params=("actuator", "actuator")),
+                                  "loose": Function(1, effects, "doc")})
+    rule = ("rule r {{\n  for actuator a, actuator b\n  where {}\n  severity info\n"
+            "  message \"m\"\n}}\n")
+    check_rule(parse_rules(rule.format("opposing(a, b) == opposing(b, a)"), "x.acm").rules[0],
+               vocab)
+    check_rule(parse_rules(rule.format("loose(0)"), "x.acm").rules[0], vocab)  # not declared
+    for bad, column in (("opposing(0, b)", 18), ("opposing(a, a.name)", 23),
+                        ("not opposing(a, none)", 25)):
+        with pytest.raises(RuleError) as caught:
+            check_rule(parse_rules(rule.format(bad), "x.acm").rules[0], vocab)
+        assert str(caught.value).startswith(f"x.acm:3:{column}: argument ")
+        assert "must be a variable of type actuator" in str(caught.value)
+
+
+@pytest.mark.parametrize("where", ["(0 | a) != none", "a == b", "count(a.effects | b.effects) >= 0",
+                                   "count(a.nodes & a) == 0"])
+def test_rules_that_use_a_bound_actuator_as_a_value(run_acm, tmp_path: Path, where: str) -> None:  # type: ignore[no-untyped-def]
+    """A set or join of actuators themselves (or of a mapping) once raised TypeError: unhashable."""
+    rules = tmp_path / "site.acm"
+    rules.write_text(f'rule x {{\n  for actuator a, actuator b\n  where {where}\n'
+                     f'  severity info\n  message "{{a.effects | a}}"\n}}\n', encoding="utf-8")
+    building = Path(__file__).resolve().parent.parent / "flows" / "building" / "flows.json"
+    result = run_acm("analyze", str(building), "--rules", str(rules), "--format", "json")
+    assert result.code in (0, 1), result.err
+    found = [c for c in result.json()["conflicts"] if c["rule"] == "x"]
+    assert bool(found) is (where != "a == b")  # two variables never bind one actuator
+
+
+@pytest.mark.parametrize("side", ["in", "out"])
+def test_a_subflow_port_wire_whose_id_is_not_text(run_acm, write_flows, side: str) -> None:  # type: ignore[no-untyped-def]
+    """{"wires": [{"id": []}]} in a subflow's ports once raised TypeError: unhashable."""
+    ports = {"in": [{"wires": [{"id": "so"}]}], "out": []}
+    ports[side] = [{"wires": [{"id": []}, {"id": {"a": 1}}, {"id": None}]}]
+    flows = [tab("t", "T"), broker(),
+             {"id": "sf", "type": "subflow", "name": "Set light", **ports},
+             node("so", "mqtt out", "sf", topic="home/hall/light/set", broker="broker"),
+             node("i", "inject", "t", [["s1"]], payload="on", payloadType="str"),
+             node("s1", "subflow:sf", "t", [["d"]]), node("d", "debug", "t")]
+    result = run_acm("analyze", str(write_flows(flows)))
+    assert result.code in (0, 1), result.err

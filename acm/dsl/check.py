@@ -26,6 +26,9 @@ class Function:
     arity: int
     impl: Callable[..., Any]
     doc: str
+    # For each argument, the binding type it must be a variable of (``"actuator"``),
+    # or None for any value; empty: no argument is checked.
+    params: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,14 @@ def check_expr(expr: ast.Expr, scope: Mapping[str, str], vocab: Vocabulary) -> N
             )
         for arg in expr.args:
             check_expr(arg, scope, vocab)
+        for index, (arg, wanted) in enumerate(zip(expr.args, function.params, strict=False)):
+            if wanted is not None and not (isinstance(arg, ast.Var)
+                                           and scope.get(arg.name) == wanted):
+                raise RuleError(
+                    f"argument {index + 1} of {expr.function}() must be a variable of type "
+                    f"{wanted} (as bound by 'for {wanted} a')",
+                    str(arg.pos),
+                )
         return
     if isinstance(expr, ast.Not):
         check_expr(expr.operand, scope, vocab)

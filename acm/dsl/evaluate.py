@@ -80,11 +80,9 @@ def compile_expr(expr: ast.Expr, scope: Mapping[str, str], vocab: Vocabulary) ->
 def _as_set(value: Any) -> frozenset[Any]:
     if value is None:
         return frozenset()
-    if isinstance(value, (set, frozenset)):
-        return frozenset(value)
-    if isinstance(value, (list, tuple)):
-        return frozenset(value)
-    return frozenset({value})
+    if isinstance(value, (set, frozenset, list, tuple)):
+        return frozenset(_hashable(v) for v in value)
+    return frozenset({_hashable(value)})
 
 
 def _contains(container: Any, item: Any) -> bool:
@@ -195,11 +193,34 @@ def _combinations(plan: Plan, candidates: Mapping[str, list[Any]]) -> Iterator[E
 
 
 def _hashable(value: Any) -> Any:
+    """``value`` as a set element or join key: equal values give equal keys."""
     if isinstance(value, (set, list)):
-        return frozenset(value)
+        return frozenset(_hashable(v) for v in value)
     if isinstance(value, dict):
-        return frozenset(value.items())
+        return frozenset((k, _hashable(v)) for k, v in value.items())
+    try:
+        hash(value)
+    except TypeError:  # a bound thing itself ('a' rather than 'a.key'): itself, by identity
+        return _Itself(value)
     return value
+
+
+class _Itself:
+    """A value that cannot be hashed, as a set element: equal only to itself."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Itself) and other.value is self.value
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 def render(template: ast.Template, scope: Mapping[str, str], vocab: Vocabulary,
