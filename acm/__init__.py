@@ -7,19 +7,38 @@ Library API (the CLI and the editor bridge are thin shells over it)::
     for finding in report.findings:
         print(finding.severity, finding.message)
     print(acm.render(report, "json"))
+
+The names below are imported on first use (PEP 562 module ``__getattr__``):
+``import acm`` costs next to nothing, so a command that does not analyse
+(``acm --help``, ``acm rules``) never loads the graph stack.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .engine import analyze, analyze_flows, analyze_model
-from .errors import AcmError, FlowsError, ModelError, RuleError
-from .findings import Finding, Report
-from .flows import Flows, flows_from_data, load_flows
-from .model import Model, load_model
-from .output import FORMATTERS, render
-from .rules import RuleSet, load_ruleset
+if TYPE_CHECKING:
+    from .engine import analyze, analyze_flows, analyze_model
+    from .errors import AcmError, FlowsError, ModelError, RuleError
+    from .findings import Finding, Report
+    from .flows import Flows, flows_from_data, load_flows
+    from .model import Model, load_model
+    from .output import FORMATTERS, render
+    from .rules import RuleSet, load_ruleset
+
+#: Public name -> the submodule that defines it.
+_LAZY = {
+    "analyze": "engine", "analyze_flows": "engine", "analyze_model": "engine",
+    "AcmError": "errors", "FlowsError": "errors", "ModelError": "errors", "RuleError": "errors",
+    "Finding": "findings", "Report": "findings",
+    "Flows": "flows", "flows_from_data": "flows", "load_flows": "flows",
+    "Model": "model", "load_model": "model",
+    "FORMATTERS": "output", "render": "output",
+    "RuleSet": "rules", "load_ruleset": "rules",
+}
 
 __all__ = [
     "AcmError",
@@ -42,3 +61,16 @@ __all__ = [
     "load_ruleset",
     "render",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'acm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

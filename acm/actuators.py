@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
-from typing import Any
+from functools import cached_property, partial
+from typing import Any, NamedTuple
 
 from .catalog import ACTUATOR_TYPES, CHANNEL, DEVICE, STATE, Target, acm_role, actuator_targets
 from .catalog.homeassistant import applies_to, entity_role
@@ -21,17 +21,22 @@ from .propagate import Propagation, Source
 from .values import UNKNOWN, Value
 
 
-@dataclass(frozen=True)
-class NodeRef:
-    """A node as it is in a flows file."""
+class NodeRef(NamedTuple):
+    """A node as it is in a flows file.
+
+    A named tuple (immutable, hashed in C): findings, suppressions and labels
+    keep NodeRefs in sets and dicts, tens of thousands of them on a large site.
+    """
 
     runtime: str
     id: str
 
 
-@dataclass(frozen=True)
-class Command:
-    """One way an application commands an actuator: who starts it, which feature, what value."""
+class Command(NamedTuple):
+    """One way an application commands an actuator: who starts it, which feature, what value.
+
+    A named tuple, like :class:`NodeRef`: commands are kept in ordered sets (dict keys).
+    """
 
     source: Source  # the application and the provenance of its trigger
     feature: str | None  # feature of the device; None: the whole device (or not known)
@@ -53,13 +58,14 @@ class Driver:
     application: str
     sends: tuple[Command, ...]
 
-    @property
+    # Worked out once: rules and reports read them per actuator, several times.
+    @cached_property
     def commands(self) -> frozenset[Value]:
         return frozenset(c.value for c in self.sends)
 
-    @property
+    @cached_property
     def provenances(self) -> frozenset[str]:
-        return frozenset(c.provenance for c in self.sends)
+        return frozenset(c.source.provenance for c in self.sends)
 
     def keeping(self, test: Callable[[Command], bool]) -> Driver | None:
         """This driver with only the commands that pass ``test`` (None if none do)."""
@@ -118,13 +124,13 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
     """One pass over the actuator nodes; no graph walks besides reading paths."""
     by_key: dict[str, dict[str, Any]] = {}
     unknown: list[UnknownTarget] = []
+    configs = {runtime: config_lookup(flows.by_id) for runtime, flows in fg.flows.items()}
     for gid, info in fg.info.items():
         if info.type not in ACTUATOR_TYPES:
             continue
         runtime = info.runtime
-        flows = fg.flows[runtime]
         node = with_env(info, fg)
-        config = config_lookup(flows.by_id)
+        config = configs[runtime]
         ref = NodeRef(runtime, info.origin)
         reached = prop.reach.get(gid, {})
         if not any(r.pred is not None or r.shapes for r in reached.values()):
@@ -305,21 +311,28 @@ _ROLE_ORDER = (DEVICE, STATE, CHANNEL)  # an actuator some node commands as a de
 class PathFinder:
     """Reads, on demand, the path from a trigger of an application to an actuator node.
 
-    Only findings need paths, so they are not computed for every actuator.
+    Only findings need paths, so they are not computed for every actuator; each
+    is read once (several rules report on one actuator).
     """
 
     def __init__(self, fg: FlowGraph, prop: Propagation) -> None:
         self.fg = fg
         self.prop = prop
+        self.read: dict[tuple[str, Source], tuple[NodeRef, ...]] = {}
 
     def __call__(self, gid: str, source: Source) -> tuple[NodeRef, ...]:
+        found = self.read.get((gid, source))
+        if found is not None:
+            return found
         refs: list[NodeRef] = []
+        info = self.fg.info
         for step in self.prop.path(gid, source):
-            info: GraphNode = self.fg.info[step]
-            ref = NodeRef(info.runtime, info.origin)
+            node: GraphNode = info[step]
+            ref = NodeRef(node.runtime, node.origin)
             if not refs or refs[-1] != ref:  # a subflow instance and its entry share no id
                 refs.append(ref)
-        return tuple(refs)
+        found = self.read[(gid, source)] = tuple(refs)
+        return found
 
 
 def merge_model(scan: ActuatorScan, declared: Sequence[Any],

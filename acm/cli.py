@@ -2,11 +2,16 @@
 
 Exit codes: 0 nothing at or above ``--fail-on``; 1 conflicts at or above it;
 2 bad input or usage (one line on stderr naming where and what).
+
+Each command imports the library modules it uses when it runs: ``acm --help``
+loads click and this file only, and no command but those that build a flow
+graph pays for networkx (tests/test_startup.py checks it).
 """
 
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import os
 import sys
@@ -18,25 +23,19 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
-from .baseline import apply_baseline, load_baseline
-from .baseline import write_baseline as write_baseline_file
-from .engine import analyze_flows, analyze_model, model_applications
 from .errors import AcmError
 from .files import printable, terminal_safe, write_atomic
-from .findings import SEVERITIES, Report
-from .flows import flows_from_data, load_flows
-from .model import Model, load_model
-from .output import FORMATTERS, render
-from .policy import STRATEGIES, load_policies, policy_from_options
-from .resolve import ResolveResult, describe_changes
-from .resolve import resolve as resolve_flows
-from .resolve import revert as revert_flows
-from .rules import load_ruleset
+from .output import FORMATS
 
 if TYPE_CHECKING:
+    from .findings import Report
+    from .model import Model
     from .nodered import AdminClient
+    from .resolve import ResolveResult
 
-FAIL_ON = [*reversed(SEVERITIES), "never"]
+#: acm.findings.SEVERITIES from the highest, then "never" (written out: importing
+#: acm.findings would load the analysis for --help; a test keeps the two in step).
+FAIL_ON = ["error", "warning", "info", "never"]
 USER_ENV = "ACM_NODERED_USERNAME"
 PASSWORD_ENV = "ACM_NODERED_PASSWORD"
 
@@ -46,6 +45,27 @@ RULES_OPTION = click.option(
     help="Rule file in the ACM rule language; adds rules or overrides built-in ones. "
     "Repeatable.",
 )
+
+
+class StrategyChoice(click.Choice[str]):
+    """``--strategy``: the names of acm.policy.STRATEGIES, read when first needed.
+
+    (The list comes from the strategy manifest through the rule-language
+    modules, which ``acm --help`` should not load.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from .policy import STRATEGIES
+
+        return tuple(sorted(STRATEGIES))
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass  # always read from the manifest
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 88})
@@ -78,7 +98,7 @@ def cli() -> None:
               help="Deployment model (YAML): analyse every runtime's flows together. With "
               "FLOWS too, report only conflicts that involve that runtime's flows.")
 @RULES_OPTION
-@click.option("--format", "-f", "fmt", type=click.Choice(list(FORMATTERS)), default="text",
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="text",
               show_default=True, help="Output format.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
               help="Exit 1 when a conflict at or above this severity is found.")
@@ -109,10 +129,17 @@ def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str]
       acm analyze flows.json --write-baseline acm-baseline.json
       acm analyze flows.json --baseline acm-baseline.json --fail-on warning
     """
+    from .engine import analyze_flows, analyze_model
+    from .flows import load_flows
+    from .output import render
+    from .rules import load_ruleset
+
     if flows is None and model_path is None:
         raise click.UsageError("give a FLOWS file, or --model MODEL (or both)")
     ruleset = load_ruleset(rule_files)
     if model_path is not None:
+        from .model import load_model  # YAML and JSON Schema: only for a model
+
         model = load_model(model_path)
         if not model.runtimes:
             raise AcmError("the model lists no runtimes: there are no flows to analyse "
@@ -128,8 +155,12 @@ def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str]
             loaded = load_flows(flows)
         report = analyze_flows({"local": loaded}, ruleset)
     if baseline:
+        from .baseline import apply_baseline, load_baseline
+
         report = apply_baseline(report, load_baseline(baseline))
     if write_baseline:
+        from .baseline import write_baseline as write_baseline_file
+
         count = write_baseline_file(report, write_baseline)
         click.echo(f"acm: recorded {count} conflict(s) in {write_baseline}", err=True)
     write_output(render(report, fmt), output)
@@ -161,6 +192,11 @@ def check(files: Sequence[str], rule_files: Sequence[str], fail_on: str) -> int:
       acm check flows/*.json
       acm check --fail-on warning site-a/flows.json site-b/flows.json
     """
+    from .engine import analyze_flows
+    from .flows import load_flows
+    from .output import render
+    from .rules import load_ruleset
+
     ruleset = load_ruleset(rule_files)
     worst = 0
     for name in files:
@@ -195,6 +231,9 @@ def model_check(model_path: str) -> int:
     Example:
       acm model check site.yaml
     """
+    from .engine import model_applications
+    from .model import load_model
+
     loaded = load_model(model_path)
     sources = loaded.load_flows()
     model_applications(loaded, sources)
@@ -249,6 +288,8 @@ def _print_plan(result: ResolveResult) -> None:
 def _model_runtime(model_path: str | None, flows: str) -> tuple[Model | None, str]:
     if model_path is None:
         return None, "local"
+    from .model import load_model
+
     model = load_model(model_path)
     return model, model.runtime_of_flows(flows).id
 
@@ -274,7 +315,7 @@ def _model_runtime(model_path: str | None, flows: str) -> tuple[Model | None, st
 @click.option("--only", "only", multiple=True, metavar="ID",
               help="Resolve only this conflict (id from the report); others keep the "
               "resolvers they have. Repeatable.")
-@click.option("--strategy", type=click.Choice(sorted(STRATEGIES)),
+@click.option("--strategy", type=StrategyChoice(),
               help="With --only: use this strategy instead of the policies.")
 @click.option("--set", "settings", multiple=True, metavar="OPTION=VALUE",
               help="With --strategy: an option, e.g. ttl=15m, order=safety,comfort, "
@@ -311,6 +352,12 @@ def resolve(flows: str | None, model_path: str | None, policy_files: Sequence[st
       acm resolve --model site.yaml --policy site.policy          (in place)
       acm resolve --model site.yaml --policy site.policy --out-dir resolved/
     """
+    from .flows import load_flows
+    from .policy import load_policies, policy_from_options
+    from .resolve import describe_changes
+    from .resolve import resolve as resolve_flows
+    from .rules import load_ruleset
+
     if flows is None:
         return _resolve_site(model_path, policy_files, rule_files, output, out_dir, diff,
                              show_plan, only, strategy, settings)
@@ -352,6 +399,10 @@ def _resolve_site(model_path: str | None, policy_files: Sequence[str],
                   diff: bool, show_plan: bool, only: Sequence[str], strategy: str | None,
                   settings: Sequence[str]) -> int:
     """``acm resolve --model MODEL`` without FLOWS: every runtime's flows file."""
+    from .model import load_model
+    from .policy import load_policies
+    from .resolve import describe_changes
+    from .rules import load_ruleset
     from .site import resolve_site, site_files, write_site
 
     if model_path is None:
@@ -440,6 +491,10 @@ def revert(flows: str | None, url: str | None, output: str | None, diff: bool, d
       acm revert flows.resolved.json --diff
       ACM_NODERED_TOKEN=... acm revert --url http://127.0.0.1:1880 --dry-run
     """
+    from .flows import load_flows
+    from .resolve import describe_changes
+    from .resolve import revert as revert_flows
+
     if url:
         client = _client(url, token_file, ca_file)
         return _update(client, revert_flows, Path(backup_dir), dry_run)
@@ -484,6 +539,12 @@ def apply(url: str, model_path: str | None, policy_files: Sequence[str],
       ACM_NODERED_TOKEN=... acm apply --url https://pi.local:1880 --policy site.policy
       acm apply --url http://127.0.0.1:1880 --model site.yaml --ca-file ca.pem
     """
+    from .flows import flows_from_data
+    from .model import load_model
+    from .policy import load_policies
+    from .resolve import resolve as resolve_flows
+    from .rules import load_ruleset
+
     policies = load_policies(policy_files)
     ruleset = load_ruleset(rule_files)
     model = load_model(model_path) if model_path else None
@@ -532,6 +593,8 @@ def _update(client: AdminClient, change: Callable[[list[Any]], list[Any]], backu
             dry_run: bool) -> int:
     from .model import without_userinfo as public_url
     from .nodered import update_flows
+    from .resolve import describe_changes
+
     if dry_run:
         current, rev = client.get_flows()
         changed = change(copy.deepcopy(current))
@@ -590,7 +653,14 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
       acm deploy site.yaml --resolve --policy site.policy
       acm deploy site.yaml --only hub
     """
+    from .engine import analyze_flows, model_applications
+    from .flows import flows_from_data
+    from .model import load_model
     from .model import without_userinfo as public_url
+    from .output import render
+    from .policy import load_policies
+    from .resolve import describe_changes
+    from .rules import load_ruleset
     from .site import client_for, resolve_site
     from .site import deploy as deploy_site
 
@@ -689,6 +759,8 @@ def watch_command(model_path: str | None, urls: Sequence[str], token_file: str |
       acm watch site.yaml
       acm watch --url http://pi:1880 --once --timeout 60 --json
     """
+    from .model import load_model
+    from .rules import load_ruleset
     from .watch import Watcher, runtime_for_url, runtimes_from_model
 
     def log(line: str) -> None:
@@ -709,6 +781,7 @@ def watch_command(model_path: str | None, urls: Sequence[str], token_file: str |
         runtimes = [runtime_for_url(url, _client(url, token_file, ca_file).token, ca_file or True)
                     for url in urls]
     watcher = Watcher(runtimes, model, ruleset, log=log)
+    gc.enable()  # it runs until stopped: cycles (sockets, tracebacks) must be collected
 
     def show(event: Any) -> None:
         click.echo(json.dumps(event.document(), ensure_ascii=False) if as_json
@@ -758,7 +831,10 @@ def graph_command(source: str, as_model: bool, rule_files: Sequence[str], fmt: s
       acm graph flows.json | dot -Tpng > flows.png Graphviz DOT on standard output
     """
     from .draw import picture
+    from .engine import analyze_flows, analyze_model
+    from .flows import load_flows
     from .output import graph_dot, graph_html, graph_svg
+    from .rules import load_ruleset
 
     if fmt is None:
         fmt = GRAPH_FORMATS.get(Path(output).suffix.lower(), "dot") if output != "-" else "dot"
@@ -766,6 +842,8 @@ def graph_command(source: str, as_model: bool, rule_files: Sequence[str], fmt: s
     if as_model or (source != "-" and Path(source).suffix.lower() in (".yaml", ".yml")):
         if source == "-":
             raise click.UsageError("--model needs a model file, not standard input")
+        from .model import load_model
+
         site = load_model(source)
         report = analyze_model(site, ruleset)
         drawing = picture(report, site)
@@ -796,6 +874,8 @@ def rules_command(rule_files: Sequence[str], explain: str | None) -> int:
       acm rules --explain ACM002
       acm rules --rules site.acm        # check a rule file: errors name file:line:column
     """
+    from .rules import load_ruleset
+
     ruleset = load_ruleset(rule_files)
     if explain:
         info = ruleset.find(explain)
@@ -869,6 +949,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(argv) if argv is not None else sys.argv[1:]
     debug = "--debug" in args or os.environ.get("ACM_DEBUG", "") not in ("", "0")
     args = [a for a in args if a != "--debug"]
+    # No cyclic garbage collection for the run (restored after): a command loads,
+    # analyses and renders data that is acyclic and alive until the end, and the
+    # collector's passes over it cost more than the analysis itself on a large
+    # site (reference counting frees everything as usual). `acm watch`, which
+    # runs for days, turns it back on.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return _run(args)
     except Exception as exc:  # noqa: BLE001 - the last line of defence, by design
@@ -878,6 +965,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"acm: internal error ({what}); this is a bug in ACM: please report it "
                    "with the input, run with --debug for the traceback", err=True)
         return 3
+    finally:
+        if collecting:
+            gc.enable()
+        else:
+            gc.disable()  # as it was, even after watch turned it on
 
 
 def _run(args: list[str]) -> int:

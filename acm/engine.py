@@ -9,14 +9,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .actuators import NodeRef, PathFinder, config_lookup, find_actuators, merge_model
-from .catalog import gates
+from .catalog import GATED_TYPES, gates
 from .errors import ModelError
 from .findings import Application, Report, count_by_severity, report_order
 from .flows import Flows, load_flows
 from .graph import FlowGraph, build_graph
-from .model import Model, load_model
 from .propagate import Propagation, Source, propagate
 from .rules import (
     ActuatorFacts,
@@ -27,6 +27,9 @@ from .rules import (
     load_ruleset,
 )
 from .suppress import apply_suppressions, find_suppressions
+
+if TYPE_CHECKING:  # the model (YAML, JSON Schema) is imported only to read one
+    from .model import Model
 
 
 def default_applications(sources: Mapping[str, Flows]) -> dict[tuple[str, str], Application]:
@@ -100,6 +103,8 @@ def _canonical_keys(aliases: Mapping[str, str], members: Mapping[str, Sequence[s
 
 def analyze_model(model: Model | str | Path, ruleset: RuleSet | None = None) -> Report:
     """Analyse every runtime of a deployment model together."""
+    from .model import Model, load_model
+
     if not isinstance(model, Model):
         model = load_model(model)
     sources = model.load_flows()
@@ -180,8 +185,12 @@ def _analyze(
 
     lookups = {runtime: config_lookup(flows.by_id) for runtime, flows in fg.flows.items()}
 
+    no_gates: frozenset[str] = frozenset()
+
     def gates_of(gid: str) -> frozenset[str]:
         info = fg.info[gid]
+        if info.type not in GATED_TYPES:  # most nodes: no need to ask the catalog
+            return no_gates
         return gates(info.node, lookups[info.runtime])
 
     prop = propagate(fg, source_of, gates_of)

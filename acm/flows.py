@@ -16,6 +16,7 @@ import gc
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,10 @@ class Flows:
     When the file defines an id more than once, ``nodes`` holds the last
     definition (where the last one stands) and ``duplicates`` says where
     every definition was.
+
+    Loaded flows are not changed afterwards (commands that rewrite flows work
+    on copies of the nodes), so :attr:`tabs` and :attr:`subflows` are worked
+    out once, on first use.
     """
 
     source: str
@@ -115,12 +120,14 @@ class Flows:
         raise FlowsError(f"duplicate node id {first.id} at {first.places()}{others}; "
                          f"fix the file before {before}", self.source)
 
-    @property
-    def tabs(self) -> list[Node]:
-        return [n for n in self.nodes if n["type"] == "tab"]
+    @cached_property
+    def tabs(self) -> tuple[Node, ...]:
+        """The tabs, in file order."""
+        return tuple(n for n in self.nodes if n["type"] == "tab")
 
-    @property
-    def subflows(self) -> dict[str, Node]:
+    @cached_property
+    def subflows(self) -> Mapping[str, Node]:
+        """Subflow definitions by id."""
         return {n["id"]: n for n in self.nodes if n["type"] == "subflow"}
 
     def tab_label(self, tab_id: str) -> str:
@@ -182,6 +189,7 @@ def flows_from_data(data: Any, source: str = "<flows>") -> Flows:
             source,
         )
     last: dict[str, int] = {}  # id -> index of its last definition (Node-RED keeps that one)
+    by_id: dict[str, Node] = {}
     for index, node in enumerate(raw):
         if not isinstance(node, dict):
             raise FlowsError(f"element {index} is not a node object", source)
@@ -191,16 +199,22 @@ def flows_from_data(data: Any, source: str = "<flows>") -> Flows:
         if not isinstance(node_type, str) or not node_type:
             raise FlowsError(f"node {node_id} has no string 'type'", source)
         last[node_id] = index
+        by_id[node_id] = node
     nodes: list[Node] = []
-    by_id: dict[str, Node] = {}
     repeated: dict[str, list[int]] = {}
-    for index, node in enumerate(raw):
-        if last[node["id"]] != index:  # an earlier definition: Node-RED's allNodes drops it
-            repeated.setdefault(node["id"], []).append(index)
-            continue
-        _check_shape(node, source)
-        nodes.append(node)
-        by_id[node["id"]] = node
+    if len(last) == len(raw):  # every id once (the usual case): nothing to drop
+        for node in raw:
+            _check_shape(node, source)
+        nodes = list(raw)
+    else:
+        by_id = {}  # in the order of the definitions kept
+        for index, node in enumerate(raw):
+            if last[node["id"]] != index:  # an earlier definition: Node-RED's allNodes drops it
+                repeated.setdefault(node["id"], []).append(index)
+                continue
+            _check_shape(node, source)
+            nodes.append(node)
+            by_id[node["id"]] = node
     if any(n["type"] == "group" for n in nodes):
         nodes = restore_markers(nodes)
         by_id = {n["id"]: n for n in nodes}
@@ -258,24 +272,42 @@ def _strings(value: Any) -> bool:
     return type(value) is list and all(type(v) is str for v in value)
 
 
+def _wires_ok(wires: Any) -> bool:
+    """``wires`` is a list of lists of node ids (written out: it runs once per node)."""
+    if not isinstance(wires, list):
+        return False
+    for port in wires:
+        if type(port) is not list:
+            return False
+        for target in port:
+            if type(target) is not str:
+                return False
+    return True
+
+
+def _not_number(value: Any) -> bool:
+    """A coordinate that is there but is no number (JSON's int and float are the fast way)."""
+    if value is None or type(value) is int or type(value) is float:
+        return False
+    return isinstance(value, bool) or not isinstance(value, (int, float))
+
+
 def _check_shape(node: Node, source: str) -> None:
     """A node's fields that the analysis walks must have the shapes Node-RED writes."""
     node_id = node["id"]
-    wires = node.get("wires", [])
-    if not isinstance(wires, list) or not all(_strings(port) for port in wires):
+    if "wires" in node and not _wires_ok(node["wires"]):
         raise FlowsError(f"node {node_id} has malformed 'wires' (expected lists of node ids)",
                          source)
     node_type = node["type"]
-    if node_type.startswith("link ") and "links" in node and not _strings(node["links"]):
+    if "links" in node and node_type.startswith("link ") and not _strings(node["links"]):
         raise FlowsError(f"node {node_id} has malformed 'links' (expected a list of node ids)",
                          source)
     for axis in ("x", "y"):
-        value = node.get(axis)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        if _not_number(node.get(axis)):
             raise FlowsError(f"node {node_id} has a non-numeric '{axis}'", source)
     env = node.get("env")  # read on tabs, subflows and their instances (contrib nodes may differ)
-    if (node_type in ("tab", "subflow") or node_type.startswith("subflow:")) \
-            and env is not None \
+    if env is not None \
+            and (node_type in ("tab", "subflow") or node_type.startswith("subflow:")) \
             and not (isinstance(env, list) and all(isinstance(item, dict) for item in env)):
         raise FlowsError(f"node {node_id} has malformed 'env' (expected a list of objects)",
                          source)
@@ -320,6 +352,7 @@ def _single_flow(data: Mapping[str, Any], source: str) -> list[Any]:
 def _check_references(flows: Flows) -> None:
     """Dangling wires and subflow instances of missing definitions are errors."""
     subflows = flows.subflows
+    by_id = flows.by_id
     for node in flows.nodes:
         node_type = node["type"]
         if node_type.startswith("subflow:") and node_type[8:] not in subflows:
@@ -328,9 +361,9 @@ def _check_references(flows: Flows) -> None:
                 "which is not defined in this file",
                 flows.source,
             )
-        for port in node.get("wires", []):
+        for port in node.get("wires", ()):
             for target in port:
-                if target not in flows.by_id:
+                if target not in by_id:
                     raise FlowsError(
                         f"node {node['id']} is wired to {target}, which does not exist",
                         flows.source,

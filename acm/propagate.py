@@ -17,7 +17,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .catalog import EXTERNAL, acm_role, routes, transfer, trigger_provenance, trigger_shapes
+from .catalog import (
+    EXTERNAL,
+    NOT_TRIGGERS,
+    acm_role,
+    routes,
+    transfer,
+    trigger_provenance,
+    trigger_shapes,
+)
 from .graph import FlowGraph, GraphNode
 from .values import MAX_SHAPES, NO_MESSAGE, Shapes, covered, join
 
@@ -94,9 +102,12 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
         return found
 
     for gid, node_info in info.items():
-        if node_info.call_site is not None or acm_role(node_info.node) is not None:
+        if node_info.call_site is not None or node_info.type in NOT_TRIGGERS:
             continue
-        provenance = trigger_provenance(node_info.node, bool(pred[gid]))
+        node = node_info.node
+        if "acm" in node and acm_role(node) is not None:
+            continue  # a node ACM added (a resolver, a tag) starts nothing
+        provenance = trigger_provenance(node, bool(pred[gid]))
         if provenance is not None:
             _seed(gid, source_of(gid, provenance), gated(gid), info, triggers, reach,
                   pending, queue)
@@ -135,26 +146,34 @@ def _run(queue: deque[str], pending: dict[str, dict[Source, None]],
          succ: Mapping[str, Mapping[str, object]],
          gated: Callable[[str], frozenset[str]],
          ports: Mapping[tuple[str, str], set[int]], branching: set[str]) -> None:
-    """The worklist loop: push sources and shapes until nothing changes."""
+    """The worklist loop: push sources and shapes until nothing changes.
+
+    The hot loop of a large site (once per edge and source that meets there),
+    so it keeps to local names and builds nothing it does not keep.
+    """
     while queue:
         gid = queue.popleft()
         sources = pending.pop(gid)
-        node = info[gid].node
-        here = reach[gid]
         successors = succ[gid]
         if not successors:
             continue
+        node = info[gid].node
+        here = reach[gid]
+        split = gid in branching
+        own: frozenset[str] | None = None
         for source in sources:
             state = here[source]
-            out = transfer(node, state.shapes) if state.shapes else NO_MESSAGE
+            shapes = state.shapes
+            out = transfer(node, shapes) if shapes else NO_MESSAGE
             if state.seed:
                 out = join(out, state.seed)
             if not out:
                 continue  # the node sends nothing on (a widget without pass-through)
-            by_port = routes(node, state.shapes) \
-                if state.shapes and gid in branching else None
-            own = gated(gid)
+            by_port = routes(node, shapes) if shapes and split else None
+            if own is None:
+                own = gated(gid)
             carried = state.gates | own if own else state.gates
+            origin = state.origin
             for nxt in successors:
                 sent = out
                 if by_port is not None and (gid, nxt) in ports:
@@ -162,22 +181,25 @@ def _run(queue: deque[str], pending: dict[str, dict[Source, None]],
                                                if 0 <= p < len(by_port)))
                     if not sent:
                         continue  # no message this way: the switch's rules filter it out
-                there = reach.setdefault(nxt, {})
+                there = reach.get(nxt)
+                if there is None:
+                    there = reach[nxt] = {}
                 current = there.get(source)
                 if current is None:
-                    there[source] = Reach(gid, sent, state.origin, gates=carried)
+                    there[source] = Reach(gid, sent, origin, NO_MESSAGE, False, carried)
                 else:
                     shared = current.gates & carried
                     fewer = shared != current.gates
                     if fewer:
                         current.gates = shared
-                    grows = not (sent <= current.shapes or (current.widened
-                                                            and covered(sent, current.shapes)))
+                    known = current.shapes
+                    grows = not (sent <= known or (current.widened and covered(sent, known)))
                     if grows:
-                        if len(current.shapes | sent) > MAX_SHAPES:
+                        if len(known) + len(sent) > MAX_SHAPES \
+                                and len(known | sent) > MAX_SHAPES:
                             current.widened = True
-                        grown = join(current.shapes, sent)
-                        grows = grown != current.shapes
+                        grown = join(known, sent)
+                        grows = grown != known
                         current.shapes = grown
                     if not (grows or fewer):
                         continue

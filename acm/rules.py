@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 from importlib import resources
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -80,26 +81,41 @@ class ActuatorFacts:
             for c in driver.sends:
                 if c.provenance in AUTOMATED:
                     groups.setdefault((c.source.application, c.gates), []).append(c)
-        sets: dict[str, frozenset[str]] = {}  # app -> the gates in play it sets
+        in_play = frozenset(g for (_, gates) in groups for g in gates)
+        if not in_play:  # no gates (most actuators): every automation crosses the others
+            if len({app for app, _ in groups}) < 2:
+                return (), frozenset()
+            return tuple(c for commands in groups.values() for c in commands), frozenset()
+        by_app: dict[str, list[frozenset[str]]] = {}  # app -> the gates of each of its groups
+        for app, gates in groups:
+            by_app.setdefault(app, []).append(gates)
+        sets = {app: frozenset(g for g in in_play if app in self.commanders.get(g, ()))
+                for app in by_app}  # app -> the gates in play it sets
 
-        def set_by(app: str) -> frozenset[str]:
-            if app not in sets:
-                sets[app] = frozenset(g for (_, gates) in groups for g in gates
-                                      if app in self.commanders.get(g, ()))
-            return sets[app]
-
+        # A pair of groups (a, b) of different applications is held when a's gates meet
+        # what b's application sets, or b's gates what a's sets; a group crosses when
+        # some pair it is in is not held. Pairs are walked per application of b, so an
+        # application that sets no gate costs one check, not one per group.
         crossing: list[Command] = []
         turns: set[str] = set()
         for (app, gates), commands in groups.items():
+            mine = sets[app]
             crosses = False
-            for (other, other_gates) in groups:
+            for other, their_groups in by_app.items():
                 if other == app:
                     continue
-                held = (gates & set_by(other)) | (other_gates & set_by(app))
-                if held:
-                    turns |= held
-                else:
-                    crosses = True
+                blocked = gates & sets[other]
+                if blocked:
+                    turns |= blocked
+                if not mine:
+                    crosses = crosses or not blocked
+                    continue
+                for other_gates in their_groups:
+                    held = other_gates & mine
+                    if held:
+                        turns |= held
+                    elif not blocked:
+                        crosses = True
             if crosses:
                 crossing.extend(commands)
         return tuple(crossing), frozenset(turns)
@@ -200,71 +216,71 @@ def _count(value: Any) -> int:
 
 
 ACTUATOR_ATTRIBUTES: Mapping[str, Attribute] = {
-    "key": Attribute(lambda f: f.actuator.key, "stable actuator key, e.g. ha:light.hall"),
-    "kind": Attribute(lambda f: f.actuator.kind, "binding type: mqtt, ha, gpio, http, ..."),
-    "name": Attribute(lambda f: f.actuator.name, "readable target: topic, entity id, pin"),
-    "applications": Attribute(lambda f: f.actuator.applications,
+    "key": Attribute(attrgetter("actuator.key"), "stable actuator key, e.g. ha:light.hall"),
+    "kind": Attribute(attrgetter("actuator.kind"), "binding type: mqtt, ha, gpio, http, ..."),
+    "name": Attribute(attrgetter("actuator.name"), "readable target: topic, entity id, pin"),
+    "applications": Attribute(attrgetter("actuator.applications"),
                               "ids of the applications that can drive it"),
-    "application_names": Attribute(lambda f: f.application_names,
+    "application_names": Attribute(attrgetter("application_names"),
                                    "names (tab labels) of those applications"),
-    "automated": Attribute(lambda f: f.automated,
+    "automated": Attribute(attrgetter("automated"),
                            "applications that drive it from an automation or external trigger"),
     "automated_names": Attribute(lambda f: f.names(f.automated), "names of those applications"),
-    "manual": Attribute(lambda f: f.manual,
+    "manual": Attribute(attrgetter("manual"),
                         "applications where a person commands it (dashboard, voice, button)"),
     "manual_names": Attribute(lambda f: f.names(f.manual), "names of those applications"),
-    "commands": Attribute(lambda f: f.commands,
+    "commands": Attribute(attrgetter("commands"),
                           "distinct constant commands sent to it (e.g. on, off)"),
-    "dynamic": Attribute(lambda f: f.dynamic,
+    "dynamic": Attribute(attrgetter("dynamic"),
                          "true when some command is only known at run time"),
     "command_text": Attribute(lambda f: command_text(f.commands, f.dynamic),
                               "the commands for people ('on, off and computed at run time')"),
-    "contenders": Attribute(lambda f: f.contenders,
+    "contenders": Attribute(attrgetter("contenders"),
                             "automated applications with commands no gate of another "
                             "application holds back (see docs/analysis.md, Gates)"),
     "contender_names": Attribute(lambda f: f.names(f.contenders), "names of those applications"),
-    "turn_taking": Attribute(lambda f: f.turn_taking,
+    "turn_taking": Attribute(attrgetter("turn_taking"),
                              "for messages: '; they take turns through <gates>' when the "
                              "automations are not contenders, else empty"),
-    "contending_commands": Attribute(lambda f: f.contending_commands,
+    "contending_commands": Attribute(attrgetter("contending_commands"),
                                      "distinct constant commands of the contenders"),
-    "contending_dynamic": Attribute(lambda f: f.contending_dynamic,
+    "contending_dynamic": Attribute(attrgetter("contending_dynamic"),
                                     "true when some contender's command is only known at run "
                                     "time"),
     "contending_command_text": Attribute(
         lambda f: command_text(f.contending_commands, f.contending_dynamic),
         "the contenders' commands, for people"),
-    "automated_commands": Attribute(lambda f: f.automated_commands,
+    "automated_commands": Attribute(attrgetter("automated_commands"),
                                     "distinct constant commands from automations"),
-    "automated_dynamic": Attribute(lambda f: f.automated_dynamic,
+    "automated_dynamic": Attribute(attrgetter("automated_dynamic"),
                                    "true when some automation's command is only known at run "
                                    "time"),
     "automated_command_text": Attribute(
         lambda f: command_text(f.automated_commands, f.automated_dynamic),
         "the commands from automations, for people"),
-    "role": Attribute(lambda f: f.actuator.role,
+    "role": Attribute(attrgetter("actuator.role"),
                       "what it is: device, channel (log, speech, transport) or state (helpers)"),
-    "feature": Attribute(lambda f: f.feature,
+    "feature": Attribute(attrgetter("feature"),
                          "the feature of the device the facts are about (thermostat mode, "
                          "setpoint ...), or none for the whole device"),
-    "runtimes": Attribute(lambda f: f.actuator.runtimes,
+    "runtimes": Attribute(attrgetter("actuator.runtimes"),
                           "runtimes whose flows drive it"),
-    "automated_runtimes": Attribute(lambda f: f.automated_runtimes,
+    "automated_runtimes": Attribute(attrgetter("automated_runtimes"),
                                     "runtimes whose automations drive it"),
-    "title": Attribute(lambda f: f.title,
+    "title": Attribute(attrgetter("title"),
                        "the name, with the feature when the facts are about one feature"),
     "nodes": Attribute(lambda f: frozenset(r.id for r in f.actuator.nodes),
                        "ids of its actuator nodes"),
-    "zone": Attribute(lambda f: f.actuator.zone, "zone from the deployment model, or none"),
+    "zone": Attribute(attrgetter("actuator.zone"), "zone from the deployment model, or none"),
     "effects": Attribute(lambda f: frozenset(f"{p} {d}" for p, d in f.actuator.effects.items()),
                          "effects from the model, as 'property direction' texts"),
     "properties": Attribute(lambda f: frozenset(f.actuator.effects),
                             "physical properties it affects (temperature, ...)"),
-    "declared": Attribute(lambda f: f.actuator.declared,
+    "declared": Attribute(attrgetter("actuator.declared"),
                           "true when the deployment model names it"),
     "managed": Attribute(lambda f: f.actuator.managed_by is not None,
                          "true when every command passes an ACM resolver"),
-    "strategy": Attribute(lambda f: f.actuator.managed_by,
+    "strategy": Attribute(attrgetter("actuator.managed_by"),
                           "the strategy of that resolver (priority, lock, ...), or none"),
 }
 

@@ -69,12 +69,18 @@ NODE_TYPES: Mapping[str, NodeType] = _collect()
 ACTUATOR_TYPES = frozenset(t for t, d in NODE_TYPES.items() if d.targets is not None)
 ROUTED_TYPES = frozenset(t for t, d in NODE_TYPES.items() if d.routes is not None)
 KNOWN_TYPES = frozenset(NODE_TYPES)
+#: Declared types that never start a message (no ``trigger``): the propagation skips
+#: them without asking :func:`trigger_provenance`, once per node of a site.
+NOT_TRIGGERS = frozenset(t for t, d in NODE_TYPES.items() if d.trigger is None)
+#: Types with shared state that decides whether messages pass (see :func:`gates`).
+GATED_TYPES = frozenset(t for t, d in NODE_TYPES.items() if d.gates is not None)
 
 __all__ = [
-    "ACTUATOR_TYPES", "AUTOMATION", "CHANNEL", "DEVICE", "EXTERNAL", "KNOWN_TYPES", "MANUAL",
-    "NODE_TYPES", "PROVENANCES", "ROLES", "ROUTED_TYPES", "STATE", "NodeType", "Target", "acm_role",
-    "actuator_targets", "gates", "mqtt_broker_address", "routes", "normalise_topic", "transfer",
-    "trigger_provenance", "trigger_shapes",
+    "ACTUATOR_TYPES", "AUTOMATION", "CHANNEL", "DEVICE", "EXTERNAL", "GATED_TYPES",
+    "KNOWN_TYPES", "MANUAL", "NODE_TYPES", "NOT_TRIGGERS", "PROVENANCES", "ROLES",
+    "ROUTED_TYPES", "STATE", "NodeType", "Target", "acm_role", "actuator_targets", "gates",
+    "mqtt_broker_address", "routes", "normalise_topic", "transfer", "trigger_provenance",
+    "trigger_shapes",
 ]
 
 
@@ -117,7 +123,7 @@ def gates(node: Node, config: Config) -> frozenset[str]:
 def transfer(node: Node, shapes: Shapes) -> Shapes:
     """What a node does to the (topic, payload) of the messages it passes on."""
     node_type = node["type"]
-    if node_type.startswith("subflow:") or acm_role(node) == "resolver":
+    if node_type.startswith("subflow:") or ("acm" in node and acm_role(node) == "resolver"):
         return shapes  # a resolver emits one of the commands it received
     declared = NODE_TYPES.get(node_type)
     return declared.transfer(node, shapes) if declared else forgets(node, shapes)

@@ -1,21 +1,50 @@
-"""Output formats, one module each, chosen by name: ``render(report, "json")``."""
+"""Output formats, one module each, chosen by name: ``render(report, "json")``.
+
+Only the chosen format's module is imported (the CLI lists the names without
+loading any of them).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from ..findings import Report
-from . import json_format, markdown, sarif, text
+if TYPE_CHECKING:
+    from ..findings import Report
 
-Formatter = Callable[[Report], str]
+Formatter = Callable[["Report"], str]
 
-FORMATTERS: dict[str, Formatter] = {
-    "text": text.render,
-    "json": json_format.render,
-    "sarif": sarif.render,
-    "markdown": markdown.render,
+#: Format name -> the module of this package whose ``render`` writes it.
+MODULES: dict[str, str] = {
+    "text": "text",
+    "json": "json_format",
+    "sarif": "sarif",
+    "markdown": "markdown",
 }
+
+#: The format names, in the order ``--format`` lists them.
+FORMATS: tuple[str, ...] = tuple(MODULES)
+
+if TYPE_CHECKING:
+    #: Format name -> formatter, for every format (built on first use: see __getattr__).
+    FORMATTERS: dict[str, Formatter]
+
+
+def formatter(name: str) -> Formatter:
+    """The ``render`` function of format ``name`` (KeyError for an unknown name)."""
+    module = importlib.import_module(f".{MODULES[name]}", __name__)
+    found: Formatter = module.render
+    return found
 
 
 def render(report: Report, name: str) -> str:
-    return FORMATTERS[name](report)
+    return formatter(name)(report)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FORMATTERS":  # every format: loads them all, so only on request
+        table = {format_name: formatter(format_name) for format_name in FORMATS}
+        globals()["FORMATTERS"] = table
+        return table
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,7 @@ from typing import Any
 from .. import __version__
 from ..actuators import NodeRef
 from ..findings import Finding, Report
-from ..values import UNKNOWN, const_text
+from ..values import UNKNOWN, Value, const_text
 
 SCHEMA = "acm.findings/1"
 
@@ -56,6 +56,14 @@ def conflict(f: Finding, report: Report) -> dict[str, Any]:
 
 
 def document(report: Report) -> dict[str, Any]:
+    texts: dict[Value, str] = {}  # one decoding per distinct command (a site repeats them)
+
+    def text_of(value: Value) -> str:
+        found = texts.get(value)
+        if found is None:
+            found = texts[value] = const_text(value)
+        return found
+
     return {
         "schema": SCHEMA,
         "tool": {"name": "acm", "version": __version__},
@@ -71,7 +79,7 @@ def document(report: Report) -> dict[str, Any]:
                 "applications": sorted(a.drivers),
                 "provenances": {app: sorted(d.provenances) for app, d in a.drivers.items()},
                 "commands": sorted(
-                    {const_text(c) for d in a.drivers.values() for c in d.commands
+                    {text_of(c) for d in a.drivers.values() for c in d.commands
                      if c is not UNKNOWN}
                 ),
                 "dynamic": any(UNKNOWN in d.commands for d in a.drivers.values()),
