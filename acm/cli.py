@@ -10,7 +10,6 @@ graph pays for networkx (tests/test_startup.py checks it).
 
 from __future__ import annotations
 
-import copy
 import gc
 import json
 import os
@@ -162,7 +161,7 @@ def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str]
         from .baseline import write_baseline as write_baseline_file
 
         count = write_baseline_file(report, write_baseline)
-        click.echo(f"acm: recorded {count} conflict(s) in {write_baseline}", err=True)
+        echo(f"acm: recorded {count} conflict(s) in {write_baseline}", err=True)
     write_output(render(report, fmt), output)
     if fail_on == "never" or write_baseline:
         return 0
@@ -203,11 +202,11 @@ def check(files: Sequence[str], rule_files: Sequence[str], fail_on: str) -> int:
         try:
             report = analyze_flows({"local": load_flows(name)}, ruleset)
         except AcmError as exc:
-            click.echo(f"acm: error: {_one_line(str(exc))}", err=True)
+            echo(f"acm: error: {_one_line(str(exc))}", err=True)
             worst = 2
             continue
         if report.findings:
-            click.echo(render(report, "text"))
+            echo(render(report, "text"))
         if fail_on != "never" and report.at_or_above(fail_on):
             worst = max(worst, 1)
     return worst
@@ -237,7 +236,7 @@ def model_check(model_path: str) -> int:
     loaded = load_model(model_path)
     sources = loaded.load_flows()
     model_applications(loaded, sources)
-    click.echo(
+    echo(
         f"{model_path}: valid model {loaded.name!r}: {len(loaded.runtimes)} runtime(s), "
         f"{len(loaded.brokers)} broker(s), {len(loaded.applications)} application(s), "
         f"{len(loaded.zones)} zone(s), {len(loaded.actuators)} actuator(s)"
@@ -272,17 +271,17 @@ def _print_plan(result: ResolveResult) -> None:
     for planned in result.planned:
         source = {"default": "default", "kept": "kept from the flows"}.get(
             planned.policy.source, f"policy {planned.policy.name}")
-        click.echo(f"acm: {planned.finding.id} ({planned.finding.rule}) on {planned.label}: "
-                   f"{planned.policy.strategy} ({source})", err=True)
+        echo(f"acm: {planned.finding.id} ({planned.finding.rule}) on {planned.label}: "
+             f"{planned.policy.strategy} ({source})", err=True)
     for planned in result.defaults:
-        click.echo(f"acm: note: no policy matched {planned.label}; used the default "
-                   f"{planned.policy.strategy} {planned.policy.options} — write a policy "
-                   "to choose (docs/resolve.md)", err=True)
+        echo(f"acm: note: no policy matched {planned.label}; used the default "
+             f"{planned.policy.strategy} {planned.policy.options} — write a policy "
+             "to choose (docs/resolve.md)", err=True)
     for note in result.notes:
-        click.echo(f"acm: warning: {note}", err=True)
+        echo(f"acm: warning: {note}", err=True)
     for skipped in result.skipped:
-        click.echo(f"acm: not resolved: {skipped.finding.id} ({skipped.finding.rule}): "
-                   f"{skipped.reason}", err=True)
+        echo(f"acm: not resolved: {skipped.finding.id} ({skipped.finding.rule}): "
+             f"{skipped.reason}", err=True)
 
 
 def _model_runtime(model_path: str | None, flows: str) -> tuple[Model | None, str]:
@@ -384,11 +383,11 @@ def resolve(flows: str | None, model_path: str | None, policy_files: Sequence[st
                            model=model, runtime=runtime, only=set(only) or None,
                            chosen=chosen)
     if show_plan:
-        click.echo(json.dumps(plan_document(result), indent=2, ensure_ascii=False))
+        echo(json.dumps(plan_document(result), indent=2, ensure_ascii=False))
         return 0
     _print_plan(result)
     if diff:
-        click.echo("\n".join(describe_changes(loaded.nodes, result.nodes)) or "no changes")
+        echo("\n".join(describe_changes(loaded.nodes, result.nodes)) or "no changes")
     if output:
         write_output(json.dumps(result.nodes, indent=4, ensure_ascii=False) + "\n", output)
     return 0
@@ -424,29 +423,29 @@ def _resolve_site(model_path: str | None, policy_files: Sequence[str],
     if diff:
         for item in files:
             changes = describe_changes(item.before, item.after)
-            click.echo(f"== {item.runtime} {item.path}: "
-                       + (f"{len(changes)} change(s)" if changes else "no changes"))
+            echo(f"== {item.runtime} {item.path}: "
+                 + (f"{len(changes)} change(s)" if changes else "no changes"))
             for line in changes:
-                click.echo(f"   {line}")
+                echo(f"   {line}")
     written = set()
     if target is not None or not diff:  # a failure is then the one line on stderr
         written = {item.runtime for item in write_site(files, target)}
     for finding, policy, runtime in site.resolved:
         source = "default" if policy.source == "default" else f"policy {policy.name}"
-        click.echo(f"acm: {finding.id} ({finding.rule}) on {runtime}: {policy.strategy} "
-                   f"({source})", err=True)
+        echo(f"acm: {finding.id} ({finding.rule}) on {runtime}: {policy.strategy} "
+             f"({source})", err=True)
     for note in site.notes:
-        click.echo(f"acm: note: {note}", err=True)
+        echo(f"acm: note: {note}", err=True)
     for skipped in site.skipped:
-        click.echo(f"acm: not resolved: {skipped.finding.id} ({skipped.finding.rule}): "
-                   f"{skipped.reason}", err=True)
+        echo(f"acm: not resolved: {skipped.finding.id} ({skipped.finding.rule}): "
+             f"{skipped.reason}", err=True)
     counts = {rt.id: sum(1 for _, _, r in site.resolved if r == rt.id) for rt in model.runtimes}
     for item in files:
         state = ("written" if item.runtime in written
                  else "would change (nothing written)" if item.changed
                  else "unchanged")
-        click.echo(f"acm: {item.runtime}: {item.path}: {state}; "
-                   f"{counts[item.runtime]} resolver(s) placed there", err=True)
+        echo(f"acm: {item.runtime}: {item.path}: {state}; "
+             f"{counts[item.runtime]} resolver(s) placed there", err=True)
     return 0
 
 
@@ -506,7 +505,7 @@ def revert(flows: str | None, url: str | None, output: str | None, diff: bool, d
     loaded.require_unique_ids("reverting")  # writing back would lose earlier definitions
     reverted = revert_flows(loaded.nodes)
     if diff:
-        click.echo("\n".join(describe_changes(loaded.nodes, reverted)) or "no changes")
+        echo("\n".join(describe_changes(loaded.nodes, reverted)) or "no changes")
     if output:
         write_output(json.dumps(reverted, indent=4, ensure_ascii=False) + "\n", output)
     return 0
@@ -591,24 +590,31 @@ def _client(url: str, token_file: str | None, ca_file: str | None) -> AdminClien
 
 def _update(client: AdminClient, change: Callable[[list[Any]], list[Any]], backup_dir: Path,
             dry_run: bool) -> int:
+    from .flows import copy_nodes, flows_from_data
     from .model import without_userinfo as public_url
     from .nodered import update_flows
     from .resolve import describe_changes
 
+    source = public_url(client.url)
+
+    def checked(nodes: list[Any]) -> list[Any]:
+        flows_from_data(nodes, source)  # what the server holds must be flows to change them
+        return change(nodes)
+
     if dry_run:
         current, rev = client.get_flows()
-        changed = change(copy.deepcopy(current))
-        click.echo("\n".join(describe_changes(current, changed)) or "no changes")
-        click.echo(f"acm: dry run: nothing written (server at rev {rev[:12]})", err=True)
+        changed = checked(copy_nodes(current, source))
+        echo("\n".join(describe_changes(current, changed)) or "no changes")
+        echo(f"acm: dry run: nothing written (server at rev {rev[:12]})", err=True)
         return 0
-    outcome = update_flows(client, change, backup_dir)
+    outcome = update_flows(client, checked, backup_dir)
     if not outcome.changed:
-        click.echo(f"acm: {public_url(client.url)}: nothing to change "
-                   f"(rev {outcome.old_rev[:12]})", err=True)
+        echo(f"acm: {public_url(client.url)}: nothing to change "
+             f"(rev {outcome.old_rev[:12]})", err=True)
         return 0
-    click.echo(f"acm: {public_url(client.url)}: deployed rev {outcome.new_rev[:12]} (was "
-               f"{outcome.old_rev[:12]}, {outcome.attempts} attempt(s)); backup "
-               f"{outcome.backup}", err=True)
+    echo(f"acm: {public_url(client.url)}: deployed rev {outcome.new_rev[:12]} (was "
+         f"{outcome.old_rev[:12]}, {outcome.attempts} attempt(s)); backup "
+         f"{outcome.backup}", err=True)
     return 0
 
 
@@ -676,12 +682,12 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
     if do_resolve:
         site = resolve_site(model, load_policies(policy_files), ruleset)
         for finding, policy, host in site.resolved:
-            click.echo(f"acm: {finding.id} ({finding.rule}) on {host}: {policy.strategy}",
-                       err=True)
+            echo(f"acm: {finding.id} ({finding.rule}) on {host}: {policy.strategy}",
+                 err=True)
         for note in site.notes:
-            click.echo(f"acm: note: {note}", err=True)
+            echo(f"acm: note: {note}", err=True)
         for skipped in site.skipped:
-            click.echo(f"acm: not resolved: {skipped.finding.id}: {skipped.reason}", err=True)
+            echo(f"acm: not resolved: {skipped.finding.id}: {skipped.reason}", err=True)
         target = site.flows
     else:
         loaded = model.load_flows()
@@ -693,9 +699,9 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
     report = analyze_flows(sources, ruleset, model_applications(model, sources), model=model)
     blocking = report.at_or_above("error")
     if blocking and not force:
-        click.echo(render(report, "text"), nl=False)
-        click.echo(f"acm: refusing to deploy: {len(blocking)} unmanaged error-level "
-                   "conflict(s); resolve them (--resolve, acm resolve) or use --force", err=True)
+        echo(render(report, "text"), nl=False)
+        echo(f"acm: refusing to deploy: {len(blocking)} unmanaged error-level "
+             "conflict(s); resolve them (--resolve, acm resolve) or use --force", err=True)
         return 1
     if dry_run:
         for runtime in model.runtimes:
@@ -703,20 +709,20 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
                 continue
             current, rev = client_for(runtime, model).get_flows()
             changes = describe_changes(current, target[runtime.id])
-            click.echo(f"== {runtime.id} {public_url(runtime.url or '')} (rev {rev[:12]}): "
-                       f"{len(changes)} change(s)")
+            echo(f"== {runtime.id} {public_url(runtime.url or '')} (rev {rev[:12]}): "
+                 f"{len(changes)} change(s)")
             for line in changes:
-                click.echo(f"   {line}")
-        click.echo("acm: dry run: nothing written", err=True)
+                echo(f"   {line}")
+        echo("acm: dry run: nothing written", err=True)
         return 0
     outcomes = deploy_site(model, target, Path(backup_dir), only=only, rollback=not no_rollback,
                            force_rollback=force_rollback,
-                           progress=lambda line: click.echo(f"acm: {line}", err=True))
+                           progress=lambda line: echo(f"acm: {line}", err=True))
     width = max(len(o.runtime) for o in outcomes)
-    click.echo(f"{'runtime':{width}}  {'state':16} {'rev':12}  backup / error")
+    echo(f"{'runtime':{width}}  {'state':16} {'rev':12}  backup / error")
     for o in outcomes:
         detail = o.error or (str(o.backup) if o.backup else "")
-        click.echo(f"{o.runtime:{width}}  {o.state:16} {(o.new_rev or '')[:12]:12}  {detail}")
+        echo(f"{o.runtime:{width}}  {o.state:16} {(o.new_rev or '')[:12]:12}  {detail}")
     return 0 if all(o.state in ("deployed", "unchanged") for o in outcomes) else 2
 
 
@@ -764,7 +770,7 @@ def watch_command(model_path: str | None, urls: Sequence[str], token_file: str |
     from .watch import Watcher, runtime_for_url, runtimes_from_model
 
     def log(line: str) -> None:
-        click.echo(f"acm: watch: {line}", err=True)
+        echo(f"acm: watch: {line}", err=True)
 
     if model_path is None and not urls:
         raise click.UsageError("give a MODEL, or --url URL (or both)")
@@ -784,8 +790,8 @@ def watch_command(model_path: str | None, urls: Sequence[str], token_file: str |
     gc.enable()  # it runs until stopped: cycles (sockets, tracebacks) must be collected
 
     def show(event: Any) -> None:
-        click.echo(json.dumps(event.document(), ensure_ascii=False) if as_json
-                   else event.text())
+        echo(json.dumps(event.document(), ensure_ascii=False) if as_json
+             else event.text())
 
     try:
         count = watcher.watch(show, once=once, timeout=timeout)
@@ -882,21 +888,21 @@ def rules_command(rule_files: Sequence[str], explain: str | None) -> int:
         if info is None:
             known = ", ".join(f"{r.code} ({r.name})" for r in ruleset.info)
             raise AcmError(f"no rule '{explain}' (known: {known})")
-        click.echo(f"{info.code} {info.name}  [{'/'.join(info.levels)}]"
-                   f"{'' if info.enabled else '  (disabled)'}")
-        click.echo(info.summary)
-        click.echo(f"source: {info.source}")
+        echo(f"{info.code} {info.name}  [{'/'.join(info.levels)}]"
+             f"{'' if info.enabled else '  (disabled)'}")
+        echo(info.summary)
+        echo(f"source: {info.source}")
         if info.doc and info.doc != info.summary:
-            click.echo("")
-            click.echo(info.doc)
+            echo("")
+            echo(info.doc)
         return 0
     width = max((len(r.name) for r in ruleset.info), default=4)
     for info in ruleset.info:
         state = "" if info.enabled else " (disabled)"
         levels = "/".join(info.levels)
-        click.echo(f"{info.code:8} {info.name:{width}}  {levels}{state}")
+        echo(f"{info.code:8} {info.name:{width}}  {levels}{state}")
         for line in textwrap.wrap(info.summary, 80 - 9):
-            click.echo(f"{'':9}{line}")
+            echo(f"{'':9}{line}")
     return 0
 
 
@@ -921,16 +927,22 @@ def strategies_command(fmt: str) -> int:
     from . import strategies
 
     if fmt == "json":
-        click.echo(json.dumps(strategies.document(), indent=2, ensure_ascii=False))
+        echo(json.dumps(strategies.document(), indent=2, ensure_ascii=False))
     else:
-        click.echo(strategies.text(), nl=False)
+        echo(strategies.text(), nl=False)
     return 0
+
+
+def echo(message: str = "", err: bool = False, nl: bool = True) -> None:
+    """click.echo for text that may hold anything from flows, rules or policies: a lone
+    surrogate (valid JSON, ``"\\ud800"``) is printed as its escape instead of failing."""
+    click.echo(printable(message), err=err, nl=nl)
 
 
 def write_output(text: str, output: str) -> None:
     """Write a report to ``output`` (``-`` is standard output)."""
     if output == "-":
-        click.echo(printable(text), nl=False)
+        echo(text, nl=False)
         return
     try:
         write_atomic(output, text)
@@ -962,8 +974,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         what = _one_line(f"{type(exc).__name__}: {exc}")[:300]
-        click.echo(f"acm: internal error ({what}); this is a bug in ACM: please report it "
-                   "with the input, run with --debug for the traceback", err=True)
+        echo(f"acm: internal error ({what}); this is a bug in ACM: please report it "
+             "with the input, run with --debug for the traceback", err=True)
         return 3
     finally:
         if collecting:
@@ -981,10 +993,10 @@ def _run(args: list[str]) -> int:
         exc.show()
         return 2 if isinstance(exc, click.UsageError) else int(exc.exit_code) or 2
     except click.exceptions.Abort:
-        click.echo("acm: interrupted", err=True)
+        echo("acm: interrupted", err=True)
         return 130
     except AcmError as exc:
-        click.echo(f"acm: error: {_one_line(str(exc))}", err=True)
+        echo(f"acm: error: {_one_line(str(exc))}", err=True)
         return 2
     return int(result or 0)
 

@@ -172,6 +172,20 @@ def load_flows(path: str | Path, *, text: str | None = None) -> Flows:
             gc.enable()
 
 
+def copy_nodes(nodes: Sequence[Any], source: str = "<flows>") -> list[Any]:
+    """A deep copy of flows data for a rewrite to change in place.
+
+    Through JSON, not :func:`copy.deepcopy`: the data came from JSON, the copy is
+    several times faster, and deepcopy recurses twice per level, so a field nested
+    half as deep as the loader accepts would overflow the stack there.
+    """
+    try:
+        copied: list[Any] = json.loads(json.dumps(list(nodes)))
+    except RecursionError:
+        raise FlowsError("JSON nested too deeply to be a flows file", source) from None
+    return copied
+
+
 def flows_from_data(data: Any, source: str = "<flows>") -> Flows:
     """Build :class:`Flows` from already-decoded JSON in any accepted shape."""
     rev: str | None = None

@@ -268,6 +268,50 @@ def _check_size(root: yaml.Node | None, path: Path) -> None:
                          "(aliases repeated over and over?)", str(path))
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _check_scalars(root: yaml.Node | None, path: Path) -> None:
+    """Refuse, at its line, a mapping key that is not text and a value that does not fit
+    its tag (``name: !!int abc``).
+
+    Keys: every key in a model is a name; YAML reads ``1``, ``yes``, ``~`` or a date
+    as a number, boolean, null or date. Tags: PyYAML raises ValueError and others,
+    not a YAMLError, when an explicit tag does not fit its text.
+    """
+    constructor = yaml.constructor.SafeConstructor()
+    seen: set[int] = set()
+    # (node, whether its keys must be text: not inside an x-* extension, which is the user's)
+    stack: list[tuple[yaml.Node, bool]] = [(root, True)] if root is not None else []
+    while stack:  # by identity and without recursion: aliases share nodes, nesting is deep
+        node, names = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                text = isinstance(key, yaml.ScalarNode) and key.tag == _STR_TAG
+                if names and not text:
+                    line = key.start_mark.line + 1
+                    what = (f"key {key.value!r} is not text: quote it"
+                            if isinstance(key, yaml.ScalarNode) else "a key must be a name")
+                    raise ModelError(what, f"{path}:{line}")
+                stack.append((key, False))
+                stack.append((value, names and not str(key.value).startswith("x-")))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, names) for item in node.value)
+        elif isinstance(node, yaml.ScalarNode) and node.tag != _STR_TAG:
+            try:
+                constructor.construct_object(node, deep=True)
+            except yaml.YAMLError:
+                raise  # reported by load_model like any YAML error
+            except (ValueError, KeyError, AttributeError, TypeError, OverflowError):
+                line = node.start_mark.line + 1
+                tag = node.tag.rpartition(":")[2]
+                raise ModelError(f"malformed YAML: {node.value!r} is not a valid {tag}",
+                                 f"{path}:{line}") from None
+
+
 def load_model(path: str | Path) -> Model:
     """Load and fully validate a deployment model."""
     model_path = Path(path)
@@ -280,6 +324,7 @@ def load_model(path: str | Path) -> Model:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         _check_size(root, model_path)  # before aliases are expanded into data
+        _check_scalars(root, model_path)
         data = yaml.safe_load(text)
     except RecursionError:
         raise ModelError("YAML nested too deeply to be a model", str(model_path)) from None

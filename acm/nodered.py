@@ -17,7 +17,6 @@ the size of its answer.
 
 from __future__ import annotations
 
-import copy
 import html
 import json
 import os
@@ -34,9 +33,11 @@ from urllib.parse import urlsplit
 
 import requests
 import requests.auth
+import urllib3.exceptions
 
 from .errors import AcmError
 from .files import encode
+from .flows import copy_nodes
 from .model import without_userinfo as public_url
 
 __all__ = [
@@ -218,8 +219,18 @@ class AdminClient:
         except requests.exceptions.RequestException as exc:
             what = self._transport_failure(exc)
             raise self._unsettled(method, path, what, write and _may_have_been_sent(exc)) from None
+        except (ValueError, urllib3.exceptions.HTTPError) as exc:
+            # requests reads a redirect (its Location, draining its body) even when not
+            # following it, and lets these through unwrapped
+            raise self._unsettled(method, path, f"the answer cannot be read ({exc})", write) \
+                from None
         if answer.status >= 400:
             raise self._status_error(method, path, answer)
+        if 300 <= answer.status < 400:
+            # Not followed: a POST would come back a GET (the deploy silently not made),
+            # and the token would go wherever the server points.
+            raise self._error(method, path, f"the server redirects ({answer.status}) to "
+                              f"{_location(answer)}; give that address as the URL")
         try:
             return answer.json()
         except (ValueError, RecursionError):
@@ -260,7 +271,8 @@ class AdminClient:
     def _fetch(self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any],
                stop: threading.Event) -> _Answer:
         response = self.session.request(method, url, headers=headers, timeout=self.timeout,
-                                        verify=self.verify, stream=True, **kwargs)
+                                        verify=self.verify, stream=True,
+                                        allow_redirects=False, **kwargs)
         with response:
             too_big = _Incomplete(f"the answer is larger than {self.max_answer:,} bytes; "
                                   "not read (is this a Node-RED editor URL?)")
@@ -404,7 +416,7 @@ def update_flows(
     while True:
         attempt += 1
         flows, rev = client.get_flows()
-        changed = change(copy.deepcopy(flows))
+        changed = change(copy_nodes(flows, public_url(client.url)))
         if changed == flows:
             return UpdateResult(rev, rev, None, False, attempt, tuple(backups))
         backup = write_backup(backup_dir, client.url, flows, rev)
@@ -535,7 +547,18 @@ class _Answer:
         return json.loads(self.body)
 
     def text(self) -> str:
-        return self.body.decode(self.encoding or "utf-8", errors="replace")
+        try:
+            return self.body.decode(self.encoding or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know
+            return self.body.decode("utf-8", errors="replace")
+
+
+def _location(answer: _Answer) -> str:
+    location = answer.headers.get("Location") or "no Location"
+    try:
+        return public_url(location)
+    except ValueError:  # not a URL at all: shown as it is (errors escape control characters)
+        return location
 
 
 class _Incomplete(Exception):

@@ -30,7 +30,6 @@ first reverts, then re-applies.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
@@ -47,7 +46,14 @@ from .catalog import actuator_targets
 from .engine import Analysis, inspect, model_applications
 from .errors import AcmError
 from .findings import Finding, Report
-from .flows import MANIFEST_ENV, Flows, flows_from_data, load_flows, restore_markers
+from .flows import (
+    MANIFEST_ENV,
+    Flows,
+    copy_nodes,
+    flows_from_data,
+    load_flows,
+    restore_markers,
+)
 from .graph import entry_bypass, outermost_instance
 from .model import Model, ModelActuator
 from .policy import DEFAULTS, STRATEGIES, Policy, matches
@@ -118,7 +124,7 @@ def revert(nodes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
     def original(target: str, seen: frozenset[str] = frozenset()) -> str | None:
         if target not in added:
-            return target
+            return target if target in by_id else None  # a marker may name a deleted node
         restore = (_marker(by_id[target]) or {}).get("restore")
         if not isinstance(restore, str) or restore in seen:
             return None  # a node ACM added beside a wire (a guard tap): drop the wire
@@ -139,7 +145,8 @@ def revert(nodes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 wires.append(_restored_port(port, added, original, by_id))
             kept_node["wires"] = wires
         if isinstance(node.get("links"), list):
-            kept_node["links"] = [t for t in node["links"] if t not in added]
+            kept_node["links"] = [t for t in node["links"]  # (any shape off link nodes)
+                                  if not (isinstance(t, str) and t in added)]
         out.append(kept_node)
     return out
 
@@ -656,7 +663,7 @@ def resolve(flows: Flows, policies: Sequence[Policy] = (), ruleset: RuleSet | No
                            + (", ".join(sorted(known)) or "none") + ")", flows.source)
     result = plan(analysis, policies, kept=kept, only=only, chosen=chosen, model=model,
                   leave=leave)
-    nodes = copy.deepcopy([dict(n) for n in base.nodes])  # the builder rewires in place
+    nodes = copy_nodes(base.nodes, base.source)  # the builder rewires in place
     builder = _Builder(nodes, analysis)
     for planned in result.planned:
         builder.add(planned)
@@ -842,10 +849,12 @@ class _Builder:
 
     def _incoming(self, target: str) -> list[tuple[dict[str, Any], int, int]]:
         """(source node, port, position) of every wire into ``target`` from a node
-        of the flows (not one ACM added)."""
+        of the flows (not one ACM added) on a tab or in a subflow (a node with any other
+        'z' never runs, and the analysis leaves it out too)."""
         return [(source, port, position)
                 for source, port, position in self.wired_to.get(target, ())
-                if source["wires"][port][position] == target]
+                if source["wires"][port][position] == target
+                and isinstance(source.get("z"), str) and source["z"]]
 
     def _apps(self, node_id: str) -> list[str]:
         return self.propagation.applications_at(node_id)

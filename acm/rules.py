@@ -303,9 +303,11 @@ def _compounding(a: Any, b: Any) -> frozenset[str]:
 FUNCTIONS: Mapping[str, Function] = {
     "count": Function(1, _count, "number of items in a set (or characters in a text)"),
     "opposing": Function(2, _opposing,
-                         "properties two actuators push in opposite directions"),
+                         "properties two actuators push in opposite directions",
+                         params=("actuator", "actuator")),
     "compounding": Function(2, _compounding,
-                            "properties two actuators push in the same direction"),
+                            "properties two actuators push in the same direction",
+                            params=("actuator", "actuator")),
 }
 
 VOCABULARY = Vocabulary(types={"actuator": ACTUATOR_ATTRIBUTES}, functions=FUNCTIONS,

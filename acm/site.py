@@ -28,7 +28,6 @@ not to), and the result says which state each runtime is in.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -43,7 +42,7 @@ from .engine import inspect, model_applications
 from .errors import AcmError
 from .files import write_atomic
 from .findings import Finding, Report
-from .flows import MANIFEST_ENV, flows_from_data
+from .flows import MANIFEST_ENV, copy_nodes, flows_from_data
 from .model import Model, Runtime
 from .nodered import (
     AdminClient,
@@ -113,7 +112,7 @@ def resolve_site(model: Model, policies: Sequence[Policy] = (),
     taken: dict[str, str] = {}  # actuator key -> the conflict whose resolver it gets
     for runtime, flows in originals.items():
         flows.require_unique_ids("resolving")  # revert() below would drop the duplicates
-        result.before[runtime] = copy.deepcopy([dict(n) for n in flows.nodes])
+        result.before[runtime] = copy_nodes(flows.nodes, flows.source)
     plain = {rt: flows_from_data(revert(f.nodes), f.source) for rt, f in originals.items()}
     # An indirect conflict whose actuators are commanded on several runtimes is the site's
     # to resolve (below), not one runtime's: an interlock there would see only its part.
@@ -682,8 +681,8 @@ class _DeployChange:
 
     def __call__(self, current: list[Any]) -> list[Any]:
         if self.base is None:
-            self.base = copy.deepcopy(current)
-            result = copy.deepcopy(self.target)
+            self.base = copy_nodes(current)
+            result = copy_nodes(self.target)
         else:
             result = merge_flows(self.base, self.target, current)
             self.merged = True
@@ -719,7 +718,7 @@ def merge_flows(base: list[Any], ours: list[Any], theirs: list[Any]) -> list[Any
                 "deploy changes too; nothing written: deploy again to overwrite it, or take "
                 "their change into the flows file first")
         if chosen is not None:
-            result.append(copy.deepcopy(chosen))
+            result.extend(copy_nodes([chosen]))
     # nodes ours removed that theirs did not touch are gone; ones only theirs removed stay gone
     return result
 
@@ -778,7 +777,7 @@ def _roll_back(written: list[tuple[int, AdminClient]], outcomes: list[RuntimeOut
                        saved: list[Any] = saved) -> list[Any]:
                 if now != expected and not force:
                     raise _Changed(None)
-                return copy.deepcopy(saved)
+                return copy_nodes(saved)
 
             result = update_flows(client, change, backup_dir)
             outcome.state, outcome.new_rev = "rolled back", result.new_rev

@@ -24,7 +24,6 @@ here with its traceback instead of becoming exit 3.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import copy
 import functools
@@ -531,7 +530,6 @@ READERS: list[tuple[str, ...]] = [
 @fuzz(250)
 @given(doc=flows_documents(), reader=st.sampled_from(READERS))
 def test_any_flows_file_exits_0_1_or_2(doc: bytes, reader: tuple[str, ...]) -> None:
-    assume(reader != ("check",) or not lone_surrogates(doc))  # known, see the end
     with folder() as tmp:
         path = tmp / "flows.json"
         path.write_bytes(doc)
@@ -559,8 +557,6 @@ def nodes_in(doc: bytes) -> list[Any]:
 @fuzz(100)
 @given(doc=flows_documents())
 def test_resolve_onto_its_input_replaces_it_whole_or_not_at_all(doc: bytes) -> None:
-    assume(json_depth(doc) <= 200 and not links_not_ids(doc)  # known, see the end
-           and not z_not_text(doc))
     with folder() as tmp:
         path = tmp / "flows.json"
         path.write_bytes(doc)
@@ -587,7 +583,6 @@ def test_resolve_onto_its_input_replaces_it_whole_or_not_at_all(doc: bytes) -> N
 @fuzz(80)
 @given(doc=flows_documents(bases=st.one_of(RESOLVED_BASES, FLOW_BASES)))
 def test_revert_onto_its_input_replaces_it_whole_or_not_at_all(doc: bytes) -> None:
-    assume(not restore_missing(doc) and not links_not_ids(doc))  # known, see the end
     with folder() as tmp:
         path = tmp / "flows.json"
         path.write_bytes(doc)
@@ -689,7 +684,6 @@ MODEL_READERS: list[tuple[str, ...]] = [
 @fuzz(80)
 @given(text=models(), reader=st.sampled_from(MODEL_READERS))
 def test_any_deployment_model_exits_0_1_or_2(text: str, reader: tuple[str, ...]) -> None:
-    assume(not non_string_keys(text) and not yaml_tags(text))  # known, see the end
     check_model(text, reader)
 
 
@@ -795,7 +789,6 @@ RULE_READERS: list[tuple[str, ...]] = [
 @fuzz(120)
 @given(text=rule_files(), reader=st.sampled_from(RULE_READERS))
 def test_any_rule_file_exits_0_1_or_2(text: str, reader: tuple[str, ...]) -> None:
-    assume(not effects_of_non_actuators(text))  # known, see the end
     with folder() as tmp:
         rules = tmp / "site.acm"
         rules.write_text(text, encoding="utf-8", errors="surrogateescape")
@@ -863,8 +856,6 @@ def policy_files(draw: st.DrawFn) -> str:
 @fuzz(80)
 @given(text=policy_files(), plan=st.booleans())
 def test_any_policy_file_exits_0_or_2(text: str, plan: bool) -> None:
-    assume(not effects_of_non_actuators(text))  # known, see the end
-    assume(not (plan and surrogate_escapes(text)))  # known, see the end
     with folder() as tmp:
         policy = tmp / "site.policy"
         policy.write_text(text, encoding="utf-8", errors="surrogateescape")
@@ -993,15 +984,12 @@ def test_get_flows_returns_flows_or_raises_nodered_error(
         admin_api: ThreadingHTTPServer, answer: Answer) -> None:
     admin_api.answer = answer  # type: ignore[attr-defined]
     url = f"http://127.0.0.1:{admin_api.server_address[1]}"
-    assume(not answer_breaks_transport(answer))  # known, see the end
     try:
         flows, rev = AdminClient(url, timeout=5).get_flows()
     except NodeRedError:
         pass
     else:
         assert isinstance(flows, list) and isinstance(rev, str)
-    if served_flows_invalid(answer.body):
-        return  # known, see the end
     with folder() as tmp:
         run = acm("revert", "--url", url, "--dry-run", "--backup-dir", str(tmp))
         assert_kept(run, codes=(0, 2))
@@ -1121,27 +1109,11 @@ def test_large_inputs_are_analysed_within_time_and_memory(shape: str, size: int)
         assert "Traceback" not in child.stderr
 
 
-# ------------------------------------------------------------------------ known crashes
-# Crashes this suite found whose fix belongs to a file being changed elsewhere; each is
-# reported. Its input class is kept out of the property above with assume() (so that the
-# property goes on finding new bugs) and has an xfail test here with a minimal input.
-# When a fix lands, its test passes (XPASS): delete the predicate, its assume() and the
-# mark.
+# ------------------------------------------------------------------- crashes it found
+# Each crash this suite found, as its minimal input: the properties above cover these
+# classes too, but only now and then; these run every time.
 
 
-def lone_surrogates(doc: bytes) -> bool:
-    try:
-        text = json.dumps(json.loads(doc.decode("utf-8-sig", errors="replace")),
-                          ensure_ascii=False)
-    except (ValueError, RecursionError):
-        return False
-    return re.search("[\ud800-\udfff]", text) is not None
-
-
-@pytest.mark.xfail(strict=False, reason="acm check prints its text report without "
-                   "files.printable(): a lone surrogate from the flows (a tab label "
-                   "\"A\\ud800\") raises UnicodeEncodeError on a UTF-8 stdout (exit 3); the fix "
-                   "is in acm/cli.py, check()")
 def test_check_prints_a_lone_surrogate() -> None:
     with folder() as tmp:
         path = tmp / "flows.json"
@@ -1159,14 +1131,6 @@ def _conflict_with_label(label: str) -> list[dict[str, Any]]:
              "payloadType": "str", "wires": [["o2"]]}, {"id": "o2", "z": "t2", **out}]
 
 
-def z_not_text(doc: bytes) -> bool:
-    return any("z" in n and not isinstance(n["z"], str) for n in nodes_in(doc))
-
-
-@pytest.mark.xfail(strict=False, reason="acm.resolve (entry_on, node_id) uses a node's 'z' as "
-                   "text and as a key: null, a list or an object there (on a node wired into "
-                   "a resolved actuator) raises TypeError (exit 3); the fix is in acm/flows.py "
-                   "(refuse a 'z' that is not text) or acm/resolve.py")
 @pytest.mark.parametrize("z", [None, [], {"id": "t0"}])
 def test_resolve_with_a_z_that_is_not_text(z: Any) -> None:
     url = {"type": "http request", "method": "POST", "url": "http://plug.local/relay/0/set",
@@ -1185,28 +1149,6 @@ def test_resolve_with_a_z_that_is_not_text(z: Any) -> None:
         assert_kept(acm("resolve", str(path), "-o", str(path)), codes=(0, 2))
 
 
-def json_depth(doc: bytes) -> int:
-    try:
-        data = json.loads(doc.decode("utf-8-sig", errors="replace"))
-    except RecursionError:
-        return 10**6
-    except ValueError:
-        return 0
-    deepest, stack = 0, [(data, 1)]
-    while stack:
-        value, level = stack.pop()
-        children = (list(value.values()) if isinstance(value, dict)
-                    else value if isinstance(value, list) else None)
-        if children is not None:
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in children)
-    return deepest
-
-
-@pytest.mark.xfail(strict=False, reason="acm.resolve copies the flows with copy.deepcopy, "
-                   "which recurses twice per level: a field nested ~450 deep (the loader "
-                   "accepts ~990) raises RecursionError (exit 3); the fix is in acm/resolve.py "
-                   "(copy only what it changes) or acm/flows.py (refuse deep nesting)")
 def test_resolve_with_a_field_nested_500_deep() -> None:
     nodes = _conflict_with_label("A")
     nodes[-1]["extra"] = "@@deep500@@"
@@ -1216,23 +1158,6 @@ def test_resolve_with_a_field_nested_500_deep() -> None:
         assert_kept(acm("resolve", str(path), "-o", str(path)), codes=(0, 2))
 
 
-def restore_missing(doc: bytes) -> bool:
-    from acm.flows import restore_markers
-
-    nodes = [n for n in nodes_in(doc) if isinstance(n.get("id"), str)]  # (as the loader)
-    ids = {n["id"] for n in nodes}
-    for node in restore_markers(nodes):
-        marker = node.get("acm")
-        if isinstance(marker, dict) and isinstance(marker.get("restore"), str) \
-                and marker["restore"] not in ids:
-            return True
-    return False
-
-
-@pytest.mark.xfail(strict=False, reason="acm.resolve.revert trusts a marker's 'restore': one "
-                   "naming a node that does not exist is written back as a wire, so revert "
-                   "exits 0 with flows that acm (and Node-RED) refuse; the fix is in "
-                   "acm/resolve.py (drop that wire, or refuse the marker)")
 def test_revert_with_a_marker_that_restores_a_missing_node() -> None:
     nodes = copy.deepcopy(resolved_example("flows/building/flows.json"))
     next(n for n in nodes if n.get("acm", {}).get("restore"))["acm"]["restore"] = "missing"
@@ -1243,16 +1168,6 @@ def test_revert_with_a_marker_that_restores_a_missing_node() -> None:
         assert_kept(acm("analyze", str(path)), codes=(0, 1))  # what revert wrote is flows
 
 
-def links_not_ids(doc: bytes) -> bool:
-    return any(isinstance(n.get("links"), list)
-               and any(isinstance(t, (list, dict)) for t in n["links"]) for n in nodes_in(doc))
-
-
-@pytest.mark.xfail(strict=False, reason="acm.resolve.revert (also run by resolve on flows "
-                   "that carry ACM's markers) filters every node's 'links' through a set: a "
-                   "node that is no link node may hold anything there ('links': [[]] on a tab) "
-                   "and raises TypeError: unhashable (exit 3); the fix is in acm/resolve.py "
-                   "(only link nodes' links, or only text items)")
 @pytest.mark.parametrize("command", ["resolve", "revert"])
 def test_resolve_and_revert_with_links_on_a_tab(command: str) -> None:
     nodes = copy.deepcopy(resolved_example("flows/building/flows.json"))  # revert has work
@@ -1263,19 +1178,6 @@ def test_resolve_and_revert_with_links_on_a_tab(command: str) -> None:
         assert_kept(acm(command, str(path), "-o", str(path)), codes=(0, 2))
 
 
-def effects_of_non_actuators(text: str) -> bool:
-    for call in re.finditer(r"\b(?:opposing|compounding)\s*\(", text):
-        args = re.match(r"\s*([A-Za-z_][\w-]*)\s*,\s*([A-Za-z_][\w-]*)\s*\)",
-                        text[call.end():])
-        if args is None or not {args[1], args[2]} <= {"a", "b", "c"}:
-            return True
-    return False
-
-
-@pytest.mark.xfail(strict=False, reason="opposing() and compounding() raise TypeError on a "
-                   "value that is not an actuator ('where not compounding(0, 0)'), at "
-                   "evaluation (exit 3); the fix: declare params=('actuator', 'actuator') "
-                   "on both in acm/rules.py FUNCTIONS, which acm.dsl.check then enforces")
 def test_rule_calling_compounding_on_numbers() -> None:
     with folder() as tmp:
         rules = tmp / "site.acm"
@@ -1285,45 +1187,12 @@ def test_rule_calling_compounding_on_numbers() -> None:
                         str(rules)))
 
 
-def non_string_keys(text: str) -> bool:
-    """Whether the YAML text has a mapping key that is not a string (``1: x``, ``yes: x``)."""
-    try:
-        data = yaml.safe_load(text)
-    except Exception:  # noqa: BLE001 - whatever PyYAML raises, this is not that class
-        return False
-    seen: set[int] = set()
-    stack = [data]
-    while stack:  # by identity: aliases share their values (a billion laughs stays small)
-        value = stack.pop()
-        if id(value) in seen:
-            continue
-        seen.add(id(value))
-        if isinstance(value, dict):
-            if not all(isinstance(key, str) for key in value):
-                return True
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return False
-
-
-@pytest.mark.xfail(strict=False, reason="acm.model: a mapping key that is not a string (`1: x`) "
-                   "reaches jsonschema, whose patternProperties check raises TypeError (exit 3); "
-                   "the fix is in acm/model.py (refuse such keys with the path)")
 @pytest.mark.parametrize("key", ["1", "yes", "~", "2001-12-14"])
 def test_models_with_non_string_keys_exit_0_1_or_2(key: str) -> None:
     site = (SITE / "site.yaml").read_text(encoding="utf-8")
     check_model(f"{key}: x\n{site}", ("model", "check", "{m}"))
 
 
-def surrogate_escapes(text: str) -> bool:
-    return re.search(r"\\u[dD][89a-fA-F]", text) is not None
-
-
-@pytest.mark.xfail(strict=False, reason="acm resolve --plan prints its JSON with "
-                   "ensure_ascii=False and without files.printable(): a lone surrogate from a "
-                   "policy (release \"\\ud800\") raises UnicodeEncodeError (exit 3); the fix "
-                   "is in acm/cli.py, resolve()")
 def test_resolve_plan_with_a_lone_surrogate_in_a_policy() -> None:
     with folder() as tmp:
         policy = tmp / "site.policy"
@@ -1333,40 +1202,12 @@ def test_resolve_plan_with_a_lone_surrogate_in_a_policy() -> None:
                         str(policy), "--plan"), codes=(0, 2))
 
 
-def yaml_tags(text: str) -> bool:
-    return re.search(r"!!(int|float|bool|timestamp)\b", text) is not None
-
-
-@pytest.mark.xfail(strict=False, reason="acm.model catches only yaml.YAMLError, but PyYAML "
-                   "raises ValueError, KeyError or AttributeError when an explicit tag does "
-                   "not fit its scalar (name: !!int abc) (exit 3); the fix is in acm/model.py "
-                   "load_model (turn those into the 'malformed YAML' error at the node's line)")
 @pytest.mark.parametrize("value", ["!!int abc", "!!float x", "!!bool x",
                                    "!!timestamp 2001-13-45", "!!timestamp 2001-12-14 2F"])
 def test_models_with_a_tag_that_does_not_fit(value: str) -> None:
     check_model(f"version: 1\nname: {value}\n", ("model", "check", "{m}"))
 
 
-def answer_breaks_transport(answer: Answer) -> bool:
-    types = ", ".join(value for name, value in answer.headers if name == "Content-Type")
-    charset = types.partition("charset=")[2]
-    if charset:
-        try:
-            codecs.lookup(charset)
-        except LookupError:
-            return True
-    names = {name for name, _ in answer.headers}
-    redirect = 300 <= answer.status < 400 and "Location" in names
-    return any(value.startswith("http://[") for name, value in answer.headers) or (
-        redirect and answer.framing == "short" and "Content-Encoding" in names)
-
-
-@pytest.mark.xfail(strict=False, reason="acm.nodered: an unknown charset in Content-Type "
-                   "raises LookupError (reading an error answer's text); a redirect to a "
-                   "malformed URL raises ValueError, and one whose body is neither the gzip "
-                   "it claims nor complete raises urllib3's ProtocolError (requests drains "
-                   "it unwrapped); none is a NodeRedError. The fix is in "
-                   "acm/nodered.py (_Answer.text; _fetch: allow_redirects=False, or catch them)")
 @pytest.mark.parametrize("answer", [
     Answer(404, [("Content-Type", "application/json; charset=no-such-codec")], b"null",
            "length"),
@@ -1383,21 +1224,6 @@ def test_get_flows_on_answers_that_break_the_transport(
         AdminClient(f"http://127.0.0.1:{admin_api.server_address[1]}", timeout=5).get_flows()
 
 
-def served_flows_invalid(body: bytes) -> bool:
-    from acm.errors import AcmError
-    from acm.flows import flows_from_data
-
-    try:
-        flows_from_data(json.loads(body))
-    except (AcmError, ValueError, RecursionError):
-        return True
-    return False
-
-
-@pytest.mark.xfail(strict=False, reason="acm revert --url (and apply) change the served "
-                   "flows without checking them: {\"flows\": [null]} raises AttributeError in "
-                   "acm.flows.restore_markers (exit 3); the fix is in acm/cli.py _update (check "
-                   "with flows_from_data first, as analysis does)")
 def test_revert_url_on_flows_holding_null(admin_api: ThreadingHTTPServer) -> None:
     admin_api.answer = Answer(200, [], b'{"flows": [null], "rev": "1"}', "length")  # type: ignore[attr-defined]
     with folder() as tmp:
