@@ -273,10 +273,11 @@ def _print_plan(result: ResolveResult) -> None:
             planned.policy.source, f"policy {planned.policy.name}")
         echo(f"acm: {planned.finding.id} ({planned.finding.rule}) on {planned.label}: "
              f"{planned.policy.strategy} ({source})", err=True)
+    from .resolve import default_note
+
     for planned in result.defaults:
-        echo(f"acm: note: no policy matched {planned.label}; used the default "
-             f"{planned.policy.strategy} {planned.policy.options} — write a policy "
-             "to choose (docs/resolve.md)", err=True)
+        echo(f"acm: note: {default_note(planned)} — write a policy to choose "
+             "(docs/resolve.md)", err=True)
     for note in result.notes:
         echo(f"acm: warning: {note}", err=True)
     for skipped in result.skipped:

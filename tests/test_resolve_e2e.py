@@ -463,9 +463,10 @@ policy no-flapping { for actuator a strategy dwell min 1500ms }
 
 
 def interlock_site(nodered: NodeRed, actuator: Actuator, tmp_path: Path,
-                   run_acm: Any) -> None:
+                   run_acm: Any, *, policy: bool = True) -> None:
     """Heater (Comfort) and window (Ventilation) in one room, from a model; applied live
-    with an interlock policy: window open => heater off."""
+    with an interlock policy: window open => heater off. Without ``policy`` the model
+    marks the window's effect ``guard: true`` and ACM's default interlock applies."""
     heater, window = actuator.url("/heater"), actuator.url("/window")
     flows: Flows = [
         tab(COMFORT, "Comfort"), tab(SAFETY, "Ventilation"),
@@ -497,9 +498,19 @@ actuators:
     name: Window
     zone: room
     binding: {{type: http, method: POST, url: "{window}"}}
-    effects: {{temperature: decrease}}
+    effects: {{temperature: {{direction: decrease, guard: {str(not policy).lower()}}}}}
 """, encoding="utf-8")
-    policy = write_policy(tmp_path, """
+    if not policy:
+        deploy(nodered, flows)
+        result = apply(run_acm, nodered, tmp_path, "--model", str(model))
+        assert "used the default interlock" in result.err, result.err
+        assert "Window guards Heater" in result.err, result.err
+        [group] = by_role(nodered.deployed_flows()[0], "group")
+        config = json.loads({e["name"]: e for e in group["env"]}["ACM_RESOLVER"]["value"])
+        assert config["options"]["guard"] == f"http:POST {window}"
+        assert config["options"]["mode"] == "block"
+        return
+    policy_file = write_policy(tmp_path, """
 policy window-blocks-heater {
     for actuator g, actuator t
     where g.name == "Window" and t.name == "Heater"
@@ -510,7 +521,8 @@ policy window-blocks-heater {
 }
 """)
     deploy(nodered, flows)
-    result = apply(run_acm, nodered, tmp_path, "--model", str(model), "--policy", str(policy))
+    result = apply(run_acm, nodered, tmp_path, "--model", str(model), "--policy",
+                   str(policy_file))
     assert "interlock" in result.err
     [resolver] = by_role(nodered.deployed_flows()[0], "resolver")
     assert resolver["acm"]["strategy"] == "interlock"
@@ -550,6 +562,25 @@ def test_interlock_restores_the_command_in_force_before_the_block(
     nodered4.inject("w_closed")  # nothing requested during the block: "eco" again
     actuator.wait_for(3, "/heater")
     assert actuator.bodies("/heater") == ["eco", "off", "eco"]
+
+
+def test_default_interlock_from_the_models_guard_blocks_the_heater_while_the_window_is_open(
+    nodered4: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
+) -> None:
+    """No policy: the window, marked guard: true in the model, blocks the heater's
+    commands while it is open, and the command asked for meanwhile applies after."""
+    interlock_site(nodered4, actuator, tmp_path, run_acm, policy=False)
+    nodered4.inject("h_on")
+    actuator.wait_for(1, "/heater")
+    nodered4.inject("w_open")
+    actuator.wait_for(1, "/window")
+    nodered4.inject("h_eco")  # held back while the window is open
+    actuator.quiet(1, 0.5, "/heater")
+    nodered4.inject("w_closed")
+    actuator.wait_for(2, "/window")
+    actuator.wait_for(2, "/heater")
+    assert actuator.bodies("/window") == ["open", "closed"]
+    assert actuator.bodies("/heater") == ["on", "eco"]
 
 
 # -- 6b. override (a person's command against an automation, ACM006) -------------------------------
