@@ -107,9 +107,12 @@ def cli() -> None:
               help="Report only conflicts not recorded in this baseline file.")
 @click.option("--write-baseline", type=click.Path(dir_okay=False), metavar="FILE",
               help="Record the current conflicts in FILE (then gate new ones with --baseline).")
+@click.option("--runtime-findings", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Add the conflicts acm monitor observed (its --write-findings FILE), "
+              "marked as observed.")
 def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str], fmt: str,
             fail_on: str, output: str, baseline: str | None,
-            write_baseline: str | None) -> int:
+            write_baseline: str | None, runtime_findings: str | None = None) -> int:
     """Analyse a Node-RED flows file (- for standard input) or a deployment model.
 
     FLOWS may be a flows file, an export, or the Admin API v2 object
@@ -153,6 +156,10 @@ def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str]
         else:
             loaded = load_flows(flows)
         report = analyze_flows({"local": loaded}, ruleset)
+    if runtime_findings:
+        from .monitor import merge_observed, read_findings
+
+        report = merge_observed(report, read_findings(runtime_findings, report))
     if baseline:
         from .baseline import apply_baseline, load_baseline
 
@@ -803,6 +810,102 @@ def watch_command(model_path: str | None, urls: Sequence[str], token_file: str |
         log(f"no deploy within {timeout:g} s")
         return 1
     return 0
+
+
+@cli.command("monitor")
+@click.option("--model", "-m", "model_path", type=click.Path(dir_okay=False), metavar="MODEL",
+              required=True, help="Deployment model: its brokers, and the site to analyse.")
+@RULES_OPTION
+@click.option("--window", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True, metavar="S",
+              help="Different commands to one actuator within S seconds conflict.")
+@click.option("--broker", "brokers", multiple=True, metavar="ID=HOST:PORT",
+              help="Connect to a model broker at another address (repeatable); keys keep "
+              "the model's address.")
+@click.option("--baseline", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Do not report runtime conflicts recorded in this baseline, nor those on "
+              "actuators whose static conflicts it records.")
+@click.option("--write-findings", type=click.Path(dir_okay=False), metavar="FILE",
+              help="At the end, write the runtime conflicts in the findings contract "
+              "(acm.findings/1, marked observed) for acm analyze --runtime-findings.")
+@click.option("--once", is_flag=True, help="Stop at the first runtime conflict.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="S",
+              help="Stop after S seconds.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per line (schema acm.monitor/1): commands, conflicts, "
+              "and the summary.")
+def monitor_command(model_path: str, rule_files: Sequence[str], window: float,
+                    brokers: Sequence[str], baseline: str | None, write_findings: str | None,
+                    once: bool, duration: float | None, as_json: bool) -> int:
+    """Record the commands a running site sends its MQTT actuators, and their conflicts.
+
+    Subscribes (QoS 0, no retained messages) to the topic of every MQTT
+    actuator of the site (the model's and those static analysis finds in the
+    flows) on the model's brokers, prints each command with its time, value
+    and source, and reports a runtime conflict when different sources send
+    different values to one actuator within --window, saying whether static
+    analysis sees that conflict. Reconnects when a broker goes away;
+    connection states go to standard error; a summary ends the run.
+
+    \b
+    Exit codes:
+      0  stopped (Ctrl-C, --duration) with no runtime conflict
+      1  runtime conflicts seen (not in --baseline)
+      2  bad input or usage, or no MQTT actuator to watch
+      3  internal error (a bug in ACM)
+
+    \b
+    Examples:
+      acm monitor --model site.yaml
+      acm monitor --model site.yaml --duration 600 --write-findings observed.json
+      acm analyze --model site.yaml --runtime-findings observed.json
+    """
+    from .engine import analyze_model
+    from .model import load_model
+    from .monitor import LINES_SCHEMA, Monitor, broker_access, run, watched_from
+    from .monitor import write_findings as write_findings_file
+    from .rules import load_ruleset
+
+    def log(line: str) -> None:
+        echo(f"acm: monitor: {line}", err=True)
+
+    model = load_model(model_path)
+    override: dict[str, str] = {}
+    for item in brokers:
+        name, sep, where = item.partition("=")
+        if not sep or not name or not where:
+            raise click.UsageError(f"--broker {item!r}: write ID=HOST:PORT")
+        override[name] = where
+    known: frozenset[str] = frozenset()
+    if baseline:
+        from .baseline import load_baseline
+
+        known = load_baseline(baseline)
+    report = analyze_model(model, load_ruleset(rule_files))
+    watcher = Monitor(watched_from(report, model.brokers), window, known)
+    gc.enable()  # it runs until stopped: cycles (sockets, tracebacks) must be collected
+
+    def show(command: Any, conflict: Any) -> None:
+        for event in (command, conflict):
+            if event is not None:
+                document = event.document()
+                echo(json.dumps({"schema": LINES_SCHEMA, **document}, ensure_ascii=False)
+                     if as_json else event.text())
+
+    try:
+        seen = run(watcher, broker_access(model, override), show, log, once=once,
+                   duration=duration)
+    except KeyboardInterrupt:
+        log("stopped")
+        seen = len(watcher.conflicts)
+    if as_json:
+        echo(json.dumps({"schema": LINES_SCHEMA, **watcher.summary()}, ensure_ascii=False))
+    else:
+        echo(watcher.summary_text(), err=True)
+    if write_findings:
+        count = write_findings_file(watcher, write_findings, report.sources)
+        log(f"wrote {count} runtime conflict(s) to {write_findings}")
+    return 1 if seen else 0
 
 
 GRAPH_FORMATS = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".html": "html", ".htm": "html"}

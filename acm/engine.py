@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .actuators import NodeRef, PathFinder, config_lookup, find_actuators, merge_model
 from .catalog import GATED_TYPES, gates
+from .environment import Chain, find_chains
 from .errors import ModelError
 from .findings import Application, Report, count_by_severity, report_order
 from .flows import Flows, load_flows
@@ -204,7 +205,11 @@ def _analyze(
     names = {a.id: a.name for a in apps.values()}
     commanders = {a.key: a.applications for a in scan.actuators}
     facts = [f for a in scan.actuators for f in facts_of(a, names, commanders)]
-    found = evaluate(ruleset, facts, PathFinder(fg, prop))
+    chains: tuple[Chain, ...] = ()
+    if model is not None and model.sensors:
+        chains = find_chains(fg, prop, scan.actuators, model.sensors, aliases, names,
+                             {z.id: z.name for z in model.zones})
+    found = evaluate(ruleset, facts, PathFinder(fg, prop), chains)
     found += duplicate_findings(sources, ruleset.duplicate_id)
     found.sort(key=report_order)
     findings, suppressed = apply_suppressions(found, find_suppressions(sources))

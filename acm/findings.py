@@ -58,6 +58,22 @@ class CommandPath:
 
 
 @dataclass(frozen=True)
+class Observation:
+    """What ``acm monitor`` saw on a running site: a finding observed, not derived.
+
+    ``commands`` are ``(time, source, value)`` as seen (ISO times, UTC); ``static``
+    the ids of the findings static analysis reports on the same actuator.
+    """
+
+    first: str
+    last: str
+    count: int
+    commands: tuple[tuple[str, str, str], ...]
+    static: tuple[str, ...] = ()
+    window: float = 60.0
+
+
+@dataclass(frozen=True)
 class Finding:
     rule: str
     code: str
@@ -69,6 +85,9 @@ class Finding:
     paths: tuple[CommandPath, ...]
     subject: tuple[NodeRef, ...] = ()  # nodes it is about besides actuator nodes
     duplicate: DuplicateId | None = None  # for an id defined twice in a flows file (the subject)
+    # seen at run time (acm monitor): may have no node, when no flow node is known to
+    # command the actuator (a computed topic, a device outside Node-RED)
+    observed: Observation | None = None
     id: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -78,8 +97,10 @@ class Finding:
             raise ValueError(f"unknown severity {self.severity!r}")
         if not self.message:
             raise ValueError("a finding needs a message")
-        if not self.nodes or not all(a.nodes for a in self.actuators):
+        if self.observed is None and (not self.nodes or not all(a.nodes for a in self.actuators)):
             raise ValueError("a finding needs at least one node in the flows")
+        if self.observed is not None and not self.actuators:
+            raise ValueError("an observed finding is about at least one actuator")
         if self.duplicate is not None and (
                 len(self.duplicate.definitions) < 2
                 or {d.id for d in self.duplicate.definitions} != {self.duplicate.id}

@@ -81,6 +81,22 @@ class ModelActuator:
 
 
 @dataclass(frozen=True)
+class Sensor:
+    """A sensor the model places: what it measures, where, and the key it is read by.
+
+    The key is spelt as actuator keys are (``mqtt:<host:port>/<topic>``,
+    ``ha:<entity_id>``), so a flow's trigger listening to it can be found.
+    """
+
+    id: str
+    key: str
+    name: str
+    zone: str | None
+    measures: tuple[str, ...]
+    binding: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Model:
     path: Path
     name: str
@@ -89,7 +105,7 @@ class Model:
     applications: tuple[ApplicationDef, ...]
     zones: tuple[Zone, ...]
     actuators: tuple[ModelActuator, ...]
-    sensors: tuple[Mapping[str, Any], ...] = ()
+    sensors: tuple[Sensor, ...] = ()
     resolution_runtime: str | None = None  # hosts cross-runtime resolvers
     triggers: Mapping[str, str] = field(default_factory=dict)  # node id or name -> provenance
     # "ha-area:office" (and ha-device:, ha-floor:, ha-label:) -> the entity ids it holds
@@ -444,12 +460,17 @@ def _resolve(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> Model:
             dict(binding),
             {p: bool(e["guard"]) for p, e in effects.items()
              if isinstance(e, dict) and "guard" in e}))
+    unique("sensors")
+    sensors = []
     for i, item in enumerate(data.get("sensors") or []):
         zone = item.get("zone")
         if zone is not None and zone not in zone_ids:
-            raise fail(["sensors", i, "zone"], f"unknown zone {zone!r}")
-        binding_key(item["binding"], by_broker, runtime_ids, broker_ids,
-                    lambda what, i=i: fail(["sensors", i, "binding"], what))
+            raise fail(["sensors", i, "zone"], f"unknown zone {zone!r}; "
+                       f"known: {', '.join(sorted(zone_ids)) or 'none'}")
+        key = binding_key(item["binding"], by_broker, runtime_ids, broker_ids,
+                          lambda what, i=i: fail(["sensors", i, "binding"], what))
+        sensors.append(Sensor(item["id"], key, item.get("name") or item["id"], zone,
+                              tuple(dict.fromkeys(item["measures"])), dict(item["binding"])))
     host = (data.get("resolution") or {}).get("runtime")
     if host is not None and host not in runtime_ids:
         raise fail(["resolution", "runtime"], f"unknown runtime {host!r}; "
@@ -463,7 +484,7 @@ def _resolve(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> Model:
                for kind, places in (data.get("home_assistant") or {}).items()
                for place, entities in places.items()}
     return Model(path, data.get("name") or path.stem, tuple(runtimes), brokers, applications,
-                 zones, tuple(actuators), tuple(data.get("sensors") or ()), host, triggers,
+                 zones, tuple(actuators), tuple(sensors), host, triggers,
                  members, resolution_broker=via)
 
 

@@ -310,8 +310,58 @@ FUNCTIONS: Mapping[str, Function] = {
                             params=("actuator", "actuator")),
 }
 
-VOCABULARY = Vocabulary(types={"actuator": ACTUATOR_ATTRIBUTES}, functions=FUNCTIONS,
-                        identity={"actuator": lambda f: f.actuator.key})
+def _keys(chain: Any) -> frozenset[str]:
+    return frozenset(a.key for a in chain.actuators)
+
+
+# A chain through the environment (acm.environment.Chain): one actuator's effect on a
+# zone's property, a sensor of the model that measures it, a flow's trigger listening to
+# the sensor, the actuator its messages reach; or a loop of such steps.
+CHAIN_ATTRIBUTES: Mapping[str, Attribute] = {
+    "steps": Attribute(lambda c: len(c.steps), "number of steps through the environment"),
+    "closed": Attribute(attrgetter("closed"),
+                        "true for a loop: the last step commands the first actuator again"),
+    "counteracts": Attribute(attrgetter("counteracts"),
+                             "true when a reacting application commands an actuator that pushes "
+                             "the measured property of that zone back the other way"),
+    "on_loop": Attribute(attrgetter("on_loop"),
+                         "true for a one-step chain that is part of a closed chain"),
+    "keys": Attribute(_keys, "keys of the actuators along it"),
+    "first": Attribute(attrgetter("first.cause.name"), "name of the actuator it starts at"),
+    "last": Attribute(lambda c: c.steps[-1].target.name,
+                      "name of the actuator the last reaction commands"),
+    "starters": Attribute(attrgetter("starters"),
+                          "applications whose automations command the first actuator (not "
+                          "the one reacting to it)"),
+    "starter_names": Attribute(lambda c: c.names(c.starters), "names of those applications"),
+    "reacting": Attribute(attrgetter("reacting"),
+                          "applications whose triggers react to a sensor along it"),
+    "reacting_names": Attribute(lambda c: c.names(c.reacting), "names of those applications"),
+    "applications": Attribute(attrgetter("applications"),
+                              "every application along it (starters and reacting)"),
+    "application_names": Attribute(lambda c: c.names(c.applications),
+                                   "names of those applications"),
+    "properties": Attribute(lambda c: frozenset(s.quantity for s in c.steps),
+                            "the physical properties it goes through"),
+    "zones": Attribute(lambda c: frozenset(s.zone for s in c.steps), "the zones it goes through"),
+    "sensors": Attribute(lambda c: frozenset(x.id for s in c.steps for x in s.sensors),
+                         "ids of the model's sensors it goes through"),
+    "path": Attribute(attrgetter("path_text"),
+                      "the way through the world: actuator → property (zone) → "
+                      "'application: trigger' → actuator"),
+    "property_text": Attribute(attrgetter("property_text"),
+                               "the properties with their zones: 'temperature (Office)'"),
+    "outcome": Attribute(attrgetter("outcome"), "what it comes to, in words"),
+    "managed": Attribute(lambda c: all(s.target.managed_by is not None for s in c.steps),
+                         "true when every actuator a reaction commands is behind an ACM "
+                         "resolver"),
+}
+
+
+VOCABULARY = Vocabulary(types={"actuator": ACTUATOR_ATTRIBUTES, "chain": CHAIN_ATTRIBUTES},
+                        functions=FUNCTIONS,
+                        identity={"actuator": lambda f: f.actuator.key,
+                                  "chain": attrgetter("ident")})
 
 
 @dataclass(frozen=True)
@@ -438,9 +488,13 @@ def load_ruleset(extra: Sequence[str | Path] = ()) -> RuleSet:
 PathsOf = Callable[[str, Source], tuple[NodeRef, ...]]  # (actuator graph id, source) -> path
 
 
-def evaluate(ruleset: RuleSet, facts: Iterable[ActuatorFacts], paths_of: PathsOf) -> list[Finding]:
-    """Every finding of every enabled rule, in a stable order."""
-    domains: dict[str, list[Any]] = {"actuator": list(facts)}
+def evaluate(ruleset: RuleSet, facts: Iterable[ActuatorFacts], paths_of: PathsOf,
+             chains: Iterable[Any] = ()) -> list[Finding]:
+    """Every finding of every enabled rule, in a stable order.
+
+    ``chains`` are the chains through the environment (:mod:`acm.environment`).
+    """
+    domains: dict[str, list[Any]] = {"actuator": list(facts), "chain": list(chains)}
     findings: list[Finding] = []
     for loaded in ruleset.rules:
         if not loaded.enabled:
@@ -502,8 +556,28 @@ def _paths(actuators: Sequence[Actuator], paths_of: PathsOf) -> tuple[CommandPat
                  for key, app, provenance in ordered)
 
 
+def _chain_finding(loaded: LoadedRule, level: str, message: str, bound: list[Any],
+                   paths_of: PathsOf) -> Finding:
+    """A finding about chains: their actuators, the triggers that react, and the paths of
+    the applications that start them and of each reaction."""
+    actuators = list({a.key: a for c in bound for a in c.actuators}.values())
+    return Finding(
+        rule=loaded.rule.name,
+        code=loaded.code,
+        kind=loaded.rule.kind or loaded.rule.name,
+        severity=loaded.forced_level or level,
+        message=message,
+        actuators=tuple(Involved(a.key, a.name, a.nodes) for a in actuators),
+        applications=tuple(sorted({app for c in bound for app in c.applications})),
+        paths=tuple(dict.fromkeys(p for c in bound for p in c.paths(paths_of))),
+        subject=tuple(dict.fromkeys(t for c in bound for t in c.subject)),
+    )
+
+
 def _finding(loaded: LoadedRule, level: str, message: str,
-             bound: list[ActuatorFacts], paths_of: PathsOf) -> Finding:
+             bound: list[Any], paths_of: PathsOf) -> Finding:
+    if not all(isinstance(f, ActuatorFacts) for f in bound):
+        return _chain_finding(loaded, level, message, bound, paths_of)
     actuators = [f.actuator for f in bound]
     apps = sorted({a for act in actuators for a in act.drivers})
     paths = _paths(actuators, paths_of)

@@ -149,6 +149,20 @@ def _entities_of(node: Node) -> list[str]:
     return out
 
 
+#: Nodes that start a message when an entity's state changes (or is polled): the ones that
+#: listen to a sensor's entity (rules chain and loop, acm/environment.py).
+LISTENING_TYPES = frozenset({"server-state-changed", "trigger-state", "poll-state"})
+
+
+def watched_entities(node: Node) -> list[str]:
+    """The entity ids a state node listens to, where it names them exactly."""
+    if node.get("type") not in LISTENING_TYPES:
+        return []
+    chosen = node.get("entities")  # version 6 nodes: {entity: [...], substring: [...], ...}
+    exact = (_entities(chosen.get("entity")) or []) if isinstance(chosen, dict) else []
+    return list(dict.fromkeys(_entities_of(node) + exact))
+
+
 def is_manual_entity(entity_id: str) -> bool:
     domain = entity_id.split(".", 1)[0]
     return domain in _MANUAL_DOMAINS or entity_id.endswith(_MANUAL_SUFFIXES)

@@ -34,6 +34,18 @@ def _definitions(f: Finding, report: Report) -> list[dict[str, Any]]:
 
 
 def conflict(f: Finding, report: Report) -> dict[str, Any]:
+    out = _conflict(f, report)
+    if f.observed is not None:  # seen by acm monitor on the running site (docs/monitor.md)
+        seen = f.observed
+        out["observed"] = {
+            "first": seen.first, "last": seen.last, "count": seen.count,
+            "window": seen.window, "static": list(seen.static),
+            "commands": [{"time": t, "source": src, "value": v} for t, src, v in seen.commands],
+        }
+    return out
+
+
+def _conflict(f: Finding, report: Report) -> dict[str, Any]:
     return {
         "id": f.id,
         "rule": f.rule,

@@ -1,0 +1,518 @@
+"""The runtime monitor: commands seen on a running site's MQTT brokers, and the conflicts
+among them (``acm monitor``).
+
+Static analysis says who *can* command an actuator; the monitor records who
+*does*: every message on the MQTT topic of a known actuator (the model's and
+the flows'), with its time, its value and, where it can be told, its source.
+Different values from different sources on one actuator within a window are a
+**runtime conflict**, also when static analysis could not see it (a topic
+computed in a function node, a device commanded from outside Node-RED).
+
+The network side (paho-mqtt, one client per broker) only puts messages on a
+bounded queue: the broker is never kept waiting, whatever the monitor does.
+Everything else, :class:`Monitor`, is plain code that tests drive with their
+own clock. What the monitor saw is written in the findings contract
+(``acm.findings/1``, each conflict marked ``observed``) and merged into
+``acm analyze --runtime-findings``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .actuators import NodeRef
+from .errors import AcmError
+from .files import write_atomic
+from .findings import Finding, Involved, Observation, Report, RuleInfo, report_order
+from .values import UNKNOWN, const_text
+
+SCHEMA = "acm.findings/1"
+LINES_SCHEMA = "acm.monitor/1"
+UNKNOWN_SOURCE = "unknown"
+RESOLVER = "resolver"
+PER_ACTUATOR = 32  # commands kept per actuator (within the window): memory stays bounded
+MAX_CONFLICTS = 1000  # distinct runtime conflicts kept for the summary
+QUEUE_SIZE = 10_000  # messages waiting; beyond it they are dropped and counted
+APP_PROPERTY = "acm-app"  # MQTT 5 user property naming the sending application
+
+RUNTIME = RuleInfo(
+    name="runtime", code="ACM012", kind="runtime",
+    summary="Different sources sent different commands to one actuator within a short "
+            "time, on the running site (acm monitor).",
+    doc="""\
+Recorded by `acm monitor` on the site's MQTT brokers, not derived from the
+flows: within the window (default 60 s) one actuator received different
+values from different sources. A source is an application when ACM can tell
+(an MQTT 5 user property acm-app, the topic of a cross-runtime resolver, the
+only application static analysis knows for that command), the resolver when
+every command passes an ACM resolver, and unknown otherwise.
+
+Severity:
+- error: two applications that ACM can tell apart;
+- warning: a source is unknown (two unknown sources may be one flow).
+
+The finding says whether static analysis reports a conflict on that
+actuator; one it did not see usually comes from a topic computed at run
+time or a publisher outside Node-RED.
+
+Anti-pattern: two tabs compute home/lamp/set in function nodes; one sends
+"on", the other "off" a few seconds later.
+
+Best practice: put a resolver in front of the actuator (acm resolve), or
+declare the topic in the flows so static analysis sees it.""",
+    levels=("error", "warning"), enabled=True, source="<builtin>",
+)
+
+
+def utc(at: float) -> str:
+    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds") \
+        .replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Watched:
+    """One actuator the monitor listens to, and what static analysis knows of it."""
+
+    key: str
+    name: str
+    address: str  # broker host:port
+    topic: str
+    nodes: tuple[NodeRef, ...] = ()
+    static: tuple[str, ...] = ()  # ids of static findings on it (not about the environment)
+    managed_by: str | None = None  # every command passes a resolver of this strategy
+    # constant command text -> the applications statically sending it; with ``sole`` the
+    # only application that commands it, when no computed target could reach it
+    senders: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    sole: str | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    at: float
+    key: str
+    value: str
+    source: str
+    how: str  # how the source is known: tagged, topic, resolver, inferred, unknown
+
+    def document(self) -> dict[str, Any]:
+        return {"type": "command", "time": utc(self.at), "key": self.key, "value": self.value,
+                "source": self.source, "how": self.how}
+
+    def text(self) -> str:
+        return f"{utc(self.at)}  {self.key}  {self.value!r}  from {self.source} ({self.how})"
+
+
+@dataclass
+class RuntimeConflict:
+    """Different values from different sources on one actuator within the window."""
+
+    watched: Watched
+    sources: frozenset[str]
+    first: float
+    last: float
+    commands: list[Command]
+    count: int = 1
+    window: float = 60.0
+
+    @property
+    def severity(self) -> str:
+        return "warning" if UNKNOWN_SOURCE in self.sources else "error"
+
+    @property
+    def known(self) -> str:
+        if self.watched.static:
+            return "static analysis reports it too (" + ", ".join(self.watched.static) + ")"
+        return "static analysis does not see it"
+
+    @property
+    def message(self) -> str:
+        said = ", ".join(f"{c.value!r} from {c.source}" for c in self.commands[:4])
+        return (f"{self.watched.name} received different commands within {self.window:g} s "
+                f"at run time: {said}; {self.known}")
+
+    def finding(self) -> Finding:
+        return Finding(
+            rule=RUNTIME.name, code=RUNTIME.code, kind=RUNTIME.kind, severity=self.severity,
+            message=self.message,
+            actuators=(Involved(self.watched.key, self.watched.name, self.watched.nodes),),
+            applications=tuple(sorted(s for s in self.sources
+                                      if s not in (UNKNOWN_SOURCE, RESOLVER))),
+            paths=(),
+            observed=Observation(utc(self.first), utc(self.last), self.count,
+                                 tuple((utc(c.at), c.source, c.value) for c in self.commands),
+                                 self.watched.static, self.window))
+
+    def document(self) -> dict[str, Any]:
+        found = self.finding()
+        return {"type": "conflict", "id": found.id, "severity": self.severity,
+                "key": self.watched.key, "sources": sorted(self.sources),
+                "first": utc(self.first), "last": utc(self.last), "count": self.count,
+                "static": list(self.watched.static), "message": self.message}
+
+    def text(self) -> str:
+        level = "ERROR" if self.severity == "error" else "WARN "
+        return f"{level} {RUNTIME.code} runtime  {self.message}"
+
+
+def _value(payload: bytes) -> str:
+    text = payload.decode("utf-8", errors="replace").strip()
+    if len(text) > 200:
+        text = text[:197] + "..."
+    try:  # "21" and "21.0", '"on"' and 'on' are one command
+        return json.dumps(json.loads(text), sort_keys=True) if text[:1] in "{[" \
+            else str(json.loads(text)) if text[:1] == '"' else text
+    except ValueError:
+        return text
+
+
+class Monitor:
+    """Records commands on watched actuators and finds runtime conflicts among them."""
+
+    def __init__(self, watched: Iterable[Watched], window: float = 60.0,
+                 baseline: frozenset[str] = frozenset()) -> None:
+        self.by_topic = {(w.address, w.topic): w for w in watched}
+        self.window = window
+        self.baseline = baseline
+        self.recent: dict[str, deque[Command]] = {}
+        self.conflicts: dict[str, RuntimeConflict] = {}  # actuator key -> ...
+        self.commands = 0
+        self.baselined = 0
+        self.dropped = 0  # messages the queue had no room for
+
+    @property
+    def subscriptions(self) -> dict[str, list[str]]:
+        """Broker address -> the topics to subscribe to there."""
+        out: dict[str, list[str]] = {}
+        for address, topic in sorted(self.by_topic):
+            out.setdefault(address, []).append(topic)
+        return out
+
+    def attribute(self, watched: Watched, value: str, tag: str | None) -> tuple[str, str]:
+        """The source of one command and how it is known.
+
+        Inferred only from a site with no computed MQTT target (``senders`` is empty
+        then): the one application that commands the actuator, or the one that sends
+        this constant while no application sends a computed value.
+        """
+        if tag:
+            return tag, "tagged"
+        if watched.managed_by:
+            return RESOLVER, "resolver"
+        if watched.sole is not None:
+            return watched.sole, "inferred"
+        senders = watched.senders.get(value)
+        if senders is not None and len(senders) == 1 and "*" not in watched.senders:
+            return next(iter(senders)), "inferred"
+        return UNKNOWN_SOURCE, "unknown"
+
+    def observe(self, address: str, topic: str, payload: bytes, at: float,
+                tag: str | None = None, retained: bool = False
+                ) -> tuple[Command | None, RuntimeConflict | None]:
+        """One message seen on a broker: the command it is, and a new runtime conflict."""
+        watched = self.by_topic.get((address, topic))
+        if watched is None or retained:  # a retained message is old state, not a command now
+            return None, None
+        value = _value(payload)
+        source, how = self.attribute(watched, value, tag)
+        command = Command(at, watched.key, value, source, how)
+        self.commands += 1
+        recent = self.recent.setdefault(watched.key, deque(maxlen=PER_ACTUATOR))
+        while recent and at - recent[0].at > self.window:
+            recent.popleft()
+        rival = next((c for c in reversed(recent) if c.value != value
+                      and (c.source != source or source == UNKNOWN_SOURCE)), None)
+        recent.append(command)
+        if rival is None:
+            return command, None
+        sources = frozenset({rival.source, source})
+        found = self.conflicts.get(watched.key)
+        if found is not None:  # one finding per actuator: the sources add up
+            found.count += 1
+            found.last = at
+            fresh = not sources <= found.sources
+            found.sources |= sources
+            if len(found.commands) < 8:
+                found.commands.append(command)
+            return command, found if fresh else None
+        conflict = RuntimeConflict(watched, sources, rival.at, at, [rival, command],
+                                   window=self.window)
+        if conflict.finding().id in self.baseline or set(watched.static) & self.baseline:
+            self.baselined += 1
+            return command, None
+        if len(self.conflicts) < MAX_CONFLICTS:
+            self.conflicts[watched.key] = conflict
+        return command, conflict
+
+    def summary(self) -> dict[str, Any]:
+        return {"type": "summary", "commands": self.commands,
+                "actuators": len(self.recent), "conflicts": len(self.conflicts),
+                "baselined": self.baselined, "dropped": self.dropped,
+                "unseen_by_static_analysis": sum(1 for c in self.conflicts.values()
+                                                 if not c.watched.static)}
+
+    def summary_text(self) -> str:
+        lines = [f"acm monitor: {self.commands} command(s) on {len(self.recent)} actuator(s), "
+                 f"{len(self.conflicts)} runtime conflict(s)"
+                 + (f", {self.baselined} in the baseline" if self.baselined else "")
+                 + (f", {self.dropped} message(s) dropped" if self.dropped else "")]
+        for conflict in self.conflicts.values():
+            lines.append(f"  {conflict.watched.key}: {conflict.count} time(s), "
+                         f"sources {', '.join(sorted(conflict.sources))}; {conflict.known}")
+        return "\n".join(lines)
+
+    def findings(self) -> list[Finding]:
+        return sorted((c.finding() for c in self.conflicts.values()), key=report_order)
+
+
+# ---------------------------------------------------------------------------
+# What to watch: the static analysis of the site
+
+
+ENVIRONMENT_RULES = ("indirect", "compounding", "chain", "loop")  # not about one actuator
+
+
+def watched_from(report: Report, brokers: Sequence[Any]) -> list[Watched]:
+    """Every MQTT actuator of the analysed site (the model's and the flows'), on the
+    model's brokers, with what static analysis says of it."""
+    addresses = {b.address for b in brokers}
+    static: dict[str, list[str]] = {}
+    for f in report.findings:
+        if f.rule in ENVIRONMENT_RULES or f.observed is not None:
+            continue
+        for a in f.actuators:
+            static.setdefault(a.key, []).append(f.id)
+    computed = any(u.kind == "mqtt" for u in report.unknown)
+    out = []
+    for act in report.actuators:
+        if not act.key.startswith("mqtt:"):
+            continue
+        address, _, topic = act.key[5:].partition("/")
+        if address not in addresses or not topic or "+" in topic or "#" in topic:
+            continue
+        senders: dict[str, set[str]] = {}
+        for app, driver in act.drivers.items():
+            for command in driver.sends:
+                text = "*" if command.value is UNKNOWN else _value(
+                    const_text(command.value).encode())
+                senders.setdefault(text, set()).add(app)
+        sole = next(iter(act.drivers)) if len(act.drivers) == 1 and not computed else None
+        out.append(Watched(act.key, act.name, address, topic, act.nodes,
+                           tuple(dict.fromkeys(static.get(act.key, ()))), act.managed_by,
+                           {v: frozenset(a) for v, a in senders.items()} if not computed
+                           else {}, sole))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Findings files: written by acm monitor, merged by acm analyze --runtime-findings
+
+
+def write_findings(monitor: Monitor, path: str | Path, sources: Mapping[str, str]) -> int:
+    """Write the runtime conflicts seen in the findings contract; how many."""
+    from .output.json_format import conflict
+
+    findings = monitor.findings()
+    report = Report(sources=dict(sources), findings=tuple(findings), actuators=(), unknown=(),
+                    applications={}, node_labels={}, rules=(RUNTIME,), stats={})
+    from . import __version__
+
+    document = {"schema": SCHEMA, "tool": {"name": "acm", "version": __version__},
+                "sources": dict(sources),
+                "conflicts": [conflict(f, report) for f in findings],
+                "actuators": [], "stats": {k: v for k, v in monitor.summary().items()
+                                           if k != "type"}}
+    try:
+        write_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise AcmError(f"cannot write runtime findings ({exc.strerror})", str(path)) from None
+    return len(findings)
+
+
+def read_findings(path: str | Path, report: Report) -> list[Finding]:
+    """The observed findings of a file ``acm monitor --write-findings`` wrote, as findings
+    of ``report``'s site (nodes of runtimes it does not know are left out)."""
+    try:
+        data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AcmError("runtime findings file not found (write it with acm monitor "
+                       "--write-findings)", str(path)) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AcmError(f"cannot read runtime findings ({exc})", str(path)) from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA \
+            or not isinstance(data.get("conflicts"), list):
+        raise AcmError(f"not an ACM findings file (expected \"schema\": \"{SCHEMA}\")",
+                       str(path))
+    out = []
+    try:
+        for item in data["conflicts"]:
+            seen = item.get("observed")
+            if not isinstance(seen, dict):
+                continue  # a static finding: the analysis makes its own
+            actuators = tuple(
+                Involved(str(a["key"]), str(a.get("name") or a["key"]), tuple(
+                    NodeRef(str(loc["runtime"]), str(loc["id"]))
+                    for loc in a.get("locations") or [] if loc.get("runtime") in report.sources))
+                for a in item["actuators"])
+            observation = Observation(
+                str(seen["first"]), str(seen["last"]), int(seen["count"]),
+                tuple((str(c["time"]), str(c["source"]), str(c["value"]))
+                      for c in seen.get("commands") or []),
+                tuple(str(s) for s in seen.get("static") or []), float(seen.get("window", 60)))
+            severity = str(item["severity"])
+            out.append(Finding(rule=RUNTIME.name, code=RUNTIME.code, kind=RUNTIME.kind,
+                               severity=severity, message=str(item["message"]),
+                               actuators=actuators,
+                               applications=tuple(str(a) for a in item.get("applications", [])),
+                               paths=(), observed=observation))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise AcmError(f"malformed runtime finding ({type(exc).__name__}: {exc})",
+                       str(path)) from None
+    return out
+
+
+def merge_observed(report: Report, observed: Sequence[Finding]) -> Report:
+    """The report with the observed findings beside the static ones."""
+    if not observed:
+        return report
+    findings = sorted([*report.findings, *observed], key=report_order)
+    merged = report.keeping(findings, observed=len(observed))
+    if all(r.code != RUNTIME.code for r in merged.rules):
+        merged = replace(merged, rules=(*merged.rules, RUNTIME))
+    return merged
+
+
+# ---------------------------------------------------------------------------
+# The network: one paho-mqtt client per broker, feeding a bounded queue
+
+
+@dataclass(frozen=True)
+class BrokerAccess:
+    address: str  # as actuator keys spell it
+    host: str  # where to connect (may differ: --broker)
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
+
+
+def broker_access(model: Any, override: Mapping[str, str] | None = None) -> list[BrokerAccess]:
+    """How to reach each broker of the model; credentials from the environment variables
+    it names (never from the model itself)."""
+    import yaml
+
+    raw = yaml.safe_load(Path(model.path).read_text(encoding="utf-8")) or {}
+    items = {b.get("id"): b for b in raw.get("brokers") or [] if isinstance(b, dict)}
+    out = []
+    for broker in model.brokers:
+        item = items.get(broker.id, {})
+        creds = item.get("credentials") or {}
+        where = (override or {}).get(broker.id) or (override or {}).get(broker.address)
+        host, port = broker.host, broker.port
+        if where:
+            host, _, text = where.rpartition(":") if ":" in where else (where, "", "")
+            port = int(text) if text else broker.port
+        ca = item.get("ca_file")
+        out.append(BrokerAccess(
+            broker.address, host, port,
+            os.environ.get(creds["username_env"]) if "username_env" in creds else None,
+            os.environ.get(creds["password_env"]) if "password_env" in creds else None,
+            bool(item.get("tls")), str(Path(model.path).parent / ca) if ca else None))
+    return out
+
+
+Message = tuple[str, str, bytes, float, str | None, bool]  # address, topic, payload, ...
+
+
+def run(monitor: Monitor, brokers: Sequence[BrokerAccess],
+        show: Callable[[Command | None, RuntimeConflict | None], None],
+        log: Callable[[str], None], *, once: bool = False,
+        duration: float | None = None) -> int:
+    """Listen until stopped (Ctrl-C), ``duration`` seconds, or, with ``once``, the first
+    runtime conflict; the number of runtime conflicts seen."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    inbox: queue.Queue[Message] = queue.Queue(maxsize=QUEUE_SIZE)
+    clients: list[Any] = []
+    topics = monitor.subscriptions
+    for access in brokers:
+        wanted = topics.get(access.address)
+        if not wanted:
+            continue
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
+                             client_id=f"acm-monitor-{os.getpid()}-{len(clients)}")
+        if access.username is not None:
+            client.username_pw_set(access.username, access.password)
+        if access.tls:
+            client.tls_set(ca_certs=access.ca_file)
+        client.reconnect_delay_set(1, 30)
+
+        def connected(client: Any, userdata: Any, flags: Any, reason: Any, props: Any,
+                      access: BrokerAccess = access, wanted: list[str] = wanted) -> None:
+            if reason.is_failure:
+                log(f"{access.address}: connection refused ({reason})")
+                return
+            log(f"{access.address}: connected, watching {len(wanted)} topic(s)")
+            client.subscribe([(t, 0) for t in wanted])  # QoS 0: the broker never waits on us
+
+        def disconnected(client: Any, userdata: Any, flags: Any, reason: Any, props: Any,
+                         access: BrokerAccess = access) -> None:
+            log(f"{access.address}: disconnected ({reason}); reconnecting")
+
+        def received(client: Any, userdata: Any, message: Any,
+                     access: BrokerAccess = access) -> None:
+            tag = None
+            props = getattr(message, "properties", None)
+            for name, value in getattr(props, "UserProperty", None) or []:
+                if name == APP_PROPERTY:
+                    tag = str(value)
+            try:
+                inbox.put_nowait((access.address, message.topic, bytes(message.payload),
+                                  time.time(), tag, bool(message.retain)))
+            except queue.Full:  # never block the network loop, and so the broker
+                monitor.dropped += 1
+
+        client.on_connect = connected
+        client.on_disconnect = disconnected
+        client.on_message = received
+        try:
+            client.connect_async(access.host, access.port, keepalive=30)
+        except (OSError, ValueError) as exc:
+            raise AcmError(f"cannot connect to broker {access.host}:{access.port} ({exc})") \
+                from None
+        client.loop_start()
+        clients.append(client)
+    if not clients:
+        raise AcmError("no MQTT actuator on the model's brokers: nothing to monitor")
+    deadline = time.monotonic() + duration if duration is not None else None
+    seen = 0
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            left = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+            try:
+                address, topic, payload, at, tag, retained = inbox.get(timeout=left)
+            except queue.Empty:
+                continue
+            command, conflict = monitor.observe(address, topic, payload, at, tag, retained)
+            if command is not None or conflict is not None:
+                show(command, conflict)
+            if conflict is not None:
+                seen += 1
+                if once:
+                    break
+    finally:
+        for client in clients:
+            client.disconnect()
+            client.loop_stop()
+    return seen
+
