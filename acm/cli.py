@@ -990,7 +990,7 @@ def rules_command(rule_files: Sequence[str], explain: str | None) -> int:
     if explain:
         info = ruleset.find(explain)
         if info is None:
-            known = ", ".join(f"{r.code} ({r.name})" for r in ruleset.info)
+            known = ", ".join(f"{r.code} ({r.name})" for r in ruleset.listed)
             raise AcmError(f"no rule '{explain}' (known: {known})")
         echo(f"{info.code} {info.name}  [{'/'.join(info.levels)}]"
              f"{'' if info.enabled else '  (disabled)'}")
@@ -1000,8 +1000,8 @@ def rules_command(rule_files: Sequence[str], explain: str | None) -> int:
             echo("")
             echo(info.doc)
         return 0
-    width = max((len(r.name) for r in ruleset.info), default=4)
-    for info in ruleset.info:
+    width = max((len(r.name) for r in ruleset.listed), default=4)
+    for info in ruleset.listed:
         state = "" if info.enabled else " (disabled)"
         levels = "/".join(info.levels)
         echo(f"{info.code:8} {info.name:{width}}  {levels}{state}")

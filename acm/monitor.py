@@ -32,7 +32,8 @@ from typing import Any
 from .actuators import NodeRef
 from .errors import AcmError
 from .files import write_atomic
-from .findings import Finding, Involved, Observation, Report, RuleInfo, report_order
+from .findings import Finding, Involved, Observation, Report, report_order
+from .rules import RUNTIME
 from .values import UNKNOWN, const_text
 
 SCHEMA = "acm.findings/1"
@@ -44,33 +45,6 @@ MAX_CONFLICTS = 1000  # distinct runtime conflicts kept for the summary
 QUEUE_SIZE = 10_000  # messages waiting; beyond it they are dropped and counted
 APP_PROPERTY = "acm-app"  # MQTT 5 user property naming the sending application
 
-RUNTIME = RuleInfo(
-    name="runtime", code="ACM012", kind="runtime",
-    summary="Different sources sent different commands to one actuator within a short "
-            "time, on the running site (acm monitor).",
-    doc="""\
-Recorded by `acm monitor` on the site's MQTT brokers, not derived from the
-flows: within the window (default 60 s) one actuator received different
-values from different sources. A source is an application when ACM can tell
-(an MQTT 5 user property acm-app, the topic of a cross-runtime resolver, the
-only application static analysis knows for that command), the resolver when
-every command passes an ACM resolver, and unknown otherwise.
-
-Severity:
-- error: two applications that ACM can tell apart;
-- warning: a source is unknown (two unknown sources may be one flow).
-
-The finding says whether static analysis reports a conflict on that
-actuator; one it did not see usually comes from a topic computed at run
-time or a publisher outside Node-RED.
-
-Anti-pattern: two tabs compute home/lamp/set in function nodes; one sends
-"on", the other "off" a few seconds later.
-
-Best practice: put a resolver in front of the actuator (acm resolve), or
-declare the topic in the flows so static analysis sees it.""",
-    levels=("error", "warning"), enabled=True, source="<builtin>",
-)
 
 
 def utc(at: float) -> str:

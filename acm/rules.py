@@ -418,6 +418,37 @@ nodes new ids, and change the wires, links and groups that name them.""",
 )
 
 #: Built-in rules written in Python: rule files cannot reuse their names or codes.
+#: runtime (ACM012): found by acm monitor on the running site, not by the rules below;
+#: listed by `acm rules` so that --explain and acm-ignore know it
+RUNTIME = RuleInfo(
+    name="runtime", code="ACM012", kind="runtime",
+    summary="Different sources sent different commands to one actuator within a short "
+            "time, on the running site (acm monitor).",
+    doc="""\
+Recorded by `acm monitor` on the site's MQTT brokers, not derived from the
+flows: within the window (default 60 s) one actuator received different
+values from different sources. A source is an application when ACM can tell
+(an MQTT 5 user property acm-app, the topic of a cross-runtime resolver, the
+only application static analysis knows for that command), the resolver when
+every command passes an ACM resolver, and unknown otherwise.
+
+Severity:
+- error: two applications that ACM can tell apart;
+- warning: a source is unknown (two unknown sources may be one flow).
+
+The finding says whether static analysis reports a conflict on that
+actuator; one it did not see usually comes from a topic computed at run
+time or a publisher outside Node-RED.
+
+Anti-pattern: two tabs compute home/lamp/set in function nodes; one sends
+"on", the other "off" a few seconds later.
+
+Best practice: put a resolver in front of the actuator (acm resolve), or
+declare the topic in the flows so static analysis sees it.""",
+    levels=("error", "warning"), enabled=True, source="<builtin>",
+)
+
+
 PYTHON_RULES = (DUPLICATE_ID, UNUSED)
 
 
@@ -431,9 +462,15 @@ class RuleSet:
         """The rules in force, including the built-in duplicate-id and unused-suppression."""
         return (*(r.info for r in self.rules), self.duplicate_id, UNUSED)
 
+    @property
+    def listed(self) -> tuple[RuleInfo, ...]:
+        """What ``acm rules`` lists: the rules in force, and runtime (ACM012) of acm monitor."""
+        return (*self.info, RUNTIME)
+
     def find(self, name_or_code: str) -> RuleInfo | None:
         wanted = name_or_code.lower()
-        return next((r for r in self.info if wanted in (r.name.lower(), r.code.lower())), None)
+        return next((r for r in self.listed if wanted in (r.name.lower(), r.code.lower())),
+                    None)
 
 
 def builtin_rule_file() -> ast.RuleFile:

@@ -133,3 +133,12 @@ def test_monitor_help_and_usage(run_acm) -> None:  # type: ignore[no-untyped-def
     result = run_acm("monitor", "--model", str(ROOT / "flows" / "site" / "site.yaml"),
                      "--broker", "nonsense")
     assert result.code == 2 and "ID=HOST:PORT" in result.err
+
+
+def test_acm_rules_lists_and_explains_the_runtime_rule(run_acm) -> None:  # type: ignore[no-untyped-def]
+    """ACM012 comes from acm monitor, not from the rule files, but users look it up there."""
+    listed = run_acm("rules")
+    assert listed.code == 0 and "ACM012" in listed.out and "runtime" in listed.out
+    explained = run_acm("rules", "--explain", "ACM012")
+    assert explained.code == 0, explained.err
+    assert explained.out.startswith("ACM012 runtime") and "acm monitor" in explained.out
