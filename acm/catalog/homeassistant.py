@@ -128,9 +128,12 @@ def feature_of(entity_id: str, service: str) -> str | None:
 _MANUAL_DOMAINS = frozenset({"input_button", "button", "event"})
 _MANUAL_SUFFIXES = ("_action", "_click", "_button", "_press")
 # Events a person causes: a tap on a phone notification, an answer to Alexa, a remote's or a
-# wall switch's button, a scanned tag.
+# wall switch's button, a scanned tag. Z-Wave JS fires zwave_js_value_notification for Central
+# Scene, the scene buttons of wall switches and remotes (zwave_js_notification is the
+# Notification CC of sensors and locks, and stays automation).
 MANUAL_EVENTS = frozenset(
-    {"zha_event", "deconz_event", "hue_event", "tag_scanned", "nanoleaf_event"}
+    {"zha_event", "deconz_event", "hue_event", "tag_scanned", "nanoleaf_event",
+     "zwave_js_value_notification", "zwave.scene_activated", "ozw.scene_activated"}
 )
 _MANUAL_EVENT_WORDS = ("action", "button", "switch", "remote", "click", "press", "keypad")
 # Device trigger types of remotes and buttons: short_release, remote_button_long_press ...
