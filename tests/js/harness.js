@@ -97,7 +97,9 @@ let idCounter = 0;
 // env: value of ACM_RESOLVER (object -> JSON text; undefined -> not set).
 function createNode(strategy, config, opts = {}) {
     const clock = new Clock(opts.start || 1_700_000_000_000, opts.early || 0);
-    const envText = config === undefined ? undefined : (typeof config === "string" ? config : JSON.stringify(config));
+    const text = (c) => (c === undefined ? undefined : (typeof c === "string" ? c : JSON.stringify(c)));
+    let envText = text(config);
+    const closers = [];  // node.on("close", ...) handlers
     const store = new Map();
     const rec = {emitted: [], arrays: [], statuses: [], errors: [], warnings: [], logs: []};
     const nodeId = "n" + (++idCounter);
@@ -146,7 +148,7 @@ function createNode(strategy, config, opts = {}) {
             log: runtimeNode.log, error: runtimeNode.error, warn: runtimeNode.warn,
             debug: () => {}, trace: () => {},
             send: (send, id, msgs) => sendResults(send, id, msgs),
-            on: () => {},
+            on: (event, fn) => { if (event === "close") closers.push(fn); },
             status: (s) => rec.statuses.push(s),
         },
         context: ctx,
@@ -176,6 +178,13 @@ function createNode(strategy, config, opts = {}) {
             return results;
         },
         advance(ms) { clock.advance(ms); },
+        // Change ACM_RESOLVER (as a redeploy of the group env would); run the node's
+        // close handlers (Node-RED then also clears the timers the sandbox started).
+        reconfigure(c) { envText = text(c); },
+        close() { for (const fn of closers) fn(); },
+        // Timers pending now, and the time the earliest one is due.
+        pending() { return clock.timers.length; },
+        nextDue() { return Math.min(...clock.timers.map((t) => t.at)); },
         status() { const s = rec.statuses[rec.statuses.length - 1]; return s ? s.text : undefined; },
         // Payloads emitted so far, with their port, as [port, payload] pairs.
         out() { return rec.emitted.map((e) => [e.port, e.msg.payload]); },

@@ -1,48 +1,63 @@
 // ACM resolver: merge. Combines the latest command of each application:
 // numeric min / max / mean, or boolean any / all; passes the result on change.
 // State "st" = {apps: {app: value}, out (JSON of the value last passed, null
-// before the first), last (last target port)}.
+// before the first), last (last target port)}. No deadlines.
 function strategyName() { return "merge"; }
 function initialState() { return {apps: {}, out: null, last: 0}; }
 
-const op = opt.op;
-// Values read as "true" for any/all (strings compared case-insensitively).
-const TRUE = [true, "on", "true", "open", 1, "1"];
+function strategy(cfg, opt, r) {
+    const now = r.now, json = r.json;  // no global lookups per message (common.js)
+    const op = opt.op;
+    const known = ["min", "max", "mean", "any", "all"].indexOf(op) >= 0;
+    const on = opt.on ?? true;
+    const off = opt.off ?? false;
+    // Values read as "true" for any/all (strings compared case-insensitively).
+    const TRUE = [true, "on", "true", "open", 1, "1"];
+    const INF = Infinity, toNumber = parseFloat, finite = Number.isFinite;
 
-function truthy(v) { return TRUE.indexOf(typeof v === "string" ? v.toLowerCase() : v) >= 0; }
-// Merged value of the apps' latest commands, undefined when there is nothing to merge.
-function combine(values) {
-    if (op === "any" || op === "all") {
-        if (values.length === 0) return undefined;
-        const yes = op === "any" ? values.some(truthy) : values.every(truthy);
-        return yes ? (opt.on ?? true) : (opt.off ?? false);
+    function truthy(v) { return TRUE.indexOf(typeof v === "string" ? v.toLowerCase() : v) >= 0; }
+    // Merged value of the apps' latest commands, undefined when there is nothing to
+    // merge; n = the number of apps. Work in the number of applications.
+    function combine(apps) {
+        let n = 0, yes = op === "all", count = 0, acc = op === "min" ? INF : (op === "max" ? -INF : 0);
+        for (const a in apps) {
+            n++;
+            const v = apps[a];
+            if (op === "any") { if (truthy(v)) yes = true; continue; }
+            if (op === "all") { if (!truthy(v)) yes = false; continue; }
+            const x = toNumber(v);
+            if (!finite(x)) continue;  // non-numbers ignored
+            count++;
+            if (op === "min") { if (x < acc) acc = x; } else if (op === "max") { if (x > acc) acc = x; } else acc += x;
+        }
+        if (op === "any" || op === "all") return n === 0 ? undefined : (yes ? on : off);
+        if (count === 0) return undefined;
+        return op === "mean" ? acc / count : acc;
     }
-    const nums = values.map((v) => parseFloat(v)).filter(Number.isFinite);  // non-numbers ignored
-    if (nums.length === 0) return undefined;
-    if (op === "min") return Math.min(...nums);
-    if (op === "max") return Math.max(...nums);
-    if (op === "mean") return nums.reduce((a, b) => a + b, 0) / nums.length;
-    return undefined;
+    return {
+        input(st, c) {
+            if (!known) {
+                r.error("ACM resolver: merge op " + json(op) + " is not min, max, mean, any or all; message dropped", c.msg);
+                return null;
+            }
+            const target = c.asked === null ? st.last : c.asked;
+            st.last = target;
+            st.apps[c.app] = c.value;
+            const merged = combine(st.apps);
+            let count = 0;
+            for (const a in st.apps) count++;
+            const n = count + (count === 1 ? " app" : " apps");
+            r.status(merged === undefined
+                ? {fill: "grey", shape: "ring", text: cfg.label + ": " + op + " of nothing (" + n + ")"}
+                : {fill: "green", shape: "dot", text: cfg.label + ": " + op + "=" + r.show(merged) + " (" + n + ")"});
+            let ret = null;
+            const key = merged === undefined ? undefined : json(merged);
+            if (key !== undefined && key !== st.out) {  // pass only on change
+                st.out = key;
+                c.m.payload = merged;
+                ret = r.ports(c.m, target);
+            }
+            return ret;
+        },
+    };
 }
-
-if (["min", "max", "mean", "any", "all"].indexOf(op) < 0) {
-    node.error("ACM resolver: merge op " + JSON.stringify(op) + " is not min, max, mean, any or all; message dropped", msg);
-    return null;
-}
-const target = asked === null ? st.last : asked;
-st.last = target;
-st.apps[app] = value;
-const values = Object.keys(st.apps).map((a) => st.apps[a]);
-const merged = combine(values);
-const n = values.length + (values.length === 1 ? " app" : " apps");
-node.status(merged === undefined
-    ? {fill: "grey", shape: "ring", text: cfg.label + ": " + op + " of nothing (" + n + ")"}
-    : {fill: "green", shape: "dot", text: cfg.label + ": " + op + "=" + show(merged) + " (" + n + ")"});
-let ret = null;
-if (merged !== undefined && JSON.stringify(merged) !== st.out) {  // pass only on change
-    st.out = JSON.stringify(merged);
-    m.payload = merged;
-    ret = ports(m, target);
-}
-context.set("st", st);
-return ret;

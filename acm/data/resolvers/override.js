@@ -8,81 +8,100 @@
 // else (a command without msg.acm.app too) is automation.
 // State "st" = {held, until (deadline, null = until the release command), pend: {m, t}
 // | null (latest automation command held back), count (held back during this hold),
-// last (last target port)}.
+// last (last target port)}. One deadline: "hold" at until.
 function strategyName() { return "override"; }
 function initialState() { return {held: false, until: null, pend: null, count: 0, last: 0}; }
 
-const hold = typeof opt.hold === "number" && opt.hold >= 0 ? opt.hold : null;
-const token = opt.release === undefined ? "auto" : opt.release;
-const resume = opt.resume !== "none";
-const manualApps = Array.isArray(opt.manual) ? opt.manual
-    : (Array.isArray(opt.manual_found) ? opt.manual_found : []);
+function strategy(cfg, opt, r) {
+    const now = r.now, json = r.json;  // no global lookups per message (common.js)
+    const hold = typeof opt.hold === "number" && opt.hold >= 0 ? opt.hold : null;
+    const token = opt.release === undefined ? "auto" : opt.release;
+    const resume = opt.resume !== "none";
+    const manualApps = Array.isArray(opt.manual) ? opt.manual
+        : (Array.isArray(opt.manual_found) ? opt.manual_found : []);
 
-function manual() {
-    if (typeof acm.source === "string" && acm.source !== "") return acm.source === "manual";
-    return manualApps.indexOf(app) >= 0;
-}
-// "18:42" (with seconds for holds under 10 minutes; with the date when not today).
-function clock(t) {
-    const d = new Date(t);
-    const two = (n) => String(n).padStart(2, "0");
-    let s = two(d.getHours()) + ":" + two(d.getMinutes());
-    if (hold !== null && hold < 600000) s += ":" + two(d.getSeconds());
-    if (d.toDateString() !== new Date(Date.now()).toDateString()) {
-        s = d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " + s;
+    function manual(c) {
+        if (typeof c.acm.source === "string" && c.acm.source !== "") return c.acm.source === "manual";
+        return manualApps.indexOf(c.app) >= 0;
     }
-    return s;
-}
-function status(st) {
-    if (!st.held) {
-        node.status({fill: "green", shape: "dot", text: cfg.label + ": automatic"});
-        return;
+    // "18:42" (with seconds for holds under 10 minutes; with the date when not today).
+    // The text shows whole seconds of t and depends on today's date: it is kept for
+    // as long as both stay the same (a holder commanding often renews t every time).
+    const D = Date, Str = String, secs = hold !== null && hold < 600000;
+    const shown = {sec: NaN, from: 0, to: 0, text: ""};  // to: the end of the day it was shown on
+    function clock(t) {
+        const nowMs = now();
+        const sec = secs ? t - t % 1000 : t - t % 60000;  // the second or minute shown
+        if (sec === shown.sec && nowMs >= shown.from && nowMs < shown.to) return shown.text;
+        const d = new D(t);
+        const two = (n) => Str(n).padStart(2, "0");
+        let s = two(d.getHours()) + ":" + two(d.getMinutes());
+        if (secs) s += ":" + two(d.getSeconds());
+        const today = new D(nowMs);
+        if (d.toDateString() !== today.toDateString()) {
+            s = d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " + s;
+        }
+        shown.sec = sec;
+        shown.from = new D(today.getFullYear(), today.getMonth(), today.getDate()).getTime();
+        shown.to = new D(today.getFullYear(), today.getMonth(), today.getDate() + 1).getTime();
+        shown.text = s;
+        return s;
     }
-    const until = st.until === null ? "released" : clock(st.until);
-    node.status({fill: "yellow", shape: "dot",
-        text: cfg.label + ": manual until " + until + (st.count ? " (" + st.count + " held back)" : "")});
-}
-// The hold is over: automation commands pass again, the latest one held back first.
-function end(st) {
-    const p = st.pend;
-    st.held = false;
-    st.until = null;
-    st.pend = null;
-    st.count = 0;
-    return resume && p ? ports(p.m, p.t) : null;
-}
-// Checked by the timer and, in case a timer was lost (restart), on every message.
-function expire(st) {
-    return st.held && st.until !== null && Date.now() >= st.until ? end(st) : null;
-}
-function tick(st) {
-    const out = expire(st);
-    status(st);
-    return out;
-}
-
-const target = asked === null ? st.last : asked;
-st.last = target;
-const late = expire(st);
-if (late) node.send(late);
-let ret = null;
-if (manual()) {
-    if (acm.release === true || (token !== null && msg.payload === token)) {
-        ret = st.held ? end(st) : null;
-    } else {
-        st.held = true;
-        st.until = hold === null ? null : Date.now() + hold;
-        if (hold !== null) later(hold, tick);
-        ret = ports(m, target);
+    function status(st) {
+        if (!st.held) {
+            r.status({fill: "green", shape: "dot", text: cfg.label + ": automatic"});
+            return;
+        }
+        const until = st.until === null ? "released" : clock(st.until);
+        r.status({fill: "yellow", shape: "dot",
+            text: cfg.label + ": manual until " + until + (st.count ? " (" + st.count + " held back)" : "")});
     }
-} else if (acm.release === true) {
-    // Releasing is a person's act; from an automation it is no command either.
-} else if (st.held) {
-    st.pend = {m: m, t: target};
-    st.count++;
-} else {
-    ret = ports(m, target);
+    // The hold is over: automation commands pass again, the latest one held back first.
+    function end(st) {
+        const p = st.pend;
+        st.held = false;
+        st.until = null;
+        st.pend = null;
+        st.count = 0;
+        r.cancel("hold");
+        return resume && p ? r.ports(p.m, p.t) : null;
+    }
+    // Checked by the timer and, in case a timer was lost (restart), on every message.
+    function expire(st) {
+        return st.held && st.until !== null && now() >= st.until ? end(st) : null;
+    }
+    return {
+        due(st) {
+            const out = expire(st);
+            status(st);
+            return out;
+        },
+        resume(st) { if (st.held && st.until !== null) r.at("hold", st.until); },
+        input(st, c) {
+            const target = c.asked === null ? st.last : c.asked;
+            st.last = target;
+            const late = expire(st);
+            if (late) r.send(late);
+            let ret = null;
+            if (manual(c)) {
+                if (c.acm.release === true || (token !== null && c.msg.payload === token)) {
+                    ret = st.held ? end(st) : null;
+                } else {
+                    st.held = true;
+                    st.until = hold === null ? null : now() + hold;
+                    if (hold !== null) r.at("hold", st.until); else r.cancel("hold");
+                    ret = r.ports(c.m, target);
+                }
+            } else if (c.acm.release === true) {
+                // Releasing is a person's act; from an automation it is no command either.
+            } else if (st.held) {
+                st.pend = {m: c.m, t: target};
+                st.count++;
+            } else {
+                ret = r.ports(c.m, target);
+            }
+            status(st);
+            return ret;
+        },
+    };
 }
-status(st);
-context.set("st", st);
-return ret;
