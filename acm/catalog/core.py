@@ -146,12 +146,28 @@ def _mqtt_out_transfer(node: Node, shapes: Shapes) -> Shapes:
                                               for _, p in shapes)
 
 
+# Tasmota commands that only ask: the device answers on stat/…, nothing changes.
+_TASMOTA_QUERIES = frozenset({"status", "state"})
+_EMPTY = const("")
+
+
+def tasmota_query(topic: str, payload: Value) -> bool:
+    """A Tasmota ``cmnd/<device>/<Command>`` that reads: STATUS or STATE, or any command
+    sent with an empty payload (Tasmota then reports the current value)."""
+    levels = topic.split("/")
+    if "cmnd" not in (level.lower() for level in levels[:-1]):
+        return False
+    return levels[-1].lower() in _TASMOTA_QUERIES or payload == _EMPTY
+
+
 def _mqtt_out(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:
     broker = mqtt_broker_address(config(node.get("broker")), str(node.get("broker") or "?"))
     topic = from_msg(node.get("topic"), shape[0])
     if topic is None:
         return [Target("mqtt", None, f"{broker}/<msg.topic>", shape[1])]
     topic = normalise_topic(topic)
+    if tasmota_query(topic, shape[1]):
+        return []  # a poll of the device's state, not a command
     return [Target("mqtt", f"mqtt:{broker}/{topic}", topic, shape[1], mqtt_role(topic))]
 
 
@@ -322,7 +338,9 @@ TYPES: list[NodeType] = [
              "input, which it does not pass on.",
              trigger=_mqtt_in_provenance, emits=_mqtt_in_emits, transfer=_mqtt_in_transfer),
     NodeType("mqtt out", PACKAGE, "Publishes to a broker: a device when the topic follows a "
-             "command convention (…/set, cmnd/…, …/command), otherwise a channel.",
+             "command convention (…/set, cmnd/…, …/command), otherwise a channel. A Tasmota "
+             "query (cmnd/…/STATUS, cmnd/…/STATE, or a command with an empty payload) "
+             "commands nothing.",
              transfer=_mqtt_out_transfer, targets=_mqtt_out, roles=(DEVICE, CHANNEL)),
     NodeType("http request", PACKAGE, "POST/PUT/PATCH/DELETE to a URL: a device when the URL "
              "follows a command convention (…/set, ?cmnd=…), otherwise a channel.",
