@@ -197,9 +197,9 @@ def with_env(info: GraphNode, fg: FlowGraph) -> Mapping[str, Any]:
     literal in keys.
     """
     node = info.node
-    if not _mentions_env(node):
-        return node
     flows = fg.flows[info.runtime]
+    if not flows.defines_env or not _mentions_env(node):
+        return node
     scopes: list[Any] = []
     instance = info.instance
     while instance is not None:

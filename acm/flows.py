@@ -121,6 +121,14 @@ class Flows:
                          f"fix the file before {before}", self.source)
 
     @cached_property
+    def defines_env(self) -> bool:
+        """Whether any tab, subflow or subflow instance sets environment variables (else
+        no ``${NAME}`` in a node can be filled in from the flows)."""
+        return any(isinstance(n.get("env"), list) and n["env"]
+                   and (n["type"] in ("tab", "subflow") or n["type"].startswith("subflow:"))
+                   for n in self.nodes)
+
+    @cached_property
     def tabs(self) -> tuple[Node, ...]:
         """The tabs, in file order."""
         return tuple(n for n in self.nodes if n["type"] == "tab")
