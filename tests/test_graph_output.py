@@ -267,3 +267,36 @@ def test_runtime_urls_lose_their_credentials(tmp_path: Path, run_acm) -> None:  
         assert result.code == 0, result.err
         assert "hunter2" not in result.out
         assert "127.0.0.1:1880" in result.out
+
+
+def _label_boxes(svg: str) -> list[tuple[str, tuple[float, float, float, float]]]:
+    ns = "{http://www.w3.org/2000/svg}"
+    boxes = []
+    for text in ET.fromstring(svg).iter(f"{ns}text"):
+        if "label" not in (text.get("class") or "").split():
+            continue
+        label = graph_svg._Label(float(text.get("x", 0)), float(text.get("y", 0)),
+                                 text.get("text-anchor", "middle"), text.text or "",
+                                 None, "")  # type: ignore[arg-type]
+        boxes.append((label.text, label.span()))
+    return boxes
+
+
+def _overlapping(svg: str) -> list[tuple[str, str]]:
+    boxes = _label_boxes(svg)
+    return [(a, b) for i, (a, ra) in enumerate(boxes) for b, rb in boxes[i + 1:]
+            if graph_svg._overlap(ra, rb)]
+
+
+def test_svg_edge_labels_do_not_overlap(site: Picture, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _label_boxes(graph_svg.render(site)), "the site picture has edge labels"
+    assert _overlapping(graph_svg.render(site)) == []
+    # control: without spreading, this picture's labels do collide (the test can fail)
+    monkeypatch.setattr(graph_svg, "_spread", lambda labels: None)
+    assert _overlapping(graph_svg.render(site)), "the control picture has no collisions"
+
+
+def test_html_drawing_fits_the_window(site: Picture) -> None:
+    text = graph_html.render(site)
+    assert ".drawing svg{display:block;max-width:100%;height:auto}" in text
+    assert re.search(r'<svg class="acm-graph" width="[\d.]+" height="[\d.]+" viewBox="0 0 ', text)

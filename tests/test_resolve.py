@@ -1523,20 +1523,26 @@ def test_override_on_an_application_with_button_and_schedule(  # type: ignore[no
 
 
 EXAMPLES = sorted([*(ROOT / "flows").rglob("*.json"), *(ROOT / "docs" / "examples").glob("*.json")])
+# The editor's example keeps one conflict ACM cannot resolve, for the Resolve form's
+# refusal: its siren is commanded from inside the Siren subflow (flows/README.md).
+UNRESOLVABLE = {"flows/editor/flows.json": {"mqtt:localhost:1883/flat/siren/set"}}
 
 
 @pytest.mark.parametrize("flows", EXAMPLES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_bundled_example_resolves_completely(run_acm, tmp_path, flows):  # type: ignore[no-untyped-def]
     """Each example flows file alone: every error and warning is resolved (nothing is
-    left "not resolved"), re-analysis finds none, the added nodes sit in free space,
-    resolving again changes nothing and revert gives the file back."""
+    left "not resolved" but what UNRESOLVABLE lists), re-analysis finds none, the added
+    nodes sit in free space, resolving again changes nothing and revert gives the file
+    back."""
+    left = UNRESOLVABLE.get(str(flows.relative_to(ROOT)), set())
     before = analyse(run_acm, flows)["conflicts"]
     out = tmp_path / "resolved.json"
     nodes, result = resolve(run_acm, flows, out=out)
-    assert "not resolved" not in result.err
+    assert result.err.count("not resolved") == len(left), result.err
     after = analyse(run_acm, out)["conflicts"]
-    assert [c for c in after if c["severity"] != "info"] == []
-    resolved = {c["id"] for c in before if c["severity"] != "info"}
+    assert {c["actuators"][0]["key"] for c in after if c["severity"] != "info"} == left
+    resolved = {c["id"] for c in before
+                if c["severity"] != "info" and c["actuators"][0]["key"] not in left}
     assert {r["acm"]["conflict"] for r in of_role(nodes, "resolver")} == resolved
     assert sum(c["code"] == "ACM005" for c in after) == len(resolved)
     assert layout_problems(nodes) == []

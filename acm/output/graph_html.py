@@ -56,6 +56,8 @@ def _style() -> str:
         "h2{font-size:16px;margin:24px 0 8px}",
         ".summary{color:#555;margin:0 0 16px}",
         ".drawing{overflow:auto;border:1px solid #ddd;border-radius:4px}",
+        # the drawing fits the window's width (its viewBox keeps the proportions)
+        ".drawing svg{display:block;max-width:100%;height:auto}",
         ".legend{display:flex;flex-wrap:wrap;gap:8px 24px;margin:12px 0;font-size:13px}",
         ".legend span{display:inline-flex;align-items:center;gap:6px}",
         ".swatch{display:inline-block;width:18px;height:12px;border:1px solid #8c8c8c;"

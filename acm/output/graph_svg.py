@@ -155,8 +155,53 @@ def _edge_path(edge: Edge, boxes: dict[str, Box], kinds: dict[str, str]) -> tupl
     return path, lx, ly, "middle"
 
 
+@dataclass
+class _Label:
+    """An edge's label, placed after every edge is drawn so that labels do not overlap."""
+
+    x: float
+    y: float
+    anchor: str
+    text: str
+    edge: Edge
+    colour: str
+
+    def span(self) -> tuple[float, float, float, float]:
+        """Its box (left, top, right, bottom), from an average glyph width at 10 px."""
+        width = 5.6 * len(self.text) + 4
+        left = {"start": self.x, "end": self.x - width}.get(self.anchor, self.x - width / 2)
+        return left, self.y - 10, left + width, self.y + 3
+
+
+def _label_svg(label: _Label) -> str:
+    edge = label.edge
+    return (f'<text class="label label-{edge.kind}" data-source="{edge.source}" '
+            f'data-target="{edge.target}" x="{_num(label.x)}" y="{_num(label.y)}" '
+            f'text-anchor="{label.anchor}" font-size="10" fill="{label.colour}" stroke="#ffffff" '
+            f'stroke-width="4" stroke-linejoin="round" paint-order="stroke">'
+            f"{xml_text(label.text)}</text>")
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _spread(labels: list[_Label]) -> None:
+    """Moves labels down or up, by one line at a time, until none overlaps a placed one."""
+    placed: list[tuple[float, float, float, float]] = []
+    for label in labels:
+        base = label.y
+        for step in (0, 1, -1, 2, -2, 3, -3, 4, -4):
+            label.y = base + step * 13
+            if not any(_overlap(label.span(), other) for other in placed):
+                break
+        else:
+            label.y = base
+        placed.append(label.span())
+
+
 def _edge_svg(edge: Edge, boxes: dict[str, Box], kinds: dict[str, str],
-              labels: list[str]) -> list[str]:
+              labels: list[_Label]) -> list[str]:
     """The edge's group; its label goes to ``labels`` (drawn above every edge)."""
     path, lx, ly, anchor = _edge_path(edge, boxes, kinds)
     colour = SEVERITY_COLOURS[edge.severity] if edge.severity else EDGE_COLOUR
@@ -182,11 +227,7 @@ def _edge_svg(edge: Edge, boxes: dict[str, Box], kinds: dict[str, str],
         if edge.kind == "conflict" else edge.label
     if text and edge.kind != "hosts":
         ly += 3 if edge.kind == "conflict" else -4  # beside an arc; just above a curve
-        labels.append(f'<text class="label label-{edge.kind}" data-source="{edge.source}" '
-                      f'data-target="{edge.target}" x="{_num(lx)}" y="{_num(ly)}" '
-                      f'text-anchor="{anchor}" font-size="10" fill="{colour}" stroke="#ffffff" '
-                      f'stroke-width="4" stroke-linejoin="round" paint-order="stroke">'
-                      f"{xml_text(_clip(text, 34))}</text>")
+        labels.append(_Label(lx, ly, anchor, _clip(text, 34), edge, colour))
     return out
 
 
@@ -244,7 +285,7 @@ def render_svg(picture: Picture, *, standalone: bool = True) -> str:
         out.append(f'<text x="{_num(_column_x(index) + WIDTH / 2)}" y="{TOP - 16}" '
                    f'text-anchor="middle" font-size="12" fill="#666666">'
                    f"{_HEADINGS[kind]}</text>")
-    labels: list[str] = []
+    labels: list[_Label] = []
     out.append('<g class="edges">')
     for edge in picture.edges:
         if edge.kind != "conflict":
@@ -260,7 +301,8 @@ def render_svg(picture: Picture, *, standalone: bool = True) -> str:
             out += _edge_svg(edge, boxes, kinds, labels)
     out.append("</g>")
     out.append('<g class="labels">')
-    out += labels
+    _spread(labels)
+    out += [_label_svg(label) for label in labels]
     out.append("</g>")
     key_y = placed.height - 22
     x = float(MARGIN)

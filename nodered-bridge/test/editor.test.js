@@ -1,61 +1,17 @@
 "use strict";
-// The editor's Resolve form, built from the strategy manifest: the script of
-// acm-bridge.html is run as the editor runs it (a fake RED records the plugin it
-// registers) and the form's model is checked against the manifest ACM ships.
+// The editor's Resolve form, built from the strategy manifest: resources/acm-form.js
+// (loaded here as the editor loads it, without a browser) checked against the manifest
+// ACM ships.
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
-const vm = require("node:vm");
 
-const HTML = fs.readFileSync(path.join(__dirname, "..", "acm-bridge.html"), "utf8");
+const EDITOR = ["acm-bridge.html", "resources/acm-form.js", "resources/acm-sidebar.js"]
+    .map((f) => fs.readFileSync(path.join(__dirname, "..", f), "utf8")).join("\n");
 const MANIFEST_FILE = path.join(__dirname, "..", "..", "acm", "data", "strategies.json");
 
-/** The plugin definition the editor script registers (it touches nothing else on load). */
-function loadEditorPlugin($ = () => { throw new Error("no DOM on load"); }) {
-    const match = HTML.match(/<script type="text\/javascript">([\s\S]*?)<\/script>/);
-    assert.ok(match, "acm-bridge.html has its editor script");
-    const registered = {};
-    const RED = { plugins: { registerPlugin(id, def) { registered[id] = def; } } };
-    // in this realm, so that arrays it returns compare with ours
-    const run = vm.runInThisContext("(function (RED, $) {" + match[1] + "\n})", { filename: "acm-bridge.html" });
-    run(RED, $);
-    return registered["acm-bridge-editor"];
-}
-
-/** A stand-in for the few jQuery calls the form makes, as strict as a browser about
- *  HTML: an element is made from a bare tag only (`$("<option>", {value})`), so text
- *  from the flows can reach the page only through .text() or an attribute value, and
- *  `html()` serialises it escaped, as the browser would show it. */
-function fakeJQuery() {
-    const escape = (t) => String(t).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-    class El {
-        constructor(tag, attrs) { this.tag = tag; this.attrs = {}; this.children = []; this.value = ""; this.attr(attrs || {}); }
-        attr(name, value) {
-            if (typeof name === "object") { for (const k of Object.keys(name)) this.attrs[k] = String(name[k]); return this; }
-            if (value === undefined) return this.attrs[name];
-            this.attrs[name] = String(value);
-            return this;
-        }
-        text(value) { this.children = [String(value)]; return this; }
-        val(value) { this.value = value; return this; }
-        appendTo(parent) { parent.children.push(this); return this; }
-        find(test) { return this.children.flatMap((c) => (typeof c === "string" ? [] : [...(test(c) ? [c] : []), ...c.find(test)])); }
-        html() {
-            return this.children.map((c) => (typeof c === "string" ? escape(c)
-                : `<${c.tag}${Object.entries(c.attrs).map(([k, v]) => ` ${k}="${escape(v)}"`).join("")}>${c.html()}</${c.tag}>`)).join("");
-        }
-    }
-    const $ = (tag, attrs) => {
-        const m = /^<([a-z]+)>$/.exec(tag);
-        if (!m) throw new Error(`the form makes elements from a bare tag only, not from ${String(tag).slice(0, 60)}`);
-        return new El(m[1], attrs);
-    };
-    return { $, El };
-}
-
-const plugin = loadEditorPlugin();
-const model = plugin.model;
+const model = require("../resources/acm-form.js");
 // The shipped manifest, in the shape `acm strategies --format json` prints (a subset of the
 // fields: the editor needs name, resolves, options and kinds). Tests that need the exact
 // document of the CLI run it (test_policy.py, run.test.js with the real analyzer).
@@ -70,18 +26,18 @@ const MANIFEST = {
 };
 const finding = (kind, severity) => ({ id: "X", kind, severity });
 
-test("editor: the plugin registers its model beside onadd", () => {
-    assert.equal(typeof plugin.onadd, "function");
-    for (const fn of ["strategiesFor", "offersResolve", "suggestedStrategy", "optionFields", "readOptionValues"]) {
+test("editor: the form's model is a module the editor and node:test load alike", () => {
+    for (const fn of ["strategiesFor", "offersResolve", "suggestedStrategy", "optionFields", "readOptionValues",
+        "validate", "notResolvedReason", "whyNoResolve"]) {
         assert.equal(typeof model[fn], "function", fn);
     }
 });
 
 test("editor: no strategy or option is written in the editor script", () => {
-    assert.doesNotMatch(HTML, /STRATEGY_OPTIONS|\["priority", "lock"/);
+    assert.doesNotMatch(EDITOR, /STRATEGY_OPTIONS|\["priority", "lock"/);
     for (const s of MANIFEST.strategies) {
         for (const o of s.options) {
-            assert.ok(!HTML.includes(`key: "${o.name}"`), `${s.name}.${o.name} hard-coded in acm-bridge.html`);
+            assert.ok(!EDITOR.includes(`key: "${o.name}"`), `${s.name}.${o.name} hard-coded in the editor`);
         }
     }
 });
@@ -145,10 +101,11 @@ test("editor: a plan's options prefill the form as a person writes them", () => 
     assert.equal(by.hold.value, "90m");
     assert.equal(by.resume.value, "none");
     assert.equal(by.manual.value, "Dashboard,Schedule");
-    assert.equal(by.hold.placeholder, "empty: 1h");  // the example is the default: said once
-    assert.equal(by.manual.placeholder, "e.g. Dashboard; empty: none");
+    assert.equal(by.hold.placeholder, "default: 1h");  // the example is the default: said once
+    assert.equal(by.manual.placeholder, "default: none, e.g. Dashboard");
     const priority = model.optionFields(MANIFEST, "priority", {}, null);
-    assert.equal(priority[0].placeholder, "e.g. Security, Lighting; required");
+    assert.equal(priority[0].placeholder, "e.g. Security, Lighting");  // required: marked on the label
+    assert.equal(priority[0].required, true);
 });
 
 test("editor: what the form sends, by the option's type", () => {
@@ -195,25 +152,47 @@ test("editor: the interlock's guard is chosen among the conflict's actuators, th
         { blocked_when: ["open"] });
 });
 
-test("editor: the guard's choices reach the page as text, never as HTML", () => {
-    const { $, El } = fakeJQuery();
-    const forms = loadEditorPlugin($).model;
-    const hostile = {
-        id: "ACM002-0123456789ab", kind: "indirect", severity: "warning",
-        actuators: [{ key: 'mqtt:b:1883/x"><img src=x onerror=alert(1)>', name: "<script>alert(2)</script>" },
-                    { key: HEATER, name: "Heater & <i>co</i>" }],
-    };
-    const box = new El("div");
-    forms.renderOptions(box, MANIFEST, "interlock", { strategy: "interlock", options: { guard: HEATER } }, hostile, null);
-    const [select] = box.find((e) => e.tag === "select" && e.attrs["data-option"] === "guard");
-    assert.ok(select, "a select for the guard");
-    assert.equal(select.value, HEATER);
-    const options = select.find((e) => e.tag === "option");
-    assert.deepEqual(options.map((o) => o.attrs.value), ["", hostile.actuators[0].key, HEATER]);
-    assert.deepEqual(options.map((o) => o.children), [["(default: none)"],
-        [`<script>alert(2)</script> (${hostile.actuators[0].key})`], [`Heater & <i>co</i> (${HEATER})`]]);
-    const html = box.html();
-    assert.doesNotMatch(html, /<script|<img|<i>/);
-    assert.match(html, /&lt;script&gt;alert\(2\)&lt;\/script&gt;/);
-    assert.match(html, /value="mqtt:b:1883\/x&quot;&gt;&lt;img src=x onerror=alert\(1\)&gt;"/);
+
+test("editor: the form is checked before Apply, in the option's words", () => {
+    const apps = [{ id: "t1", name: "Security" }, { id: "t2", name: "Lighting" }];
+    const ok = model.validate(MANIFEST, "priority", { order: "Security, t2", ttl: "15m" }, { applications: apps });
+    assert.deepEqual(ok.errors, []);
+    assert.deepEqual(ok.options, { order: ["Security", "t2"], ttl: "15m" });
+    // the CLI's "strategy dwell needs option 'min'" is said before anything is sent
+    assert.deepEqual(model.validate(MANIFEST, "dwell", { min: " " }).errors, [{ key: "min", message: "min: required" }]);
+    assert.deepEqual(model.validate(MANIFEST, "dwell", { min: "soon" }).errors.map((e) => e.key), ["min"]);
+    for (const good of ["30s", "15m", "1h", "1500ms", "1.5h"]) {
+        assert.deepEqual(model.validate(MANIFEST, "dwell", { min: good }).errors, [], good);
+    }
+    for (const bad of ["30", "15 m", "-1m", "1d", "1m;rm"]) {
+        assert.equal(model.validate(MANIFEST, "dwell", { min: bad }).errors.length, 1, bad);
+    }
+    const unknown = model.validate(MANIFEST, "priority", { order: "Security,Night" }, { applications: apps });
+    assert.deepEqual(unknown.errors.map((e) => e.key), ["order"]);
+    assert.match(unknown.errors[0].message, /no application named Night \(known: Security, Lighting\)/);
+    assert.deepEqual(model.validate(MANIFEST, "priority", { order: " , " }).errors.map((e) => e.message), ["order: required"]);
+    assert.deepEqual(model.validate(MANIFEST, "merge", { op: "median" }).errors.map((e) => e.key), ["op"]);
+    assert.deepEqual(model.validate(MANIFEST, "nope", {}).errors.map((e) => e.key), ["strategy"]);
+});
+
+test("editor: ACM's reason for not resolving a conflict is read from the resolve answer", () => {
+    const lines = [
+        "acm: ACM001-aaaaaaaaaaaa (direct) on x: dwell (policy cli)",
+        "acm: not resolved: ACM001-4230ab38ca65 (direct): actuator node e0 inside subflow 71 is commanded from inside the subflow",
+    ];
+    assert.equal(model.notResolvedReason(lines, "ACM001-4230ab38ca65"),
+        "actuator node e0 inside subflow 71 is commanded from inside the subflow");
+    assert.equal(model.notResolvedReason(lines, "ACM001-aaaaaaaaaaaa"), null);
+    assert.equal(model.notResolvedReason(undefined, "x"), null);
+    const plan = { planned: [{ conflict: "A", strategy: "dwell" }], skipped: [{ conflict: "B", reason: "why" }] };
+    assert.deepEqual(model.planFor(plan, "A"), { planned: plan.planned[0], skipped: null });
+    assert.deepEqual(model.planFor(plan, "B"), { planned: null, skipped: plan.skipped[0] });
+});
+
+test("editor: a finding no strategy resolves says so instead of offering Resolve", () => {
+    assert.equal(model.whyNoResolve(MANIFEST, finding("duplicate-id", "warning")),
+        "ACM has no strategy that resolves duplicate-id conflicts.");
+    assert.equal(model.whyNoResolve(MANIFEST, finding("direct", "error")), null);
+    assert.equal(model.whyNoResolve(MANIFEST, finding("direct", "info")), null);  // information only
+    assert.equal(model.whyNoResolve(null, finding("duplicate-id", "warning")), null);  // manifest not known yet
 });
