@@ -1037,6 +1037,41 @@ def strategies_command(fmt: str) -> int:
     return 0
 
 
+@cli.command("serve")
+@click.option("--stdio", is_flag=True,
+              help="Read requests from standard input, one JSON object per line, and "
+              "answer each on standard output (the only transport).")
+@click.option("--max-requests", type=click.IntRange(min=0), default=0, show_default=True,
+              metavar="N", help="Exit after answering N requests (0: no limit), so whoever "
+              "runs the worker replaces it before its memory grows.")
+def serve_command(stdio: bool, max_requests: int) -> int:
+    """Run as a long-lived analyzer for the Node-RED editor (the bridge's worker).
+
+    Each request line {"id", "op", "args", "input"} runs `acm ARGS` (analyze,
+    resolve or strategies) with INPUT on standard input, in this process,
+    and is answered with one line {"id", "code", "stdout", "stderr"}: the
+    exit code and output of a fresh `acm` run. Imports and the built-in
+    rules are loaded once. Exits at the end of its input. Protocol:
+    nodered-bridge/README.md.
+
+    \b
+    Exit codes: 0 input ended (or --max-requests answered), 2 usage.
+
+    \b
+    Example:
+      echo '{"id": 1, "op": "strategies", "args": ["strategies", "--format", "json"]}' \\
+          | acm serve --stdio
+    """
+    if not stdio:
+        raise click.UsageError("give --stdio (the only transport)")
+    from .serve import serve_stdio
+
+    # Between requests a worker collects cycles like any long-lived process; each
+    # request still runs with the collector paused, as a CLI run does (see main()).
+    gc.enable()
+    return serve_stdio(max_requests)
+
+
 def echo(message: str = "", err: bool = False, nl: bool = True) -> None:
     """click.echo for text that may hold anything from flows, rules or policies: a lone
     surrogate (valid JSON, ``"\\ud800"``) is printed as its escape instead of failing."""

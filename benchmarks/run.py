@@ -8,6 +8,9 @@ shared machine even when the seconds do not:
   at most 2x), and ``acm analyze`` of the largest real flows file found in
   the corpus (``../shared/corpus/flows``, by node count; or ``--corpus``)
   against ``json.load`` of it (target: at most 0.35 s wall on an idle machine);
+* **editor click** (``editor.py``): ``POST /acm/analyze`` of that file on a real
+  Node-RED 4 with the plugin, its long-lived worker against a process per click
+  (target: under 150 ms median after the first click);
 * **scaling**: for each size (default 1k, 10k, 100k and 300k nodes) a synthetic
   site from ``generate_site.generate`` (written to ``benchmarks/out/``,
   git-ignored), ``acm analyze FILE --format json`` against
@@ -300,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="where generated sites go (default: benchmarks/out, git-ignored)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per acm run")
     ap.add_argument("--no-startup", action="store_true", help="skip the start-up section")
+    ap.add_argument("--clicks", type=int, default=20,
+                    help="editor clicks measured after the first (default 20; 0 skips the "
+                    "editor-click section, benchmarks/editor.py)")
     args = ap.parse_args(argv)
     try:
         sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -322,6 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     if not args.no_startup:
         ok = startup(args, acm) and ok
+    if args.clicks > 0:
+        from editor import editor_click  # needs tests/nodered.py and requests
+
+        ok = editor_click(args.python, Path(args.corpus), args.clicks) and ok
     if sizes:
         ok = scaling(args, acm, sizes, fixed) and ok
     return 0 if ok else 1

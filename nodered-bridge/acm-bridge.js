@@ -10,18 +10,23 @@
  *        --format json`, asked once per bridge process): the editor's Resolve form is
  *        built from it, and /acm/resolve checks strategy and option names against it
  *
- * Each request starts one child process (`python -I -m acm ...`) without a shell,
- * writes the flows JSON to its stdin, and reads its stdout, with a time limit and
- * an output cap. At most `acm.maxRuns` children run at a time; `acm.maxQueue` more
- * requests wait their turn, the rest are answered 503. Nothing here writes or
- * deploys flows: the editor applies the result of /acm/resolve to its own
- * workspace as an undoable edit.
+ * Requests are answered by long-lived analyzers, `python -I -m acm serve --stdio`
+ * children started without a shell (worker.js): each gets the command line and the
+ * flows JSON of one request at a time and answers with what `acm` would have printed,
+ * with a time limit (the worker is killed and replaced after it) and an output cap.
+ * At most `acm.maxRuns` requests run at a time, each in its own worker (so at most
+ * that many workers); `acm.maxQueue` more wait their turn, the rest are answered 503.
+ * With `acm.worker: false`, or when the installed ACM has no `serve` command, each
+ * request starts its own `python -I -m acm ...` process instead, under the same limits.
+ * Nothing here writes or deploys flows: the editor applies the result of /acm/resolve
+ * to its own workspace as an undoable edit.
  */
 "use strict";
 
 const childProcess = require("child_process");
 const fs = require("fs");
 const path = require("path");
+const { WorkerPool, say, ISOLATED, MAX_STDERR } = require("./worker");
 
 const DEFAULTS = Object.freeze({
     python: "python3",
@@ -30,14 +35,16 @@ const DEFAULTS = Object.freeze({
     maxOutput: 50 * 1024 * 1024,
     maxRuns: 2,
     maxQueue: 8,
+    // Long-lived analyzers (`acm serve --stdio`), each replaced after this many requests
+    // (0: never) so that its memory cannot grow for the life of Node-RED.
+    worker: true,
+    workerRequests: 200,
     // The child's working directory: the plugin's own folder, which exists and is
     // written only by whoever installs the plugin (not the user's flows folder).
     cwd: __dirname,
 });
-// Isolated mode: neither the working directory nor PYTHONPATH nor the user's
-// site-packages can put another `acm` package in front of the installed one.
-const ISOLATED = "-I";
-const MAX_STDERR = 64 * 1024;
+// ISOLATED ("-I", worker.js): neither the working directory nor PYTHONPATH nor the
+// user's site-packages can put another `acm` package in front of the installed one.
 const HINT = "set acm.python in settings.js or ACM_PYTHON";
 // The strategies themselves are Python's (acm/data/strategies.json, GET /acm/strategies);
 // a name only has to look like one before it becomes a command-line argument.
@@ -84,7 +91,10 @@ function resolveSettings(acm, env, base) {
     const policy = (Array.isArray(acm.policy) ? acm.policy : (typeof acm.policy === "string" ? [acm.policy] : []))
         .filter((p) => typeof p === "string" && p).map(absolute);
     const cwd = typeof acm.cwd === "string" && acm.cwd ? absolute(acm.cwd) : DEFAULTS.cwd;
-    return { python, args, cwd, timeout, maxOutput, maxRuns, maxQueue, rules, policy };
+    const worker = typeof acm.worker === "boolean" ? acm.worker : DEFAULTS.worker;
+    const workerRequests = Number.isInteger(acm.workerRequests) && acm.workerRequests >= 0
+        ? acm.workerRequests : DEFAULTS.workerRequests;
+    return { python, args, cwd, timeout, maxOutput, maxRuns, maxQueue, rules, policy, worker, workerRequests };
 }
 
 /**
@@ -281,19 +291,87 @@ function validateResolveBody(body) {
     return { flows, conflict: body.conflict, strategy: body.strategy || null, options: body.options || {} };
 }
 
-function lastLine(text) {
-    const lines = String(text || "").split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-    return lines.length ? lines[lines.length - 1] : "";
+/**
+ * Runs `acm ARGS` with `input` on its standard input: in a long-lived worker
+ * (`acm serve --stdio`, worker.js) unless `settings.worker` is false or the installed
+ * ACM has no `serve` command, else in a process of its own (runProcess).
+ * Resolves {stdout, stderr} on exit 0; rejects with a 502 BridgeError naming the
+ * executable otherwise, in the same words either way. The time limit counts from
+ * the moment the request is handed to its worker (or its process starts).
+ * `control.signal` (AbortSignal): the client has gone: a request still queued in the
+ * worker leaves it; one in flight runs to its end and its answer is dropped (a process
+ * of its own is killed); `control.onExit()`: called once when the request no longer
+ * occupies an analyzer: answered, or its killed process has exited.
+ */
+function runAcm(args, input, settings, control) {
+    settings = Object.assign({}, DEFAULTS, settings || {});
+    settings.cwd = settings.cwd || DEFAULTS.cwd;
+    control = control || {};
+    if (!settings.worker) return runProcess(args, input, settings, control);
+    const pool = poolFor(settings);
+    if (pool.unsupported) return runProcess(args, input, settings, control);
+    const python = settings.python;
+    const fail = (error) => new BridgeError(502, { error, python, hint: HINT });
+    const onDone = (err) => {
+        // The request goes to a process of its own, which calls onExit when it has exited.
+        if (err && err.kind === "unsupported") return;
+        if (control.onExit) control.onExit();
+    };
+    return pool.request(operationOf(args), args, typeof input === "string" ? input : "", {
+        timeout: settings.timeout, maxOutput: settings.maxOutput, signal: control.signal, onDone,
+    }).then((answer) => {
+        if (answer.code !== 0) throw fail(say.exited(python, answer.code, null, answer.stderr));
+        return { stdout: answer.stdout, stderr: answer.stderr };
+    }, (err) => {
+        if (err && err.kind === "unsupported") {
+            if (!pool.unsupported && bridgeLog) {
+                bridgeLog.warn(`acm-bridge: ${err.message}: each request starts its own process;`
+                    + " update ACM for faster answers");
+            }
+            pool.unsupported = true;
+            return runProcess(args, input, settings, control);
+        }
+        if (err && err.kind === "aborted") throw clientGone();
+        throw fail(err && err.message ? err.message : String(err));
+    });
+}
+
+/** The serve operation a command line runs (`acm serve` refuses any other command). */
+function operationOf(args) {
+    if (args[0] === "resolve") return args.includes("--plan") ? "plan" : "resolve";
+    return args[0];
+}
+
+// Node-RED's log, for the one warning above (set by the route handlers).
+let bridgeLog = null;
+
+/**
+ * The worker pool for these settings, made when first asked for: one per analyzer
+ * (python, args, folder) for the life of the bridge, with `maxRuns` workers at most.
+ */
+const pools = new Map();
+
+function poolFor(settings) {
+    const key = JSON.stringify([settings.python, settings.args, settings.cwd, settings.workerRequests, settings.maxRuns]);
+    let pool = pools.get(key);
+    if (!pool) {
+        pool = new WorkerPool(settings.maxRuns, {
+            python: settings.python, args: settings.args, cwd: settings.cwd, maxRequests: settings.workerRequests,
+        });
+        pools.set(key, pool);
+    }
+    return pool;
 }
 
 /**
- * Runs `python -I ...settings.args ...args` in settings.cwd with `input` on stdin.
+ * Runs `python -I ...settings.args ...args` in a process of its own, in settings.cwd,
+ * with `input` on stdin (`acm.worker: false`, or an ACM without `serve`).
  * Resolves {stdout, stderr} on exit 0; rejects with a 502 BridgeError naming the
  * executable otherwise. The time limit counts from the start of the child.
  * `control.signal` (AbortSignal): kill the child when the client has gone;
  * `control.onExit()`: called once when the child has exited or could not start.
  */
-function runAcm(args, input, settings, control) {
+function runProcess(args, input, settings, control) {
     settings = Object.assign({}, DEFAULTS, settings || {});
     settings.cwd = settings.cwd || DEFAULTS.cwd;
     control = control || {};
@@ -316,7 +394,7 @@ function runAcm(args, input, settings, control) {
         try { folder = fs.statSync(settings.cwd); } catch (e) { /* reported below */ }
         if (!folder || !folder.isDirectory()) {
             onExit();
-            reject(fail(`cannot run the ACM analyzer '${python}': its working directory '${settings.cwd}' (acm.cwd) is not a folder`));
+            reject(fail(say.notFolder(python, settings.cwd)));
             return;
         }
         let child;
@@ -329,7 +407,7 @@ function runAcm(args, input, settings, control) {
             });
         } catch (err) {
             onExit();
-            reject(fail(`cannot start the ACM analyzer with '${python}': ${err.code || err.message}`));
+            reject(fail(say.cannotStart(python, err)));
             return;
         }
         child.on("exit", onExit);
@@ -356,9 +434,9 @@ function runAcm(args, input, settings, control) {
             if (why === "aborted") {
                 finish(clientGone());
             } else if (why === "timeout") {
-                finish(fail(`ACM analyzer '${python}' timed out after ${settings.timeout} ms (raise acm.timeout in settings.js)`));
+                finish(fail(say.timedOut(python, settings.timeout)));
             } else {
-                finish(fail(`ACM analyzer '${python}' wrote more than ${settings.maxOutput} bytes; stopped`));
+                finish(fail(say.tooMuch(python, settings.maxOutput)));
             }
         };
         const timer = setTimeout(() => kill("timeout"), settings.timeout);
@@ -367,13 +445,7 @@ function runAcm(args, input, settings, control) {
             // The process could not be started (ENOENT, EACCES, ...). Node also emits 'error' when
             // a kill fails, which does not happen for SIGKILL to our own child: the slot goes back.
             onExit();
-            if (err.code === "ENOENT") {
-                finish(fail(`ACM analyzer not found: '${python}' does not exist or is not on PATH`));
-            } else if (err.code === "EACCES") {
-                finish(fail(`ACM analyzer cannot be run: '${python}' is not executable`));
-            } else {
-                finish(fail(`cannot run the ACM analyzer with '${python}': ${err.code || err.message}`));
-            }
+            finish(fail(say.startError(python, err)));
         });
         child.stdout.on("data", (chunk) => {
             outSize += chunk.length;
@@ -391,9 +463,7 @@ function runAcm(args, input, settings, control) {
             if (killedFor) {
                 return; // already answered
             } else if (code !== 0) {
-                const line = lastLine(stderr);
-                const why = code === null ? `was killed (${signal})` : `exited with code ${code}`;
-                finish(fail(line ? `ACM analyzer '${python}' ${why}: ${line}` : `ACM analyzer '${python}' ${why}`));
+                finish(fail(say.exited(python, code, signal, stderr)));
             } else {
                 finish(null, { stdout: Buffer.concat(out).toString("utf8"), stderr });
             }
@@ -556,6 +626,7 @@ function sendError(res, err, log) {
 }
 
 function handler(fn, getSettings, limiter, log) {
+    if (log) bridgeLog = log;
     return function (req, res) {
         let settings;
         try {
@@ -612,7 +683,7 @@ module.exports = function (RED) {
 };
 
 module.exports._internal = {
-    buildArgs, runAcm, diffFlows, validateResolveBody, validateFlowsBody, resolveSettings,
+    buildArgs, runAcm, runProcess, poolFor, pools, operationOf, diffFlows, validateResolveBody, validateFlowsBody, resolveSettings,
     parseJson, analyze, plan, resolve, strategiesOnce, checkAgainstManifest, BridgeError, RunLimiter,
     HINT, DEFAULTS, ISOLATED, STRATEGY_NAME,
 };

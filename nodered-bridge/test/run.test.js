@@ -1,5 +1,6 @@
 "use strict";
-// runAcm against fake "python" executables, the HTTP handlers with a fake RED,
+// runAcm against fake "python" executables (a process per request, acm.worker: false;
+// the worker has its own tests in worker.test.js), the HTTP handlers with a fake RED,
 // the run limiter, and runs of the real analyzer when the project's .venv exists.
 const test = require("node:test");
 const assert = require("node:assert/strict");
@@ -33,7 +34,7 @@ const bigOut = fake("big", "cat > /dev/null; head -c 3000000 /dev/zero");
 const missing = path.join(tmp, "no-such-python");
 
 function settingsFor(python, extra) {
-    return Object.assign(resolveSettings({ python, args: [], timeout: 3000 }, {}), extra || {});
+    return Object.assign(resolveSettings({ python, args: [], timeout: 3000, worker: false }, {}), extra || {});
 }
 
 async function rejects502(promise, python, pattern) {
@@ -66,9 +67,9 @@ test("runAcm: collects stdout, passes stdin and arguments without a shell", asyn
 
 test("runAcm: python runs isolated (-I first), in the plugin folder unless acm.cwd is set", async () => {
     const where = fake("where", `cat > /dev/null; printf '{"cwd":"%s","args":"%s"}' "$(pwd -P)" "$*"`);
-    const r = await runAcm(["analyze", "-"], "[]", resolveSettings({ python: where }, {}));
+    const r = await runAcm(["analyze", "-"], "[]", resolveSettings({ python: where, worker: false }, {}));
     assert.deepEqual(JSON.parse(r.stdout), { cwd: fs.realpathSync(PLUGIN_DIR), args: "-I -m acm analyze -" });
-    const r2 = await runAcm([], "[]", resolveSettings({ python: where, cwd: tmp }, {}));
+    const r2 = await runAcm([], "[]", resolveSettings({ python: where, cwd: tmp, worker: false }, {}));
     assert.equal(JSON.parse(r2.stdout).cwd, fs.realpathSync(tmp));
 });
 
@@ -160,7 +161,7 @@ async function call(handler, body) {
 }
 
 test("routes: permissions per endpoint and plugin registration", () => {
-    const RED = fakeRED({ python: echoJson, args: [] });
+    const RED = fakeRED({ python: echoJson, args: [], worker: false });
     plugin(RED);
     assert.deepEqual(Object.keys(RED.routes).sort(), ["/acm/analyze", "/acm/plan", "/acm/resolve"]);
     assert.deepEqual(Object.keys(RED.gets), ["/acm/strategies"]);
@@ -178,7 +179,7 @@ test("routes: permissions per endpoint and plugin registration", () => {
 });
 
 test("POST /acm/analyze: 200 findings, 400 bad body, 502 missing python", async () => {
-    let RED = fakeRED({ python: echoJson, args: [] });
+    let RED = fakeRED({ python: echoJson, args: [], worker: false });
     plugin(RED);
     const analyze = RED.routes["/acm/analyze"][1];
     assert.deepEqual(await call(analyze, { flows: [] }), { status: 200, body: FINDINGS });
@@ -187,14 +188,14 @@ test("POST /acm/analyze: 200 findings, 400 bad body, 502 missing python", async 
     assert.match(bad.body.error, /flows/);
     assert.equal((await call(analyze, undefined)).status, 400);
 
-    RED = fakeRED({ python: missing });
+    RED = fakeRED({ python: missing, worker: false });
     plugin(RED);
     const r = await call(RED.routes["/acm/analyze"][1], { flows: [] });
     assert.equal(r.status, 502);
     assert.equal(r.body.python, missing);
     assert.equal(r.body.hint, HINT);
 
-    RED = fakeRED({ python: garbage, args: [] });
+    RED = fakeRED({ python: garbage, args: [], worker: false });
     plugin(RED);
     const g = await call(RED.routes["/acm/analyze"][1], { flows: [] });
     assert.equal(g.status, 502);
@@ -203,7 +204,7 @@ test("POST /acm/analyze: 200 findings, 400 bad body, 502 missing python", async 
 });
 
 test("POST /acm/plan: checks the schema", async () => {
-    const RED = fakeRED({ python: echoJson, args: [] });
+    const RED = fakeRED({ python: echoJson, args: [], worker: false });
     plugin(RED);
     const r = await call(RED.routes["/acm/plan"][1], { flows: [] });
     assert.equal(r.status, 502);
@@ -226,7 +227,7 @@ test("POST /acm/resolve: diff of the flows, plan lines from stderr", async () =>
         "echo 'acm: ACM001-1 (direct) on x: priority (policy cli)' >&2",
         `echo '${JSON.stringify(resolved)}'`,
     ].join("\n"));
-    const RED = fakeRED({ python: py, args: [] });
+    const RED = fakeRED({ python: py, args: [], worker: false });
     plugin(RED);
     const resolve = RED.routes["/acm/resolve"][1];
     const r = await call(resolve, { flows, conflict: "ACM001-1", strategy: "priority", options: { order: ["A", "B"], ttl: "15m" } });
@@ -272,7 +273,7 @@ test("GET /acm/strategies: the manifest, asked once per bridge process; failures
     const runs = () => fs.readFileSync(path.join(dir, "runs"), "utf8").trim().split("\n").length;
 
     fs.writeFileSync(path.join(dir, "broken"), "");
-    const RED = fakeRED({ python: py, args: [] });
+    const RED = fakeRED({ python: py, args: [], worker: false });
     plugin(RED);
     const get = RED.gets["/acm/strategies"][1];
     const failed = await call(get, undefined);
@@ -290,7 +291,7 @@ test("GET /acm/strategies: the manifest, asked once per bridge process; failures
 });
 
 test("GET /acm/strategies: an answer that is not a manifest -> 502", async () => {
-    const RED = fakeRED({ python: echoJson, args: [] });
+    const RED = fakeRED({ python: echoJson, args: [], worker: false });
     plugin(RED);
     const r = await call(RED.gets["/acm/strategies"][1], undefined);
     assert.equal(r.status, 502);
@@ -337,7 +338,7 @@ const flowsNamed = (id) => ({ flows: [{ id, type: "inject" }] });
 
 test("limiter: maxRuns 2, maxQueue 1 -> 4 requests: 2 run, 1 waits then runs, 1 gets 503", async () => {
     const { python, log } = counter("limit-2-1", 0.5);
-    const RED = fakeRED({ python, args: [], maxRuns: 2, maxQueue: 1, timeout: 10000 });
+    const RED = fakeRED({ python, args: [], maxRuns: 2, maxQueue: 1, timeout: 10000, worker: false });
     plugin(RED);
     const analyze = RED.routes["/acm/analyze"][1];
     const answers = ["r1", "r2", "r3", "r4"].map((id) => request(analyze, flowsNamed(id)).answer);
@@ -364,7 +365,7 @@ test("limiter: maxRuns 2, maxQueue 1 -> 4 requests: 2 run, 1 waits then runs, 1 
 
 test("limiter: the alive count of the fake analyzer does see parallel runs (control for the test above)", async () => {
     const { python, log } = counter("limit-4-0", 0.5);
-    const RED = fakeRED({ python, args: [], maxRuns: 4, maxQueue: 0, timeout: 10000 });
+    const RED = fakeRED({ python, args: [], maxRuns: 4, maxQueue: 0, timeout: 10000, worker: false });
     plugin(RED);
     const analyze = RED.routes["/acm/analyze"][1];
     const answers = await Promise.all(["r1", "r2", "r3", "r4"].map((id) => request(analyze, flowsNamed(id)).answer));
@@ -372,7 +373,7 @@ test("limiter: the alive count of the fake analyzer does see parallel runs (cont
     const most = Math.max(...log().filter((e) => e.event === "start").map((e) => e.alive));
     assert.ok(most >= 3, `4 parallel runs seen as ${most}`);
     // maxQueue 0: a fifth while four run is refused at once
-    const RED2 = fakeRED({ python, args: [], maxRuns: 1, maxQueue: 0, timeout: 10000 });
+    const RED2 = fakeRED({ python, args: [], maxRuns: 1, maxQueue: 0, timeout: 10000, worker: false });
     plugin(RED2);
     const [first, second] = await Promise.all(["r5", "r6"].map((id) => request(RED2.routes["/acm/analyze"][1], flowsNamed(id)).answer));
     assert.equal(first.status, 200);
@@ -382,7 +383,7 @@ test("limiter: the alive count of the fake analyzer does see parallel runs (cont
 
 test("limiter: one limit for all the endpoints", async () => {
     const { python } = counter("limit-shared", 0.4);
-    const RED = fakeRED({ python, args: [], maxRuns: 1, maxQueue: 0, timeout: 10000 });
+    const RED = fakeRED({ python, args: [], maxRuns: 1, maxQueue: 0, timeout: 10000, worker: false });
     plugin(RED);
     const first = request(RED.routes["/acm/analyze"][1], flowsNamed("a")).answer;
     const plan = await request(RED.routes["/acm/plan"][1], flowsNamed("b")).answer;
@@ -397,7 +398,7 @@ test("limiter: one limit for all the endpoints", async () => {
 
 test("limiter: the time limit counts from the start of each run, not from the queue", async () => {
     const { python } = counter("limit-timeout", 0.5);
-    const RED = fakeRED({ python, args: [], maxRuns: 1, maxQueue: 3, timeout: 1500 });
+    const RED = fakeRED({ python, args: [], maxRuns: 1, maxQueue: 3, timeout: 1500, worker: false });
     plugin(RED);
     const analyze = RED.routes["/acm/analyze"][1];
     const answers = await Promise.all(["r1", "r2", "r3", "r4"].map((id) => request(analyze, flowsNamed(id)).answer));
@@ -407,7 +408,7 @@ test("limiter: the time limit counts from the start of each run, not from the qu
 
 test("limiter: a request whose client went away leaves the queue and never runs", async () => {
     const { python, log } = counter("limit-gone-queued", 0.5);
-    const RED = fakeRED({ python, args: [], maxRuns: 1, maxQueue: 1, timeout: 10000 });
+    const RED = fakeRED({ python, args: [], maxRuns: 1, maxQueue: 1, timeout: 10000, worker: false });
     plugin(RED);
     const analyze = RED.routes["/acm/analyze"][1];
     const a = request(analyze, flowsNamed("a"));
@@ -423,7 +424,7 @@ test("limiter: a request whose client went away leaves the queue and never runs"
 
 test("limiter: a running analyzer whose client went away is killed and frees its slot", async () => {
     const { python, log } = counter("limit-gone-running", 0.1);
-    const RED = fakeRED({ python, args: [], maxRuns: 1, maxQueue: 1, timeout: 60000 });
+    const RED = fakeRED({ python, args: [], maxRuns: 1, maxQueue: 1, timeout: 60000, worker: false });
     plugin(RED);
     const analyze = RED.routes["/acm/analyze"][1];
     const slow = request(analyze, flowsNamed("slow"));
@@ -484,8 +485,8 @@ const REPO = path.resolve(__dirname, "..", "..");
 const VENV_PYTHON = path.join(__dirname, "..", "..", ".venv", "bin", "python");
 const BUILDING = path.join(REPO, "flows", "building", "flows.json");
 
-test("real analyzer on flows/building/flows.json", { skip: !fs.existsSync(VENV_PYTHON) || !fs.existsSync(BUILDING) }, async () => {
-    const RED = fakeRED({ python: VENV_PYTHON, cwd: REPO, timeout: 60000 });
+for (const worker of [true, false]) test(`real analyzer on flows/building/flows.json (${worker ? "a worker" : "a process per request"})`, { skip: !fs.existsSync(VENV_PYTHON) || !fs.existsSync(BUILDING) }, async () => {
+    const RED = fakeRED({ python: VENV_PYTHON, cwd: REPO, timeout: 60000, worker });
     plugin(RED);
     const flows = JSON.parse(fs.readFileSync(BUILDING, "utf8"));
     const r = await call(RED.routes["/acm/analyze"][1], { flows });
@@ -554,7 +555,7 @@ test("real python: isolated mode keeps ACM_* variables and drops PYTHONPATH", { 
     const saved = process.env.PYTHONPATH;
     process.env.PYTHONPATH = tmp;
     try {
-        const r = await runAcm([], "[]", resolveSettings({ python: VENV_PYTHON, args: ["-c", script] }, {}));
+        const r = await runAcm([], "[]", resolveSettings({ python: VENV_PYTHON, args: ["-c", script], worker: false }, {}));
         const doc = JSON.parse(r.stdout);
         assert.equal(doc.debug, "1");
         assert.equal(doc.flags, 1);
