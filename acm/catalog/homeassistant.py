@@ -130,10 +130,12 @@ _MANUAL_SUFFIXES = ("_action", "_click", "_button", "_press")
 # Events a person causes: a tap on a phone notification, an answer to Alexa, a remote's or a
 # wall switch's button, a scanned tag. Z-Wave JS fires zwave_js_value_notification for Central
 # Scene, the scene buttons of wall switches and remotes (zwave_js_notification is the
-# Notification CC of sensors and locks, and stays automation).
+# Notification CC of sensors and locks, and stays automation). emulated_roku fires roku_command
+# for each key pressed on a Roku remote or phone app.
 MANUAL_EVENTS = frozenset(
     {"zha_event", "deconz_event", "hue_event", "tag_scanned", "nanoleaf_event",
-     "zwave_js_value_notification", "zwave.scene_activated", "ozw.scene_activated"}
+     "zwave_js_value_notification", "zwave.scene_activated", "ozw.scene_activated",
+     "roku_command"}
 )
 _MANUAL_EVENT_WORDS = ("action", "button", "switch", "remote", "click", "press", "keypad")
 # Device trigger types of remotes and buttons: short_release, remote_button_long_press ...
@@ -296,9 +298,9 @@ def _call_service(node: Node, config: Config, runtime: str, shape: Shape) -> lis
         domain = text(message.get("domain")) or text(node.get("domain")) \
             or text(node.get("service_domain"))
         service = text(message.get("service")) or text(node.get("service"))
-    if domain in NOT_A_TARGET or (domain == "homeassistant" and service
-                                  and service not in _GENERIC_SERVICES):
-        return []  # notifications, restarts and reloads move nothing
+    if domain in NOT_A_TARGET or service == "reload" or (
+            domain == "homeassistant" and service and service not in _GENERIC_SERVICES):
+        return []  # notifications, restarts and reloads (input_select.reload ...) move nothing
     data = _data(node)
     if isinstance(message.get("data"), dict) and data is not None:
         data = {**data, **message["data"]}

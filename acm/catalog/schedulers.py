@@ -22,4 +22,7 @@ TYPES: list[NodeType] = [
                trigger=starts(AUTOMATION)) for name, package in _SCHEDULERS.items()],
     NodeType("within-time-switch", "node-red-contrib-sun-position", "Passes a message on "
              "inside a time window (a switch, not a trigger).", transfer=passes),
+    NodeType("time-range-switch", "node-red-contrib-time-range-switch", "Passes a message "
+             "to one output inside a time range and to the other outside it (a switch, not a "
+             "trigger).", transfer=passes),
 ]
