@@ -30,9 +30,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import REPO, best_child, log  # noqa: E402
+from run import REPO, Child, interleaved, log  # noqa: E402
 
 Node = dict[str, Any]
+
+
+def best_child(cmd: list[str], repeat: int, timeout: float) -> Child:
+    """The best of ``repeat`` fresh runs of ``cmd`` (run.py measures them)."""
+    return interleaved({"cmd": cmd}, repeat, timeout)["cmd"]
 
 
 def conflicting_flows(n: int) -> list[Node]:
