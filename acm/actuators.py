@@ -264,7 +264,7 @@ def _resolver_strategy(fg: FlowGraph, gid: str, starts: Container[str] = ()) -> 
         seen.add(outer)
         stack = [outer]
     while stack:
-        for pred in fg.graph._pred[stack.pop()]:
+        for pred in fg.pred[stack.pop()]:
             if pred in seen:
                 continue
             seen.add(pred)

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import __version__
 from .errors import AcmError
 from .files import printable, terminal_safe, write_atomic
 from .output import FORMATS
+from .version import __version__
 
 if TYPE_CHECKING:
     from .findings import Report

@@ -221,7 +221,7 @@ def _analyze(
         "nodes": sum(len(f.nodes) for f in sources.values()),
         "duplicate_ids": sum(len(f.duplicates) for f in sources.values()),
         "graph_nodes": fg.graph.number_of_nodes(),
-        "edges": sum(len(targets) for targets in fg.graph._succ.values()),
+        "edges": sum(len(targets) for targets in fg.succ.values()),
         "tabs": sum(len(f.tabs) for f in sources.values()),
         "applications": len(by_id),
         "triggers": len(prop.triggers),

@@ -215,7 +215,7 @@ def _reached(fg: FlowGraph, start: str) -> dict[str, str | None]:
     """Every graph node a trigger's messages can reach, with the node each came from."""
     parents: dict[str, str | None] = {start: None}
     queue = deque([start])
-    succ = fg.graph._succ
+    succ = fg.succ
     while queue:
         gid = queue.popleft()
         for nxt in succ[gid]:

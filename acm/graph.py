@@ -64,6 +64,23 @@ class FlowGraph:
     # more than one output (a switch's rules send a message to some ports only)
     ports: dict[tuple[str, str], set[int]] = field(default_factory=dict)
 
+    # The walks read successors and predecessors millions of times on a large site;
+    # networkx's views (graph.succ[n]) cost more than the walks, so these hand out
+    # its adjacency dicts, read-only by convention. This is the one place that
+    # knows how networkx stores them.
+
+    @property
+    def succ(self) -> Mapping[str, Mapping[str, Any]]:
+        """Graph id -> its successors (as the keys of a mapping)."""
+        succ: Mapping[str, Mapping[str, Any]] = self.graph._succ
+        return succ
+
+    @property
+    def pred(self) -> Mapping[str, Mapping[str, Any]]:
+        """Graph id -> its predecessors (as the keys of a mapping)."""
+        pred: Mapping[str, Mapping[str, Any]] = self.graph._pred
+        return pred
+
 
 def outermost_instance(fg: FlowGraph, gid: str) -> str | None:
     """Graph id of the subflow instance on a tab that graph node ``gid`` is inside.
@@ -97,7 +114,7 @@ def entry_bypass(fg: FlowGraph, gid: str, outer: str, starts: Container[str]) ->
         current = stack.pop()
         if current in starts and current != gid:  # a node that listens does not drive itself
             return current
-        for pred in fg.graph._pred[current]:
+        for pred in fg.pred[current]:
             if pred == outer or pred in seen:
                 continue
             if not pred.startswith(inner):

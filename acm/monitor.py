@@ -297,7 +297,7 @@ def write_findings(monitor: Monitor, path: str | Path, sources: Mapping[str, str
     findings = monitor.findings()
     report = Report(sources=dict(sources), findings=tuple(findings), actuators=(), unknown=(),
                     applications={}, node_labels={}, rules=(RUNTIME,), stats={})
-    from . import __version__
+    from .version import __version__
 
     document = {"schema": SCHEMA, "tool": {"name": "acm", "version": __version__},
                 "sources": dict(sources),

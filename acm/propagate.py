@@ -91,8 +91,8 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
     pending: dict[str, dict[Source, None]] = {}
     queue: deque[str] = deque()
     info = fg.info
-    # networkx's adjacency dicts, read directly: the views cost more than the walk
-    succ, pred = fg.graph._succ, fg.graph._pred
+    # the adjacency dicts (FlowGraph.succ/pred): networkx's views cost more than the walk
+    succ, pred = fg.succ, fg.pred
     gates: dict[str, frozenset[str]] = {}
 
     def gated(gid: str) -> frozenset[str]:

@@ -1102,7 +1102,7 @@ class _Builder:
         queue = deque([start])
         while queue and len(seen) < 10_000:
             current = queue.popleft()
-            for pred in graph.graph._pred.get(current, ()):
+            for pred in graph.pred.get(current, ()):
                 if pred in seen or pred not in self.by_id:  # only top-level nodes
                     continue
                 seen.add(pred)

@@ -289,7 +289,7 @@ def _write(sink: IO[bytes], doc: dict[str, Any]) -> None:
 
 
 def _version() -> str:
-    from . import __version__
+    from .version import __version__
 
     return __version__
 

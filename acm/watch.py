@@ -50,7 +50,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import websockets
 
-from . import __version__
 from .engine import analyze_flows, model_applications
 from .errors import AcmError, ModelError
 from .findings import Finding, Report
@@ -60,6 +59,7 @@ from .nodered import AdminClient, NodeRedError, public_url
 from .output.json_format import conflict as conflict_document
 from .rules import RuleSet, load_ruleset
 from .site import client_for
+from .version import __version__
 
 try:  # websockets >= 13
     from websockets.asyncio.client import connect as ws_connect

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .. import __version__
 from ..actuators import NodeRef
 from ..findings import Finding, Report
 from ..values import UNKNOWN, Value, const_text
+from ..version import __version__
 
 SCHEMA = "acm.findings/1"
 

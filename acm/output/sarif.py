@@ -15,10 +15,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..actuators import NodeRef
 from ..findings import Finding, Report
 from ..flows import Definition, DuplicateId
+from ..version import __version__
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {"error": "error", "warning": "warning", "info": "note"}
