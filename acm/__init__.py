@@ -21,23 +21,23 @@ from typing import TYPE_CHECKING, Any
 from .version import __version__
 
 if TYPE_CHECKING:
+    from .analysis.findings import Finding, Report
+    from .analysis.flows import Flows, flows_from_data, load_flows
     from .engine import analyze, analyze_flows, analyze_model
     from .errors import AcmError, FlowsError, ModelError, RuleError
-    from .findings import Finding, Report
-    from .flows import Flows, flows_from_data, load_flows
     from .model import Model, load_model
     from .output import FORMATTERS, render
-    from .rules import RuleSet, load_ruleset
+    from .rules.ruleset import RuleSet, load_ruleset
 
 #: Public name -> the submodule that defines it.
 _LAZY = {
     "analyze": "engine", "analyze_flows": "engine", "analyze_model": "engine",
     "AcmError": "errors", "FlowsError": "errors", "ModelError": "errors", "RuleError": "errors",
-    "Finding": "findings", "Report": "findings",
-    "Flows": "flows", "flows_from_data": "flows", "load_flows": "flows",
+    "Finding": "analysis.findings", "Report": "analysis.findings",
+    "Flows": "analysis.flows", "flows_from_data": "analysis.flows", "load_flows": "analysis.flows",
     "Model": "model", "load_model": "model",
     "FORMATTERS": "output", "render": "output",
-    "RuleSet": "rules", "load_ruleset": "rules",
+    "RuleSet": "rules.ruleset", "load_ruleset": "rules.ruleset",
 }
 
 __all__ = [

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .actuators import NodeRef, PathFinder, config_lookup, find_actuators, merge_model
-from .catalog import GATED_TYPES, gates
-from .environment import Chain, find_chains
+from .analysis.actuators import NodeRef, PathFinder, config_lookup, find_actuators, merge_model
+from .analysis.catalog import GATED_TYPES, gates
+from .analysis.environment import Chain, find_chains
+from .analysis.findings import Application, Report, count_by_severity, report_order
+from .analysis.flows import Flows, load_flows
+from .analysis.graph import FlowGraph, build_graph
+from .analysis.propagate import Propagation, Source, propagate
 from .errors import ModelError
-from .findings import Application, Report, count_by_severity, report_order
-from .flows import Flows, load_flows
-from .graph import FlowGraph, build_graph
-from .propagate import Propagation, Source, propagate
-from .rules import (
+from .rules.ruleset import (
     ActuatorFacts,
     RuleSet,
     duplicate_findings,
@@ -27,7 +27,7 @@ from .rules import (
     facts_of,
     load_ruleset,
 )
-from .suppress import apply_suppressions, find_suppressions
+from .rules.suppress import apply_suppressions, find_suppressions
 
 if TYPE_CHECKING:  # the model (YAML, JSON Schema) is imported only to read one
     from .model import Model

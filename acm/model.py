@@ -20,9 +20,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-from .catalog.core import redact_url
+from .analysis.catalog.core import redact_url
+from .analysis.flows import Flows, load_flows
 from .errors import ModelError
-from .flows import Flows, load_flows
 
 if TYPE_CHECKING:
     import jsonschema

@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from nodered import NodeRed, missing  # noqa: E402
 
-from acm.resolve import template  # noqa: E402
+from acm.rewrite.resolve import template  # noqa: E402
 
 #: Targets of issue 14 (item 4), printed beside the figures.
 THROUGHPUT_TARGET = 0.5  # resolver path / plain change-node path

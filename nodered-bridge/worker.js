@@ -9,7 +9,7 @@
  *               (it says so in its last answer and exits)
  *   WorkerPool  up to `size` AcmWorkers, each started when a request finds the others busy
  *
- * Protocol (acm/serve.py): the child prints {"protocol": "acm.serve/1", "ready": true}
+ * Protocol (acm/cli/serve.py): the child prints {"protocol": "acm.serve/1", "ready": true}
  * once warm; then each line {"id", "op", "args", "input"} gets one line {"id", "code",
  * "stdout", "stderr"[, "last": true]}: the exit code and output of `acm ARGS` run on
  * INPUT as a fresh process would print them.

@@ -3,7 +3,7 @@
 
 from pathlib import Path
 
-from acm.catalog.table import markdown
+from acm.analysis.catalog.table import markdown
 
 if __name__ == "__main__":
     target = Path(__file__).resolve().parent.parent / "docs" / "catalog.md"

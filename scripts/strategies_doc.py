@@ -8,7 +8,7 @@ The generated parts sit between ``<!-- acm:strategies WHAT -->`` and
 
 from pathlib import Path
 
-from acm.strategies import render_docs
+from acm.rewrite.strategies import render_docs
 
 DOCS = ("strategies.md", "resolve.md")
 

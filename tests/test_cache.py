@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from acm.dsl import parser
-from acm.dsl.parser import parse_rules
+from acm.rules.dsl import parser
+from acm.rules.dsl.parser import parse_rules
 
 
 class _Marker:

@@ -19,8 +19,8 @@ import yaml
 from conftest import broker, node, tab
 
 import acm
-from acm.findings import Report
-from acm.values import UNKNOWN, const_text
+from acm.analysis.findings import Report
+from acm.analysis.values import UNKNOWN, const_text
 
 CASES_DIR = Path(__file__).parent / "cases" / "catalog"
 CASE_FILES = {p.stem: yaml.safe_load(p.read_text(encoding="utf-8"))
@@ -233,7 +233,7 @@ def test_ui_switch_with_input_wire_still_starts_messages() -> None:
 
 def test_cases_cover_every_catalog_actuator_type() -> None:
     """Every actuator type of a catalog module has a case in that module's file."""
-    from acm.catalog import MODULES
+    from acm.analysis.catalog import MODULES
 
     for module in MODULES:
         name = module.__name__.rsplit(".", 1)[-1]
@@ -245,7 +245,7 @@ def test_cases_cover_every_catalog_actuator_type() -> None:
 
 def test_docs_catalog_is_generated_from_the_declarations() -> None:
     """docs/catalog.md is what scripts/catalog_doc.py writes: it cannot drift from the code."""
-    from acm.catalog.table import markdown
+    from acm.analysis.catalog.table import markdown
 
     written = (Path(__file__).parent.parent / "docs" / "catalog.md").read_text(encoding="utf-8")
     assert written == markdown() + "\n", "run: python scripts/catalog_doc.py"
@@ -253,7 +253,7 @@ def test_docs_catalog_is_generated_from_the_declarations() -> None:
 
 def test_rules_explain_lists_how_targets_are_classified(run_acm) -> None:  # type: ignore[no-untyped-def]
     """`acm rules --explain channel` / `shared-state` list what the catalog uses, word for word."""
-    from acm.catalog import core, homeassistant
+    from acm.analysis.catalog import core, homeassistant
 
     channel = " ".join(run_acm("rules", "--explain", "channel").out.split())
     for level in core.COMMAND_LEVELS:

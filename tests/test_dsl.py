@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from conftest import broker, node, tab
 
-from acm.dsl.evaluate import plan_rule
-from acm.dsl.parser import parse_rules
 from acm.errors import RuleError
-from acm.rules import VOCABULARY, builtin_rule_file, load_ruleset
+from acm.rules.dsl.evaluate import plan_rule
+from acm.rules.dsl.parser import parse_rules
+from acm.rules.ruleset import VOCABULARY, builtin_rule_file, load_ruleset
 
 # --------------------------------------------------------------------------- flows
 

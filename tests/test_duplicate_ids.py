@@ -15,8 +15,8 @@ import pytest
 from conftest import broker, node, tab
 
 import acm
-from acm.flows import flows_from_data
-from acm.resolve import resolve
+from acm.analysis.flows import flows_from_data
+from acm.rewrite.resolve import resolve
 
 TOPIC = "home/hall/light/set"
 KEY = f"mqtt:mqtt.local:1883/{TOPIC}"

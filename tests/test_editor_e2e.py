@@ -25,7 +25,7 @@ import pytest
 import requests
 from nodered import AUTH_PASSWORD, AUTH_TOKEN, AUTH_USER, NodeRed, missing
 
-from acm.flows import restore_markers
+from acm.analysis.flows import restore_markers
 
 ROOT = Path(__file__).resolve().parent.parent
 BRIDGE = ROOT / "nodered-bridge"

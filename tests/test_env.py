@@ -7,7 +7,7 @@ from typing import Any
 from conftest import broker, node, tab
 
 import acm
-from acm.findings import Report
+from acm.analysis.findings import Report
 
 SUBFLOW = "sf1"
 

@@ -14,7 +14,7 @@ from conftest import ROOT, broker, node, tab
 
 import acm
 from acm.errors import RuleError
-from acm.rules import load_ruleset
+from acm.rules.ruleset import load_ruleset
 
 CASES: list[dict[str, Any]] = yaml.safe_load(
     (Path(__file__).parent / "cases" / "environment.yaml").read_text(encoding="utf-8"))["cases"]

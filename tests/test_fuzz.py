@@ -47,11 +47,11 @@ import yaml
 from hypothesis import HealthCheck, assume, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
-from acm.catalog import ACTUATOR_TYPES, KNOWN_TYPES
+from acm.analysis.catalog import ACTUATOR_TYPES, KNOWN_TYPES
 from acm.cli import main
-from acm.nodered import AdminClient, NodeRedError
-from acm.policy import STRATEGIES
-from acm.rules import ACTUATOR_ATTRIBUTES, FUNCTIONS
+from acm.nodered.admin_api import AdminClient, NodeRedError
+from acm.rewrite.policy import STRATEGIES
+from acm.rules.ruleset import ACTUATOR_ATTRIBUTES, FUNCTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -1236,7 +1236,7 @@ def test_the_fuzz_runner_sees_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
     """The harness itself: a bug in acm must fail these tests, not pass as an exit code."""
     import types
 
-    from acm import flows as loader
+    from acm.analysis import flows as loader
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("boom")

@@ -14,7 +14,7 @@ from typing import Any
 from conftest import node, tab
 
 import acm
-from acm.findings import Finding, Report
+from acm.analysis.findings import Finding, Report
 
 LIGHT = "light.living_room"
 SERVER = {"id": "S", "type": "server", "name": "Home Assistant"}

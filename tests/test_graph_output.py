@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from conftest import ROOT, broker, node, tab
 
-from acm.draw import SEVERITY_COLOURS, Picture, picture
+from acm.analysis.flows import load_flows
 from acm.engine import analyze_flows, analyze_model
-from acm.flows import load_flows
 from acm.model import load_model
 from acm.output import graph_dot, graph_html, graph_svg
+from acm.output.draw import SEVERITY_COLOURS, Picture, picture
 
 SITE = ROOT / "flows" / "site" / "site.yaml"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT, broker, node, publisher, tab
 
 import acm
-from acm.graph import topic_matches
+from acm.analysis.graph import topic_matches
 
 SITE = ROOT / "flows" / "site" / "site.yaml"
 B = "mqtt:mqtt.local:1883"

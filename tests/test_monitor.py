@@ -1,4 +1,4 @@
-"""The runtime monitor's logic, without a network (acm/monitor.py); the broker side is
+"""The runtime monitor's logic, without a network (acm/nodered/monitor.py); the broker side is
 tests/test_monitor_e2e.py."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 from conftest import ROOT
 
 import acm
-from acm.actuators import NodeRef
+from acm.analysis.actuators import NodeRef
 from acm.errors import AcmError
-from acm.monitor import (
+from acm.nodered.monitor import (
     PER_ACTUATOR,
     Monitor,
     Watched,

@@ -25,7 +25,7 @@ from mosquitto import missing as mosquitto_missing
 from nodered import NodeRed
 from nodered import missing as nodered_missing
 
-from acm.resolve import template
+from acm.rewrite.resolve import template
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMP = "home/lamp/set"

@@ -20,7 +20,7 @@ import requests
 from nodered import AUTH_PASSWORD, AUTH_TOKEN, AUTH_USER, NodeRed, free_port
 
 from acm.errors import AcmError
-from acm.nodered import (
+from acm.nodered.admin_api import (
     AdminClient,
     NodeRedError,
     OutcomeUnknown,

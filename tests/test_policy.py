@@ -1,6 +1,6 @@
 """The policy language: ``policy NAME { for ... where ... strategy S; options }``.
 
-Valid policies are loaded with :func:`acm.policy.load_policies` (options
+Valid policies are loaded with :func:`acm.rewrite.policy.load_policies` (options
 converted: durations to milliseconds, words to text, booleans); invalid ones
 are run through ``acm resolve FLOWS --policy FILE --diff`` and must fail with
 exit 2 and one line ``FILE:LINE:COL: message`` pointing at the culprit.
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from conftest import ROOT, broker, node, tab
 
-from acm.policy import DEFAULTS, STRATEGIES, load_policies, policy_from_options
-from acm.strategies import manifest
+from acm.rewrite.policy import DEFAULTS, STRATEGIES, load_policies, policy_from_options
+from acm.rewrite.strategies import manifest
 
 TOPIC = "home/hall/light/set"
 
@@ -229,7 +229,7 @@ def test_policies_keep_file_order(tmp_path: Path) -> None:
 
 
 def test_every_strategy_has_a_template() -> None:
-    from acm.resolve import template
+    from acm.rewrite.resolve import template
 
     for strategy in STRATEGIES:
         assert template(strategy).strip()
@@ -623,7 +623,7 @@ policy room {
 
 
 def test_manifest_declares_every_strategy_with_its_template_and_options() -> None:
-    from acm.resolve import template
+    from acm.rewrite.resolve import template
 
     found = manifest()
     assert list(found.strategies) == list(STRATEGIES)
@@ -696,7 +696,7 @@ def _option(doc: dict[str, Any], strategy: str, name: str) -> dict[str, Any]:
     (lambda d: d["kinds"]["direct"]["default"]["options"].update(max=1), "unknown options"),
 ])
 def test_manifest_refuses_inconsistent_declarations(change: Any, words: str) -> None:
-    from acm.strategies import ManifestError, parse
+    from acm.rewrite.strategies import ManifestError, parse
 
     parse(broken(lambda d: None))  # the shipped one is fine
     with pytest.raises(ManifestError, match=re.escape(words)):
@@ -704,7 +704,7 @@ def test_manifest_refuses_inconsistent_declarations(change: Any, words: str) -> 
 
 
 def test_strategies_command_json_is_the_manifest(run_acm) -> None:  # type: ignore[no-untyped-def]
-    from acm.strategies import document
+    from acm.rewrite.strategies import document
 
     result = run_acm("strategies", "--format", "json")
     assert result.code == 0, result.err
@@ -742,7 +742,7 @@ def test_strategies_command_text_lists_every_strategy_option_and_default(  # typ
 @pytest.mark.parametrize("doc", ["strategies.md", "resolve.md"])
 def test_docs_tables_come_from_the_manifest(doc: str) -> None:
     """The generated parts of the docs are what scripts/strategies_doc.py writes."""
-    from acm.strategies import render_docs
+    from acm.rewrite.strategies import render_docs
 
     text = (ROOT / "docs" / doc).read_text(encoding="utf-8")
     assert render_docs(text) == text, "run: python scripts/strategies_doc.py"
@@ -757,7 +757,7 @@ def test_docs_tables_come_from_the_manifest(doc: str) -> None:
 
 def test_docs_check_notices_a_drifted_table() -> None:
     """Control for the test above: a hand edit inside a generated region is found."""
-    from acm.strategies import render_docs
+    from acm.rewrite.strategies import render_docs
 
     text = (ROOT / "docs" / "strategies.md").read_text(encoding="utf-8")
     drifted = text.replace("| `renew` | bool | `true` |", "| `renew` | text | `true` |")

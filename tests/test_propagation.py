@@ -13,8 +13,8 @@ import pytest
 from conftest import broker, node, tab
 
 import acm
-from acm.findings import Finding, Report
-from acm.values import UNKNOWN, const_text
+from acm.analysis.findings import Finding, Report
+from acm.analysis.values import UNKNOWN, const_text
 
 TOPIC = "home/hall/light/set"
 KEY = f"mqtt:mqtt.local:1883/{TOPIC}"

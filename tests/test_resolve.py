@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from conftest import ROOT, broker, node, tab
 
-from acm.resolve import template
+from acm.rewrite.resolve import template
 
 BUILDING = ROOT / "flows" / "building" / "flows.json"
 RESOLVERS = ROOT / "acm" / "data" / "resolvers"
@@ -1251,11 +1251,11 @@ def test_the_default_blocks_on_what_switches_a_home_assistant_guard_on(  # type:
 
 
 def test_active_states_add_what_the_guard_is_sent_that_means_on_or_open() -> None:
-    from acm.actuators import Actuator, Command, Driver, NodeRef
-    from acm.propagate import Source
-    from acm.resolve import active_states
-    from acm.rules import ActuatorFacts
-    from acm.values import const
+    from acm.analysis.actuators import Actuator, Command, Driver, NodeRef
+    from acm.analysis.propagate import Source
+    from acm.analysis.values import const
+    from acm.rewrite.resolve import active_states
+    from acm.rules.ruleset import ActuatorFacts
 
     def guard(key: str, *commands: Any) -> ActuatorFacts:
         ref = NodeRef("local", "n")
@@ -1340,7 +1340,7 @@ def test_indirect_resolved_is_managed(run_acm, tmp_path):  # type: ignore[no-unt
 
 
 def test_diff_never_prints_credentials() -> None:
-    from acm.resolve import describe_changes
+    from acm.rewrite.resolve import describe_changes
 
     before = [{"id": "b", "type": "mqtt-broker", "broker": "h"}]
     after = [{"id": "b", "type": "mqtt-broker", "broker": "h",

@@ -24,8 +24,8 @@ import pytest
 import requests
 from nodered import AUTH_TOKEN, NodeRed
 
-import acm.nodered
-from acm.nodered import TOKEN_ENV, AdminClient
+import acm.nodered.admin_api
+from acm.nodered.admin_api import TOKEN_ENV, AdminClient
 
 Flows = list[dict[str, Any]]
 
@@ -659,7 +659,7 @@ def test_apply_survives_a_concurrent_deploy(
             original_set_flows(other, [*current, foreign, extra], other_rev)
         return original_set_flows(self, flows, rev, deployment_type)
 
-    monkeypatch.setattr(acm.nodered.AdminClient, "set_flows", set_flows)
+    monkeypatch.setattr(acm.nodered.admin_api.AdminClient, "set_flows", set_flows)
     result = apply(run_acm, nodered, tmp_path, "--policy", str(priority_policy(tmp_path)))
     assert len(calls) == 2, calls
     assert "2 attempt(s)" in result.err

@@ -191,8 +191,8 @@ def test_a_number_beyond_any_double_is_infinity_not_a_crash(run_acm, write_flows
 
 
 def test_switch_operands_beyond_range_or_depth_are_decided_at_run_time() -> None:
-    from acm.catalog.switch import switch_routes
-    from acm.values import const
+    from acm.analysis.catalog.switch import switch_routes
+    from acm.analysis.values import const
 
     shape = (const(""), const(5))
     for rule in ({"t": "gt", "v": 10**400, "vt": "num"},  # 5 > Infinity: never
@@ -208,8 +208,8 @@ def test_a_regex_that_backtracks_without_groups_is_decided_at_run_time() -> None
     """'a*a*a*a*a*a*!' on 60 a's would search for hours; the branch is kept instead."""
     import time
 
-    from acm.catalog.switch import switch_routes
-    from acm.values import const
+    from acm.analysis.catalog.switch import switch_routes
+    from acm.analysis.values import const
 
     switch = {"type": "switch", "property": "payload", "propertyType": "msg",
               "rules": [{"t": "regex", "v": "a*" * 6 + "!", "vt": "str"}], "wires": [[]]}
@@ -262,9 +262,9 @@ def test_a_function_that_takes_actuators_is_checked_before_evaluation() -> None:
     A function declares which arguments must be variables of a binding type;
     the check then rejects anything else at file:line:column.
     """
-    from acm.dsl.check import Attribute, Function, Vocabulary, check_rule
-    from acm.dsl.parser import parse_rules
     from acm.errors import RuleError
+    from acm.rules.dsl.check import Attribute, Function, Vocabulary, check_rule
+    from acm.rules.dsl.parser import parse_rules
 
     def effects(a: Any, b: Any) -> frozenset[str]:
         raise AssertionError("never evaluated")

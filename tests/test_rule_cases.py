@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
+from acm.analysis.findings import Finding
+from acm.analysis.flows import flows_from_data
 from acm.engine import analyze_flows, analyze_model
-from acm.findings import Finding
-from acm.flows import flows_from_data
-from acm.resolve import resolve
-from acm.rules import load_ruleset
+from acm.rewrite.resolve import resolve
+from acm.rules.ruleset import load_ruleset
 
 CASES_DIR = Path(__file__).parent / "cases" / "rules"
 CASE_FILES = {p.name: yaml.safe_load(p.read_text(encoding="utf-8"))

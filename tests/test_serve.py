@@ -4,7 +4,7 @@
 A worker process answers the same requests as fresh ``acm`` processes (the bundled
 flows, real flows from the corpus, plan, resolve, strategies, bad input); then bad
 lines, an internal error (code 3, one line) and many requests are checked in this
-interpreter through :func:`acm.serve.serve_stdio`. The bridge's side of the protocol
+interpreter through :func:`acm.cli.serve.serve_stdio`. The bridge's side of the protocol
 (restart after a crash, after N requests, on a timeout) is tested in
 ``nodered-bridge/test/worker.test.js``; how fast it is lives in ``benchmarks/``.
 """
@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 from conftest import CORPUS, ROOT
 
+import acm.cli.serve
 import acm.engine
-import acm.serve
-from acm.serve import PROTOCOL, serve_stdio
+from acm.cli.serve import PROTOCOL, serve_stdio
 
 ANALYZE = ["analyze", "-", "--format", "json", "--fail-on", "never"]
 # The one thing that differs between two runs of the same analysis: how long it took.
@@ -250,7 +250,7 @@ def test_an_internal_error_in_a_command_is_code_3_and_one_line(
 
 def test_an_internal_error_in_the_worker_itself_is_code_3_and_one_line(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    real = acm.serve.run_command
+    real = acm.cli.serve.run_command
     calls = iter(range(100))
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
@@ -258,7 +258,7 @@ def test_an_internal_error_in_the_worker_itself_is_code_3_and_one_line(
             raise MemoryError("no room")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(acm.serve, "run_command", flaky)
+    monkeypatch.setattr(acm.cli.serve, "run_command", flaky)
     code, printed = serve_lines([request(1, "analyze", ANALYZE, "[]"), STRATEGIES])
     assert code == 0
     assert (printed[1]["id"], printed[1]["code"]) == (1, 3)
@@ -310,7 +310,7 @@ def test_memory_does_not_grow_with_requests() -> None:
     import tracemalloc
 
     from acm.cli import main
-    from acm.serve import _Streams, run_command
+    from acm.cli.serve import _Streams, run_command
 
     flows = (ROOT / "flows" / "building" / "flows.json").read_text(encoding="utf-8")
     streams = _Streams.like(sys.stdin, sys.stdout, sys.stderr)

@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 from conftest import ROOT, broker, node, tab
 
-import acm.site
+import acm.nodered.site
 from acm.model import load_model
-from acm.policy import load_policies
-from acm.resolve import template
-from acm.site import resolve_site
+from acm.nodered.site import resolve_site
+from acm.rewrite.policy import load_policies
+from acm.rewrite.resolve import template
 
 Flows = list[dict[str, Any]]
 
@@ -342,7 +342,7 @@ WINDOW_GUARDS = MODEL.replace("    effects: {temperature: decrease}\n",
 def test_without_an_interlock_policy_the_default_interlocks_across_runtimes(
     tmp_path: Path, run_acm: Any
 ) -> None:
-    """The same default as inside one runtime (the chooser of acm.resolve): the window,
+    """The same default as inside one runtime (the chooser of acm.rewrite.resolve): the window,
     guard: true in the model, guards the heater on the other runtime; announced."""
     site = Site(tmp_path, WINDOW_GUARDS)
     site.policy.write_text(POLICY.split("policy window-blocks-heater")[0], encoding="utf-8")
@@ -641,7 +641,7 @@ def test_a_write_failing_half_way_names_the_files_written(
     site: Site, run_acm: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A full disk cannot be made on demand: the second write fails as it would.
-    real = acm.site.write_atomic
+    real = acm.nodered.site.write_atomic
     calls: list[Path] = []
 
     def write_atomic(path: str | Path, text: str) -> None:
@@ -650,7 +650,7 @@ def test_a_write_failing_half_way_names_the_files_written(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(path, text)
 
-    monkeypatch.setattr(acm.site, "write_atomic", write_atomic)
+    monkeypatch.setattr(acm.nodered.site, "write_atomic", write_atomic)
     result = resolve(run_acm, site)
     assert result.code == 2
     [line] = result.err.splitlines()

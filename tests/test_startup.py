@@ -22,8 +22,8 @@ import pytest
 from conftest import node, tab
 
 import acm
-import acm.cli
-from acm.findings import SEVERITIES
+import acm.cli.commands
+from acm.analysis.findings import SEVERITIES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,14 +31,14 @@ ROOT = Path(__file__).resolve().parent.parent
 # code and every module imported so far to the file named by the first argument.
 WRAPPER = """
 import json, sys
-import acm.cli
+import acm.cli.commands
 code = acm.cli.main(sys.argv[2:])
 with open(sys.argv[1], "w", encoding="utf-8") as out:
     json.dump({"code": code, "modules": sorted(sys.modules)}, out)
 """
 
 GRAPH_STACK = "networkx"
-ANALYSIS = ("acm.engine", "acm.graph", "acm.rules", "lark", "yaml", GRAPH_STACK)
+ANALYSIS = ("acm.engine", "acm.analysis.graph", "acm.rules.ruleset", "lark", "yaml", GRAPH_STACK)
 
 
 def _python() -> str:
@@ -84,13 +84,13 @@ def test_resolve_help_lists_the_strategies_without_the_graph_stack(tmp_path: Pat
     """Its --strategy choices come from the strategy manifest, read for the help only."""
     code, modules = run_and_list_modules(tmp_path, "resolve", "--help")
     assert code == 0
-    assert "acm.policy" in modules and not loaded(modules, GRAPH_STACK)
+    assert "acm.rewrite.policy" in modules and not loaded(modules, GRAPH_STACK)
 
 
 def test_rules_does_not_load_the_graph_stack(tmp_path: Path) -> None:
     code, modules = run_and_list_modules(tmp_path, "rules")
     assert code == 0
-    assert "acm.rules" in modules  # it did read the rules ...
+    assert "acm.rules.ruleset" in modules  # it did read the rules ...
     assert not loaded(modules, GRAPH_STACK)  # ... without networkx
 
 
@@ -158,11 +158,11 @@ def test_every_public_name_resolves() -> None:
 def test_the_names_the_cli_writes_out_match_the_library() -> None:
     """--fail-on and --format list names without importing the modules that define them."""
     from acm.output import FORMATS, MODULES
-    from acm.policy import STRATEGIES
+    from acm.rewrite.policy import STRATEGIES
 
-    assert acm.cli.FAIL_ON == [*reversed(SEVERITIES), "never"]
+    assert acm.cli.commands.FAIL_ON == [*reversed(SEVERITIES), "never"]
     assert set(FORMATS) == set(MODULES) == set(acm.FORMATTERS)
-    option = next(p for p in acm.cli.resolve.params if p.name == "strategy")
+    option = next(p for p in acm.cli.commands.resolve.params if p.name == "strategy")
     assert list(option.type.choices) == sorted(STRATEGIES)  # type: ignore[attr-defined]
 
 

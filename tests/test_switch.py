@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from acm.catalog.switch import switch_routes
-from acm.values import UNKNOWN, const
+from acm.analysis.catalog.switch import switch_routes
+from acm.analysis.values import UNKNOWN, const
 
 CASES: list[dict[str, Any]] = yaml.safe_load(
     (Path(__file__).parent / "cases" / "switch.yaml").read_text(encoding="utf-8"))["cases"]

@@ -1,7 +1,7 @@
 """Who starts messages, and which feature of a device a command acts on, as data.
 
 Runs the ``triggers`` and ``features`` cases of tests/cases/catalog/*.yaml
-(one file per module of acm/catalog/; the ``targets`` cases of the same files
+(one file per module of acm/analysis/catalog/; the ``targets`` cases of the same files
 are run by tests/test_catalog.py).
 
 - ``triggers``: one node as a flows file holds it; the case says who starts
@@ -30,9 +30,9 @@ import yaml
 from conftest import node, tab
 
 import acm
-from acm.catalog import MODULES, PROVENANCES, gates, trigger_provenance
-from acm.catalog.homeassistant import FEATURES
-from acm.findings import Report
+from acm.analysis.catalog import MODULES, PROVENANCES, gates, trigger_provenance
+from acm.analysis.catalog.homeassistant import FEATURES
+from acm.analysis.findings import Report
 
 CASES_DIR = Path(__file__).parent / "cases" / "catalog"
 CASE_FILES: dict[str, dict[str, Any]] = {
@@ -87,7 +87,7 @@ def test_trigger_case_is_well_formed(module: str, case: dict[str, Any]) -> None:
     assert case.get("xfail") is None or isinstance(case["xfail"], str)
     declared = {t.type for t in MODULE_TYPES[module]}
     assert case["node"]["type"] in declared, \
-        f"{case['node']['type']!r} is not declared in acm/catalog/{module}.py"
+        f"{case['node']['type']!r} is not declared in acm/analysis/catalog/{module}.py"
     assert all("id" in c and "type" in c for c in case.get("configs") or [])
 
 

@@ -22,8 +22,8 @@ from conftest import ROOT, broker, node, tab
 from nodered import AUTH_TOKEN, NodeRed, missing
 
 from acm.errors import AcmError
-from acm.nodered import NodeRedError
-from acm.watch import (
+from acm.nodered.admin_api import NodeRedError
+from acm.nodered.watch import (
     Event,
     WatchedRuntime,
     Watcher,
@@ -236,7 +236,7 @@ def test_text_output_names_the_conflict(
 def test_drift_against_the_models_flows_file(
         nodered4: NodeRed, tmp_path: Path, in_thread: Callable[..., InThread]) -> None:
     from acm.model import load_model
-    from acm.watch import runtimes_from_model
+    from acm.nodered.watch import runtimes_from_model
 
     on_file = light_flows()
     on_file[2] = {**on_file[2], "payload": "dim"}  # t1-in differs

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..findings import Report
+    from ..analysis.findings import Report
 
 Formatter = Callable[["Report"], str]
 

@@ -7,7 +7,7 @@ escaped, so a node name cannot end a string or inject attributes.
 
 from __future__ import annotations
 
-from ..draw import EDGE_COLOUR, KIND_COLOURS, SEVERITY_COLOURS, Edge, Node, Picture
+from .draw import EDGE_COLOUR, KIND_COLOURS, SEVERITY_COLOURS, Edge, Node, Picture
 
 _SHAPE = {"runtime": "box3d", "application": "box", "actuator": "component", "zone": "ellipse"}
 _STYLE = {"runtime": "filled", "application": "rounded,filled", "actuator": "filled",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from ..draw import EDGE_COLOUR, KIND_COLOURS, SEVERITY_COLOURS, Conflict, Picture
 from ..version import __version__
+from .draw import EDGE_COLOUR, KIND_COLOURS, SEVERITY_COLOURS, Conflict, Picture
 from .graph_svg import render_svg, xml_text
 
 _KIND_NAMES = {"runtime": "Runtime (Node-RED instance)", "application": "Application",

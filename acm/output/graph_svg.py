@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from ..draw import (
+from .draw import (
     EDGE_COLOUR,
     KIND_COLOURS,
     KINDS,

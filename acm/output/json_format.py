@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..actuators import NodeRef
-from ..findings import Finding, Report
-from ..values import UNKNOWN, Value, const_text
+from ..analysis.actuators import NodeRef
+from ..analysis.findings import Finding, Report
+from ..analysis.values import UNKNOWN, Value, const_text
 from ..version import __version__
 
 SCHEMA = "acm.findings/1"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 
-from ..findings import Report
+from ..analysis.findings import Report
 
 _ICON = {"error": "🔴 error", "warning": "🟠 warning", "info": "🔵 info"}
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")

@@ -15,9 +15,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..actuators import NodeRef
-from ..findings import Finding, Report
-from ..flows import Definition, DuplicateId
+from ..analysis.actuators import NodeRef
+from ..analysis.findings import Finding, Report
+from ..analysis.flows import Definition, DuplicateId
 from ..version import __version__
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

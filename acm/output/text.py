@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 from collections import defaultdict
 
+from ..analysis.findings import Finding, Report
 from ..files import terminal_safe
-from ..findings import Finding, Report
 
 WIDTH = 80
 _MARK = {"error": "ERROR", "warning": "WARN ", "info": "INFO "}

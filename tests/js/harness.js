@@ -20,7 +20,7 @@ const RESOLVERS = path.join(DATA, "resolvers");
 
 // The strategy manifest (acm/data/strategies.json), the one declaration of every
 // strategy: its template file and options. A strategy's body is common.js + "\n" +
-// its template, as acm/resolve.py template() builds it; other templates stand alone.
+// its template, as acm/rewrite/resolve.py template() builds it; other templates stand alone.
 const MANIFEST = JSON.parse(fs.readFileSync(path.join(DATA, "strategies.json"), "utf8"));
 const STRATEGIES = MANIFEST.strategies.map((s) => s.name);
 

@@ -1,9 +1,9 @@
-"""Parse ACM rule files into the typed AST (:mod:`acm.dsl.ast`).
+"""Parse ACM rule files into the typed AST (:mod:`acm.rules.dsl.ast`).
 
 The grammar (``acm.grammars/acm.lark``) is compiled once. This module only
 maps parse trees to AST nodes and turns lark's errors into one-line
 :class:`~acm.errors.RuleError` s with file:line:column, the text found and
-what was expected. Checking names is :mod:`acm.dsl.check`'s job.
+what was expected. Checking names is :mod:`acm.rules.dsl.check`'s job.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import lark
 from lark import Token, Transformer, v_args
 
-from ..errors import RuleError
+from ...errors import RuleError
 from . import ast
 
 _OPTIONS: dict[str, Any] = {"parser": "lalr", "propagate_positions": True,

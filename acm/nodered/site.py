@@ -9,7 +9,7 @@ written ``~``), and a resolver flow on one runtime (the model's
 
 Cross-runtime interlocks: an indirect conflict whose actuators are commanded on
 more than one runtime is the site's, not one runtime's. Its interlock is chosen
-as inside a runtime (:func:`acm.resolve.choose_interlock`: a policy, else the
+as inside a runtime (:func:`acm.rewrite.resolve.choose_interlock`: a policy, else the
 default the model implies); the target's runtime (the heater's) gets the
 interlock resolver, and each other runtime that commands the guard (the window)
 publishes, retained, a copy of every command it sends it to
@@ -36,24 +36,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .actuators import NodeRef
-from .catalog import actuator_targets, mqtt_broker_address
-from .engine import inspect, model_applications
-from .errors import AcmError
-from .files import write_atomic
-from .findings import Finding, Report
-from .flows import MANIFEST_ENV, copy_nodes, flows_from_data
-from .model import Model, Runtime
-from .nodered import (
-    AdminClient,
-    OutcomeUnknown,
-    public_url,
-    token_from_env,
-    update_flows,
-    write_backup,
-)
-from .policy import DEFAULTS, Policy, matches
-from .resolve import (
+from ..analysis.actuators import NodeRef
+from ..analysis.catalog import actuator_targets, mqtt_broker_address
+from ..analysis.findings import Finding, Report
+from ..analysis.flows import MANIFEST_ENV, copy_nodes, flows_from_data
+from ..analysis.values import UNKNOWN, const_text
+from ..engine import inspect, model_applications
+from ..errors import AcmError
+from ..files import write_atomic
+from ..model import Model, Runtime
+from ..rewrite.policy import DEFAULTS, Policy, matches
+from ..rewrite.resolve import (
     ENV_NAME,
     MARKER,
     Skipped,
@@ -67,9 +60,16 @@ from .resolve import (
     revert,
     template,
 )
-from .rules import ActuatorFacts, RuleSet
-from .strategies import resolves
-from .values import UNKNOWN, const_text
+from ..rewrite.strategies import resolves
+from ..rules.ruleset import ActuatorFacts, RuleSet
+from .admin_api import (
+    AdminClient,
+    OutcomeUnknown,
+    public_url,
+    token_from_env,
+    update_flows,
+    write_backup,
+)
 
 NAMESPACE = "acm"
 GROUP_STYLE = {"label": True, "stroke": "#ff7f0e", "fill": "#fff3e0", "fill-opacity": "0.5"}

@@ -155,7 +155,7 @@ def _entities_of(node: Node) -> list[str]:
 
 
 #: Nodes that start a message when an entity's state changes (or is polled): the ones that
-#: listen to a sensor's entity (rules chain and loop, acm/environment.py).
+#: listen to a sensor's entity (rules chain and loop, acm/analysis/environment.py).
 LISTENING_TYPES = frozenset({"server-state-changed", "trigger-state", "poll-state"})
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import RuleError
+from ...errors import RuleError
 from . import ast
 
 

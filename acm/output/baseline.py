@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import AcmError
-from .files import write_atomic
-from .findings import Report
+from ..analysis.findings import Report
+from ..errors import AcmError
+from ..files import write_atomic
 
 SCHEMA = "acm.baseline/1"
 

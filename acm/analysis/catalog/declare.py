@@ -5,7 +5,7 @@ asks: does it start messages (and is it a person, an automation or the outside
 world that starts them), what does it do to ``(topic, payload)`` on the way
 through, and which targets does it command (device, channel or shared state,
 and which feature of the device). Each node package has its module in this
-folder; :mod:`acm.catalog` collects them.
+folder; :mod:`acm.analysis.catalog` collects them.
 """
 
 from __future__ import annotations

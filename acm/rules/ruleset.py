@@ -3,7 +3,7 @@
 The conflict rules are written in the ACM rule language; this module defines
 the vocabulary they use (actuators and their attributes, functions), loads
 and checks rule files, applies ``override`` / ``disable`` / ``enable``, and
-evaluates the rules over actuator facts into :class:`~acm.findings.Finding` s.
+evaluates the rules over actuator facts into :class:`~acm.analysis.findings.Finding` s.
 It also declares ``duplicate-id``, a built-in rule about the flows files
 themselves, which the rule language (over actuators) cannot express.
 """
@@ -18,18 +18,18 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from .actuators import Actuator, Command, NodeRef
-from .catalog import AUTOMATION, EXTERNAL, MANUAL
+from ..analysis.actuators import Actuator, Command, NodeRef
+from ..analysis.catalog import AUTOMATION, EXTERNAL, MANUAL
+from ..analysis.findings import SEVERITIES, CommandPath, Finding, Involved, RuleInfo, report_order
+from ..analysis.flows import DuplicateId, Flows
+from ..analysis.propagate import Source
+from ..analysis.values import UNKNOWN, Value, const_text
+from ..errors import RuleError
 from .dsl import ast
 from .dsl.check import Attribute, Function, Vocabulary, check_rule
 from .dsl.evaluate import Plan, compile_expr, enumerate_matches, plan_rule, render
 from .dsl.parser import load_rule_file, parse_rules
-from .errors import RuleError
-from .findings import SEVERITIES, CommandPath, Finding, Involved, RuleInfo, report_order
-from .flows import DuplicateId, Flows
-from .propagate import Source
 from .suppress import UNUSED
-from .values import UNKNOWN, Value, const_text
 
 BUILTIN_RULES = "builtin.acm"
 
@@ -314,7 +314,7 @@ def _keys(chain: Any) -> frozenset[str]:
     return frozenset(a.key for a in chain.actuators)
 
 
-# A chain through the environment (acm.environment.Chain): one actuator's effect on a
+# A chain through the environment (acm.analysis.environment.Chain): one actuator's effect on a
 # zone's property, a sensor of the model that measures it, a flow's trigger listening to
 # the sensor, the actuator its messages reach; or a loop of such steps.
 CHAIN_ATTRIBUTES: Mapping[str, Attribute] = {
@@ -529,7 +529,7 @@ def evaluate(ruleset: RuleSet, facts: Iterable[ActuatorFacts], paths_of: PathsOf
              chains: Iterable[Any] = ()) -> list[Finding]:
     """Every finding of every enabled rule, in a stable order.
 
-    ``chains`` are the chains through the environment (:mod:`acm.environment`).
+    ``chains`` are the chains through the environment (:mod:`acm.analysis.environment`).
     """
     domains: dict[str, list[Any]] = {"actuator": list(facts), "chain": list(chains)}
     findings: list[Finding] = []

@@ -24,8 +24,8 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from ..errors import FlowsError
 from .catalog import ROUTED_TYPES, mqtt_broker_address, normalise_topic
-from .errors import FlowsError
 from .flows import STRUCTURAL_TYPES, Flows, Node
 
 

@@ -21,19 +21,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .errors import AcmError
-from .files import printable, terminal_safe, write_atomic
-from .output import FORMATS
-from .version import __version__
+from ..errors import AcmError
+from ..files import printable, terminal_safe, write_atomic
+from ..output import FORMATS
+from ..version import __version__
 
 if TYPE_CHECKING:
-    from .findings import Report
-    from .model import Model
-    from .nodered import AdminClient
-    from .resolve import ResolveResult
+    from ..analysis.findings import Report
+    from ..model import Model
+    from ..nodered.admin_api import AdminClient
+    from ..rewrite.resolve import ResolveResult
 
-#: acm.findings.SEVERITIES from the highest, then "never" (written out: importing
-#: acm.findings would load the analysis for --help; a test keeps the two in step).
+#: acm.analysis.findings.SEVERITIES from the highest, then "never" (written out: importing
+#: acm.analysis.findings would load the analysis for --help; a test keeps the two in step).
 FAIL_ON = ["error", "warning", "info", "never"]
 USER_ENV = "ACM_NODERED_USERNAME"
 PASSWORD_ENV = "ACM_NODERED_PASSWORD"
@@ -47,7 +47,7 @@ RULES_OPTION = click.option(
 
 
 class StrategyChoice(click.Choice[str]):
-    """``--strategy``: the names of acm.policy.STRATEGIES, read when first needed.
+    """``--strategy``: the names of acm.rewrite.policy.STRATEGIES, read when first needed.
 
     (The list comes from the strategy manifest through the rule-language
     modules, which ``acm --help`` should not load.)
@@ -58,7 +58,7 @@ class StrategyChoice(click.Choice[str]):
 
     @property
     def choices(self) -> tuple[str, ...]:
-        from .policy import STRATEGIES
+        from ..rewrite.policy import STRATEGIES
 
         return tuple(sorted(STRATEGIES))
 
@@ -131,16 +131,16 @@ def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str]
       acm analyze flows.json --write-baseline acm-baseline.json
       acm analyze flows.json --baseline acm-baseline.json --fail-on warning
     """
-    from .engine import analyze_flows, analyze_model
-    from .flows import load_flows
-    from .output import render
-    from .rules import load_ruleset
+    from ..analysis.flows import load_flows
+    from ..engine import analyze_flows, analyze_model
+    from ..output import render
+    from ..rules.ruleset import load_ruleset
 
     if flows is None and model_path is None:
         raise click.UsageError("give a FLOWS file, or --model MODEL (or both)")
     ruleset = load_ruleset(rule_files)
     if model_path is not None:
-        from .model import load_model  # YAML and JSON Schema: only for a model
+        from ..model import load_model  # YAML and JSON Schema: only for a model
 
         model = load_model(model_path)
         if not model.runtimes:
@@ -157,15 +157,15 @@ def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str]
             loaded = load_flows(flows)
         report = analyze_flows({"local": loaded}, ruleset)
     if runtime_findings:
-        from .monitor import merge_observed, read_findings
+        from ..nodered.monitor import merge_observed, read_findings
 
         report = merge_observed(report, read_findings(runtime_findings, report))
     if baseline:
-        from .baseline import apply_baseline, load_baseline
+        from ..output.baseline import apply_baseline, load_baseline
 
         report = apply_baseline(report, load_baseline(baseline))
     if write_baseline:
-        from .baseline import write_baseline as write_baseline_file
+        from ..output.baseline import write_baseline as write_baseline_file
 
         count = write_baseline_file(report, write_baseline)
         echo(f"acm: recorded {count} conflict(s) in {write_baseline}", err=True)
@@ -198,10 +198,10 @@ def check(files: Sequence[str], rule_files: Sequence[str], fail_on: str) -> int:
       acm check flows/*.json
       acm check --fail-on warning site-a/flows.json site-b/flows.json
     """
-    from .engine import analyze_flows
-    from .flows import load_flows
-    from .output import render
-    from .rules import load_ruleset
+    from ..analysis.flows import load_flows
+    from ..engine import analyze_flows
+    from ..output import render
+    from ..rules.ruleset import load_ruleset
 
     ruleset = load_ruleset(rule_files)
     worst = 0
@@ -237,8 +237,8 @@ def model_check(model_path: str) -> int:
     Example:
       acm model check site.yaml
     """
-    from .engine import model_applications
-    from .model import load_model
+    from ..engine import model_applications
+    from ..model import load_model
 
     loaded = load_model(model_path)
     sources = loaded.load_flows()
@@ -280,7 +280,7 @@ def _print_plan(result: ResolveResult) -> None:
             planned.policy.source, f"policy {planned.policy.name}")
         echo(f"acm: {planned.finding.id} ({planned.finding.rule}) on {planned.label}: "
              f"{planned.policy.strategy} ({source})", err=True)
-    from .resolve import default_note
+    from ..rewrite.resolve import default_note
 
     for planned in result.defaults:
         echo(f"acm: note: {default_note(planned)} — write a policy to choose "
@@ -295,7 +295,7 @@ def _print_plan(result: ResolveResult) -> None:
 def _model_runtime(model_path: str | None, flows: str) -> tuple[Model | None, str]:
     if model_path is None:
         return None, "local"
-    from .model import load_model
+    from ..model import load_model
 
     model = load_model(model_path)
     return model, model.runtime_of_flows(flows).id
@@ -359,11 +359,11 @@ def resolve(flows: str | None, model_path: str | None, policy_files: Sequence[st
       acm resolve --model site.yaml --policy site.policy          (in place)
       acm resolve --model site.yaml --policy site.policy --out-dir resolved/
     """
-    from .flows import load_flows
-    from .policy import load_policies, policy_from_options
-    from .resolve import describe_changes
-    from .resolve import resolve as resolve_flows
-    from .rules import load_ruleset
+    from ..analysis.flows import load_flows
+    from ..rewrite.policy import load_policies, policy_from_options
+    from ..rewrite.resolve import describe_changes
+    from ..rewrite.resolve import resolve as resolve_flows
+    from ..rules.ruleset import load_ruleset
 
     if flows is None:
         return _resolve_site(model_path, policy_files, rule_files, output, out_dir, diff,
@@ -406,11 +406,11 @@ def _resolve_site(model_path: str | None, policy_files: Sequence[str],
                   diff: bool, show_plan: bool, only: Sequence[str], strategy: str | None,
                   settings: Sequence[str]) -> int:
     """``acm resolve --model MODEL`` without FLOWS: every runtime's flows file."""
-    from .model import load_model
-    from .policy import load_policies
-    from .resolve import describe_changes
-    from .rules import load_ruleset
-    from .site import resolve_site, site_files, write_site
+    from ..model import load_model
+    from ..nodered.site import resolve_site, site_files, write_site
+    from ..rewrite.policy import load_policies
+    from ..rewrite.resolve import describe_changes
+    from ..rules.ruleset import load_ruleset
 
     if model_path is None:
         raise click.UsageError("give FLOWS, or --model MODEL to resolve every runtime of a "
@@ -498,9 +498,9 @@ def revert(flows: str | None, url: str | None, output: str | None, diff: bool, d
       acm revert flows.resolved.json --diff
       ACM_NODERED_TOKEN=... acm revert --url http://127.0.0.1:1880 --dry-run
     """
-    from .flows import load_flows
-    from .resolve import describe_changes
-    from .resolve import revert as revert_flows
+    from ..analysis.flows import load_flows
+    from ..rewrite.resolve import describe_changes
+    from ..rewrite.resolve import revert as revert_flows
 
     if url:
         client = _client(url, token_file, ca_file)
@@ -546,11 +546,11 @@ def apply(url: str, model_path: str | None, policy_files: Sequence[str],
       ACM_NODERED_TOKEN=... acm apply --url https://pi.local:1880 --policy site.policy
       acm apply --url http://127.0.0.1:1880 --model site.yaml --ca-file ca.pem
     """
-    from .flows import flows_from_data
-    from .model import load_model
-    from .policy import load_policies
-    from .resolve import resolve as resolve_flows
-    from .rules import load_ruleset
+    from ..analysis.flows import flows_from_data
+    from ..model import load_model
+    from ..rewrite.policy import load_policies
+    from ..rewrite.resolve import resolve as resolve_flows
+    from ..rules.ruleset import load_ruleset
 
     policies = load_policies(policy_files)
     ruleset = load_ruleset(rule_files)
@@ -578,8 +578,8 @@ def apply(url: str, model_path: str | None, policy_files: Sequence[str],
 
 
 def _client(url: str, token_file: str | None, ca_file: str | None) -> AdminClient:
-    from .model import has_userinfo
-    from .nodered import TOKEN_ENV, AdminClient, token_from_env  # requests: online only
+    from ..model import has_userinfo
+    from ..nodered.admin_api import TOKEN_ENV, AdminClient, token_from_env  # requests: online only
 
     user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
     if has_userinfo(url):  # requests would send the URL's Basic auth and drop the token
@@ -598,10 +598,10 @@ def _client(url: str, token_file: str | None, ca_file: str | None) -> AdminClien
 
 def _update(client: AdminClient, change: Callable[[list[Any]], list[Any]], backup_dir: Path,
             dry_run: bool) -> int:
-    from .flows import copy_nodes, flows_from_data
-    from .model import without_userinfo as public_url
-    from .nodered import update_flows
-    from .resolve import describe_changes
+    from ..analysis.flows import copy_nodes, flows_from_data
+    from ..model import without_userinfo as public_url
+    from ..nodered.admin_api import update_flows
+    from ..rewrite.resolve import describe_changes
 
     source = public_url(client.url)
 
@@ -667,16 +667,16 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
       acm deploy site.yaml --resolve --policy site.policy
       acm deploy site.yaml --only hub
     """
-    from .engine import analyze_flows, model_applications
-    from .flows import flows_from_data
-    from .model import load_model
-    from .model import without_userinfo as public_url
-    from .output import render
-    from .policy import load_policies
-    from .resolve import describe_changes
-    from .rules import load_ruleset
-    from .site import client_for, resolve_site
-    from .site import deploy as deploy_site
+    from ..analysis.flows import flows_from_data
+    from ..engine import analyze_flows, model_applications
+    from ..model import load_model
+    from ..model import without_userinfo as public_url
+    from ..nodered.site import client_for, resolve_site
+    from ..nodered.site import deploy as deploy_site
+    from ..output import render
+    from ..rewrite.policy import load_policies
+    from ..rewrite.resolve import describe_changes
+    from ..rules.ruleset import load_ruleset
 
     model = load_model(model_path)
     unknown = [r for r in only if model.runtime(r) is None]
@@ -773,9 +773,9 @@ def watch_command(model_path: str | None, urls: Sequence[str], token_file: str |
       acm watch site.yaml
       acm watch --url http://pi:1880 --once --timeout 60 --json
     """
-    from .model import load_model
-    from .rules import load_ruleset
-    from .watch import Watcher, runtime_for_url, runtimes_from_model
+    from ..model import load_model
+    from ..nodered.watch import Watcher, runtime_for_url, runtimes_from_model
+    from ..rules.ruleset import load_ruleset
 
     def log(line: str) -> None:
         echo(f"acm: watch: {line}", err=True)
@@ -860,11 +860,11 @@ def monitor_command(model_path: str, rule_files: Sequence[str], window: float,
       acm monitor --model site.yaml --duration 600 --write-findings observed.json
       acm analyze --model site.yaml --runtime-findings observed.json
     """
-    from .engine import analyze_model
-    from .model import load_model
-    from .monitor import LINES_SCHEMA, Monitor, broker_access, run, watched_from
-    from .monitor import write_findings as write_findings_file
-    from .rules import load_ruleset
+    from ..engine import analyze_model
+    from ..model import load_model
+    from ..nodered.monitor import LINES_SCHEMA, Monitor, broker_access, run, watched_from
+    from ..nodered.monitor import write_findings as write_findings_file
+    from ..rules.ruleset import load_ruleset
 
     def log(line: str) -> None:
         echo(f"acm: monitor: {line}", err=True)
@@ -878,7 +878,7 @@ def monitor_command(model_path: str, rule_files: Sequence[str], window: float,
         override[name] = where
     known: frozenset[str] = frozenset()
     if baseline:
-        from .baseline import load_baseline
+        from ..output.baseline import load_baseline
 
         known = load_baseline(baseline)
     report = analyze_model(model, load_ruleset(rule_files))
@@ -940,11 +940,11 @@ def graph_command(source: str, as_model: bool, rule_files: Sequence[str], fmt: s
       acm graph site.yaml -f svg -o site.svg       a picture, no Graphviz needed
       acm graph flows.json | dot -Tpng > flows.png Graphviz DOT on standard output
     """
-    from .draw import picture
-    from .engine import analyze_flows, analyze_model
-    from .flows import load_flows
-    from .output import graph_dot, graph_html, graph_svg
-    from .rules import load_ruleset
+    from ..analysis.flows import load_flows
+    from ..engine import analyze_flows, analyze_model
+    from ..output import graph_dot, graph_html, graph_svg
+    from ..output.draw import picture
+    from ..rules.ruleset import load_ruleset
 
     if fmt is None:
         fmt = GRAPH_FORMATS.get(Path(output).suffix.lower(), "dot") if output != "-" else "dot"
@@ -952,7 +952,7 @@ def graph_command(source: str, as_model: bool, rule_files: Sequence[str], fmt: s
     if as_model or (source != "-" and Path(source).suffix.lower() in (".yaml", ".yml")):
         if source == "-":
             raise click.UsageError("--model needs a model file, not standard input")
-        from .model import load_model
+        from ..model import load_model
 
         site = load_model(source)
         report = analyze_model(site, ruleset)
@@ -984,7 +984,7 @@ def rules_command(rule_files: Sequence[str], explain: str | None) -> int:
       acm rules --explain ACM002
       acm rules --rules site.acm        # check a rule file: errors name file:line:column
     """
-    from .rules import load_ruleset
+    from ..rules.ruleset import load_ruleset
 
     ruleset = load_ruleset(rule_files)
     if explain:
@@ -1028,7 +1028,7 @@ def strategies_command(fmt: str) -> int:
       acm strategies
       acm strategies --format json
     """
-    from . import strategies
+    from ..rewrite import strategies
 
     if fmt == "json":
         echo(json.dumps(strategies.document(), indent=2, ensure_ascii=False))

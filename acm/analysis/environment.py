@@ -26,7 +26,7 @@ from .graph import FlowGraph, topic_matches
 from .propagate import Propagation, Source
 
 if TYPE_CHECKING:  # the model (YAML, JSON Schema) is imported only to read one
-    from .model import Sensor
+    from ..model import Sensor
 
 AUTOMATED = frozenset({AUTOMATION, EXTERNAL})
 MAX_LOOP_STEPS = 4  # a loop through more rooms and properties than this is not followed

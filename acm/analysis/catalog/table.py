@@ -22,7 +22,7 @@ def markdown() -> str:
     lines = [
         "# Node types ACM knows",
         "",
-        "Generated from the declarations in `acm/catalog/` by",
+        "Generated from the declarations in `acm/analysis/catalog/` by",
         "`python scripts/catalog_doc.py`; do not edit by hand. How the columns are",
         "used is explained in [analysis.md](analysis.md).",
         "",

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .dsl import ast
-from .dsl.check import check_expr
-from .dsl.evaluate import compile_expr
-from .dsl.parser import load_rule_file, parse_rules
-from .errors import RuleError
-from .rules import VOCABULARY, ActuatorFacts
+from ..errors import RuleError
+from ..rules.dsl import ast
+from ..rules.dsl.check import check_expr
+from ..rules.dsl.evaluate import compile_expr
+from ..rules.dsl.parser import load_rule_file, parse_rules
+from ..rules.ruleset import VOCABULARY, ActuatorFacts
 from .strategies import Option, manifest
 
-#: An option's declaration (kind, required, words, default ...): see acm/strategies.py.
+#: An option's declaration (kind, required, words, default ...): see acm/rewrite/strategies.py.
 OptionSpec = Option
 
 #: Strategy name -> its options, in declaration order (acm/data/strategies.json).

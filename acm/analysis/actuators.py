@@ -85,7 +85,7 @@ class Actuator:
     declared: bool = False  # named in the deployment model
     runtimes: frozenset[str] = frozenset()  # runtimes whose triggers drive it
     managed_by: str | None = None  # strategy of the ACM resolver every command passes
-    role: str = DEVICE  # device, channel or state (see acm.catalog)
+    role: str = DEVICE  # device, channel or state (see acm.analysis.catalog)
 
     @property
     def applications(self) -> frozenset[str]:

@@ -41,12 +41,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from .actuators import NodeRef
-from .catalog import actuator_targets
-from .engine import Analysis, inspect, model_applications
-from .errors import AcmError
-from .findings import Finding, Report
-from .flows import (
+from ..analysis.actuators import NodeRef
+from ..analysis.catalog import actuator_targets
+from ..analysis.findings import Finding, Report
+from ..analysis.flows import (
     MANIFEST_ENV,
     Flows,
     copy_nodes,
@@ -54,17 +52,19 @@ from .flows import (
     load_flows,
     restore_markers,
 )
-from .graph import entry_bypass, outermost_instance
-from .model import Model, ModelActuator
+from ..analysis.graph import entry_bypass, outermost_instance
+from ..analysis.values import UNKNOWN, const_text
+from ..engine import Analysis, inspect, model_applications
+from ..errors import AcmError
+from ..model import Model, ModelActuator
+from ..rules.ruleset import ActuatorFacts, RuleSet
 from .policy import DEFAULTS, STRATEGIES, Policy, matches
-from .rules import ActuatorFacts, RuleSet
 from .strategies import manifest, resolves
-from .values import UNKNOWN, const_text
 
 MARKER = "acm"
 ENV_NAME = "ACM_RESOLVER"
-RESOLVED_KINDS = ("direct", "override", "indirect")  # cross-runtime: acm.site
-#: Templates that are no strategy and run alone (the cross-runtime entry of acm.site).
+RESOLVED_KINDS = ("direct", "override", "indirect")  # cross-runtime: acm.nodered.site
+#: Templates that are no strategy and run alone (the cross-runtime entry of acm.nodered.site).
 STANDALONE_TEMPLATES = ("mqtt-source",)
 
 

@@ -151,7 +151,7 @@ def _hubitat_device_transfer(node: Node, shapes: Shapes) -> Shapes:
 
 # ---------------------------------------------------------------------------
 # Sonoff (node-red-contrib-sonoff, Whitebytes' node-red-sonoff): Tasmota devices over MQTT.
-# Keyed as acm/catalog/tasmota.py keys a Tasmota device: mqtt:<broker>/cmnd/<device>.
+# Keyed as acm/analysis/catalog/tasmota.py keys a Tasmota device: mqtt:<broker>/cmnd/<device>.
 
 SONOFF = "node-red-contrib-sonoff"
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .findings import SEVERITIES, Finding, Report, severity_rank
-from .model import Model, without_userinfo
-from .values import const_text
+from ..analysis.findings import SEVERITIES, Finding, Report, severity_rank
+from ..analysis.values import const_text
+from ..model import Model, without_userinfo
 
 #: Node kinds in drawing order (the SVG layout's columns, left to right).
 KINDS = ("runtime", "application", "actuator", "zone")

@@ -74,7 +74,7 @@ class BadRequest(Exception):
 def serve_stdio(max_requests: int = 0, stdin: IO[bytes] | None = None,
                 stdout: IO[bytes] | None = None) -> int:
     """Answer request lines from ``stdin`` until its end (or ``max_requests``); exit code."""
-    from .cli import main  # the commands, exactly as `acm` runs them
+    from .commands import main  # the commands, exactly as `acm` runs them
 
     source = stdin if stdin is not None else sys.stdin.buffer
     sink = stdout if stdout is not None else sys.stdout.buffer
@@ -289,7 +289,7 @@ def _write(sink: IO[bytes], doc: dict[str, Any]) -> None:
 
 
 def _version() -> str:
-    from .version import __version__
+    from ..version import __version__
 
     return __version__
 

@@ -29,12 +29,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .actuators import NodeRef
-from .errors import AcmError
-from .files import write_atomic
-from .findings import Finding, Involved, Observation, Report, report_order
-from .rules import RUNTIME
-from .values import UNKNOWN, const_text
+from ..analysis.actuators import NodeRef
+from ..analysis.findings import Finding, Involved, Observation, Report, report_order
+from ..analysis.values import UNKNOWN, const_text
+from ..errors import AcmError
+from ..files import write_atomic
+from ..rules.ruleset import RUNTIME
 
 SCHEMA = "acm.findings/1"
 LINES_SCHEMA = "acm.monitor/1"
@@ -292,12 +292,12 @@ def watched_from(report: Report, brokers: Sequence[Any]) -> list[Watched]:
 
 def write_findings(monitor: Monitor, path: str | Path, sources: Mapping[str, str]) -> int:
     """Write the runtime conflicts seen in the findings contract; how many."""
-    from .output.json_format import conflict
+    from ..output.json_format import conflict
 
     findings = monitor.findings()
     report = Report(sources=dict(sources), findings=tuple(findings), actuators=(), unknown=(),
                     applications={}, node_labels={}, rules=(RUNTIME,), stats={})
-    from .version import __version__
+    from ..version import __version__
 
     document = {"schema": SCHEMA, "tool": {"name": "acm", "version": __version__},
                 "sources": dict(sources),

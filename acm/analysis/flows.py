@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .errors import FlowsError
+from ..errors import FlowsError
 
 Node = Mapping[str, Any]
 

@@ -1,6 +1,6 @@
 """The built-in catalog: what each node type starts, passes on and commands.
 
-Every node type ACM knows is one :class:`~acm.catalog.declare.NodeType`
+Every node type ACM knows is one :class:`~acm.analysis.catalog.declare.NodeType`
 declaration in the module of its node package (``core``, ``dashboard``,
 ``homeassistant``, ``zigbee2mqtt`` …). This module collects them and answers
 the analysis' questions by type. A node type the catalog does not know is

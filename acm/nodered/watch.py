@@ -50,16 +50,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import websockets
 
-from .engine import analyze_flows, model_applications
-from .errors import AcmError, ModelError
-from .findings import Finding, Report
-from .flows import Flows, flows_from_data, load_flows
-from .model import Model
-from .nodered import AdminClient, NodeRedError, public_url
-from .output.json_format import conflict as conflict_document
-from .rules import RuleSet, load_ruleset
+from ..analysis.findings import Finding, Report
+from ..analysis.flows import Flows, flows_from_data, load_flows
+from ..engine import analyze_flows, model_applications
+from ..errors import AcmError, ModelError
+from ..model import Model
+from ..output.json_format import conflict as conflict_document
+from ..rules.ruleset import RuleSet, load_ruleset
+from ..version import __version__
+from .admin_api import AdminClient, NodeRedError, public_url
 from .site import client_for
-from .version import __version__
 
 try:  # websockets >= 13
     from websockets.asyncio.client import connect as ws_connect
@@ -616,7 +616,7 @@ def runtimes_from_model(model: Model, urls: Sequence[str] = (),
                         ca_file: str | None = None) -> list[WatchedRuntime]:
     """The model's runtimes that have a ``url`` (only those matching ``urls`` if given),
     with their credentials and TLS settings as ``acm deploy`` reads them
-    (:func:`acm.site.client_for`); ``ca_file`` applies to runtimes without ``tls``."""
+    (:func:`acm.nodered.site.client_for`); ``ca_file`` applies to runtimes without ``tls``."""
     wanted = {u.rstrip("/") for u in urls}
     chosen = [r for r in model.runtimes if r.url and (not wanted or r.url.rstrip("/") in wanted)]
     missing = wanted - {r.url.rstrip("/") for r in chosen if r.url}

@@ -35,10 +35,10 @@ import requests
 import requests.auth
 import urllib3.exceptions
 
-from .errors import AcmError
-from .files import encode
-from .flows import copy_nodes
-from .model import without_userinfo as public_url
+from ..analysis.flows import copy_nodes
+from ..errors import AcmError
+from ..files import encode
+from ..model import without_userinfo as public_url
 
 __all__ = [
     "TOKEN_ENV",
@@ -59,7 +59,7 @@ DEPLOYMENT_TYPES = ("full", "nodes", "flows", "reload")
 #: The largest answer read (decompressed): a real flows answer is a few MB at most.
 MAX_ANSWER = 64 * 1024 * 1024
 
-# The nodes as the Admin API sends them (acm.flows.Flows is the parsed, checked form).
+# The nodes as the Admin API sends them (acm.analysis.flows.Flows is the parsed, checked form).
 FlowList = list[dict[str, Any]]
 
 

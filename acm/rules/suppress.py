@@ -15,9 +15,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .actuators import NodeRef
-from .findings import Finding, RuleInfo
-from .flows import Flows
+from ..analysis.actuators import NodeRef
+from ..analysis.findings import Finding, RuleInfo
+from ..analysis.flows import Flows
 
 _PATTERN = re.compile(r"^\s*acm-ignore\s+(?P<rule>[\w*-]+)(?:\s+(?P<reason>.*?))?\s*$",
                       re.MULTILINE)

@@ -122,7 +122,7 @@ def _mqtt_in_provenance(node: Node, has_inputs: bool) -> str | None:
         return EXTERNAL  # a dynamic subscription, set by messages to its input
     if has_inputs and not wildcard:
         # Fed over the broker by publishers in the analysed flows: an exact
-        # subscription only hears them (see acm.propagate for the rest).
+        # subscription only hears them (see acm.analysis.propagate for the rest).
         return None
     last = topic.rsplit("/", 1)[-1].lower()
     return MANUAL if last in _REMOTE_LEVELS else EXTERNAL
@@ -358,7 +358,7 @@ TYPES: list[NodeType] = [
     *_simple("junction|link in|link out|link call|delay|rbe|filter",
              "Passes messages on unchanged.", transfer=passes),
     NodeType("switch", PACKAGE, "Passes messages on unchanged, to the outputs whose rules "
-             "match when the tested value is a constant (see acm/catalog/switch.py).",
+             "match when the tested value is a constant (see acm/analysis/catalog/switch.py).",
              transfer=passes, routes=switch_routes),
     *_simple("range|json|csv|xml|yaml|html|split|smooth|sort|batch",
              "Computes a new payload; msg.topic stays.", transfer=computes_payload),
