@@ -17,6 +17,7 @@ from .analysis.environment import Chain, find_chains
 from .analysis.findings import Application, Report, count_by_severity, report_order
 from .analysis.flows import Flows, load_flows
 from .analysis.graph import FlowGraph, build_graph
+from .analysis.keys import ha_key, mqtt_key, mqtt_parts
 from .analysis.propagate import Propagation, Source, propagate
 from .errors import ModelError
 from .rules.ruleset import (
@@ -50,7 +51,7 @@ def default_applications(sources: Mapping[str, Flows]) -> dict[tuple[str, str], 
             label = flows.tab_label(tab["id"])
             if labels[label] > 1:  # two tabs called "Lights": tell them apart
                 label = f"{label} ({tab['id']})"
-            apps[(runtime, tab["id"])] = Application(app_id, label, runtime, (tab["id"],))
+            apps[(runtime, tab["id"])] = Application(app_id, label, (runtime,), (tab["id"],))
     return apps
 
 
@@ -79,7 +80,7 @@ def model_applications(
                                  "write runtime/label or the tab id", where)
             members.append(found[0])
         runtimes = sorted({rt for rt, _ in members})
-        application = Application(app.id, app.name, ",".join(runtimes),
+        application = Application(app.id, app.name, tuple(runtimes),
                                   tuple(tab for _, tab in members), app.provenance)
         for member in members:
             apps[member] = application
@@ -91,12 +92,11 @@ def _canonical_keys(aliases: Mapping[str, str], members: Mapping[str, Sequence[s
     """Broker aliases to one broker; Home Assistant areas, devices, floors and labels the
     model lists to the keys of their entities."""
     def expand(key: str) -> Sequence[str]:
-        if key.startswith("mqtt:") and aliases:
-            address, _, topic = key[5:].partition("/")
-            if address in aliases:
-                return [f"mqtt:{aliases[address]}/{topic}"]
+        mqtt = mqtt_parts(key) if aliases else None
+        if mqtt is not None and mqtt[0] in aliases:
+            return [mqtt_key(aliases[mqtt[0]], mqtt[1])]
         if key in members:
-            return [f"ha:{entity}" for entity in members[key]]
+            return [ha_key(entity) for entity in members[key]]
         return [key]
 
     return expand

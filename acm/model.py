@@ -22,6 +22,7 @@ import yaml
 
 from .analysis.catalog.core import redact_url
 from .analysis.flows import Flows, load_flows
+from .analysis.keys import gpio_key, ha_key, http_key, mqtt_key
 from .errors import ModelError
 
 if TYPE_CHECKING:
@@ -498,14 +499,14 @@ def binding_key(binding: Mapping[str, Any], brokers: Mapping[str, Broker],
             raise fail(f"unknown broker {binding['broker']!r}; "
                        f"known: {', '.join(sorted(broker_ids)) or 'none'}")
         topic = binding["topic"].rstrip("/") or binding["topic"]
-        return f"mqtt:{broker.address}/{topic}"
+        return mqtt_key(broker.address, topic)
     if kind == "ha":
-        return f"ha:{binding['entity_id']}"
+        return ha_key(binding["entity_id"])
     if kind == "gpio":
         if binding["runtime"] not in runtime_ids:
             raise fail(f"unknown runtime {binding['runtime']!r}; "
                        f"known: {', '.join(sorted(runtime_ids)) or 'none'}")
-        return f"gpio:{binding['runtime']}/{binding['pin']}"
+        return gpio_key(binding["runtime"], binding["pin"])
     if kind == "http":  # the same key the catalog gives the node: no secrets in it
-        return f"http:{binding['method']} {redact_url(binding['url'])}"
+        return http_key(binding["method"], redact_url(binding["url"]))
     return str(binding["key"])

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from .catalog import ACTUATOR_TYPES, CHANNEL, DEVICE, STATE, Target, acm_role, actuator_targets
 from .catalog.homeassistant import applies_to, entity_role
 from .graph import FlowGraph, GraphNode, entry_bypass, outermost_instance
+from .keys import ha_entity, kind_of
 from .propagate import Propagation, Source
 from .values import UNKNOWN, Value
 
@@ -347,8 +348,8 @@ def merge_model(scan: ActuatorScan, declared: Sequence[Any],
     """
     merged: dict[str, Actuator] = {}
     for act, key in ((a, k) for a in scan.actuators for k in expand(a.key)):
-        if key != act.key and key.startswith("ha:") and act.drivers:  # an area's entity ...
-            entity = key[3:]
+        entity = ha_entity(key) if key != act.key and act.drivers else None
+        if entity is not None:  # an area's entity ...
             act = replace(act.keeping(partial(_applies, entity)), name=entity,
                           role=entity_role(entity))
             if not act.drivers:
@@ -369,7 +370,7 @@ def merge_model(scan: ActuatorScan, declared: Sequence[Any],
     for item in declared:
         found = merged.get(item.key)
         if found is None:
-            kind = item.key.split(":", 1)[0]
+            kind = kind_of(item.key)
             merged[item.key] = Actuator(item.key, kind, item.name, (), {}, zone=item.zone,
                                         effects=dict(item.effects), declared=True)
         else:  # what the model binds is a device, whatever the catalog says

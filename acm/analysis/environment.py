@@ -23,6 +23,7 @@ from .catalog import AUTOMATION, DEVICE, EXTERNAL, mqtt_broker_address, normalis
 from .catalog.homeassistant import LISTENING_TYPES, watched_entities
 from .findings import CommandPath
 from .graph import FlowGraph, topic_matches
+from .keys import ha_key, mqtt_parts
 from .propagate import Propagation, Source
 
 if TYPE_CHECKING:  # the model (YAML, JSON Schema) is imported only to read one
@@ -191,13 +192,14 @@ def listened_keys(fg: FlowGraph, gid: str, aliases: Mapping[str, str]
         address = mqtt_broker_address(config, str(broker or "?"))
         return [(aliases.get(address, address), topic.split("/"))], []
     if info.type in LISTENING_TYPES:
-        return [], [f"ha:{entity}" for entity in watched_entities(node)]
+        return [], [ha_key(entity) for entity in watched_entities(node)]
     return [], []
 
 
 def _hears(sensor: Sensor, mqtt: list[tuple[str, list[str]]], ha: list[str]) -> bool:
-    if sensor.key.startswith("mqtt:"):
-        address, _, topic = sensor.key[5:].partition("/")
+    parts = mqtt_parts(sensor.key)
+    if parts is not None:
+        address, topic = parts
         levels = topic.split("/")
         return any(addr == address and topic_matches(pattern, levels) for addr, pattern in mqtt)
     return sensor.key in ha

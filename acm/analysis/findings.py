@@ -132,9 +132,14 @@ class Finding:
 class Application:
     id: str
     name: str
-    runtime: str
+    runtimes: tuple[str, ...]  # the runtimes its tabs are on, sorted
     tabs: tuple[str, ...]
     provenance: str | None = None  # set by the model: who starts every message in it
+
+    @property
+    def runtime(self) -> str:
+        """The runtimes comma-joined, as the JSON contract writes them (``"home-pi,garage"``)."""
+        return ",".join(self.runtimes)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..analysis.actuators import NodeRef
 from ..analysis.findings import Finding, Involved, Observation, Report, report_order
+from ..analysis.keys import mqtt_parts
 from ..analysis.values import UNKNOWN, const_text
 from ..errors import AcmError
 from ..files import write_atomic
@@ -267,9 +268,10 @@ def watched_from(report: Report, brokers: Sequence[Any]) -> list[Watched]:
     computed = any(u.kind == "mqtt" for u in report.unknown)
     out = []
     for act in report.actuators:
-        if not act.key.startswith("mqtt:"):
+        parts = mqtt_parts(act.key)
+        if parts is None:
             continue
-        address, _, topic = act.key[5:].partition("/")
+        address, topic = parts
         if address not in addresses or not topic or "+" in topic or "#" in topic:
             continue
         senders: dict[str, set[str]] = {}

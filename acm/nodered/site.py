@@ -40,15 +40,16 @@ from ..analysis.actuators import NodeRef
 from ..analysis.catalog import actuator_targets, mqtt_broker_address
 from ..analysis.findings import Finding, Report
 from ..analysis.flows import MANIFEST_ENV, copy_nodes, flows_from_data
+from ..analysis.keys import mqtt_parts
 from ..analysis.values import UNKNOWN, const_text
 from ..engine import inspect, model_applications
 from ..errors import AcmError
 from ..files import write_atomic
 from ..model import Model, Runtime
+from ..rewrite.nodes import MARKER, MarkerRole
 from ..rewrite.policy import DEFAULTS, Policy, matches
 from ..rewrite.resolve import (
     ENV_NAME,
-    MARKER,
     Skipped,
     _Builder,
     choose_interlock,
@@ -140,7 +141,7 @@ def resolve_site(model: Model, policies: Sequence[Policy] = (),
         if finding.kind != "cross-runtime" or finding.severity == "info":
             continue
         key = finding.actuators[0].key
-        if not key.startswith("mqtt:"):
+        if mqtt_parts(key) is None:
             result.skipped.append(Skipped(finding, "only MQTT actuators can be resolved across "
                                           "runtimes (over the broker)"))
             continue
@@ -185,7 +186,7 @@ def _reroute(finding: Finding, key: str, refs: Sequence[Any], analysis: Any,
         source = apps[0] if len(apps) == 1 else f"{ref.runtime}.{ref.id}"
         original = {"topic": node.get("topic", "")}
         node["topic"] = f"{NAMESPACE}/{finding.id}/{source.replace('/', '~')}"
-        node[MARKER] = {"role": "rerouted", "conflict": finding.id, "original": original}
+        node[MARKER] = {"role": MarkerRole.REROUTED, "conflict": finding.id, "original": original}
 
 
 def _broker_config(nodes: list[dict[str, Any]], address: str) -> tuple[str, dict[str, Any] | None]:
@@ -199,7 +200,7 @@ def _broker_config(nodes: list[dict[str, Any]], address: str) -> tuple[str, dict
     added: dict[str, Any] = {"id": node_id("site", "broker", address), "type": "mqtt-broker",
              "name": f"ACM {address}", "broker": host, "port": port, "clientid": "",
              "protocolVersion": "4", "keepalive": "60", "cleansession": True,
-             MARKER: {"role": "config"}}
+             MARKER: {"role": MarkerRole.CONFIG}}
     nodes.append(added)
     return added["id"], added
 
@@ -207,7 +208,9 @@ def _broker_config(nodes: list[dict[str, Any]], address: str) -> tuple[str, dict
 def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[dict[str, Any]],
                    report: Report, publishers: Sequence[Any],
                    nodes: dict[str, list[dict[str, Any]]], notes: list[str]) -> None:
-    address, _, topic = key[len("mqtt:"):].partition("/")
+    mqtt = mqtt_parts(key)
+    assert mqtt is not None  # only MQTT actuators get here (see resolve_site)
+    address, topic = mqtt
     conflict = finding.id
     tab_id = node_id("site", "tab")
     if not any(n["id"] == tab_id for n in host_nodes):
@@ -215,11 +218,12 @@ def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[
             "id": tab_id, "type": "tab", "label": "ACM resolvers", "disabled": False,
             "info": "Added by ACM to arbitrate commands published from several runtimes.\n"
                     "`acm revert` removes it.",
-            MARKER: {"role": "tab"},
+            MARKER: {"role": MarkerRole.TAB},
         })
     broker, _ = _broker_config(host_nodes, address)
     first = next(n for n in nodes[publishers[0].runtime] if n["id"] == publishers[0].id)
-    row = 80 + 120 * sum(1 for n in host_nodes if (n.get(MARKER) or {}).get("role") == "group")
+    row = 80 + 120 * sum(1 for n in host_nodes
+                         if (n.get(MARKER) or {}).get("role") == MarkerRole.GROUP)
     ids = {part: node_id(conflict, "site", part) for part in ("in", "tag", "resolver", "out",
                                                              "group")}
     options = resolver_options(policy, report, topic, notes)
@@ -230,29 +234,29 @@ def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[
         {"id": ids["in"], "type": "mqtt in", **common, "name": f"ACM: commands for {topic}",
          "topic": f"{NAMESPACE}/{conflict}/+", "qos": "1", "datatype": "auto",
          "broker": broker, "nl": False, "rap": True, "rh": 0, "inputs": 0,
-         "x": 160, "y": row, "wires": [[ids["tag"]]], MARKER: {"role": "link",
+         "x": 160, "y": row, "wires": [[ids["tag"]]], MARKER: {"role": MarkerRole.LINK,
                                                                "conflict": conflict}},
         {"id": ids["tag"], "type": "function", **common, "name": "ACM: application from topic",
          "func": template("mqtt-source"), "outputs": 1, "timeout": 0, "noerr": 0,
          "initialize": "", "finalize": "", "libs": [], "x": 380, "y": row,
-         "wires": [[ids["resolver"]]], MARKER: {"role": "link", "conflict": conflict}},
+         "wires": [[ids["resolver"]]], MARKER: {"role": MarkerRole.LINK, "conflict": conflict}},
         {"id": ids["resolver"], "type": "function", **common,
          "name": f"ACM {policy.strategy}: {topic}", "func": template(policy.strategy),
          "outputs": 1, "timeout": 0, "noerr": 0, "initialize": "", "finalize": "", "libs": [],
          "x": 600, "y": row, "wires": [[ids["out"]]],
-         MARKER: {"role": "resolver", "strategy": policy.strategy, "conflict": conflict,
+         MARKER: {"role": MarkerRole.RESOLVER, "strategy": policy.strategy, "conflict": conflict,
                   "policy": policy.name, "version": 1}},
         {"id": ids["out"], "type": "mqtt out", **common, "name": f"ACM: {topic}",
          "topic": topic, "qos": first.get("qos", ""), "retain": first.get("retain", ""),
          "broker": broker, "x": 820, "y": row, "wires": [],
-         MARKER: {"role": "publisher", "conflict": conflict}},
+         MARKER: {"role": MarkerRole.PUBLISHER, "conflict": conflict}},
         {"id": ids["group"], "type": "group", "z": tab_id,
          "name": f"ACM: {finding.rule} conflict on {topic} ({policy.strategy})",
          "style": dict(GROUP_STYLE),
          "nodes": [ids["in"], ids["tag"], ids["resolver"], ids["out"]],
          "env": [{"name": ENV_NAME, "value": json.dumps(config, sort_keys=True), "type": "str"}],
          "x": 54, "y": row - 40, "w": 872, "h": 82,
-         MARKER: {"role": "group", "conflict": conflict, "policy": policy.name}},
+         MARKER: {"role": MarkerRole.GROUP, "conflict": conflict, "policy": policy.name}},
     ])
     group = host_nodes[-1]
     shared = [n for n in host_nodes if n["id"] in (tab_id, broker)]
@@ -356,8 +360,8 @@ def _state_listener(home_nodes: list[dict[str, Any]], conflict: str, topic: str,
                     address: str, guard: ActuatorFacts, runtimes: Sequence[str]) -> None:
     """``mqtt in`` (the guard's state topic) -> guard tag -> the interlock resolver,
     inside the resolver's group."""
-    resolver = next(n for n in home_nodes if _role(n, "resolver", conflict))
-    group = next(n for n in home_nodes if _role(n, "group", conflict))
+    resolver = next(n for n in home_nodes if _role(n, MarkerRole.RESOLVER, conflict))
+    group = next(n for n in home_nodes if _role(n, MarkerRole.GROUP, conflict))
     tab = resolver["z"]
     broker, added = _broker_config(home_nodes, address)
     in_id, tag_id = node_id(conflict, "state", "in"), node_id(conflict, "state", "tag")
@@ -370,12 +374,12 @@ def _state_listener(home_nodes: list[dict[str, Any]], conflict: str, topic: str,
          "name": f"ACM: state of {guard.actuator.name}", "topic": topic, "qos": "1",
          "datatype": "utf8", "broker": broker, "nl": False, "rap": True, "rh": 0,
          "inputs": 0, "x": x, "y": y, "wires": [[tag_id]],
-         MARKER: {"role": "link", "conflict": conflict}},
+         MARKER: {"role": MarkerRole.LINK, "conflict": conflict}},
         {"id": tag_id, "type": "change", "z": tab, "g": group["id"],
          "name": f"ACM guard: {guard.actuator.name} (from {', '.join(runtimes)})",
          "rules": [{"t": "set", "p": "acm.role", "pt": "msg", "to": "guard", "tot": "str"}],
          "x": x + 200, "y": y, "wires": [[resolver["id"]]],
-         MARKER: {"role": "tag", "conflict": conflict, "restore": None}},
+         MARKER: {"role": MarkerRole.TAG, "conflict": conflict, "restore": None}},
     ])
     group["nodes"] = [*group["nodes"], in_id, tag_id]
     _fit_group(group, [*members, *home_nodes[-2:]])
@@ -410,12 +414,13 @@ def _state_publisher(runtime_nodes: list[dict[str, Any]], runtime: str, guard_id
     y = _free_y(runtime_nodes, tab, (gx, gx + 200), gy + 60)
     tap: dict[str, Any] = {"id": tap_id, "type": "change", "z": tab, "g": group_id,
            "name": f"ACM state: {guard_name}", "rules": rules, "x": gx, "y": y,
-           "wires": [[out_id]], MARKER: {"role": "tag", "conflict": conflict, "restore": None}}
+           "wires": [[out_id]],
+           MARKER: {"role": MarkerRole.TAG, "conflict": conflict, "restore": None}}
     out: dict[str, Any] = {"id": out_id, "type": "mqtt out", "z": tab, "g": group_id,
            "name": f"ACM: state of {guard_name}", "topic": topic, "qos": "1", "retain": "true",
            "broker": broker, "x": gx + 200, "y": y, "wires": [],
-           MARKER: {"role": "publisher", "conflict": conflict}}
-    marker = {"role": "group", "conflict": conflict, "policy": policy.name}
+           MARKER: {"role": MarkerRole.PUBLISHER, "conflict": conflict}}
+    marker = {"role": MarkerRole.GROUP, "conflict": conflict, "policy": policy.name}
     group: dict[str, Any] = {
         "id": group_id, "type": "group", "z": tab,
         "name": f"ACM: state of {guard_name} for the interlock on {label} ({home})",
@@ -436,7 +441,7 @@ def _static_command(node: Mapping[str, Any], by_id: Mapping[str, Any],
     return const_text(next(iter(commands))) if len(commands) == 1 else None
 
 
-def _role(node: Mapping[str, Any], role: str, conflict: str) -> bool:
+def _role(node: Mapping[str, Any], role: MarkerRole, conflict: str) -> bool:
     marker = node.get(MARKER)
     return isinstance(marker, dict) and marker.get("role") == role \
         and marker.get("conflict") == conflict

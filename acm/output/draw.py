@@ -124,7 +124,7 @@ def picture(report: Report, model: Model | None = None) -> Picture:
 
     # Applications: those the report lists, plus any a finding or driver names.
     apps: dict[str, tuple[str, tuple[str, ...]]] = {
-        a.id: (a.name, tuple(r for r in a.runtime.split(",") if r))
+        a.id: (a.name, a.runtimes)
         for a in report.applications.values()
     }
     named = [d for a in report.actuators for d in a.drivers]

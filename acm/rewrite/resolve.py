@@ -53,15 +53,16 @@ from ..analysis.flows import (
     restore_markers,
 )
 from ..analysis.graph import entry_bypass, outermost_instance
+from ..analysis.keys import ha_entity
 from ..analysis.values import UNKNOWN, const_text
 from ..engine import Analysis, inspect, model_applications
 from ..errors import AcmError
 from ..model import Model, ModelActuator
 from ..rules.ruleset import ActuatorFacts, RuleSet
+from .nodes import MARKER, MarkerRole
 from .policy import DEFAULTS, STRATEGIES, Policy, matches
 from .strategies import manifest, resolves
 
-MARKER = "acm"
 ENV_NAME = "ACM_RESOLVER"
 RESOLVED_KINDS = ("direct", "override", "indirect")  # cross-runtime: acm.nodered.site
 #: Templates that are no strategy and run alone (the cross-runtime entry of acm.nodered.site).
@@ -118,7 +119,7 @@ def revert(nodes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """
     nodes = restore_markers(nodes)
     by_id = {n["id"]: n for n in nodes}
-    added = {n["id"] for n in nodes if (m := _marker(n)) and m["role"] != "rerouted"}
+    added = {n["id"] for n in nodes if (m := _marker(n)) and m["role"] != MarkerRole.REROUTED}
     if not added and not any(_marker(n) for n in nodes):
         return [dict(n) for n in nodes]
 
@@ -227,7 +228,7 @@ def existing_resolvers(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Policy]:
     found: dict[str, Policy] = {}
     for node in nodes:
         marker = _marker(node)
-        if not marker or marker.get("role") != "group":
+        if not marker or marker.get("role") != MarkerRole.GROUP:
             continue
         for item in node.get("env") or []:
             if isinstance(item, dict) and item.get("name") == ENV_NAME:
@@ -537,8 +538,8 @@ def active_states(guard: ActuatorFacts, base: Sequence[str]) -> list[str]:
     words = {w.lower() for w in base}
     services = {"turn_on", *ACTIVE_SERVICES.values()}
     states = list(base)
-    kind, _, entity = guard.actuator.key.partition(":")
-    if kind == "ha" and "." in entity:
+    entity = ha_entity(guard.actuator.key)
+    if entity is not None and "." in entity:
         domain = entity.split(".", 1)[0]
         states.append(f"{domain}.{ACTIVE_SERVICES.get(domain, 'turn_on')}")
     for command in sorted(guard.commands):
@@ -887,7 +888,8 @@ class _Builder:
                     link_in = self._append(place({
                         "id": link_in_id, "type": "link in", "z": tab, "g": group_id,
                         "name": f"ACM: into {planned.label} resolver", "links": [],
-                        "wires": [[resolver_id]], MARKER: {"role": "link", "conflict": conflict},
+                        "wires": [[resolver_id]],
+                        MARKER: {"role": MarkerRole.LINK, "conflict": conflict},
                     }, 1))
                     members.append(link_in_id)
                 link_in["links"].append(link_out_id)
@@ -895,7 +897,7 @@ class _Builder:
                     "id": link_out_id, "type": "link out", "z": node_tab, "mode": "link",
                     "name": f"ACM: to {planned.label} resolver", "links": [link_in_id],
                     "wires": [],
-                    MARKER: {"role": "link", "conflict": conflict},
+                    MARKER: {"role": MarkerRole.LINK, "conflict": conflict},
                 })
                 inbox[node_tab] = link_out_id
             return inbox[node_tab]
@@ -920,7 +922,7 @@ class _Builder:
                     "id": tag_id, "type": "change", "z": node_tab,
                     "name": f"ACM {role}: {self._app_label(apps)}", "rules": rules,
                     "wires": [[entry_on(node_tab)]],
-                    MARKER: {"role": "tag", "conflict": conflict,
+                    MARKER: {"role": MarkerRole.TAG, "conflict": conflict,
                              "restore": target_id if role == "command" else None,
                              **({"position": position} if role == "command" else {})},
                 }
@@ -955,7 +957,7 @@ class _Builder:
             self._append(place({
                 "id": out_id, "type": "link out", "z": tab, "g": group_id, "mode": "link",
                 "name": f"ACM: to {target.get('name') or target_id}", "links": [in_id],
-                "wires": [], MARKER: {"role": "link", "conflict": conflict},
+                "wires": [], MARKER: {"role": MarkerRole.LINK, "conflict": conflict},
             }, 0))
             members.append(out_id)
             self.anchors[in_id] = (target_id, "left")
@@ -963,7 +965,7 @@ class _Builder:
                 "id": in_id, "type": "link in", "z": target["z"],
                 "name": f"ACM: from {planned.label} resolver", "links": [out_id],
                 "wires": [[target_id]],
-                MARKER: {"role": "link", "conflict": conflict},
+                MARKER: {"role": MarkerRole.LINK, "conflict": conflict},
             })
             outputs.append([out_id])
 
@@ -981,7 +983,7 @@ class _Builder:
             "func": template(policy.strategy), "outputs": len(planned.targets),
             "timeout": 0, "noerr": 0, "initialize": "", "finalize": "", "libs": [],
             "wires": outputs,
-            MARKER: {"role": "resolver", "strategy": policy.strategy, "conflict": conflict,
+            MARKER: {"role": MarkerRole.RESOLVER, "strategy": policy.strategy, "conflict": conflict,
                      "policy": policy.name, "version": 1},
         }
         self._append(resolver)
@@ -998,11 +1000,11 @@ class _Builder:
             "env": [{"name": ENV_NAME, "value": json.dumps(config, sort_keys=True),
                      "type": "str"},
                     manifest_entry(self.nodes[added_from:],
-                                   {group_id: {"role": "group", "conflict": conflict,
+                                   {group_id: {"role": MarkerRole.GROUP, "conflict": conflict,
                                                "policy": policy.name}})],
             "x": _whole(outline[0]), "y": _whole(outline[1]),
             "w": _whole(outline[2] - outline[0]), "h": _whole(outline[3] - outline[1]),
-            MARKER: {"role": "group", "conflict": conflict, "policy": policy.name},
+            MARKER: {"role": MarkerRole.GROUP, "conflict": conflict, "policy": policy.name},
         })
         alone = {n["id"]: n for n in self.nodes[added_from:]
                  if n["id"] not in columns and n.get("type") != "group"}
@@ -1123,7 +1125,8 @@ class _Builder:
                             "name": f"ACM app: {self._app_label(apps)}",
                             "rules": [_set("acm.app", apps[0], "str")],
                             "wires": [[current]],
-                            MARKER: {"role": "tag", "conflict": conflict, "restore": current,
+                            MARKER: {"role": MarkerRole.TAG, "conflict": conflict,
+                                     "restore": current,
                                      "position": position},
                         })
                 elif len(apps) > 1 or not wired:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..flows import Node
+from ..keys import http_key, mqtt_key
 from ..values import UNKNOWN, Shape, Shapes, Value, const, typed_constant
 from .declare import (
     AUTOMATION,
@@ -168,7 +169,7 @@ def _mqtt_out(node: Node, config: Config, runtime: str, shape: Shape) -> list[Ta
     topic = normalise_topic(topic)
     if tasmota_query(topic, shape[1]):
         return []  # a poll of the device's state, not a command
-    return [Target("mqtt", f"mqtt:{broker}/{topic}", topic, shape[1], mqtt_role(topic))]
+    return [Target("mqtt", mqtt_key(broker, topic), topic, shape[1], mqtt_role(topic))]
 
 
 # ---------------------------------------------------------------------------
@@ -213,7 +214,7 @@ def _http_request(node: Node, config: Config, runtime: str, shape: Shape) -> lis
         return []
     if not url or "{{" in url:
         return [Target("http", None, url or "<msg.url>", shape[1], CHANNEL)]
-    return [Target("http", f"http:{method} {url}", f"{method} {url}", shape[1], url_role(url))]
+    return [Target("http", http_key(method, url), f"{method} {url}", shape[1], url_role(url))]
 
 
 def _tcp_out(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:

@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from ..flows import Node
+from ..keys import mqtt_key
 from ..values import UNKNOWN, Shape, Shapes, Value, const
 from .core import mqtt_broker_address
 from .declare import (
@@ -166,7 +167,7 @@ def _sonoff_basic(node: Node, config: Config, runtime: str, shape: Shape) -> lis
     payload = _decoded(shape[1])
     # publishes cmnd/<device>/power ON or OFF
     command = UNKNOWN if payload is _ABSENT else const("ON" if _is_on(payload) else "OFF")
-    return [Target("mqtt", f"mqtt:{broker}/{topic}", topic, command, DEVICE)]
+    return [Target("mqtt", mqtt_key(broker, topic), topic, command, DEVICE)]
 
 
 def _sonoff_state_topic(node: Node) -> Value:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..flows import Node
+from ..keys import gpio_key
 from ..values import Shape
 from .declare import AUTOMATION, DEVICE, Config, NodeType, Target, starts, text
 
@@ -14,8 +15,7 @@ def _out(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]
     if not pin:
         return [Target("gpio", None, "<pin>", shape[1])]
     host = text(node.get("host"))  # remote pigpio nodes
-    where = f"{host}/{pin}" if host else f"{runtime}/{pin}"
-    return [Target("gpio", f"gpio:{where}", f"pin {pin}", shape[1], DEVICE)]
+    return [Target("gpio", gpio_key(host or runtime, pin), f"pin {pin}", shape[1], DEVICE)]
 
 
 TYPES: list[NodeType] = [

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..flows import Node
+from ..keys import ha_key
 from ..values import UNKNOWN, Shape, Value, const
 from .declare import (
     AUTOMATION,
@@ -203,7 +204,7 @@ def condition_gates(node: Node, config: Config) -> frozenset[str]:
     conditional = text(str(node.get("halt_if") or "")) or node.get("outputs") in (2, "2")
     watched = _entities_of(node)
     if conditional and len(set(watched)) == 1 and entity_role(watched[0]) == STATE:
-        return frozenset({f"ha:{watched[0]}"})
+        return frozenset({ha_key(watched[0])})
     return frozenset()
 
 
@@ -224,7 +225,7 @@ def trigger_gates(node: Node, config: Config) -> frozenset[str]:
     gates = set()
     watched = _entities_of(node) if node.get("type") in _STATE_TRIGGERS else []
     if len(set(watched)) == 1 and entity_role(watched[0]) == STATE:
-        gates.add(f"ha:{watched[0]}")
+        gates.add(ha_key(watched[0]))
     settings: Any = None
     if node.get("exposeToHomeAssistant") in (True, "true"):
         settings = node.get("haConfig")
@@ -239,7 +240,7 @@ def trigger_gates(node: Node, config: Config) -> frozenset[str]:
                      if isinstance(item, dict) and item.get("property") == "name"), "")
     slug = _slug(name) if name else f"nodered_{_slug(str(node.get('id', '')))}"
     if slug:
-        gates.add(f"ha:switch.{slug}")
+        gates.add(ha_key(f"switch.{slug}"))
     return frozenset(gates)
 
 
@@ -324,7 +325,7 @@ def _call_service(node: Node, config: Config, runtime: str, shape: Shape) -> lis
         else:
             name = f"{domain or '?'}.{service or '?'} <msg>"
             return [Target("ha", None, name, _command(domain, service, "", data))]
-    return [Target("ha", f"ha:{e}", e, _command(domain, service, e, data), entity_role(e),
+    return [Target("ha", ha_key(e), e, _command(domain, service, e, data), entity_role(e),
                    feature_of(e, service))
             for e in entities]
 
@@ -370,7 +371,7 @@ def _api(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]
     if not entities:
         return [Target("ha", None, path or "<ha-api>", command)]
     # Writing an entity's state through the API records a value; it moves nothing.
-    return [Target("ha", f"ha:{e}", e, command, STATE if writes_state else entity_role(e))
+    return [Target("ha", ha_key(e), e, command, STATE if writes_state else entity_role(e))
             for e in entities]
 
 

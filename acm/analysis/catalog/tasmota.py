@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..flows import Node
+from ..keys import mqtt_key
 from ..values import Shape
 from .core import mqtt_broker_address, normalise_topic
 from .declare import AUTOMATION, DEVICE, MANUAL, Config, NodeType, Target, starts, text
@@ -18,7 +19,7 @@ def _switch(node: Node, config: Config, runtime: str, shape: Shape) -> list[Targ
     full = text(node.get("fullTopic")) or "%prefix%/%topic%/"
     prefix = text(node.get("cmndPrefix")) or "cmnd"
     topic = normalise_topic(full.replace("%prefix%", prefix).replace("%topic%", device))
-    return [Target("mqtt", f"mqtt:{broker}/{topic}", topic, shape[1], DEVICE)]
+    return [Target("mqtt", mqtt_key(broker, topic), topic, shape[1], DEVICE)]
 
 
 TYPES: list[NodeType] = [

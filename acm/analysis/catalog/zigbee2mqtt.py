@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..flows import Node
+from ..keys import mqtt_key
 from ..values import UNKNOWN, Shape, const, typed_constant
 from .declare import AUTOMATION, DEVICE, MANUAL, Config, NodeType, Target, host_port, text
 
@@ -38,7 +39,7 @@ def _out(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]
             command = UNKNOWN  # flow/global/env context: decided at run time
     elif name:
         command = UNKNOWN  # the command itself comes from the message
-    return [Target("zigbee2mqtt", f"mqtt:{broker}/{topic}", device, command, DEVICE)]
+    return [Target("zigbee2mqtt", mqtt_key(broker, topic), device, command, DEVICE)]
 
 
 TYPES: list[NodeType] = [
