@@ -22,7 +22,8 @@ import pytest
 from conftest import node, tab
 
 import acm
-import acm.cli.commands
+import acm.cli.options
+import acm.cli.resolve
 from acm.analysis.findings import SEVERITIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # code and every module imported so far to the file named by the first argument.
 WRAPPER = """
 import json, sys
-import acm.cli.commands
+import acm.cli
 code = acm.cli.main(sys.argv[2:])
 with open(sys.argv[1], "w", encoding="utf-8") as out:
     json.dump({"code": code, "modules": sorted(sys.modules)}, out)
@@ -160,9 +161,9 @@ def test_the_names_the_cli_writes_out_match_the_library() -> None:
     from acm.output import FORMATS, MODULES
     from acm.rewrite.policy import STRATEGIES
 
-    assert acm.cli.commands.FAIL_ON == [*reversed(SEVERITIES), "never"]
+    assert acm.cli.options.FAIL_ON == [*reversed(SEVERITIES), "never"]
     assert set(FORMATS) == set(MODULES) == set(acm.FORMATTERS)
-    option = next(p for p in acm.cli.commands.resolve.params if p.name == "strategy")
+    option = next(p for p in acm.cli.resolve.resolve.params if p.name == "strategy")
     assert list(option.type.choices) == sorted(STRATEGIES)  # type: ignore[attr-defined]
 
 

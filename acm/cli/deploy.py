@@ -1,0 +1,298 @@
+"""``acm deploy``, ``acm watch`` and ``acm monitor``: a whole site, deployed and followed."""
+
+from __future__ import annotations
+
+import gc
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import AcmError
+from .console import echo
+from .online import admin_client
+from .options import POLICY_OPTION, RULES_OPTION
+
+
+@click.command("deploy")
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--only", "only", multiple=True, metavar="RUNTIME",
+              help="Deploy only this runtime (repeatable); the gate still analyses the site.")
+@click.option("--resolve", "do_resolve", is_flag=True,
+              help="Resolve first: each runtime's conflicts, and cross-runtime ones over MQTT.")
+@POLICY_OPTION
+@RULES_OPTION
+@click.option("--dry-run", is_flag=True, help="Show what each runtime would get; write nothing.")
+@click.option("--force", is_flag=True,
+              help="Deploy even with unmanaged error-level conflicts.")
+@click.option("--no-rollback", is_flag=True,
+              help="If a runtime fails, leave the runtimes already written as they are.")
+@click.option("--force-rollback", is_flag=True,
+              help="Roll back even a runtime where someone deployed after this deploy wrote it "
+                   "(their flows are backed up first).")
+@click.option("--backup-dir", default="acm-backups", show_default=True,
+              type=click.Path(file_okay=False), help="Where each runtime's flows are saved first.")
+def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
+                   policy_files: Sequence[str], rule_files: Sequence[str], dry_run: bool,
+                   force: bool, no_rollback: bool, force_rollback: bool,
+                   backup_dir: str) -> int:
+    """Deploy a site: every runtime's flows through its Admin API, behind a conflict gate.
+
+    The whole site is analysed first; while error-level conflicts are
+    unmanaged nothing is written (exit 1) unless --force. Each runtime is then
+    written with the revision it was read at, after a backup; if someone
+    deployed in between (409), this deploy's changes are merged on top of
+    theirs (or, where both changed one node, nothing is written). If a runtime
+    fails, those already written are rolled back to their backups (unless
+    --no-rollback), but never over a deploy made since by someone else (unless
+    --force-rollback). The summary says which state each runtime is in; a
+    write whose answer was lost is "unknown" with the server's current rev.
+    Credentials come from the model (names of env vars).
+
+    \b
+    Examples:
+      acm deploy site.yaml --dry-run
+      acm deploy site.yaml --resolve --policy site.policy
+      acm deploy site.yaml --only hub
+    """
+    from ..analysis.flows import flows_from_data
+    from ..engine import analyze_flows, model_applications
+    from ..model import load_model
+    from ..model import without_userinfo as public_url
+    from ..nodered.site import client_for, resolve_site
+    from ..nodered.site import deploy as deploy_site
+    from ..output import render
+    from ..rewrite.policy import load_policies
+    from ..rewrite.resolve import describe_changes
+    from ..rules.ruleset import load_ruleset
+
+    model = load_model(model_path)
+    unknown = [r for r in only if model.runtime(r) is None]
+    if unknown:
+        raise AcmError(f"no runtime {unknown[0]!r} in the model", model_path)
+    no_url = [r.id for r in model.runtimes if not r.url and (not only or r.id in only)]
+    if no_url:
+        raise AcmError(f"runtime {no_url[0]!r} has no url: deploy needs one for every runtime "
+                       "it writes", model_path)
+    ruleset = load_ruleset(rule_files)
+    if do_resolve:
+        site = resolve_site(model, load_policies(policy_files), ruleset)
+        for finding, policy, host in site.resolved:
+            echo(f"acm: {finding.id} ({finding.rule}) on {host}: {policy.strategy}",
+                 err=True)
+        for note in site.notes:
+            echo(f"acm: note: {note}", err=True)
+        for skipped in site.skipped:
+            echo(f"acm: not resolved: {skipped.finding.id}: {skipped.reason}", err=True)
+        target = site.flows
+    else:
+        loaded = model.load_flows()
+        for flows in loaded.values():
+            flows.require_unique_ids("deploying")  # the deploy would lose earlier definitions
+        target = {rt: [dict(n) for n in flows.nodes] for rt, flows in loaded.items()}
+    sources = {rt: flows_from_data(nodes, str(model.runtime(rt).flows))  # type: ignore[union-attr]
+               for rt, nodes in target.items()}
+    report = analyze_flows(sources, ruleset, model_applications(model, sources), model=model)
+    blocking = report.at_or_above("error")
+    if blocking and not force:
+        echo(render(report, "text"), nl=False)
+        echo(f"acm: refusing to deploy: {len(blocking)} unmanaged error-level "
+             "conflict(s); resolve them (--resolve, acm resolve) or use --force", err=True)
+        return 1
+    if dry_run:
+        for runtime in model.runtimes:
+            if only and runtime.id not in only:
+                continue
+            current, rev = client_for(runtime, model).get_flows()
+            changes = describe_changes(current, target[runtime.id])
+            echo(f"== {runtime.id} {public_url(runtime.url or '')} (rev {rev[:12]}): "
+                 f"{len(changes)} change(s)")
+            for line in changes:
+                echo(f"   {line}")
+        echo("acm: dry run: nothing written", err=True)
+        return 0
+    outcomes = deploy_site(model, target, Path(backup_dir), only=only, rollback=not no_rollback,
+                           force_rollback=force_rollback,
+                           progress=lambda line: echo(f"acm: {line}", err=True))
+    width = max(len(o.runtime) for o in outcomes)
+    echo(f"{'runtime':{width}}  {'state':16} {'rev':12}  backup / error")
+    for o in outcomes:
+        detail = o.error or (str(o.backup) if o.backup else "")
+        echo(f"{o.runtime:{width}}  {o.state:16} {(o.new_rev or '')[:12]:12}  {detail}")
+    return 0 if all(o.state in ("deployed", "unchanged") for o in outcomes) else 2
+
+
+@click.command("watch")
+@click.argument("model_path", metavar="[MODEL]", required=False, type=click.Path(dir_okay=False))
+@click.option("--url", "urls", multiple=True, metavar="URL",
+              help="A Node-RED editor URL to watch. Repeatable. With MODEL: watch only the "
+              "model's runtimes with these urls.")
+@click.option("--token-file", type=click.Path(dir_okay=False),
+              help="With --url: file holding the adminAuth bearer token (else "
+              "$ACM_NODERED_TOKEN; or $ACM_NODERED_USERNAME and $ACM_NODERED_PASSWORD).")
+@click.option("--ca-file", type=click.Path(dir_okay=False),
+              help="CA bundle to verify the servers' TLS certificates with.")
+@RULES_OPTION
+@click.option("--once", is_flag=True, help="Exit after the first deploy event.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S",
+              help="Stop after S seconds (with --once and no deploy seen: exit 1).")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per event (schema acm.watch/1) on standard output.")
+def watch_command(model_path: str | None, urls: Sequence[str], token_file: str | None,
+                  ca_file: str | None, rule_files: Sequence[str], once: bool,
+                  timeout: float | None, as_json: bool) -> int:
+    """Follow deploys on running Node-RED runtimes and report what changed.
+
+    Connects to each runtime's /comms websocket (the editor must be enabled);
+    on every deploy re-reads that runtime's flows, re-analyses the whole site
+    and prints the conflicts that are new, gone or changed, and whether the
+    running flows drift from the model's flows files. Reconnects with back-off
+    when a runtime restarts. Connection states go to standard error.
+
+    \b
+    Exit codes:
+      0  stopped (Ctrl-C, --timeout) or, with --once, a deploy was reported
+      1  --once with --timeout and no deploy within the time
+      2  bad input, or a runtime cannot be read or refuses the credentials
+      3  internal error (a bug in ACM)
+
+    \b
+    Examples:
+      acm watch site.yaml
+      acm watch --url http://pi:1880 --once --timeout 60 --json
+    """
+    from ..model import load_model
+    from ..nodered.watch import Watcher, runtime_for_url, runtimes_from_model
+    from ..rules.ruleset import load_ruleset
+
+    def log(line: str) -> None:
+        echo(f"acm: watch: {line}", err=True)
+
+    if model_path is None and not urls:
+        raise click.UsageError("give a MODEL, or --url URL (or both)")
+    ruleset = load_ruleset(rule_files)
+    model = load_model(model_path) if model_path else None
+    if model is not None:
+        if token_file:
+            raise click.UsageError("--token-file goes with --url alone; a model names each "
+                                   "runtime's credentials")
+        runtimes = runtimes_from_model(model, urls, ca_file)
+        if not runtimes:
+            raise AcmError("no runtime of the model has a url: nothing to watch", model_path)
+    else:
+        runtimes = [runtime_for_url(url, admin_client(url, token_file, ca_file).token,
+                                    ca_file or True) for url in urls]
+    watcher = Watcher(runtimes, model, ruleset, log=log)
+    gc.enable()  # it runs until stopped: cycles (sockets, tracebacks) must be collected
+
+    def show(event: Any) -> None:
+        echo(json.dumps(event.document(), ensure_ascii=False) if as_json
+             else event.text())
+
+    try:
+        count = watcher.watch(show, once=once, timeout=timeout)
+    except KeyboardInterrupt:
+        log("stopped")
+        return 0
+    if once and count == 0:
+        log(f"no deploy within {timeout:g} s")
+        return 1
+    return 0
+
+
+@click.command("monitor")
+@click.option("--model", "-m", "model_path", type=click.Path(dir_okay=False), metavar="MODEL",
+              required=True, help="Deployment model: its brokers, and the site to analyse.")
+@RULES_OPTION
+@click.option("--window", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True, metavar="S",
+              help="Different commands to one actuator within S seconds conflict.")
+@click.option("--broker", "brokers", multiple=True, metavar="ID=HOST:PORT",
+              help="Connect to a model broker at another address (repeatable); keys keep "
+              "the model's address.")
+@click.option("--baseline", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Do not report runtime conflicts recorded in this baseline, nor those on "
+              "actuators whose static conflicts it records.")
+@click.option("--write-findings", type=click.Path(dir_okay=False), metavar="FILE",
+              help="At the end, write the runtime conflicts in the findings contract "
+              "(acm.findings/1, marked observed) for acm analyze --runtime-findings.")
+@click.option("--once", is_flag=True, help="Stop at the first runtime conflict.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="S",
+              help="Stop after S seconds.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per line (schema acm.monitor/1): commands, conflicts, "
+              "and the summary.")
+def monitor_command(model_path: str, rule_files: Sequence[str], window: float,
+                    brokers: Sequence[str], baseline: str | None, write_findings: str | None,
+                    once: bool, duration: float | None, as_json: bool) -> int:
+    """Record the commands a running site sends its MQTT actuators, and their conflicts.
+
+    Subscribes (QoS 0, no retained messages) to the topic of every MQTT
+    actuator of the site (the model's and those static analysis finds in the
+    flows) on the model's brokers, prints each command with its time, value
+    and source, and reports a runtime conflict when different sources send
+    different values to one actuator within --window, saying whether static
+    analysis sees that conflict. Reconnects when a broker goes away;
+    connection states go to standard error; a summary ends the run.
+
+    \b
+    Exit codes:
+      0  stopped (Ctrl-C, --duration) with no runtime conflict
+      1  runtime conflicts seen (not in --baseline)
+      2  bad input or usage, or no MQTT actuator to watch
+      3  internal error (a bug in ACM)
+
+    \b
+    Examples:
+      acm monitor --model site.yaml
+      acm monitor --model site.yaml --duration 600 --write-findings observed.json
+      acm analyze --model site.yaml --runtime-findings observed.json
+    """
+    from ..engine import analyze_model
+    from ..model import load_model
+    from ..nodered.monitor import LINES_SCHEMA, Monitor, broker_access, run, watched_from
+    from ..nodered.monitor import write_findings as write_findings_file
+    from ..rules.ruleset import load_ruleset
+
+    def log(line: str) -> None:
+        echo(f"acm: monitor: {line}", err=True)
+
+    model = load_model(model_path)
+    override: dict[str, str] = {}
+    for item in brokers:
+        name, sep, where = item.partition("=")
+        if not sep or not name or not where:
+            raise click.UsageError(f"--broker {item!r}: write ID=HOST:PORT")
+        override[name] = where
+    known: frozenset[str] = frozenset()
+    if baseline:
+        from ..output.baseline import load_baseline
+
+        known = load_baseline(baseline)
+    report = analyze_model(model, load_ruleset(rule_files))
+    watcher = Monitor(watched_from(report, model.brokers), window, known)
+    gc.enable()  # it runs until stopped: cycles (sockets, tracebacks) must be collected
+
+    def show(command: Any, conflict: Any) -> None:
+        for event in (command, conflict):
+            if event is not None:
+                document = event.document()
+                echo(json.dumps({"schema": LINES_SCHEMA, **document}, ensure_ascii=False)
+                     if as_json else event.text())
+
+    try:
+        seen = run(watcher, broker_access(model, override), show, log, once=once,
+                   duration=duration)
+    except KeyboardInterrupt:
+        log("stopped")
+        seen = len(watcher.conflicts)
+    if as_json:
+        echo(json.dumps({"schema": LINES_SCHEMA, **watcher.summary()}, ensure_ascii=False))
+    else:
+        echo(watcher.summary_text(), err=True)
+    if write_findings:
+        count = write_findings_file(watcher, write_findings, report.sources)
+        log(f"wrote {count} runtime conflict(s) to {write_findings}")
+    return 1 if seen else 0

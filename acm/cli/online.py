@@ -1,0 +1,87 @@
+"""What the commands that talk to a running Node-RED share: the Admin API options,
+the client built from them, and one change of the deployed flows (or its dry run)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .console import echo
+
+if TYPE_CHECKING:
+    from ..nodered.admin_api import AdminClient
+
+
+USER_ENV = "ACM_NODERED_USERNAME"
+
+
+PASSWORD_ENV = "ACM_NODERED_PASSWORD"
+
+
+def ADMIN_OPTIONS(command: Callable[..., Any]) -> Callable[..., Any]:  # noqa: N802
+    """--token-file, --backup-dir and --ca-file: how to reach a Node-RED safely."""
+    for option in reversed((
+        click.option("--token-file", type=click.Path(dir_okay=False),
+                     help="File holding the adminAuth bearer token (else $ACM_NODERED_TOKEN; "
+                     "or $ACM_NODERED_USERNAME and $ACM_NODERED_PASSWORD to log in)."),
+        click.option("--backup-dir", default="acm-backups", show_default=True,
+                     type=click.Path(file_okay=False),
+                     help="Where the flows are saved before a write."),
+        click.option("--ca-file", type=click.Path(dir_okay=False),
+                     help="CA bundle to verify the server's TLS certificate with."),
+    )):
+        command = option(command)
+    return command
+
+
+def admin_client(url: str, token_file: str | None, ca_file: str | None) -> AdminClient:
+    from ..model import has_userinfo
+    from ..nodered.admin_api import TOKEN_ENV, AdminClient, token_from_env  # requests: online only
+
+    user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
+    if has_userinfo(url):  # requests would send the URL's Basic auth and drop the token
+        given = ("--token-file" if token_file else f"${TOKEN_ENV}" if token_from_env()
+                 else f"a login with ${USER_ENV} and ${PASSWORD_ENV}" if user and password
+                 else None)
+        if given:
+            raise click.UsageError(f"--url has credentials in it (user:password@) and there "
+                                   f"is a token too ({given}): give either credentials in the "
+                                   "URL or a token, not both")
+    client = AdminClient(url, token=token_from_env(token_file), verify=ca_file or True)
+    if client.token is None and user and password:
+        client.token = client.login(user, password)
+    return client
+
+
+def update_deployed(client: AdminClient, change: Callable[[list[Any]], list[Any]], backup_dir: Path,
+            dry_run: bool) -> int:
+    from ..analysis.flows import copy_nodes, flows_from_data
+    from ..model import without_userinfo as public_url
+    from ..nodered.admin_api import update_flows
+    from ..rewrite.resolve import describe_changes
+
+    source = public_url(client.url)
+
+    def checked(nodes: list[Any]) -> list[Any]:
+        flows_from_data(nodes, source)  # what the server holds must be flows to change them
+        return change(nodes)
+
+    if dry_run:
+        current, rev = client.get_flows()
+        changed = checked(copy_nodes(current, source))
+        echo("\n".join(describe_changes(current, changed)) or "no changes")
+        echo(f"acm: dry run: nothing written (server at rev {rev[:12]})", err=True)
+        return 0
+    outcome = update_flows(client, checked, backup_dir)
+    if not outcome.changed:
+        echo(f"acm: {public_url(client.url)}: nothing to change "
+             f"(rev {outcome.old_rev[:12]})", err=True)
+        return 0
+    echo(f"acm: {public_url(client.url)}: deployed rev {outcome.new_rev[:12]} (was "
+         f"{outcome.old_rev[:12]}, {outcome.attempts} attempt(s)); backup "
+         f"{outcome.backup}", err=True)
+    return 0
