@@ -97,7 +97,30 @@ def _commands(values: Iterable[str]) -> str:
 
 
 def picture(report: Report, model: Model | None = None) -> Picture:
-    """The site a report was made from, ready to draw."""
+    """The site a report was made from, ready to draw.
+
+    In steps: how bad the findings about each thing are, the things (runtimes,
+    applications, actuators, zones) in drawing order, the edges between them,
+    and the conflicts listed beside the drawing.
+    """
+    worst = _worst_by_thing(report)
+    apps = _applications(report)
+    nodes, ids = _nodes(worst, _runtime_rows(report, model), apps, report, _zones(report, model))
+    edges = _hosting_edges(apps, ids) + _actuator_edges(report, ids)
+    edges += _conflict_edges(report, ids)
+    conflicts = tuple(
+        Conflict(f.id, f.code, f.rule, f.kind, f.severity, one_line(f.message),
+                 tuple(one_line(a.name) for a in f.actuators),
+                 tuple(one_line(report.app_name(a)) for a in f.applications))
+        for f in sorted(report.findings,
+                        key=lambda f: (-severity_rank(f.severity), f.code, f.id))
+    )
+    title = model.name if model is not None else ", ".join(sorted(set(report.sources.values())))
+    return Picture(one_line(title), tuple(nodes), tuple(edges), conflicts)
+
+
+def _worst_by_thing(report: Report) -> dict[tuple[str, str], str]:
+    """(kind, key) -> the worst severity of the findings about that application or actuator."""
     worst: dict[tuple[str, str], str] = {}
 
     def mark(kind: str, key: str, level: str) -> None:
@@ -108,8 +131,11 @@ def picture(report: Report, model: Model | None = None) -> Picture:
             mark("application", app, f.severity)
         for involved in f.actuators:
             mark("actuator", involved.key, f.severity)
+    return worst
 
-    # Runtimes: the model's, else one per analysed source ("local").
+
+def _runtime_rows(report: Report, model: Model | None) -> list[tuple[str, str, str]]:
+    """(id, label, detail) of each runtime: the model's, else one per analysed source."""
     runtime_rows: list[tuple[str, str, str]] = []
     if model is not None:
         runtime_rows = [
@@ -121,8 +147,12 @@ def picture(report: Report, model: Model | None = None) -> Picture:
         if rt not in known_runtimes:
             runtime_rows.append((rt, rt, source))
             known_runtimes.add(rt)
+    return runtime_rows
 
-    # Applications: those the report lists, plus any a finding or driver names.
+
+def _applications(report: Report) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """id -> (name, runtimes) of the applications the report lists, plus any a finding or
+    driver names."""
     apps: dict[str, tuple[str, tuple[str, ...]]] = {
         a.id: (a.name, a.runtimes)
         for a in report.applications.values()
@@ -131,14 +161,24 @@ def picture(report: Report, model: Model | None = None) -> Picture:
     named += [app for f in report.findings for app in f.applications]
     for app in named:
         apps.setdefault(app, (report.app_name(app), ()))
+    return apps
 
+
+def _zones(report: Report, model: Model | None) -> dict[str, tuple[str, str]]:
+    """id -> (name, detail) of the model's zones and of any zone an actuator names."""
     zones: dict[str, tuple[str, str]] = {
         z.id: (z.name, ", ".join(z.properties) or "zone") for z in model.zones
     } if model is not None else {}
     for act in report.actuators:
         if act.zone and act.zone not in zones:
             zones[act.zone] = (act.zone, "zone")
+    return zones
 
+
+def _nodes(worst: dict[tuple[str, str], str], runtime_rows: list[tuple[str, str, str]],
+           apps: dict[str, tuple[str, tuple[str, ...]]], report: Report,
+           zones: dict[str, tuple[str, str]]) -> tuple[list[Node], dict[tuple[str, str], str]]:
+    """The things to draw, in drawing order, and (kind, key) -> node id."""
     nodes: list[Node] = []
     ids: dict[tuple[str, str], str] = {}
     counts = dict.fromkeys(KINDS, 0)
@@ -161,17 +201,28 @@ def picture(report: Report, model: Model | None = None) -> Picture:
         add("actuator", act.key, act.name, act.key)
     for zone, (name, detail) in sorted(zones.items(), key=lambda z: (z[1][0].casefold(), z[0])):
         add("zone", zone, name, detail)
+    return nodes, ids
 
-    by_actuator: dict[str, list[Finding]] = {}
-    for f in report.findings:
-        for a in f.actuators:
-            by_actuator.setdefault(a.key, []).append(f)
+
+def _hosting_edges(apps: dict[str, tuple[str, tuple[str, ...]]],
+                   ids: dict[tuple[str, str], str]) -> list[Edge]:
+    """Runtime -> each application on it."""
     edges: list[Edge] = []
     for app, (_, runtimes) in apps.items():
         for rt in runtimes:
             if ("runtime", rt) in ids:
                 edges.append(Edge(ids[("runtime", rt)], ids[("application", app)], "hosts",
                                   "hosts"))
+    return edges
+
+
+def _actuator_edges(report: Report, ids: dict[tuple[str, str], str]) -> list[Edge]:
+    """Application -> each actuator it drives (with its commands), actuator -> its zone."""
+    by_actuator: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        for a in f.actuators:
+            by_actuator.setdefault(a.key, []).append(f)
+    edges: list[Edge] = []
     for act in report.actuators:
         about = by_actuator.get(act.key, [])
         for app, driver in act.drivers.items():
@@ -185,17 +236,7 @@ def picture(report: Report, model: Model | None = None) -> Picture:
                                 for prop, way in sorted(act.effects.items()))
             edges.append(Edge(ids[("actuator", act.key)], ids[("zone", act.zone)], "in",
                               effects or "in"))
-    edges += _conflict_edges(report, ids)
-
-    conflicts = tuple(
-        Conflict(f.id, f.code, f.rule, f.kind, f.severity, one_line(f.message),
-                 tuple(one_line(a.name) for a in f.actuators),
-                 tuple(one_line(report.app_name(a)) for a in f.applications))
-        for f in sorted(report.findings,
-                        key=lambda f: (-severity_rank(f.severity), f.code, f.id))
-    )
-    title = model.name if model is not None else ", ".join(sorted(set(report.sources.values())))
-    return Picture(one_line(title), tuple(nodes), tuple(edges), conflicts)
+    return edges
 
 
 def _conflict_edges(report: Report, ids: dict[tuple[str, str], str]) -> list[Edge]:
