@@ -369,74 +369,15 @@ def load_model(path: str | Path) -> Model:
 
 
 def _resolve(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> Model:
-    base = path.parent
+    """The model a schema-valid document describes, once what the schema cannot say holds:
+    ids are unique, references name what exists, files exist inside the model's folder.
 
-    def fail(parts: list[Any], what: str) -> ModelError:
-        return ModelError(f"{_path_text(parts)}: {what}", _where(path, root, parts))
-
-    def unique(section: str) -> set[str]:
-        seen: set[str] = set()
-        for i, item in enumerate(data.get(section) or []):
-            if item["id"] in seen:
-                raise fail([section, i, "id"], f"duplicate id {item['id']!r}")
-            seen.add(item["id"])
-        return seen
-
-    runtime_ids = unique("runtimes")
-    broker_ids = unique("brokers")
-    unique("applications")
-    zone_ids = unique("zones")
-    unique("actuators")
-
-    folder = base.resolve()
-
-    def inside(parts: list[Any], hint: str) -> None:
-        """The path at ``parts`` stays in the model's folder, symlinks followed.
-
-        A model may come from someone else: its token file is sent to its url,
-        its flows are deployed there. Paths given on the command line are not
-        checked: the user chose them.
-        """
-        value: Any = data
-        for part in parts:
-            value = value[part]
-        try:
-            target = (base / value).resolve()
-        except (OSError, ValueError, RuntimeError):  # RuntimeError: a symlink loop
-            raise fail(parts, f"{value!r} is not a usable path") from None
-        if not target.is_relative_to(folder):
-            raise fail(parts, f"{value!r} is outside the model's folder {folder}; {hint}")
-
-    runtimes = []
-    for i, item in enumerate(data.get("runtimes") or []):
-        inside(["runtimes", i, "flows"], "keep the flows file in that folder or below it")
-        creds, tls = item.get("credentials") or {}, item.get("tls") or {}
-        if "token_file" in creds:
-            inside(["runtimes", i, "credentials", "token_file"],
-                   "keep it in that folder or below it, or name a variable with token_env")
-        if "ca_file" in tls:
-            inside(["runtimes", i, "tls", "ca_file"],
-                   "keep it in that folder or below it, or leave it out and set "
-                   "REQUESTS_CA_BUNDLE")
-        if creds and item.get("url") and has_userinfo(item["url"]):
-            raise fail(["runtimes", i, "credentials"],
-                       "the url has credentials in it (user:password@) and the runtime has "
-                       "'credentials' too: give either credentials in the URL or a token, "
-                       "not both")
-        flows_path = base / item["flows"]
-        if not flows_path.is_file():
-            raise fail(["runtimes", i, "flows"], f"flows file {item['flows']!r} not found "
-                       f"(looked for {flows_path})")
-        runtimes.append(Runtime(item["id"], flows_path, item.get("url"), item.get("name"),
-                                dict(item.get("credentials") or {}), dict(item.get("tls") or {})))
-    for i, item in enumerate(data.get("brokers") or []):
-        if "ca_file" in item:
-            inside(["brokers", i, "ca_file"], "keep it in that folder or below it")
-    brokers = tuple(
-        Broker(b["id"], b["host"], int(b.get("port", 1883)), tuple(b.get("aliases") or ()))
-        for b in data.get("brokers") or []
-    )
-    by_broker = {b.id: b for b in brokers}
+    The checks run section by section, in the order the tests and users rely on for
+    which error a document with several is reported with.
+    """
+    doc = _Document(path, root, data)
+    runtimes = doc.runtimes()
+    brokers = doc.brokers()
     applications = tuple(
         ApplicationDef(a["id"], a.get("name") or a["id"], tuple(a["tabs"]), f"applications[{i}]",
                        tuple(_where(path, root, ["applications", i, "tabs", j])
@@ -445,41 +386,10 @@ def _resolve(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> Model:
     )
     zones = tuple(Zone(z["id"], z.get("name") or z["id"], tuple(z.get("properties") or ()))
                   for z in data.get("zones") or [])
-    actuators = []
-    for i, item in enumerate(data.get("actuators") or []):
-        zone = item.get("zone")
-        if zone is not None and zone not in zone_ids:
-            raise fail(["actuators", i, "zone"], f"unknown zone {zone!r}; "
-                       f"known: {', '.join(sorted(zone_ids)) or 'none'}")
-        binding = item["binding"]
-        key = binding_key(binding, by_broker, runtime_ids, broker_ids,
-                          lambda what, i=i: fail(["actuators", i, "binding"], what))
-        effects = dict(item.get("effects") or {})  # each "increase", or {direction, guard}
-        actuators.append(ModelActuator(
-            item["id"], key, item.get("name") or item["id"], zone,
-            {p: e["direction"] if isinstance(e, dict) else e for p, e in effects.items()},
-            dict(binding),
-            {p: bool(e["guard"]) for p, e in effects.items()
-             if isinstance(e, dict) and "guard" in e}))
-    unique("sensors")
-    sensors = []
-    for i, item in enumerate(data.get("sensors") or []):
-        zone = item.get("zone")
-        if zone is not None and zone not in zone_ids:
-            raise fail(["sensors", i, "zone"], f"unknown zone {zone!r}; "
-                       f"known: {', '.join(sorted(zone_ids)) or 'none'}")
-        key = binding_key(item["binding"], by_broker, runtime_ids, broker_ids,
-                          lambda what, i=i: fail(["sensors", i, "binding"], what))
-        sensors.append(Sensor(item["id"], key, item.get("name") or item["id"], zone,
-                              tuple(dict.fromkeys(item["measures"])), dict(item["binding"])))
-    host = (data.get("resolution") or {}).get("runtime")
-    if host is not None and host not in runtime_ids:
-        raise fail(["resolution", "runtime"], f"unknown runtime {host!r}; "
-                   f"known: {', '.join(sorted(runtime_ids)) or 'none'}")
-    via = (data.get("resolution") or {}).get("broker")
-    if via is not None and via not in broker_ids:
-        raise fail(["resolution", "broker"], f"unknown broker {via!r}; "
-                   f"known: {', '.join(sorted(broker_ids)) or 'none'}")
+    by_broker = {b.id: b for b in brokers}
+    actuators = doc.actuators(by_broker)
+    sensors = doc.sensors(by_broker)
+    host, via = doc.resolution()
     triggers = {t["node"]: t["provenance"] for t in data.get("triggers") or []}
     members = {f"ha-{kind[:-1]}:{place}": tuple(entities)
                for kind, places in (data.get("home_assistant") or {}).items()
@@ -487,6 +397,135 @@ def _resolve(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> Model:
     return Model(path, data.get("name") or path.stem, tuple(runtimes), brokers, applications,
                  zones, tuple(actuators), tuple(sensors), host, triggers,
                  members, resolution_broker=via)
+
+
+class _Document:
+    """A schema-valid model document, checked section by section (see :func:`_resolve`)."""
+
+    def __init__(self, path: Path, root: yaml.Node | None, data: dict[str, Any]) -> None:
+        self.path, self.root, self.data = path, root, data
+        self.base = path.parent
+        self.folder = self.base.resolve()
+        self.runtime_ids = self.unique("runtimes")
+        self.broker_ids = self.unique("brokers")
+        self.unique("applications")
+        self.zone_ids = self.unique("zones")
+        self.unique("actuators")
+
+    def fail(self, parts: list[Any], what: str) -> ModelError:
+        return ModelError(f"{_path_text(parts)}: {what}", _where(self.path, self.root, parts))
+
+    def unique(self, section: str) -> set[str]:
+        seen: set[str] = set()
+        for i, item in enumerate(self.data.get(section) or []):
+            if item["id"] in seen:
+                raise self.fail([section, i, "id"], f"duplicate id {item['id']!r}")
+            seen.add(item["id"])
+        return seen
+
+    def inside(self, parts: list[Any], hint: str) -> None:
+        """The path at ``parts`` stays in the model's folder, symlinks followed.
+
+        A model may come from someone else: its token file is sent to its url,
+        its flows are deployed there. Paths given on the command line are not
+        checked: the user chose them.
+        """
+        value: Any = self.data
+        for part in parts:
+            value = value[part]
+        try:
+            target = (self.base / value).resolve()
+        except (OSError, ValueError, RuntimeError):  # RuntimeError: a symlink loop
+            raise self.fail(parts, f"{value!r} is not a usable path") from None
+        if not target.is_relative_to(self.folder):
+            raise self.fail(parts, f"{value!r} is outside the model's folder {self.folder}; "
+                            f"{hint}")
+
+    def runtimes(self) -> list[Runtime]:
+        runtimes = []
+        for i, item in enumerate(self.data.get("runtimes") or []):
+            self.inside(["runtimes", i, "flows"], "keep the flows file in that folder or below it")
+            creds, tls = item.get("credentials") or {}, item.get("tls") or {}
+            if "token_file" in creds:
+                self.inside(["runtimes", i, "credentials", "token_file"],
+                            "keep it in that folder or below it, or name a variable with "
+                            "token_env")
+            if "ca_file" in tls:
+                self.inside(["runtimes", i, "tls", "ca_file"],
+                            "keep it in that folder or below it, or leave it out and set "
+                            "REQUESTS_CA_BUNDLE")
+            if creds and item.get("url") and has_userinfo(item["url"]):
+                raise self.fail(["runtimes", i, "credentials"],
+                                "the url has credentials in it (user:password@) and the "
+                                "runtime has 'credentials' too: give either credentials in "
+                                "the URL or a token, not both")
+            flows_path = self.base / item["flows"]
+            if not flows_path.is_file():
+                raise self.fail(["runtimes", i, "flows"], f"flows file {item['flows']!r} not "
+                                f"found (looked for {flows_path})")
+            runtimes.append(Runtime(item["id"], flows_path, item.get("url"), item.get("name"),
+                                    dict(item.get("credentials") or {}),
+                                    dict(item.get("tls") or {})))
+        return runtimes
+
+    def brokers(self) -> tuple[Broker, ...]:
+        for i, item in enumerate(self.data.get("brokers") or []):
+            if "ca_file" in item:
+                self.inside(["brokers", i, "ca_file"], "keep it in that folder or below it")
+        return tuple(
+            Broker(b["id"], b["host"], int(b.get("port", 1883)), tuple(b.get("aliases") or ()))
+            for b in self.data.get("brokers") or []
+        )
+
+    def zone(self, section: str, i: int, item: Mapping[str, Any]) -> str | None:
+        """The zone an actuator or sensor is in: None, or one of the model's zones."""
+        zone = item.get("zone")
+        if zone is not None and zone not in self.zone_ids:
+            raise self.fail([section, i, "zone"], f"unknown zone {zone!r}; "
+                            f"known: {', '.join(sorted(self.zone_ids)) or 'none'}")
+        return zone
+
+    def key(self, section: str, i: int, binding: Mapping[str, Any],
+            by_broker: Mapping[str, Broker]) -> str:
+        return binding_key(binding, by_broker, self.runtime_ids, self.broker_ids,
+                           lambda what: self.fail([section, i, "binding"], what))
+
+    def actuators(self, by_broker: Mapping[str, Broker]) -> list[ModelActuator]:
+        actuators = []
+        for i, item in enumerate(self.data.get("actuators") or []):
+            zone = self.zone("actuators", i, item)
+            binding = item["binding"]
+            key = self.key("actuators", i, binding, by_broker)
+            effects = dict(item.get("effects") or {})  # each "increase", or {direction, guard}
+            actuators.append(ModelActuator(
+                item["id"], key, item.get("name") or item["id"], zone,
+                {p: e["direction"] if isinstance(e, dict) else e for p, e in effects.items()},
+                dict(binding),
+                {p: bool(e["guard"]) for p, e in effects.items()
+                 if isinstance(e, dict) and "guard" in e}))
+        return actuators
+
+    def sensors(self, by_broker: Mapping[str, Broker]) -> list[Sensor]:
+        self.unique("sensors")
+        sensors = []
+        for i, item in enumerate(self.data.get("sensors") or []):
+            zone = self.zone("sensors", i, item)
+            key = self.key("sensors", i, item["binding"], by_broker)
+            sensors.append(Sensor(item["id"], key, item.get("name") or item["id"], zone,
+                                  tuple(dict.fromkeys(item["measures"])), dict(item["binding"])))
+        return sensors
+
+    def resolution(self) -> tuple[str | None, str | None]:
+        """The runtime that hosts cross-runtime resolvers and the broker they use, if named."""
+        resolution = self.data.get("resolution") or {}
+        host, via = resolution.get("runtime"), resolution.get("broker")
+        if host is not None and host not in self.runtime_ids:
+            raise self.fail(["resolution", "runtime"], f"unknown runtime {host!r}; "
+                            f"known: {', '.join(sorted(self.runtime_ids)) or 'none'}")
+        if via is not None and via not in self.broker_ids:
+            raise self.fail(["resolution", "broker"], f"unknown broker {via!r}; "
+                            f"known: {', '.join(sorted(self.broker_ids)) or 'none'}")
+        return host, via
 
 
 def binding_key(binding: Mapping[str, Any], brokers: Mapping[str, Broker],
