@@ -46,7 +46,14 @@ from ..engine import inspect, model_applications
 from ..errors import AcmError
 from ..files import write_atomic
 from ..model import Model, Runtime
-from ..rewrite.nodes import MARKER, MarkerRole
+from ..rewrite.nodes import (
+    GROUP_STYLE,
+    MARKER,
+    MarkerRole,
+    function_node,
+    marker,
+    resolver_marker,
+)
 from ..rewrite.policy import DEFAULTS, Policy, matches
 from ..rewrite.resolve import (
     ENV_NAME,
@@ -73,7 +80,6 @@ from .admin_api import (
 )
 
 NAMESPACE = "acm"
-GROUP_STYLE = {"label": True, "stroke": "#ff7f0e", "fill": "#fff3e0", "fill-opacity": "0.5"}
 
 
 @dataclass
@@ -186,7 +192,7 @@ def _reroute(finding: Finding, key: str, refs: Sequence[Any], analysis: Any,
         source = apps[0] if len(apps) == 1 else f"{ref.runtime}.{ref.id}"
         original = {"topic": node.get("topic", "")}
         node["topic"] = f"{NAMESPACE}/{finding.id}/{source.replace('/', '~')}"
-        node[MARKER] = {"role": MarkerRole.REROUTED, "conflict": finding.id, "original": original}
+        node[MARKER] = marker(MarkerRole.REROUTED, finding.id, original=original)
 
 
 def _broker_config(nodes: list[dict[str, Any]], address: str) -> tuple[str, dict[str, Any] | None]:
@@ -200,7 +206,7 @@ def _broker_config(nodes: list[dict[str, Any]], address: str) -> tuple[str, dict
     added: dict[str, Any] = {"id": node_id("site", "broker", address), "type": "mqtt-broker",
              "name": f"ACM {address}", "broker": host, "port": port, "clientid": "",
              "protocolVersion": "4", "keepalive": "60", "cleansession": True,
-             MARKER: {"role": MarkerRole.CONFIG}}
+             MARKER: marker(MarkerRole.CONFIG)}
     nodes.append(added)
     return added["id"], added
 
@@ -218,7 +224,7 @@ def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[
             "id": tab_id, "type": "tab", "label": "ACM resolvers", "disabled": False,
             "info": "Added by ACM to arbitrate commands published from several runtimes.\n"
                     "`acm revert` removes it.",
-            MARKER: {"role": MarkerRole.TAB},
+            MARKER: marker(MarkerRole.TAB),
         })
     broker, _ = _broker_config(host_nodes, address)
     first = next(n for n in nodes[publishers[0].runtime] if n["id"] == publishers[0].id)
@@ -234,29 +240,25 @@ def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[
         {"id": ids["in"], "type": "mqtt in", **common, "name": f"ACM: commands for {topic}",
          "topic": f"{NAMESPACE}/{conflict}/+", "qos": "1", "datatype": "auto",
          "broker": broker, "nl": False, "rap": True, "rh": 0, "inputs": 0,
-         "x": 160, "y": row, "wires": [[ids["tag"]]], MARKER: {"role": MarkerRole.LINK,
-                                                               "conflict": conflict}},
-        {"id": ids["tag"], "type": "function", **common, "name": "ACM: application from topic",
-         "func": template("mqtt-source"), "outputs": 1, "timeout": 0, "noerr": 0,
-         "initialize": "", "finalize": "", "libs": [], "x": 380, "y": row,
-         "wires": [[ids["resolver"]]], MARKER: {"role": MarkerRole.LINK, "conflict": conflict}},
-        {"id": ids["resolver"], "type": "function", **common,
-         "name": f"ACM {policy.strategy}: {topic}", "func": template(policy.strategy),
-         "outputs": 1, "timeout": 0, "noerr": 0, "initialize": "", "finalize": "", "libs": [],
-         "x": 600, "y": row, "wires": [[ids["out"]]],
-         MARKER: {"role": MarkerRole.RESOLVER, "strategy": policy.strategy, "conflict": conflict,
-                  "policy": policy.name, "version": 1}},
+         "x": 160, "y": row, "wires": [[ids["tag"]]], MARKER: marker(MarkerRole.LINK, conflict)},
+        function_node(ids["tag"], "ACM: application from topic", template("mqtt-source"), 1,
+                      [[ids["resolver"]]], marker(MarkerRole.LINK, conflict), **common,
+                      x=380, y=row),
+        function_node(ids["resolver"], f"ACM {policy.strategy}: {topic}",
+                      template(policy.strategy), 1, [[ids["out"]]],
+                      resolver_marker(policy.strategy, conflict, policy.name), **common,
+                      x=600, y=row),
         {"id": ids["out"], "type": "mqtt out", **common, "name": f"ACM: {topic}",
          "topic": topic, "qos": first.get("qos", ""), "retain": first.get("retain", ""),
          "broker": broker, "x": 820, "y": row, "wires": [],
-         MARKER: {"role": MarkerRole.PUBLISHER, "conflict": conflict}},
+         MARKER: marker(MarkerRole.PUBLISHER, conflict)},
         {"id": ids["group"], "type": "group", "z": tab_id,
          "name": f"ACM: {finding.rule} conflict on {topic} ({policy.strategy})",
          "style": dict(GROUP_STYLE),
          "nodes": [ids["in"], ids["tag"], ids["resolver"], ids["out"]],
          "env": [{"name": ENV_NAME, "value": json.dumps(config, sort_keys=True), "type": "str"}],
          "x": 54, "y": row - 40, "w": 872, "h": 82,
-         MARKER: {"role": MarkerRole.GROUP, "conflict": conflict, "policy": policy.name}},
+         MARKER: marker(MarkerRole.GROUP, conflict, policy=policy.name)},
     ])
     group = host_nodes[-1]
     shared = [n for n in host_nodes if n["id"] in (tab_id, broker)]
@@ -374,12 +376,12 @@ def _state_listener(home_nodes: list[dict[str, Any]], conflict: str, topic: str,
          "name": f"ACM: state of {guard.actuator.name}", "topic": topic, "qos": "1",
          "datatype": "utf8", "broker": broker, "nl": False, "rap": True, "rh": 0,
          "inputs": 0, "x": x, "y": y, "wires": [[tag_id]],
-         MARKER: {"role": MarkerRole.LINK, "conflict": conflict}},
+         MARKER: marker(MarkerRole.LINK, conflict)},
         {"id": tag_id, "type": "change", "z": tab, "g": group["id"],
          "name": f"ACM guard: {guard.actuator.name} (from {', '.join(runtimes)})",
          "rules": [{"t": "set", "p": "acm.role", "pt": "msg", "to": "guard", "tot": "str"}],
          "x": x + 200, "y": y, "wires": [[resolver["id"]]],
-         MARKER: {"role": MarkerRole.TAG, "conflict": conflict, "restore": None}},
+         MARKER: marker(MarkerRole.TAG, conflict, restore=None)},
     ])
     group["nodes"] = [*group["nodes"], in_id, tag_id]
     _fit_group(group, [*members, *home_nodes[-2:]])
@@ -415,18 +417,19 @@ def _state_publisher(runtime_nodes: list[dict[str, Any]], runtime: str, guard_id
     tap: dict[str, Any] = {"id": tap_id, "type": "change", "z": tab, "g": group_id,
            "name": f"ACM state: {guard_name}", "rules": rules, "x": gx, "y": y,
            "wires": [[out_id]],
-           MARKER: {"role": MarkerRole.TAG, "conflict": conflict, "restore": None}}
+           MARKER: marker(MarkerRole.TAG, conflict, restore=None)}
     out: dict[str, Any] = {"id": out_id, "type": "mqtt out", "z": tab, "g": group_id,
            "name": f"ACM: state of {guard_name}", "topic": topic, "qos": "1", "retain": "true",
            "broker": broker, "x": gx + 200, "y": y, "wires": [],
-           MARKER: {"role": MarkerRole.PUBLISHER, "conflict": conflict}}
-    marker = {"role": MarkerRole.GROUP, "conflict": conflict, "policy": policy.name}
+           MARKER: marker(MarkerRole.PUBLISHER, conflict)}
+    group_marker = marker(MarkerRole.GROUP, conflict, policy=policy.name)
     group: dict[str, Any] = {
         "id": group_id, "type": "group", "z": tab,
         "name": f"ACM: state of {guard_name} for the interlock on {label} ({home})",
         "style": dict(GROUP_STYLE), "nodes": [tap_id, out_id],
-        "env": [manifest_entry([tap, out, *([added] if added else [])], {group_id: marker})],
-        MARKER: marker,
+        "env": [manifest_entry([tap, out, *([added] if added else [])],
+                               {group_id: group_marker})],
+        MARKER: group_marker,
     }
     _fit_group(group, [tap, out])
     runtime_nodes.extend([tap, out, group])

@@ -59,7 +59,7 @@ from ..engine import Analysis, inspect, model_applications
 from ..errors import AcmError
 from ..model import Model, ModelActuator
 from ..rules.ruleset import ActuatorFacts, RuleSet
-from .nodes import MARKER, MarkerRole
+from .nodes import GROUP_STYLE, MARKER, MarkerRole, function_node, marker, resolver_marker
 from .policy import DEFAULTS, STRATEGIES, Policy, matches
 from .strategies import manifest, resolves
 
@@ -888,16 +888,14 @@ class _Builder:
                     link_in = self._append(place({
                         "id": link_in_id, "type": "link in", "z": tab, "g": group_id,
                         "name": f"ACM: into {planned.label} resolver", "links": [],
-                        "wires": [[resolver_id]],
-                        MARKER: {"role": MarkerRole.LINK, "conflict": conflict},
+                        "wires": [[resolver_id]], MARKER: marker(MarkerRole.LINK, conflict),
                     }, 1))
                     members.append(link_in_id)
                 link_in["links"].append(link_out_id)
                 self._append({
                     "id": link_out_id, "type": "link out", "z": node_tab, "mode": "link",
                     "name": f"ACM: to {planned.label} resolver", "links": [link_in_id],
-                    "wires": [],
-                    MARKER: {"role": MarkerRole.LINK, "conflict": conflict},
+                    "wires": [], MARKER: marker(MarkerRole.LINK, conflict),
                 })
                 inbox[node_tab] = link_out_id
             return inbox[node_tab]
@@ -922,9 +920,9 @@ class _Builder:
                     "id": tag_id, "type": "change", "z": node_tab,
                     "name": f"ACM {role}: {self._app_label(apps)}", "rules": rules,
                     "wires": [[entry_on(node_tab)]],
-                    MARKER: {"role": MarkerRole.TAG, "conflict": conflict,
-                             "restore": target_id if role == "command" else None,
-                             **({"position": position} if role == "command" else {})},
+                    MARKER: marker(MarkerRole.TAG, conflict,
+                                   restore=target_id if role == "command" else None,
+                                   **({"position": position} if role == "command" else {})),
                 }
                 if role == "command":
                     source["wires"][port][position] = tag_id
@@ -957,15 +955,14 @@ class _Builder:
             self._append(place({
                 "id": out_id, "type": "link out", "z": tab, "g": group_id, "mode": "link",
                 "name": f"ACM: to {target.get('name') or target_id}", "links": [in_id],
-                "wires": [], MARKER: {"role": MarkerRole.LINK, "conflict": conflict},
+                "wires": [], MARKER: marker(MarkerRole.LINK, conflict),
             }, 0))
             members.append(out_id)
             self.anchors[in_id] = (target_id, "left")
             self._append({
                 "id": in_id, "type": "link in", "z": target["z"],
                 "name": f"ACM: from {planned.label} resolver", "links": [out_id],
-                "wires": [[target_id]],
-                MARKER: {"role": MarkerRole.LINK, "conflict": conflict},
+                "wires": [[target_id]], MARKER: marker(MarkerRole.LINK, conflict),
             })
             outputs.append([out_id])
 
@@ -977,15 +974,10 @@ class _Builder:
             "strategy": policy.strategy, "conflict": conflict, "label": planned.label,
             "targets": len(planned.targets), "options": options,
         }
-        resolver = {
-            "id": resolver_id, "type": "function", "z": tab, "g": group_id,
-            "name": f"ACM {policy.strategy}: {planned.label}",
-            "func": template(policy.strategy), "outputs": len(planned.targets),
-            "timeout": 0, "noerr": 0, "initialize": "", "finalize": "", "libs": [],
-            "wires": outputs,
-            MARKER: {"role": MarkerRole.RESOLVER, "strategy": policy.strategy, "conflict": conflict,
-                     "policy": policy.name, "version": 1},
-        }
+        resolver = function_node(
+            resolver_id, f"ACM {policy.strategy}: {planned.label}", template(policy.strategy),
+            len(planned.targets), outputs,
+            resolver_marker(policy.strategy, conflict, policy.name), z=tab, g=group_id)
         self._append(resolver)
         members.append(resolver_id)
         columns[resolver_id] = 0
@@ -994,17 +986,16 @@ class _Builder:
         self._append({
             "id": group_id, "type": "group", "z": tab,
             "name": group_name,
-            "style": {"label": True, "stroke": "#ff7f0e", "fill": "#fff3e0",
-                      "fill-opacity": "0.5"},
+            "style": dict(GROUP_STYLE),
             "nodes": members,
             "env": [{"name": ENV_NAME, "value": json.dumps(config, sort_keys=True),
                      "type": "str"},
                     manifest_entry(self.nodes[added_from:],
-                                   {group_id: {"role": MarkerRole.GROUP, "conflict": conflict,
-                                               "policy": policy.name}})],
+                                   {group_id: marker(MarkerRole.GROUP, conflict,
+                                                     policy=policy.name)})],
             "x": _whole(outline[0]), "y": _whole(outline[1]),
             "w": _whole(outline[2] - outline[0]), "h": _whole(outline[3] - outline[1]),
-            MARKER: {"role": MarkerRole.GROUP, "conflict": conflict, "policy": policy.name},
+            MARKER: marker(MarkerRole.GROUP, conflict, policy=policy.name),
         })
         alone = {n["id"]: n for n in self.nodes[added_from:]
                  if n["id"] not in columns and n.get("type") != "group"}
@@ -1125,9 +1116,8 @@ class _Builder:
                             "name": f"ACM app: {self._app_label(apps)}",
                             "rules": [_set("acm.app", apps[0], "str")],
                             "wires": [[current]],
-                            MARKER: {"role": MarkerRole.TAG, "conflict": conflict,
-                                     "restore": current,
-                                     "position": position},
+                            MARKER: marker(MarkerRole.TAG, conflict, restore=current,
+                                           position=position),
                         })
                 elif len(apps) > 1 or not wired:
                     queue.append(pred)
