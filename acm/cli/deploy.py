@@ -57,25 +57,22 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
       acm deploy site.yaml --resolve --policy site.policy
       acm deploy site.yaml --only hub
     """
-    from ..analysis.flows import flows_from_data
-    from ..engine import analyze_flows, model_applications
     from ..model import load_model
     from ..model import without_userinfo as public_url
-    from ..nodered.site import client_for, resolve_site
+    from ..nodered.site import (
+        check_deploy_runtimes,
+        deploy_gate,
+        flows_to_deploy,
+        preview_deploy,
+        resolve_site,
+    )
     from ..nodered.site import deploy as deploy_site
     from ..output import render
     from ..rewrite.policy import load_policies
-    from ..rewrite.resolve import describe_changes
     from ..rules.ruleset import load_ruleset
 
     model = load_model(model_path)
-    unknown = [r for r in only if model.runtime(r) is None]
-    if unknown:
-        raise AcmError(f"no runtime {unknown[0]!r} in the model", model_path)
-    no_url = [r.id for r in model.runtimes if not r.url and (not only or r.id in only)]
-    if no_url:
-        raise AcmError(f"runtime {no_url[0]!r} has no url: deploy needs one for every runtime "
-                       "it writes", model_path)
+    check_deploy_runtimes(model, only, model_path)
     ruleset = load_ruleset(rule_files)
     if do_resolve:
         site = resolve_site(model, load_policies(policy_files), ruleset)
@@ -88,13 +85,8 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
             echo(f"acm: not resolved: {skipped.finding.id}: {skipped.reason}", err=True)
         target = site.flows
     else:
-        loaded = model.load_flows()
-        for flows in loaded.values():
-            flows.require_unique_ids("deploying")  # the deploy would lose earlier definitions
-        target = {rt: [dict(n) for n in flows.nodes] for rt, flows in loaded.items()}
-    sources = {rt: flows_from_data(nodes, str(model.runtime(rt).flows))  # type: ignore[union-attr]
-               for rt, nodes in target.items()}
-    report = analyze_flows(sources, ruleset, model_applications(model, sources), model=model)
+        target = flows_to_deploy(model)
+    report = deploy_gate(model, target, ruleset)
     blocking = report.at_or_above("error")
     if blocking and not force:
         echo(render(report, "text"), nl=False)
@@ -102,11 +94,7 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
              "conflict(s); resolve them (--resolve, acm resolve) or use --force", err=True)
         return 1
     if dry_run:
-        for runtime in model.runtimes:
-            if only and runtime.id not in only:
-                continue
-            current, rev = client_for(runtime, model).get_flows()
-            changes = describe_changes(current, target[runtime.id])
+        for runtime, rev, changes in preview_deploy(model, target, only):
             echo(f"== {runtime.id} {public_url(runtime.url or '')} (rev {rev[:12]}): "
                  f"{len(changes)} change(s)")
             for line in changes:

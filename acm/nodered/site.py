@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from ..analysis.findings import Finding, Report
 from ..analysis.flows import MANIFEST_ENV, copy_nodes, flows_from_data
 from ..analysis.keys import mqtt_parts
 from ..analysis.values import UNKNOWN, const_text
-from ..engine import inspect, model_applications
+from ..engine import analyze_flows, inspect, model_applications
 from ..errors import AcmError
 from ..files import write_atomic
 from ..model import Model, Runtime
@@ -61,6 +61,7 @@ from ..rewrite.resolve import (
     _Builder,
     choose_interlock,
     default_note,
+    describe_changes,
     manifest_entry,
     node_id,
     resolve,
@@ -621,6 +622,44 @@ def client_for(runtime: Runtime, model: Model, timeout: float = 10) -> AdminClie
     if token is None and user and password:
         client.login(user, password)
     return client
+
+
+def check_deploy_runtimes(model: Model, only: Sequence[str], where: str) -> None:
+    """Refuse a deploy that names a runtime the model lacks or would write one with no url."""
+    unknown = [r for r in only if model.runtime(r) is None]
+    if unknown:
+        raise AcmError(f"no runtime {unknown[0]!r} in the model", where)
+    no_url = [r.id for r in model.runtimes if not r.url and (not only or r.id in only)]
+    if no_url:
+        raise AcmError(f"runtime {no_url[0]!r} has no url: deploy needs one for every runtime "
+                       "it writes", where)
+
+
+def flows_to_deploy(model: Model) -> dict[str, list[dict[str, Any]]]:
+    """Every runtime's flows as its file holds them (a deploy that resolves nothing)."""
+    loaded = model.load_flows()
+    for flows in loaded.values():
+        flows.require_unique_ids("deploying")  # the deploy would lose earlier definitions
+    return {rt: [dict(n) for n in flows.nodes] for rt, flows in loaded.items()}
+
+
+def deploy_gate(model: Model, target: Mapping[str, list[dict[str, Any]]],
+                ruleset: RuleSet) -> Report:
+    """The site as a deploy would leave it, analysed: its error-level findings block it."""
+    sources = {rt: flows_from_data(nodes, str(model.runtime(rt).flows))  # type: ignore[union-attr]
+               for rt, nodes in target.items()}
+    return analyze_flows(sources, ruleset, model_applications(model, sources), model=model)
+
+
+def preview_deploy(model: Model, target: Mapping[str, list[dict[str, Any]]],
+                   only: Sequence[str] = ()) -> Iterator[tuple[Runtime, str, list[str]]]:
+    """A dry run: each runtime a deploy would write, its current rev and the changes it
+    would get, one runtime at a time (each is read from its server when its turn comes)."""
+    for runtime in model.runtimes:
+        if only and runtime.id not in only:
+            continue
+        current, rev = client_for(runtime, model).get_flows()
+        yield runtime, rev, describe_changes(current, target[runtime.id])
 
 
 def deploy(model: Model, flows: dict[str, list[dict[str, Any]]], backup_dir: Path, *,
