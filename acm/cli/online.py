@@ -16,9 +16,8 @@ if TYPE_CHECKING:
     from ..nodered.admin_api import AdminClient
 
 
+#: A login instead of a token: the editor user and password (never on the command line).
 USER_ENV = "ACM_NODERED_USERNAME"
-
-
 PASSWORD_ENV = "ACM_NODERED_PASSWORD"
 
 
@@ -39,6 +38,8 @@ def ADMIN_OPTIONS(command: Callable[..., Any]) -> Callable[..., Any]:  # noqa: N
 
 
 def admin_client(url: str, token_file: str | None, ca_file: str | None) -> AdminClient:
+    """The Admin API client for ``--url``: a token (file, else $ACM_NODERED_TOKEN) or a
+    login, and TLS always verified (against ``--ca-file`` when given)."""
     from ..model import has_userinfo
     from ..nodered.admin_api import TOKEN_ENV, AdminClient, token_from_env  # requests: online only
 
@@ -57,8 +58,10 @@ def admin_client(url: str, token_file: str | None, ca_file: str | None) -> Admin
     return client
 
 
-def update_deployed(client: AdminClient, change: Callable[[list[Any]], list[Any]], backup_dir: Path,
-            dry_run: bool) -> int:
+def update_deployed(client: AdminClient, change: Callable[[list[Any]], list[Any]],
+                    backup_dir: Path, dry_run: bool) -> int:
+    """Change the flows deployed at ``client`` with ``change`` (backed up first, rev kept,
+    retried on 409), or with ``dry_run`` print what would change; the exit code."""
     from ..analysis.flows import copy_nodes, flows_from_data
     from ..model import without_userinfo as public_url
     from ..nodered.admin_api import update_flows

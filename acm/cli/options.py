@@ -8,7 +8,6 @@ import click
 #: acm.analysis.findings would load the analysis for --help; a test keeps the two in step).
 FAIL_ON = ["error", "warning", "info", "never"]
 
-
 RULES_OPTION = click.option(
     "--rules", "rule_files", multiple=True, type=click.Path(dir_okay=False),
     metavar="FILE",
