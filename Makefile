@@ -23,6 +23,8 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check acm tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/mypy --allow-untyped-defs --allow-incomplete-defs --allow-untyped-calls \
+	  --no-warn-return-any tests
 	$(BIN)/lint-imports
 
 nodered:

@@ -29,7 +29,7 @@ class CliResult:
 
 
 @pytest.fixture
-def run_acm(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def run_acm(capsys: pytest.CaptureFixture[str]):
     """Run ``acm ARGS`` in-process; returns exit code, stdout, stderr."""
 
     def run(*args: str) -> CliResult:
@@ -42,7 +42,7 @@ def run_acm(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def write_flows(tmp_path: Path):  # type: ignore[no-untyped-def]
+def write_flows(tmp_path: Path):
     """Write a list of nodes (or any JSON) to a flows file and return its path."""
     counter = iter(range(10_000))
 

@@ -251,7 +251,7 @@ def test_docs_catalog_is_generated_from_the_declarations() -> None:
     assert written == markdown() + "\n", "run: python scripts/catalog_doc.py"
 
 
-def test_rules_explain_lists_how_targets_are_classified(run_acm) -> None:  # type: ignore[no-untyped-def]
+def test_rules_explain_lists_how_targets_are_classified(run_acm) -> None:
     """`acm rules --explain channel` / `shared-state` list what the catalog uses, word for word."""
     from acm.analysis.catalog import core, homeassistant
 

@@ -135,7 +135,7 @@ def check_sarif(doc: dict[str, Any], validator: Any, files: dict[str, Path],
                 (uri, node_id, physical["region"], lines[runtime][node_id])
 
 
-def test_sarif_building_example(run_acm, sarif_validator, monkeypatch):  # type: ignore[no-untyped-def]
+def test_sarif_building_example(run_acm, sarif_validator, monkeypatch):
     monkeypatch.chdir(ROOT)
     relative = BUILDING.relative_to(ROOT)
     result = run_acm("analyze", str(relative), "--format", "sarif")
@@ -147,7 +147,7 @@ def test_sarif_building_example(run_acm, sarif_validator, monkeypatch):  # type:
     assert levels == ["error"] * 4 + ["note", "warning"]
 
 
-def test_sarif_site_model(run_acm, sarif_validator, monkeypatch):  # type: ignore[no-untyped-def]
+def test_sarif_site_model(run_acm, sarif_validator, monkeypatch):
     monkeypatch.chdir(ROOT)
     model = SITE.relative_to(ROOT)
     result = run_acm("analyze", "--model", str(model), "--format", "sarif")
@@ -166,7 +166,7 @@ def test_sarif_site_model(run_acm, sarif_validator, monkeypatch):  # type: ignor
             assert uris == {"flows/site/hub.json", "flows/site/gateway.json"}
 
 
-def test_sarif_empty_report_is_valid(run_acm, sarif_validator, write_flows, monkeypatch,  # type: ignore[no-untyped-def]
+def test_sarif_empty_report_is_valid(run_acm, sarif_validator, write_flows, monkeypatch,
                                      tmp_path):
     monkeypatch.chdir(tmp_path)
     path = write_flows([broker(), *commanding("t1", "Only", "on")], "quiet.json")
@@ -177,7 +177,7 @@ def test_sarif_empty_report_is_valid(run_acm, sarif_validator, write_flows, monk
     assert doc["runs"][0]["results"] == []
 
 
-def test_sarif_line_of_a_node_inside_a_subflow(run_acm, sarif_validator, write_flows,  # type: ignore[no-untyped-def]
+def test_sarif_line_of_a_node_inside_a_subflow(run_acm, sarif_validator, write_flows,
                                                monkeypatch, tmp_path):
     """The subflow definition names its inner nodes in its port wires before they are defined;
     the region must still be the line of the node's own definition."""
@@ -201,7 +201,7 @@ def test_sarif_line_of_a_node_inside_a_subflow(run_acm, sarif_validator, write_f
     check_sarif(json.loads(result.out), sarif_validator, {"local": Path("sub.json")}, findings)
 
 
-def test_sarif_duplicate_id_at_each_definition(run_acm, sarif_validator, monkeypatch,  # type: ignore[no-untyped-def]
+def test_sarif_duplicate_id_at_each_definition(run_acm, sarif_validator, monkeypatch,
                                               tmp_path):
     """A tab pasted twice by hand: the duplicate-id results point at every definition, the
     conflict at the definitions ACM analysed (the last ones)."""
@@ -240,7 +240,7 @@ def unescaped_pipes(line: str) -> int:
     return len(re.findall(r"(?<!\\)\|", line))
 
 
-def test_markdown_table_one_row_per_finding(run_acm):  # type: ignore[no-untyped-def]
+def test_markdown_table_one_row_per_finding(run_acm):
     result = run_acm("analyze", str(BUILDING), "--format", "markdown")
     assert result.code == 1
     lines = result.out.splitlines()
@@ -254,7 +254,7 @@ def test_markdown_table_one_row_per_finding(run_acm):  # type: ignore[no-untyped
     assert sum("error" in r.split("|")[1] for r in rows) == 4
 
 
-def test_markdown_escapes_text_from_flows(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_markdown_escapes_text_from_flows(run_acm, write_flows):
     nodes = [broker(), *commanding("t1", NASTY, "on", topic=f"home/{NASTY}/set"),
              *commanding("t2", "Schedule", "off", topic=f"home/{NASTY}/set")]
     result = run_acm("analyze", str(write_flows(nodes)), "--format", "markdown")
@@ -269,7 +269,7 @@ def test_markdown_escapes_text_from_flows(run_acm, write_flows):  # type: ignore
     assert "&lt;img" in out
 
 
-def test_markdown_keeps_an_apostrophe_readable(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_markdown_keeps_an_apostrophe_readable(run_acm, write_flows):
     """Escaping must not break HTML entities: html.escape turns ' into &#x27;, and escaping
     the '#' afterwards (&\\#x27;) makes a Markdown renderer show the entity text literally."""
     nodes = [broker(), *commanding("t1", "Bob's lights", "on"),
@@ -279,7 +279,7 @@ def test_markdown_keeps_an_apostrophe_readable(run_acm, write_flows):  # type: i
     assert "&\\#" not in out, out
 
 
-def test_markdown_no_findings(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_markdown_no_findings(run_acm, write_flows):
     out = run_acm("analyze", str(write_flows([broker(), *commanding("t1", "Only", "on")])),
                   "--format", "markdown")
     assert out.code == 0
@@ -298,7 +298,7 @@ def analyse(run_acm: Any, path: Path, *args: str) -> dict[str, Any]:
     return doc
 
 
-def test_unsuppressed_baseline(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_unsuppressed_baseline(run_acm, write_flows):
     doc = analyse(run_acm, write_flows(two_tabs()))
     assert [c["rule"] for c in doc["conflicts"]] == ["direct"]
     assert doc["stats"]["suppressed"] == 0
@@ -312,7 +312,7 @@ def with_info(nodes: list[dict[str, Any]], node_id: str, info: str) -> list[dict
 
 
 @pytest.mark.parametrize("where", ["t1-out", "t1-in", "t2-out", "t1", "t2"])
-def test_acm_ignore_on_node_or_tab(run_acm, write_flows, where):  # type: ignore[no-untyped-def]
+def test_acm_ignore_on_node_or_tab(run_acm, write_flows, where):
     nodes = with_info(two_tabs(), where, "Owned by the lighting team.\n"
                       "acm-ignore direct the schedule only runs when nobody is in\n")
     result = run_acm("analyze", str(write_flows(nodes)), "--format", "json")
@@ -322,7 +322,7 @@ def test_acm_ignore_on_node_or_tab(run_acm, write_flows, where):  # type: ignore
     assert doc["stats"]["suppressed"] == 1
 
 
-def test_acm_ignore_on_group(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_acm_ignore_on_group(run_acm, write_flows):
     nodes = two_tabs()
     nodes.append({"id": "g1", "type": "group", "z": "t1", "name": "lights",
                   "nodes": ["t1-out"], "info": "acm-ignore direct accepted by ops",
@@ -335,7 +335,7 @@ def test_acm_ignore_on_group(run_acm, write_flows):  # type: ignore[no-untyped-d
     assert doc["stats"]["suppressed"] == 1
 
 
-def test_acm_ignore_on_nested_group(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_acm_ignore_on_nested_group(run_acm, write_flows):
     nodes = two_tabs()
     nodes += [{"id": "g1", "type": "group", "z": "t1", "nodes": ["g2"],
                "info": "acm-ignore direct outer group"},
@@ -347,7 +347,7 @@ def test_acm_ignore_on_nested_group(run_acm, write_flows):  # type: ignore[no-un
     assert doc["conflicts"] == [] and doc["stats"]["suppressed"] == 1
 
 
-def test_acm_ignore_on_unrelated_group_does_not_suppress(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_acm_ignore_on_unrelated_group_does_not_suppress(run_acm, write_flows):
     nodes = two_tabs()
     nodes += [tab("t3", "Other"),
               node("x", "debug", "t3", [], g="g9"),
@@ -361,13 +361,13 @@ def test_acm_ignore_on_unrelated_group_does_not_suppress(run_acm, write_flows): 
 
 @pytest.mark.parametrize("text", ["acm-ignore ACM001", "acm-ignore acm001 by code",
                                   "acm-ignore * everything here", "acm-ignore DIRECT"])
-def test_acm_ignore_by_code_or_star(run_acm, write_flows, text):  # type: ignore[no-untyped-def]
+def test_acm_ignore_by_code_or_star(run_acm, write_flows, text):
     doc = analyse(run_acm, write_flows(with_info(two_tabs(), "t1-out", text)))
     assert doc["conflicts"] == []
     assert doc["stats"]["suppressed"] == 1
 
 
-def test_unused_suppression_is_reported(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_unused_suppression_is_reported(run_acm, write_flows):
     nodes = with_info(two_tabs(), "t1-out", "acm-ignore indirect not relevant")
     result = run_acm("analyze", str(write_flows(nodes)), "--format", "json")
     assert result.code == 1  # the direct error is still there
@@ -383,7 +383,7 @@ def test_unused_suppression_is_reported(run_acm, write_flows):  # type: ignore[n
     assert any(r["code"] == "ACM900" for r in doc["rules"])
 
 
-def test_acm_ignore_must_start_a_line(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_acm_ignore_must_start_a_line(run_acm, write_flows):
     nodes = with_info(two_tabs(), "t1-out", "do not write acm-ignore direct here")
     doc = analyse(run_acm, write_flows(nodes))
     assert [c["rule"] for c in doc["conflicts"]] == ["direct"]
@@ -393,7 +393,7 @@ def test_acm_ignore_must_start_a_line(run_acm, write_flows):  # type: ignore[no-
 # Baselines
 
 
-def test_baseline_roundtrip_then_only_new_conflicts(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_baseline_roundtrip_then_only_new_conflicts(run_acm, write_flows, tmp_path):
     flows = write_flows(two_tabs(), "flows.json")
     baseline = tmp_path / "acm-baseline.json"
     written = run_acm("analyze", str(flows), "--write-baseline", str(baseline))
@@ -429,7 +429,7 @@ def test_baseline_roundtrip_then_only_new_conflicts(run_acm, write_flows, tmp_pa
     assert doc["stats"]["baselined"] == 1
 
 
-def test_write_baseline_exits_0_even_with_errors(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_write_baseline_exits_0_even_with_errors(run_acm, write_flows, tmp_path):
     baseline = tmp_path / "b.json"
     result = run_acm("analyze", str(write_flows(two_tabs())), "--write-baseline", str(baseline),
                      "--fail-on", "info")
@@ -438,7 +438,7 @@ def test_write_baseline_exits_0_even_with_errors(run_acm, write_flows, tmp_path)
 
 @pytest.mark.parametrize("content", [None, "{not json", '{"schema": "other/1", "conflicts": []}',
                                      "[]", '{"schema": "acm.baseline/1"}'])
-def test_bad_baseline_is_exit_2_one_line(run_acm, write_flows, tmp_path, content):  # type: ignore[no-untyped-def]
+def test_bad_baseline_is_exit_2_one_line(run_acm, write_flows, tmp_path, content):
     baseline = tmp_path / "baseline.json"
     if content is not None:
         baseline.write_text(content, encoding="utf-8")
@@ -451,7 +451,7 @@ def test_bad_baseline_is_exit_2_one_line(run_acm, write_flows, tmp_path, content
     assert "Traceback" not in err
 
 
-def test_baseline_with_model(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_baseline_with_model(run_acm, tmp_path):
     baseline = tmp_path / "site-baseline.json"
     assert run_acm("analyze", "--model", str(SITE), "--write-baseline", str(baseline)).code == 0
     result = run_acm("analyze", "--model", str(SITE), "--baseline", str(baseline),
@@ -464,7 +464,7 @@ def test_baseline_with_model(run_acm, tmp_path):  # type: ignore[no-untyped-def]
 # acm check (pre-commit)
 
 
-def test_check_exit_1_when_one_file_has_an_error(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_check_exit_1_when_one_file_has_an_error(run_acm, write_flows):
     bad = write_flows(two_tabs(), "bad.json")
     good = write_flows([broker(), *commanding("t1", "Only", "on")], "good.json")
     result = run_acm("check", str(good), str(bad))
@@ -474,7 +474,7 @@ def test_check_exit_1_when_one_file_has_an_error(run_acm, write_flows):  # type:
     assert KEY in result.out and "ACM001" in result.out
 
 
-def test_check_exit_0_when_none(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_check_exit_0_when_none(run_acm, write_flows):
     one = write_flows([broker(), *commanding("t1", "Only", "on")], "one.json")
     two = write_flows([broker(), *commanding("t2", "Other", "on", "home/x/set")], "two.json")
     result = run_acm("check", str(one), str(two))
@@ -482,7 +482,7 @@ def test_check_exit_0_when_none(run_acm, write_flows):  # type: ignore[no-untype
     assert result.err == ""
 
 
-def test_check_prints_each_failing_files_report(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_check_prints_each_failing_files_report(run_acm, write_flows):
     first = write_flows(two_tabs(), "first.json")
     second = write_flows([broker(), *commanding("a", "A", "on", "home/y/set"),
                           *commanding("b", "B", "off", "home/y/set")], "second.json")
@@ -492,7 +492,7 @@ def test_check_prints_each_failing_files_report(run_acm, write_flows):  # type: 
     assert KEY in result.out and "mqtt:mqtt.local:1883/home/y/set" in result.out
 
 
-def test_check_exit_2_when_one_file_is_malformed(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_check_exit_2_when_one_file_is_malformed(run_acm, write_flows, tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text("[{", encoding="utf-8")
     bad = write_flows(two_tabs(), "bad.json")
@@ -505,14 +505,14 @@ def test_check_exit_2_when_one_file_is_malformed(run_acm, write_flows, tmp_path)
     assert run_acm("check", str(good), str(broken)).code == 2
 
 
-def test_check_fail_on(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_check_fail_on(run_acm, write_flows):
     nodes = [broker(), *commanding("t1", "A", "on"), *commanding("t2", "B", "on")]  # info
     path = write_flows(nodes)
     assert run_acm("check", str(path)).code == 0
     assert run_acm("check", "--fail-on", "info", str(path)).code == 1
 
 
-def test_pre_commit_hooks_file():  # type: ignore[no-untyped-def]
+def test_pre_commit_hooks_file():
     path = ROOT / ".pre-commit-hooks.yaml"
     if not path.is_file():
         pytest.fail(f"{path} is missing: the project should ship a pre-commit hook "
@@ -535,7 +535,7 @@ def test_pre_commit_hooks_file():  # type: ignore[no-untyped-def]
         assert not re.search(exclude, "flows.json")
 
 
-def test_text_summary_says_how_many_were_baselined(run_acm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_text_summary_says_how_many_were_baselined(run_acm, tmp_path: Path) -> None:
     baseline = tmp_path / "acm-baseline.json"
     assert run_acm("analyze", str(BUILDING), "--write-baseline", str(baseline)).code == 0
     result = run_acm("analyze", str(BUILDING), "--baseline", str(baseline))

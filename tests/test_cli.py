@@ -62,7 +62,7 @@ CLEAN_FLOWS = lambda: [broker(), *commanding_tab("t1", "Lighting", "on", "a/set"
 # --------------------------------------------------------------------------- text output
 
 
-def test_text_groups_by_actuator_key_and_names_paths(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_text_groups_by_actuator_key_and_names_paths(run_acm, write_flows):
     flows = [broker(),
              *commanding_tab("t1", "Lighting", "on", "home/lamp/set", "hall PIR", "lamp"),
              *commanding_tab("t2", "Security", "off", "home/lamp/set", "alarm armed", "lamp",
@@ -89,7 +89,7 @@ def test_text_groups_by_actuator_key_and_names_paths(run_acm, write_flows):  # t
     assert "t1-in" not in result.out
 
 
-def test_text_no_conflicts(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_text_no_conflicts(run_acm, write_flows):
     result = run_acm("analyze", str(write_flows(CLEAN_FLOWS())))
     assert result.code == 0
     assert "0 conflicts" in result.out
@@ -101,7 +101,7 @@ def _assert_narrow(text: str) -> None:
     assert not too_long, "\n".join(f"{len(line)}: {line}" for line in too_long)
 
 
-def test_text_wraps_long_names_to_80_columns(run_acm, write_flows, tmp_path,  # type: ignore[no-untyped-def]
+def test_text_wraps_long_names_to_80_columns(run_acm, write_flows, tmp_path,
                                              monkeypatch):
     monkeypatch.chdir(tmp_path)  # a short file name in the summary line
     long_label = "Facilities management – lighting and presence automation for floors 1 to 4"
@@ -122,13 +122,13 @@ def test_text_wraps_long_names_to_80_columns(run_acm, write_flows, tmp_path,  # 
     assert long_trigger.split()[0] in flat and "DB-1" in flat
 
 
-def test_text_summary_line_fits_80_columns(run_acm):  # type: ignore[no-untyped-def]
+def test_text_summary_line_fits_80_columns(run_acm):
     result = run_acm("analyze", str(BUILDING))
     assert result.code == 1
     _assert_narrow(result.out)
 
 
-def test_text_unknown_target_note_fits_80_columns(run_acm, write_flows, tmp_path,  # type: ignore[no-untyped-def]
+def test_text_unknown_target_note_fits_80_columns(run_acm, write_flows, tmp_path,
                                                   monkeypatch):
     monkeypatch.chdir(tmp_path)
     flows = [tab("t1", "A"), broker(),
@@ -144,7 +144,7 @@ def test_text_unknown_target_note_fits_80_columns(run_acm, write_flows, tmp_path
 # --------------------------------------------------------------------------- JSON output
 
 
-def test_json_follows_contract(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_json_follows_contract(run_acm, write_flows):
     result = run_acm("analyze", str(write_flows(ERROR_FLOWS())), "--format", "json")
     assert result.code == 1
     doc = result.json()
@@ -167,19 +167,19 @@ def test_json_follows_contract(run_acm, write_flows):  # type: ignore[no-untyped
     assert isinstance(conflict["id"], str) and conflict["id"]
 
 
-def test_json_short_option_and_valid_utf8(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_json_short_option_and_valid_utf8(run_acm, write_flows):
     flows = ERROR_FLOWS()
     flows[1]["label"] = "Éclairage – salon"
     result = run_acm("analyze", str(write_flows(flows)), "-f", "json")
     assert result.json()["schema"] == "acm.findings/1"
 
 
-def _ids(run_acm, path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _ids(run_acm, path: Path) -> dict[str, str]:
     doc = run_acm("analyze", str(path), "--format", "json").json()
     return {c["actuators"][0]["key"]: c["id"] for c in doc["conflicts"]}
 
 
-def test_json_ids_stable_across_runs_and_unrelated_tabs(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_json_ids_stable_across_runs_and_unrelated_tabs(run_acm, write_flows):
     base = [*ERROR_FLOWS(), *commanding_tab("t3", "Heating", "on", "home/heater/set"),
             *commanding_tab("t4", "Energy", "off", "home/heater/set")]
     first = _ids(run_acm, write_flows(base))
@@ -192,18 +192,18 @@ def test_json_ids_stable_across_runs_and_unrelated_tabs(run_acm, write_flows):  
     assert _ids(run_acm, write_flows(list(reversed(base)))) == first
 
 
-def test_json_building_ids_stable(run_acm):  # type: ignore[no-untyped-def]
+def test_json_building_ids_stable(run_acm):
     assert _ids(run_acm, BUILDING) == _ids(run_acm, BUILDING)
 
 
 # --------------------------------------------------------------------------- exit codes
 
 
-def test_exit_0_without_conflicts(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_exit_0_without_conflicts(run_acm, write_flows):
     assert run_acm("analyze", str(write_flows(CLEAN_FLOWS()))).code == 0
 
 
-def test_exit_1_with_error_conflict(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_exit_1_with_error_conflict(run_acm, write_flows):
     path = str(write_flows(ERROR_FLOWS()))
     assert run_acm("analyze", path).code == 1
     assert run_acm("analyze", path, "--fail-on", "error").code == 1
@@ -215,7 +215,7 @@ def test_exit_1_with_error_conflict(run_acm, write_flows):  # type: ignore[no-un
     ("fail_on", "code"),
     [(None, 0), ("error", 0), ("warning", 1), ("info", 1), ("never", 0)],
 )
-def test_fail_on_with_only_a_warning(run_acm, write_flows, fail_on, code):  # type: ignore[no-untyped-def]
+def test_fail_on_with_only_a_warning(run_acm, write_flows, fail_on, code):
     path = str(write_flows(WARNING_FLOWS()))
     doc = run_acm("analyze", path, "-f", "json").json()
     assert [c["severity"] for c in doc["conflicts"]] == ["warning"]
@@ -227,7 +227,7 @@ def test_fail_on_with_only_a_warning(run_acm, write_flows, fail_on, code):  # ty
     ("fail_on", "code"),
     [(None, 0), ("error", 0), ("warning", 0), ("info", 1), ("never", 0)],
 )
-def test_fail_on_with_only_an_info(run_acm, write_flows, fail_on, code):  # type: ignore[no-untyped-def]
+def test_fail_on_with_only_an_info(run_acm, write_flows, fail_on, code):
     path = str(write_flows(INFO_FLOWS()))
     doc = run_acm("analyze", path, "-f", "json").json()
     assert [c["severity"] for c in doc["conflicts"]] == ["info"]
@@ -247,7 +247,7 @@ def test_fail_on_with_only_an_info(run_acm, write_flows, fail_on, code):  # type
         ("rules", "--explain"),
     ],
 )
-def test_usage_errors_exit_2(run_acm, write_flows, args):  # type: ignore[no-untyped-def]
+def test_usage_errors_exit_2(run_acm, write_flows, args):
     path = str(write_flows(ERROR_FLOWS()))
     result = run_acm(*(path if a == "FLOWS" else a for a in args))
     assert result.code == 2
@@ -255,7 +255,7 @@ def test_usage_errors_exit_2(run_acm, write_flows, args):  # type: ignore[no-unt
     assert "Error" in result.err or "error" in result.err
 
 
-def test_bad_flows_exit_2_with_one_line(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_bad_flows_exit_2_with_one_line(run_acm, tmp_path):
     missing = tmp_path / "nothere.json"
     result = run_acm("analyze", str(missing))
     assert result.code == 2
@@ -268,7 +268,7 @@ def test_bad_flows_exit_2_with_one_line(run_acm, tmp_path):  # type: ignore[no-u
     assert result.err.count("\n") == 1 and result.err.startswith(f"acm: error: {bad}")
 
 
-def test_stdin(run_acm, monkeypatch):  # type: ignore[no-untyped-def]
+def test_stdin(run_acm, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(ERROR_FLOWS())))
     result = run_acm("analyze", "-", "-f", "json")
     assert result.code == 1
@@ -279,7 +279,7 @@ def test_stdin(run_acm, monkeypatch):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
-def test_output_file(run_acm, write_flows, tmp_path, fmt):  # type: ignore[no-untyped-def]
+def test_output_file(run_acm, write_flows, tmp_path, fmt):
     flows = str(write_flows(ERROR_FLOWS()))
     target = tmp_path / f"report.{fmt}"
     result = run_acm("analyze", flows, "--format", fmt, "--output", str(target))
@@ -301,7 +301,7 @@ def test_output_file(run_acm, write_flows, tmp_path, fmt):  # type: ignore[no-un
     assert short.read_text(encoding="utf-8") == run_acm("analyze", flows).out
 
 
-def test_output_into_missing_directory_is_a_one_line_error(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_output_into_missing_directory_is_a_one_line_error(run_acm, write_flows, tmp_path):
     target = tmp_path / "no" / "such" / "dir" / "report.txt"
     result = run_acm("analyze", str(write_flows(ERROR_FLOWS())), "--output", str(target))
     assert result.code == 2
@@ -313,7 +313,7 @@ def test_output_into_missing_directory_is_a_one_line_error(run_acm, write_flows,
 # --------------------------------------------------------------------------- acm rules
 
 
-def test_rules_lists_code_name_levels_summary(run_acm):  # type: ignore[no-untyped-def]
+def test_rules_lists_code_name_levels_summary(run_acm):
     result = run_acm("rules")
     assert result.code == 0
     lines = result.out.splitlines()
@@ -327,7 +327,7 @@ def test_rules_lists_code_name_levels_summary(run_acm):  # type: ignore[no-untyp
 
 
 @pytest.mark.parametrize("which", ["ACM001", "acm001", "direct"])
-def test_rules_explain(run_acm, which):  # type: ignore[no-untyped-def]
+def test_rules_explain(run_acm, which):
     result = run_acm("rules", "--explain", which)
     assert result.code == 0
     assert result.out.startswith("ACM001 direct")
@@ -335,7 +335,7 @@ def test_rules_explain(run_acm, which):  # type: ignore[no-untyped-def]
     assert "Severity:" in result.out
 
 
-def test_rules_explain_unknown(run_acm):  # type: ignore[no-untyped-def]
+def test_rules_explain_unknown(run_acm):
     result = run_acm("rules", "--explain", "ACM999")
     assert result.code == 2
     assert result.out == ""
@@ -353,7 +353,7 @@ def _mentions_exit_codes(text: str) -> bool:
     return "exit" in flat and all(re.search(rf"\b{n}\b", flat) for n in ("0", "1", "2"))
 
 
-def test_top_level_help(run_acm):  # type: ignore[no-untyped-def]
+def test_top_level_help(run_acm):
     for flag in ("--help", "-h"):
         result = run_acm(flag)
         assert result.code == 0
@@ -361,20 +361,20 @@ def test_top_level_help(run_acm):  # type: ignore[no-untyped-def]
         assert _mentions_exit_codes(result.out), result.out
 
 
-def test_analyze_help(run_acm):  # type: ignore[no-untyped-def]
+def test_analyze_help(run_acm):
     result = run_acm("analyze", "--help")
     assert result.code == 0
     assert "--fail-on" in result.out and "--format" in result.out and "--output" in result.out
     assert _mentions_exit_codes(result.out)
 
 
-def test_rules_help(run_acm):  # type: ignore[no-untyped-def]
+def test_rules_help(run_acm):
     result = run_acm("rules", "--help")
     assert result.code == 0
     assert "--explain" in result.out
 
 
-def test_version(run_acm):  # type: ignore[no-untyped-def]
+def test_version(run_acm):
     from acm import __version__
 
     result = run_acm("--version")
@@ -390,7 +390,7 @@ def _python() -> str:
     return str(venv) if venv.exists() else sys.executable
 
 
-def test_python_dash_m(tmp_path):  # type: ignore[no-untyped-def]
+def test_python_dash_m(tmp_path):
     flows = tmp_path / "flows.json"
     flows.write_text(json.dumps(ERROR_FLOWS()), encoding="utf-8")
     proc = subprocess.run([_python(), "-m", "acm", "analyze", str(flows), "-f", "json"],
@@ -422,7 +422,7 @@ EXPECTED_BUILDING = {
 }
 
 
-def test_building_example_json(run_acm):  # type: ignore[no-untyped-def]
+def test_building_example_json(run_acm):
     result = run_acm("analyze", str(BUILDING), "--format", "json")
     assert result.code == 1
     doc = result.json()
@@ -442,7 +442,7 @@ def test_building_example_json(run_acm):  # type: ignore[no-untyped-def]
     assert f"{LIGHT}/siren/set" not in keys
 
 
-def test_building_example_text(run_acm):  # type: ignore[no-untyped-def]
+def test_building_example_text(run_acm):
     result = run_acm("analyze", str(BUILDING))
     assert result.code == 1
     assert "6 conflicts (4 error, 1 warning, 1 info)" in result.out
@@ -457,11 +457,11 @@ def test_building_example_text(run_acm):  # type: ignore[no-untyped-def]
     assert "Shared actuators:" not in result.out
 
 
-def test_building_example_fail_on_never(run_acm):  # type: ignore[no-untyped-def]
+def test_building_example_fail_on_never(run_acm):
     assert run_acm("analyze", str(BUILDING), "--fail-on", "never").code == 0
 
 
-def test_quiet_example(run_acm):  # type: ignore[no-untyped-def]
+def test_quiet_example(run_acm):
     result = run_acm("analyze", str(QUIET), "--format", "json")
     assert result.code == 0
     doc = result.json()
@@ -472,7 +472,7 @@ def test_quiet_example(run_acm):  # type: ignore[no-untyped-def]
     assert "ERROR" not in text.out and "WARN" not in text.out
 
 
-def test_tabs_with_the_same_label_are_told_apart(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_tabs_with_the_same_label_are_told_apart(run_acm, write_flows):
     flows = [broker(),
              *commanding_tab("t1", "Lights", "on", "home/lamp/set", "dusk", "lamp"),
              *commanding_tab("t2", "Lights", "off", "home/lamp/set", "midnight", "lamp")]
@@ -495,7 +495,7 @@ ONLINE = [("apply", "--url", URL_WITH_USER, "--backup-dir", "BACKUPS"),
 
 
 @pytest.fixture
-def no_token_env(monkeypatch):  # type: ignore[no-untyped-def]
+def no_token_env(monkeypatch):
     for name in ("ACM_NODERED_TOKEN", "ACM_NODERED_USERNAME", "ACM_NODERED_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
@@ -503,7 +503,7 @@ def no_token_env(monkeypatch):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("args", ONLINE, ids=[a[0] for a in ONLINE])
 @pytest.mark.parametrize("token", ["env", "file", "login"])
-def test_credentials_in_the_url_and_a_token_is_a_usage_error(  # type: ignore[no-untyped-def]
+def test_credentials_in_the_url_and_a_token_is_a_usage_error(
         run_acm, no_token_env, tmp_path, args, token):
     extra: tuple[str, ...] = ()
     if token == "env":
@@ -528,7 +528,7 @@ def test_credentials_in_the_url_and_a_token_is_a_usage_error(  # type: ignore[no
     assert not backups.exists()
 
 
-def test_credentials_in_the_url_alone_are_used_as_they_are(run_acm, no_token_env, tmp_path):  # type: ignore[no-untyped-def]
+def test_credentials_in_the_url_alone_are_used_as_they_are(run_acm, no_token_env, tmp_path):
     """No token: the URL's user and password go to the server (here, nobody listening)."""
     result = run_acm("revert", "--url", URL_WITH_USER, "--backup-dir", str(tmp_path / "b"))
     assert result.code == 2

@@ -44,7 +44,7 @@ def file_ids(path: Path) -> set[str]:
 
 @pytest.fixture(params=FILES, ids=[p.name for p in FILES])
 def corpus_file(request: pytest.FixtureRequest) -> Path:
-    return request.param  # type: ignore[no-any-return]
+    return request.param
 
 
 def test_json_report_names_only_ids_of_the_file(run_acm, corpus_file: Path) -> None:

@@ -228,7 +228,7 @@ class Subscriber:
         self.messages: list[Message] = []
         self.lock = threading.Lock()
         subscribed = threading.Event()
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="acm-test-heater")
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="acm-test-heater")  # type: ignore[attr-defined]
 
         def on_connect(client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                        properties: Any) -> None:

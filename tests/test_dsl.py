@@ -49,7 +49,7 @@ def lamp_flows(p1: str | None = "on", p2: str | None = "off",
 
 
 @pytest.fixture
-def rules_file(tmp_path: Path):  # type: ignore[no-untyped-def]
+def rules_file(tmp_path: Path):
     counter = iter(range(1000))
 
     def write(text: str, name: str | None = None) -> Path:
@@ -61,7 +61,7 @@ def rules_file(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def analyze(run_acm, write_flows, rules_file):  # type: ignore[no-untyped-def]
+def analyze(run_acm, write_flows, rules_file):
     """Analyse flows with extra rule text; returns the JSON conflicts."""
 
     def run(rules: str, flows: Any = None, expect_code: int | None = None) -> list[dict[str, Any]]:
@@ -94,7 +94,7 @@ rule mqtt-shared {
 """
 
 
-def test_user_rule_adds_findings_with_its_code(analyze):  # type: ignore[no-untyped-def]
+def test_user_rule_adds_findings_with_its_code(analyze):
     conflicts = analyze(MQTT_SHARED)
     mine = by_code(conflicts, "USR001")
     assert len(mine) == 1
@@ -109,13 +109,13 @@ def test_user_rule_adds_findings_with_its_code(analyze):  # type: ignore[no-unty
     assert len(by_code(conflicts, "ACM001")) == 1
 
 
-def test_user_rule_does_not_fire_when_where_is_false(analyze):  # type: ignore[no-untyped-def]
+def test_user_rule_does_not_fire_when_where_is_false(analyze):
     flows = [broker(), *commanding_tab("t1", "Lighting", "on", "home/a"),
              *commanding_tab("t2", "Security", "off", "home/b")]
     assert analyze(MQTT_SHARED, flows) == []
 
 
-def test_user_rule_listed_by_acm_rules(run_acm, rules_file):  # type: ignore[no-untyped-def]
+def test_user_rule_listed_by_acm_rules(run_acm, rules_file):
     result = run_acm("rules", "--rules", str(rules_file(MQTT_SHARED)))
     assert result.code == 0
     lines = result.out.splitlines()
@@ -125,7 +125,7 @@ def test_user_rule_listed_by_acm_rules(run_acm, rules_file):  # type: ignore[no-
     assert lines[index + 1].strip() == "An MQTT topic published from two applications."
 
 
-def test_rule_of_same_name_replaces_builtin(analyze):  # type: ignore[no-untyped-def]
+def test_rule_of_same_name_replaces_builtin(analyze):
     conflicts = analyze("""
 rule direct {
     code ACM001
@@ -141,7 +141,7 @@ rule direct {
     assert conflicts[0]["message"] == "replaced: home/lamp/set"
 
 
-def test_replacing_builtin_with_new_code_frees_old_code(run_acm, rules_file):  # type: ignore[no-untyped-def]
+def test_replacing_builtin_with_new_code_frees_old_code(run_acm, rules_file):
     path = rules_file("""
 rule direct {
     code USR100
@@ -156,22 +156,22 @@ rule direct {
     assert "ACM001" not in result.out
 
 
-def test_builtin_direct_is_an_error_for_on_vs_off(analyze):  # type: ignore[no-untyped-def]
+def test_builtin_direct_is_an_error_for_on_vs_off(analyze):
     conflicts = analyze("")
     assert [c["severity"] for c in conflicts] == ["error"]
 
 
-def test_override_severity(analyze):  # type: ignore[no-untyped-def]
+def test_override_severity(analyze):
     conflicts = analyze("override direct severity warning\n")
     assert [(c["rule"], c["severity"]) for c in conflicts] == [("direct", "warning")]
 
 
-def test_override_by_code(analyze):  # type: ignore[no-untyped-def]
+def test_override_by_code(analyze):
     conflicts = analyze("override ACM001 severity info\n")
     assert [(c["rule"], c["severity"]) for c in conflicts] == [("direct", "info")]
 
 
-def test_override_changes_levels_in_rules_listing(run_acm, rules_file):  # type: ignore[no-untyped-def]
+def test_override_changes_levels_in_rules_listing(run_acm, rules_file):
     result = run_acm("rules", "--rules", str(rules_file("override direct severity warning\n")))
     assert result.code == 0
     line = next(ln for ln in result.out.splitlines() if ln.startswith("ACM001"))
@@ -179,18 +179,18 @@ def test_override_changes_levels_in_rules_listing(run_acm, rules_file):  # type:
     assert "error" not in line
 
 
-def test_disable_removes_findings(analyze, run_acm, rules_file):  # type: ignore[no-untyped-def]
+def test_disable_removes_findings(analyze, run_acm, rules_file):
     assert analyze("disable direct\n") == []
     listing = run_acm("rules", "--rules", str(rules_file("disable direct\n")))
     assert "disabled" in listing.out
 
 
-def test_disable_then_enable(analyze):  # type: ignore[no-untyped-def]
+def test_disable_then_enable(analyze):
     conflicts = analyze("disable direct\nenable direct\n")
     assert [c["rule"] for c in conflicts] == ["direct"]
 
 
-def test_enable_across_files(run_acm, write_flows, rules_file):  # type: ignore[no-untyped-def]
+def test_enable_across_files(run_acm, write_flows, rules_file):
     flows = write_flows(lamp_flows())
     off = rules_file("disable direct\n")
     on = rules_file("enable direct\n")
@@ -202,7 +202,7 @@ def test_enable_across_files(run_acm, write_flows, rules_file):  # type: ignore[
     assert [c["rule"] for c in result.json()["conflicts"]] == ["direct"]
 
 
-def test_rule_enabled_false_field(analyze):  # type: ignore[no-untyped-def]
+def test_rule_enabled_false_field(analyze):
     rules = MQTT_SHARED.replace("severity warning", "severity warning\n    enabled false")
     assert by_code(analyze(rules), "USR001") == []
     assert len(by_code(analyze(rules + "\nenable mqtt-shared\n"), "USR001")) == 1
@@ -255,12 +255,12 @@ rule probe {{
         ("(a.kind == \"ha\" or a.kind == \"mqtt\") and count(a.applications) == 2", True),
     ],
 )
-def test_expressions(analyze, where: str, matches: bool):  # type: ignore[no-untyped-def]
+def test_expressions(analyze, where: str, matches: bool):
     found = by_code(analyze(_probe(where)), "USR010")
     assert len(found) == (1 if matches else 0), where
 
 
-def test_message_placeholders_and_literals(analyze):  # type: ignore[no-untyped-def]
+def test_message_placeholders_and_literals(analyze):
     message = ('{a.name}: {count(a.applications)} apps ({a.application_names}); '
                '{a.commands}; {1} {2.5} {\\"s\\"} {true} {false} {none} {a.zone} '
                '{{literal}} {{{a.kind}}}')
@@ -271,7 +271,7 @@ def test_message_placeholders_and_literals(analyze):  # type: ignore[no-untyped-
     ]
 
 
-def test_conditional_severity_takes_first_match(analyze):  # type: ignore[no-untyped-def]
+def test_conditional_severity_takes_first_match(analyze):
     rules = """
 disable direct
 rule graded {
@@ -293,7 +293,7 @@ rule graded {
     assert [c["severity"] for c in analyze(fallback, lamp_flows("on", "dim"))] == ["info"]
 
 
-def test_builtin_severity_levels(analyze):  # type: ignore[no-untyped-def]
+def test_builtin_severity_levels(analyze):
     assert [c["severity"] for c in analyze("", lamp_flows("on", "off"))] == ["error"]
     assert [c["severity"] for c in analyze("", lamp_flows("on", None))] == ["warning"]
     assert [c["severity"] for c in analyze("", lamp_flows("on", "on"))] == ["info"]
@@ -321,7 +321,7 @@ def _brokers_flows(topics_by_broker: dict[str, list[str]]) -> list[dict[str, Any
     return flows
 
 
-def test_two_variable_rule_reports_each_pair_once(analyze):  # type: ignore[no-untyped-def]
+def test_two_variable_rule_reports_each_pair_once(analyze):
     flows = _brokers_flows({"one.local": ["x/set", "y/set"], "two.local": ["x/set", "z/set"]})
     found = by_code(analyze(PAIR_RULE, flows), "USR030")
     assert len(found) == 1
@@ -330,7 +330,7 @@ def test_two_variable_rule_reports_each_pair_once(analyze):  # type: ignore[no-u
     assert found[0]["message"].endswith("share x/set")
 
 
-def test_two_variable_rule_three_way(analyze):  # type: ignore[no-untyped-def]
+def test_two_variable_rule_three_way(analyze):
     flows = _brokers_flows({"one.local": ["x/set"], "two.local": ["x/set"],
                             "three.local": ["x/set"]})
     found = by_code(analyze(PAIR_RULE, flows), "USR030")
@@ -348,7 +348,7 @@ def test_two_variable_rule_is_planned_as_hash_join() -> None:
     assert len(plan.rest) == 1  # a.key != b.key is checked per candidate pair
 
 
-def test_two_variable_rule_without_equality_still_pairs_once(analyze):  # type: ignore[no-untyped-def]
+def test_two_variable_rule_without_equality_still_pairs_once(analyze):
     rules = """
 disable direct
 rule any-pair {
@@ -370,7 +370,7 @@ ERROR_LINE = re.compile(r"^acm: error: (?P<file>.+?):(?P<line>\d+):(?P<col>\d+):
 
 
 @pytest.fixture
-def rule_error(run_acm, write_flows, rules_file):  # type: ignore[no-untyped-def]
+def rule_error(run_acm, write_flows, rules_file):
     """Run the bad rules through both commands; return (line, column, message)."""
     flows = write_flows(lamp_flows())
 
@@ -394,7 +394,7 @@ def rule_error(run_acm, write_flows, rules_file):  # type: ignore[no-untyped-def
     return run
 
 
-def test_syntax_missing_open_brace(rule_error):  # type: ignore[no-untyped-def]
+def test_syntax_missing_open_brace(rule_error):
     line, col, what = rule_error("rule r1\n    code USR001\n}\n")
     assert (line, col) == (2, 5)
     assert "syntax error" in what
@@ -402,7 +402,7 @@ def test_syntax_missing_open_brace(rule_error):  # type: ignore[no-untyped-def]
     assert "'{'" in what
 
 
-def test_syntax_unknown_keyword_in_rule_body(rule_error):  # type: ignore[no-untyped-def]
+def test_syntax_unknown_keyword_in_rule_body(rule_error):
     line, col, what = rule_error("rule r1 {\n    code USR001\n    frobnicate 3\n}\n")
     assert (line, col) == (3, 5)
     assert "'frobnicate'" in what
@@ -410,7 +410,7 @@ def test_syntax_unknown_keyword_in_rule_body(rule_error):  # type: ignore[no-unt
         assert keyword in what, keyword
 
 
-def test_syntax_unterminated_string(rule_error):  # type: ignore[no-untyped-def]
+def test_syntax_unterminated_string(rule_error):
     line, col, what = rule_error(
         'rule r1 {\n    for actuator a\n    severity info\n    message "abc\n}\n')
     assert (line, col) == (4, 13)
@@ -418,7 +418,7 @@ def test_syntax_unterminated_string(rule_error):  # type: ignore[no-untyped-def]
     assert "string" in what
 
 
-def test_syntax_unclosed_doc_block_of_many_lines(rule_error):  # type: ignore[no-untyped-def]
+def test_syntax_unclosed_doc_block_of_many_lines(rule_error):
     """An unclosed \"\"\" fails in one pass at its opening quotes. (It once took time
     exponential in the lines that follow: this test would hang, not fail.)"""
     body = "".join(f'    line {i}: "quoted" and ""doubled""\n' for i in range(2000))
@@ -439,14 +439,14 @@ def test_doc_block_may_hold_quotes() -> None:
     assert second.summary == ""
 
 
-def test_doc_block_ends_at_the_first_triple_quote(rule_error):  # type: ignore[no-untyped-def]
+def test_doc_block_ends_at_the_first_triple_quote(rule_error):
     """No escapes in a block: the first \"\"\" closes it, and a fourth quote is left over."""
     line, col, what = rule_error('rule r1 {\n    code USR001\n    doc """a \\""""\n}\n')
     assert (line, col) == (3, 18)
     assert "unterminated string" in what
 
 
-def test_syntax_bad_token_in_expression(rule_error):  # type: ignore[no-untyped-def]
+def test_syntax_bad_token_in_expression(rule_error):
     line, col, what = rule_error(
         "rule r1 {\n    for actuator a\n    where a.key == == 3\n"
         '    severity info\n    message "x"\n}\n')
@@ -455,7 +455,7 @@ def test_syntax_bad_token_in_expression(rule_error):  # type: ignore[no-untyped-
     assert "a name" in what and "a string" in what and "a number" in what
 
 
-def test_syntax_bad_character_in_expression(rule_error):  # type: ignore[no-untyped-def]
+def test_syntax_bad_character_in_expression(rule_error):
     line, col, what = rule_error(
         "rule r1 {\n    for actuator a\n    where a.key $ 3\n"
         '    severity info\n    message "x"\n}\n')
@@ -463,7 +463,7 @@ def test_syntax_bad_character_in_expression(rule_error):  # type: ignore[no-unty
     assert "found '$'" in what
 
 
-def test_syntax_end_of_file_inside_rule(rule_error):  # type: ignore[no-untyped-def]
+def test_syntax_end_of_file_inside_rule(rule_error):
     # no newline at the end: the end of the file is just past 'a' on line 3
     line, col, what = rule_error("rule r1 {\n    code USR001\n    for actuator a")
     assert "found end of file" in what
@@ -471,14 +471,14 @@ def test_syntax_end_of_file_inside_rule(rule_error):  # type: ignore[no-untyped-
     assert (line, col) == (3, 19)
 
 
-def test_syntax_end_of_file_after_keyword(rule_error):  # type: ignore[no-untyped-def]
+def test_syntax_end_of_file_after_keyword(rule_error):
     line, col, what = rule_error("rule r1 {\n    code USR001\n    summary")
     assert "found end of file" in what
     assert "a string" in what
     assert (line, col) == (3, 12)
 
 
-def test_syntax_error_inside_message_placeholder(rule_error):  # type: ignore[no-untyped-def]
+def test_syntax_error_inside_message_placeholder(rule_error):
     # column 13 is the opening quote; '{' is column 18, '+' column 25
     line, col, what = rule_error(
         'rule r1 {\n    for actuator a\n    severity info\n    message "key {a.key +} x"\n}\n')
@@ -486,7 +486,7 @@ def test_syntax_error_inside_message_placeholder(rule_error):  # type: ignore[no
     assert "found '+'" in what
 
 
-def test_placeholder_syntax_error_does_not_expect_rule_keywords(rule_error):  # type: ignore[no-untyped-def]
+def test_placeholder_syntax_error_does_not_expect_rule_keywords(rule_error):
     _, _, what = rule_error(
         'rule r1 {\n    for actuator a\n    severity info\n    message "key {a.key +} x"\n}\n')
     # inside {...} only an expression can continue; rule keywords make no sense there
@@ -494,7 +494,7 @@ def test_placeholder_syntax_error_does_not_expect_rule_keywords(rule_error):  # 
         assert keyword not in what, what
 
 
-def test_syntax_error_inside_placeholder_after_escapes(rule_error):  # type: ignore[no-untyped-def]
+def test_syntax_error_inside_placeholder_after_escapes(rule_error):
     # the column counts the characters in the file: \" is two of them
     text = 'rule r1 {\n    for actuator a\n    severity info\n    message "\\"q\\" {a.key +}"\n}\n'
     line_text = text.splitlines()[3]
@@ -503,7 +503,7 @@ def test_syntax_error_inside_placeholder_after_escapes(rule_error):  # type: ign
     assert (line, col) == (4, line_text.index("+") + 1) == (4, 27)
 
 
-def test_syntax_end_of_placeholder(rule_error):  # type: ignore[no-untyped-def]
+def test_syntax_end_of_placeholder(rule_error):
     # '{a.}' : the name is missing where '}' is, column 21
     line, col, what = rule_error(
         'rule r1 {\n    for actuator a\n    severity info\n    message "key {a.} x"\n}\n')
@@ -511,21 +511,21 @@ def test_syntax_end_of_placeholder(rule_error):  # type: ignore[no-untyped-def]
     assert (line, col) == (4, 21)
 
 
-def test_unclosed_placeholder(rule_error):  # type: ignore[no-untyped-def]
+def test_unclosed_placeholder(rule_error):
     line, col, what = rule_error(
         'rule r1 {\n    for actuator a\n    severity info\n    message "key {a.key x"\n}\n')
     assert (line, col) == (4, 18)
     assert "unclosed '{'" in what
 
 
-def test_unknown_attribute_in_placeholder(rule_error):  # type: ignore[no-untyped-def]
+def test_unknown_attribute_in_placeholder(rule_error):
     line, col, what = rule_error(
         'rule r1 {\n    for actuator a\n    severity info\n    message "key {a.topik}"\n}\n')
     assert (line, col) == (4, 21)
     assert "'topik'" in what
 
 
-def test_unknown_binding_type_suggests(rule_error):  # type: ignore[no-untyped-def]
+def test_unknown_binding_type_suggests(rule_error):
     line, col, what = rule_error(
         'rule r1 {\n    for sensor s\n    severity info\n    message "x"\n}\n')
     assert (line, col) == (2, 9)
@@ -533,21 +533,21 @@ def test_unknown_binding_type_suggests(rule_error):  # type: ignore[no-untyped-d
     assert "actuator" in what
 
 
-def test_misspelt_binding_type_did_you_mean(rule_error):  # type: ignore[no-untyped-def]
+def test_misspelt_binding_type_did_you_mean(rule_error):
     line, col, what = rule_error(
         'rule r1 {\n    for actuatr s\n    severity info\n    message "x"\n}\n')
     assert (line, col) == (2, 9)
     assert "did you mean 'actuator'" in what
 
 
-def test_variable_bound_twice(rule_error):  # type: ignore[no-untyped-def]
+def test_variable_bound_twice(rule_error):
     line, col, what = rule_error(
         'rule r1 {\n    for actuator a, actuator a\n    severity info\n    message "x"\n}\n')
     assert (line, col) == (2, 21)
     assert "'a'" in what
 
 
-def test_unknown_variable(rule_error):  # type: ignore[no-untyped-def]
+def test_unknown_variable(rule_error):
     line, col, what = rule_error(
         'rule r1 {\n    for actuator a\n    where b.key == "x"\n'
         '    severity info\n    message "x"\n}\n')
@@ -556,7 +556,7 @@ def test_unknown_variable(rule_error):  # type: ignore[no-untyped-def]
     assert "a" in what
 
 
-def test_unknown_attribute_lists_known(rule_error):  # type: ignore[no-untyped-def]
+def test_unknown_attribute_lists_known(rule_error):
     line, col, what = rule_error(
         'rule r1 {\n    for actuator a\n    where a.topik == "x"\n'
         '    severity info\n    message "x"\n}\n')
@@ -567,7 +567,7 @@ def test_unknown_attribute_lists_known(rule_error):  # type: ignore[no-untyped-d
         assert attr in what
 
 
-def test_misspelt_attribute_did_you_mean(rule_error):  # type: ignore[no-untyped-def]
+def test_misspelt_attribute_did_you_mean(rule_error):
     line, col, what = rule_error(
         'rule r1 {\n    for actuator a\n    where a.key == "x" and\n       a.nme == 1\n'
         '    severity info\n    message "x"\n}\n')
@@ -575,7 +575,7 @@ def test_misspelt_attribute_did_you_mean(rule_error):  # type: ignore[no-untyped
     assert "did you mean 'name'" in what
 
 
-def test_unknown_function(rule_error):  # type: ignore[no-untyped-def]
+def test_unknown_function(rule_error):
     line, col, what = rule_error(
         'rule r1 {\n    for actuator a\n    where size(a.nodes) > 1\n'
         '    severity info\n    message "x"\n}\n')
@@ -584,7 +584,7 @@ def test_unknown_function(rule_error):  # type: ignore[no-untyped-def]
     assert "count" in what
 
 
-def test_wrong_argument_count(rule_error):  # type: ignore[no-untyped-def]
+def test_wrong_argument_count(rule_error):
     line, col, what = rule_error(
         'rule r1 {\n    for actuator a\n    where count(a.nodes, a.key) > 1\n'
         '    severity info\n    message "x"\n}\n')
@@ -592,20 +592,20 @@ def test_wrong_argument_count(rule_error):  # type: ignore[no-untyped-def]
     assert "count()" in what and "1" in what and "2 given" in what
 
 
-def test_missing_for(rule_error):  # type: ignore[no-untyped-def]
+def test_missing_for(rule_error):
     line, col, what = rule_error('rule r1 {\n    code USR001\n    severity info\n'
                                  '    message "x"\n}\n')
     assert (line, col) == (1, 6)
     assert "'for'" in what
 
 
-def test_missing_severity(rule_error):  # type: ignore[no-untyped-def]
+def test_missing_severity(rule_error):
     line, col, what = rule_error('rule r1 {\n    for actuator a\n    message "x"\n}\n')
     assert (line, col) == (1, 6)
     assert "'severity'" in what
 
 
-def test_unconditional_severity_not_last(rule_error):  # type: ignore[no-untyped-def]
+def test_unconditional_severity_not_last(rule_error):
     line, col, what = rule_error(
         'rule r1 {\n    for actuator a\n    severity info\n'
         '    severity error when a.dynamic\n    message "x"\n}\n')
@@ -613,7 +613,7 @@ def test_unconditional_severity_not_last(rule_error):  # type: ignore[no-untyped
     assert "must come last" in what
 
 
-def test_no_final_unconditional_severity(rule_error):  # type: ignore[no-untyped-def]
+def test_no_final_unconditional_severity(rule_error):
     line, col, what = rule_error(
         'rule r1 {\n    for actuator a\n    severity info when a.dynamic\n'
         '    severity error when not a.dynamic\n    message "x"\n}\n')
@@ -621,13 +621,13 @@ def test_no_final_unconditional_severity(rule_error):  # type: ignore[no-untyped
     assert "unconditional" in what
 
 
-def test_missing_message(rule_error):  # type: ignore[no-untyped-def]
+def test_missing_message(rule_error):
     line, col, what = rule_error('rule r1 {\n    for actuator a\n    severity info\n}\n')
     assert (line, col) == (1, 6)
     assert "'message'" in what
 
 
-def test_field_given_twice(rule_error):  # type: ignore[no-untyped-def]
+def test_field_given_twice(rule_error):
     line, col, what = rule_error(
         'rule r1 {\n    code USR001\n    for actuator a\n    severity info\n'
         '    code USR002\n    message "x"\n}\n')
@@ -635,27 +635,27 @@ def test_field_given_twice(rule_error):  # type: ignore[no-untyped-def]
     assert "'code' given twice" in what
 
 
-def test_override_unknown_rule(rule_error):  # type: ignore[no-untyped-def]
+def test_override_unknown_rule(rule_error):
     line, col, what = rule_error("\n\noverride nosuchrule severity info\n")
     assert (line, col) == (3, 10)
     assert "'nosuchrule'" in what
     assert "direct" in what
 
 
-def test_disable_unknown_rule(rule_error):  # type: ignore[no-untyped-def]
+def test_disable_unknown_rule(rule_error):
     line, col, what = rule_error("disable nosuchrule\n")
     assert (line, col) == (1, 9)
     assert "'nosuchrule'" in what
 
 
-def test_duplicate_code_with_builtin(rule_error):  # type: ignore[no-untyped-def]
+def test_duplicate_code_with_builtin(rule_error):
     line, col, what = rule_error(
         'rule r1 {\n    code ACM001\n    for actuator a\n    severity info\n    message "x"\n}\n')
     assert (line, col) == (1, 6)
     assert "ACM001" in what and "direct" in what
 
 
-def test_duplicate_code_across_user_rules(rule_error):  # type: ignore[no-untyped-def]
+def test_duplicate_code_across_user_rules(rule_error):
     one = ('rule {n} {{\n    code USR001\n    for actuator a\n    severity info\n'
            '    message "x"\n}}\n')
     line, col, what = rule_error(one.format(n="r1") + one.format(n="r2"))
@@ -663,7 +663,7 @@ def test_duplicate_code_across_user_rules(rule_error):  # type: ignore[no-untype
     assert "USR001" in what and "r1" in what
 
 
-def test_rules_file_not_found(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_rules_file_not_found(run_acm, write_flows, tmp_path):
     missing = tmp_path / "nothere.acm"
     flows = write_flows(lamp_flows())
     for args in (("analyze", str(flows), "--rules", str(missing)),
@@ -680,7 +680,7 @@ def test_rule_error_from_library_carries_position() -> None:
     assert str(info.value).startswith("x.acm:2:3: ")
 
 
-def test_empty_rule_file_is_fine(run_acm, rules_file):  # type: ignore[no-untyped-def]
+def test_empty_rule_file_is_fine(run_acm, rules_file):
     result = run_acm("rules", "--rules", str(rules_file("# only a comment\n")))
     assert result.code == 0
     assert "ACM001" in result.out

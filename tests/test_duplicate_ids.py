@@ -61,7 +61,7 @@ def only_duplicates() -> list[dict[str, Any]]:
 def analyse(run_acm: Any, path: Path, *args: str) -> dict[str, Any]:
     result = run_acm("analyze", str(path), "--format", "json", *args)
     assert result.code in (0, 1), result.err
-    return result.json()  # type: ignore[no-any-return]
+    return result.json()
 
 
 def by_rule(doc: dict[str, Any], rule: str) -> list[dict[str, Any]]:
@@ -72,7 +72,7 @@ def by_rule(doc: dict[str, Any], rule: str) -> list[dict[str, Any]]:
 # Analysis of what Node-RED loads
 
 
-def test_copied_tab_is_analysed_with_the_later_definitions(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_copied_tab_is_analysed_with_the_later_definitions(run_acm, write_flows):
     doc = analyse(run_acm, write_flows(copied_tab()))
     [direct] = by_rule(doc, "direct")
     assert direct["severity"] == "error"
@@ -83,7 +83,7 @@ def test_copied_tab_is_analysed_with_the_later_definitions(run_acm, write_flows)
     assert doc["stats"]["duplicate_ids"] == 2
 
 
-def test_each_duplicated_id_is_a_warning_with_every_definition(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_each_duplicated_id_is_a_warning_with_every_definition(run_acm, write_flows):
     path = write_flows(copied_tab())
     doc = analyse(run_acm, path)
     duplicates = {c["nodes"][0]: c for c in by_rule(doc, "duplicate-id")}
@@ -107,7 +107,7 @@ def test_each_duplicated_id_is_a_warning_with_every_definition(run_acm, write_fl
     assert by_rule(doc, "direct")[0]["definitions"] == []
 
 
-def test_duplicate_on_one_tab_is_loaded_like_node_red(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_duplicate_on_one_tab_is_loaded_like_node_red(run_acm, write_flows):
     path = write_flows(only_duplicates())
     doc = analyse(run_acm, path)
     [finding] = doc["conflicts"]
@@ -119,13 +119,13 @@ def test_duplicate_on_one_tab_is_loaded_like_node_red(run_acm, write_flows):  # 
 
 
 @pytest.mark.parametrize(("fail_on", "code"), [("warning", 1), ("error", 0), ("never", 0)])
-def test_exit_code_follows_fail_on(run_acm, write_flows, fail_on, code):  # type: ignore[no-untyped-def]
+def test_exit_code_follows_fail_on(run_acm, write_flows, fail_on, code):
     result = run_acm("analyze", str(write_flows(only_duplicates())), "--fail-on", fail_on)
     assert result.code == code, result.err
     assert result.err == ""
 
 
-def test_id_is_stable_when_the_file_moves_around_it(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_id_is_stable_when_the_file_moves_around_it(run_acm, write_flows):
     before = analyse(run_acm, write_flows(copied_tab()))
     shifted = analyse(run_acm, write_flows([tab("t0", "New"), *copied_tab()]))
     ids = {c["nodes"][0]: c["id"] for c in by_rule(before, "duplicate-id")}
@@ -136,7 +136,7 @@ def test_id_is_stable_when_the_file_moves_around_it(run_acm, write_flows):  # ty
     assert all(i.startswith("ACM009-") for i in ids.values())
 
 
-def test_text_output_names_the_id(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_text_output_names_the_id(run_acm, write_flows):
     result = run_acm("analyze", str(write_flows(only_duplicates())))
     lines = result.out.splitlines()
     heading = lines.index("node id o1")
@@ -146,14 +146,14 @@ def test_text_output_names_the_id(run_acm, write_flows):  # type: ignore[no-unty
     assert 'element 4 (mqtt out "second" on tab "Lights")' in said
 
 
-def test_markdown_output_has_a_row(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_markdown_output_has_a_row(run_acm, write_flows):
     result = run_acm("analyze", str(write_flows(only_duplicates())), "-f", "markdown")
     [row] = [ln for ln in result.out.splitlines() if "ACM009" in ln]
     assert row.startswith("| 🟠 warning | ACM009 duplicate\\-id |")
     assert "element 3" in row and "element 4" in row
 
 
-def test_model_names_the_runtime_and_its_file(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_model_names_the_runtime_and_its_file(run_acm, tmp_path):
     (tmp_path / "a.json").write_text(json.dumps(only_duplicates()), encoding="utf-8")
     (tmp_path / "b.json").write_text(json.dumps([tab("tb", "B")]), encoding="utf-8")
     model = tmp_path / "site.yaml"
@@ -170,7 +170,7 @@ def test_model_names_the_runtime_and_its_file(run_acm, tmp_path):  # type: ignor
     assert "node id o1 in runtime a" in text.splitlines()
 
 
-def test_acm_ignore_on_the_node_silences_it(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_acm_ignore_on_the_node_silences_it(run_acm, write_flows):
     nodes = only_duplicates()
     nodes[-1]["info"] = "acm-ignore duplicate-id pasted on purpose"
     doc = analyse(run_acm, write_flows(nodes))
@@ -182,7 +182,7 @@ def test_acm_ignore_on_the_node_silences_it(run_acm, write_flows):  # type: igno
 # The rule: listed, explained, overridden, disabled, reserved
 
 
-def test_rule_is_listed_and_explained(run_acm):  # type: ignore[no-untyped-def]
+def test_rule_is_listed_and_explained(run_acm):
     listing = run_acm("rules").out.splitlines()
     [line] = [ln for ln in listing if ln.startswith("ACM009")]
     assert line.split() == ["ACM009", "duplicate-id", "warning"]
@@ -196,7 +196,7 @@ def test_rule_is_listed_and_explained(run_acm):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("statement", ["override duplicate-id severity error",
                                        "override ACM009 severity error"])
-def test_override_changes_its_severity(run_acm, write_flows, tmp_path, statement):  # type: ignore[no-untyped-def]
+def test_override_changes_its_severity(run_acm, write_flows, tmp_path, statement):
     rules = tmp_path / "site.acm"
     rules.write_text(statement + "\n", encoding="utf-8")
     result = run_acm("analyze", str(write_flows(only_duplicates())), "--rules", str(rules),
@@ -208,7 +208,7 @@ def test_override_changes_its_severity(run_acm, write_flows, tmp_path, statement
     assert listed["levels"] == ["error"]
 
 
-def test_disable_and_enable(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_disable_and_enable(run_acm, write_flows, tmp_path):
     path = write_flows(only_duplicates())
     off = tmp_path / "off.acm"
     off.write_text("disable ACM009\n", encoding="utf-8")
@@ -225,7 +225,7 @@ def test_disable_and_enable(run_acm, write_flows, tmp_path):  # type: ignore[no-
     ("rule duplicate-id {\n", "rule duplicate-id is built in and cannot be replaced"),
     ("rule mine {\n    code ACM900\n", "code ACM900 is already used by rule unused-suppression"),
 ])
-def test_user_rules_cannot_take_its_name_or_code(run_acm, tmp_path, header, expected):  # type: ignore[no-untyped-def]
+def test_user_rules_cannot_take_its_name_or_code(run_acm, tmp_path, header, expected):
     rules = tmp_path / "clash.acm"
     rules.write_text(header + '    for actuator a\n    severity info\n    message "x"\n}\n',
                      encoding="utf-8")
@@ -238,7 +238,7 @@ def test_user_rules_cannot_take_its_name_or_code(run_acm, tmp_path, header, expe
 # Writing flows back: refused, the earlier definitions would be lost
 
 
-def test_resolve_refuses_with_both_places(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_resolve_refuses_with_both_places(run_acm, write_flows, tmp_path):
     path = write_flows(copied_tab())
     out = tmp_path / "resolved.json"
     result = run_acm("resolve", str(path), "-o", str(out))
@@ -258,7 +258,7 @@ def test_resolve_of_flows_from_a_server_refuses_too() -> None:
         resolve(flows)
 
 
-def test_offline_revert_refuses(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_offline_revert_refuses(run_acm, write_flows, tmp_path):
     out = tmp_path / "reverted.json"
     result = run_acm("revert", str(write_flows(copied_tab())), "-o", str(out))
     assert result.code == 2
@@ -267,7 +267,7 @@ def test_offline_revert_refuses(run_acm, write_flows, tmp_path):  # type: ignore
 
 
 @pytest.mark.parametrize("extra", [(), ("--resolve",)])
-def test_deploy_refuses_before_any_connection(run_acm, tmp_path, extra):  # type: ignore[no-untyped-def]
+def test_deploy_refuses_before_any_connection(run_acm, tmp_path, extra):
     """Deploying would push the flows without the earlier definitions: refused up front."""
     (tmp_path / "a.json").write_text(json.dumps(copied_tab()), encoding="utf-8")
     model = tmp_path / "site.yaml"

@@ -355,7 +355,7 @@ def m_set(draw: st.DrawFn, nodes: list[Any]) -> None:
 STRUCTURE = frozenset({"id", "type", "z", "g", "wires", "links", "x", "y", "env", "in", "out"})
 
 
-def m_set_field(draw: st.DrawFn, nodes: list[Any]) -> None:
+def m_set_field(draw: Any, nodes: list[Any]) -> None:
     """Replace a field the analysis reads (a topic, rules, an entity ...), or a value in it."""
     node = _pick_node(draw, nodes)
     keys = sorted(k for k in node or {} if k not in STRUCTURE)

@@ -9,6 +9,7 @@ other's commands, the two take turns by design (docs/analysis.md, Gates).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from conftest import node, tab
@@ -24,7 +25,7 @@ def analyse(flows: list[dict[str, Any]]) -> Report:
     return acm.analyze_flows({"local": acm.flows_from_data(flows, "<test>")})
 
 
-def call(node_id: str, z: str, service: str, entity: str, wires: list[list[str]] = ()
+def call(node_id: str, z: str, service: str, entity: str, wires: Sequence[Sequence[str]] = ()
          ) -> dict[str, Any]:
     domain = entity.split(".")[0]
     return node(node_id, "api-call-service", z, wires, name=f"{entity} {service}", server="S",

@@ -50,7 +50,7 @@ def actuator(doc: dict[str, Any], key: str = KEY) -> dict[str, Any]:
 
 def one_conflict(doc: dict[str, Any]) -> dict[str, Any]:
     assert len(doc["conflicts"]) == 1, doc["conflicts"]
-    return doc["conflicts"][0]  # type: ignore[no-any-return]
+    return doc["conflicts"][0]
 
 
 def paths_of(conflict: dict[str, Any]) -> dict[str, list[list[str]]]:

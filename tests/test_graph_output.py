@@ -45,7 +45,7 @@ def evil_flows() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def evil(write_flows) -> Picture:  # type: ignore[no-untyped-def]
+def evil(write_flows) -> Picture:
     path = write_flows(evil_flows())
     return picture(analyze_flows({"local": load_flows(path)}))
 
@@ -210,52 +210,52 @@ def test_html_escapes_flow_text(evil: Picture) -> None:
 
 @pytest.mark.parametrize("fmt, start", [("dot", "digraph"), ("svg", "<?xml"),
                                         ("html", "<!DOCTYPE")])
-def test_cli_draws_a_model(run_acm, tmp_path: Path, fmt: str, start: str) -> None:  # type: ignore[no-untyped-def]
+def test_cli_draws_a_model(run_acm, tmp_path: Path, fmt: str, start: str) -> None:
     out = tmp_path / f"site.{fmt}"
     result = run_acm("graph", str(SITE), "--format", fmt, "-o", str(out))
     assert result.code == 0, result.err
     assert out.read_text(encoding="utf-8").startswith(start)
 
 
-def test_cli_draws_a_flows_file_on_stdout(run_acm, write_flows) -> None:  # type: ignore[no-untyped-def]
+def test_cli_draws_a_flows_file_on_stdout(run_acm, write_flows) -> None:
     result = run_acm("graph", str(write_flows(evil_flows())))
     assert result.code == 0, result.err
     assert result.out.startswith("digraph")
     assert '"local' in result.out  # the one runtime of a flows file
 
 
-def test_cli_format_from_output_extension(run_acm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_format_from_output_extension(run_acm, tmp_path: Path) -> None:
     out = tmp_path / "site.html"
     assert run_acm("graph", str(SITE), "-o", str(out)).code == 0
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
 @pytest.mark.parametrize("name", ["missing.yaml", "missing.json"])
-def test_cli_missing_file(run_acm, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_cli_missing_file(run_acm, tmp_path: Path, name: str) -> None:
     result = run_acm("graph", str(tmp_path / name))
     assert result.code == 2
     assert len(result.err.strip().splitlines()) == 1 and "not found" in result.err
 
 
-def test_cli_flows_read_as_model(run_acm, write_flows) -> None:  # type: ignore[no-untyped-def]
+def test_cli_flows_read_as_model(run_acm, write_flows) -> None:
     result = run_acm("graph", str(write_flows(evil_flows())), "--model")
     assert result.code == 2
     assert len(result.err.strip().splitlines()) == 1
 
 
-def test_cli_unknown_format(run_acm) -> None:  # type: ignore[no-untyped-def]
+def test_cli_unknown_format(run_acm) -> None:
     result = run_acm("graph", str(SITE), "--format", "png")
     assert result.code == 2
     assert "png" in result.err
 
 
-def test_cli_help_has_examples(run_acm) -> None:  # type: ignore[no-untyped-def]
+def test_cli_help_has_examples(run_acm) -> None:
     result = run_acm("graph", "--help")
     assert result.code == 0
     assert "acm graph site.yaml" in result.out
 
 
-def test_runtime_urls_lose_their_credentials(tmp_path: Path, run_acm) -> None:  # type: ignore[no-untyped-def]
+def test_runtime_urls_lose_their_credentials(tmp_path: Path, run_acm) -> None:
     site = tmp_path / "site"
     shutil.copytree(ROOT / "flows" / "site", site)
     model = site / "site.yaml"

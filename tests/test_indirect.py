@@ -84,7 +84,7 @@ def heater_and_window(tmp_path: Path, window_effect: str = "temperature: decreas
 # indirect and compounding
 
 
-def test_opposing_effects_same_zone_different_apps_is_indirect(  # type: ignore[no-untyped-def]
+def test_opposing_effects_same_zone_different_apps_is_indirect(
         run_acm, tmp_path):
     doc = analyse(run_acm, "--model", str(heater_and_window(tmp_path)))
     [finding] = of_rule(doc, "indirect")
@@ -103,7 +103,7 @@ def test_opposing_effects_same_zone_different_apps_is_indirect(  # type: ignore[
     assert not of_rule(doc, "direct")
 
 
-def test_same_direction_is_compounding_info(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_same_direction_is_compounding_info(run_acm, tmp_path):
     doc = analyse(run_acm, "--model",
                   str(heater_and_window(tmp_path, window_effect="temperature: increase")))
     assert not of_rule(doc, "indirect")
@@ -115,7 +115,7 @@ def test_same_direction_is_compounding_info(run_acm, tmp_path):  # type: ignore[
     assert "temperature" in finding["message"] and "room" in finding["message"]
 
 
-def test_one_opposing_and_one_compounding_property(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_one_opposing_and_one_compounding_property(run_acm, tmp_path):
     path = heater_and_window(tmp_path, heater_effect="temperature: increase, humidity: decrease",
                              window_effect="temperature: decrease, humidity: decrease")
     doc = analyse(run_acm, "--model", str(path))
@@ -127,7 +127,7 @@ def test_one_opposing_and_one_compounding_property(run_acm, tmp_path):  # type: 
 
 @pytest.mark.parametrize("case", ["different-zones", "same-application", "no-zone",
                                   "other-property"])
-def test_no_indirect_finding(run_acm, tmp_path, case):  # type: ignore[no-untyped-def]
+def test_no_indirect_finding(run_acm, tmp_path, case):
     path = {
         "different-zones": lambda: heater_and_window(tmp_path, window_zone="hall"),
         "same-application": lambda: heater_and_window(tmp_path, same_app=True),
@@ -138,7 +138,7 @@ def test_no_indirect_finding(run_acm, tmp_path, case):  # type: ignore[no-untype
     assert doc["conflicts"] == [], doc["conflicts"]
 
 
-def test_same_application_by_model_grouping_is_not_indirect(  # type: ignore[no-untyped-def]
+def test_same_application_by_model_grouping_is_not_indirect(
         run_acm, tmp_path):
     heater_and_window(tmp_path)
     path = tmp_path / "site.yaml"
@@ -149,7 +149,7 @@ def test_same_application_by_model_grouping_is_not_indirect(  # type: ignore[no-
     assert doc["conflicts"] == []
 
 
-def test_undriven_declared_actuator_is_not_indirect(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_undriven_declared_actuator_is_not_indirect(run_acm, tmp_path):
     nodes = [broker(), *publisher("t1", "Comfort", "on", "room/heater/set")]
     path = write_site(tmp_path, {"a": nodes},
                       declared("heater", "room/heater/set", "room", "temperature: increase")
@@ -158,7 +158,7 @@ def test_undriven_declared_actuator_is_not_indirect(run_acm, tmp_path):  # type:
     assert doc["conflicts"] == []
 
 
-def test_indirect_across_runtimes(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_indirect_across_runtimes(run_acm, tmp_path):
     path = write_site(
         tmp_path,
         {"a": [broker(), *publisher("t1", "Comfort", "on", "room/heater/set")],
@@ -179,7 +179,7 @@ def test_indirect_across_runtimes(run_acm, tmp_path):  # type: ignore[no-untyped
 
 @pytest.mark.parametrize(("payloads", "severity"), [(("on", "off"), "error"),
                                                     (("on", "on"), "warning")])
-def test_same_topic_from_two_runtimes(run_acm, tmp_path, payloads, severity):  # type: ignore[no-untyped-def]
+def test_same_topic_from_two_runtimes(run_acm, tmp_path, payloads, severity):
     path = write_site(tmp_path, {
         "a": [broker(), *publisher("t1", "Day", payloads[0], "room/heater/set")],
         "b": [broker(), *publisher("t2", "Night", payloads[1], "room/heater/set")],
@@ -205,7 +205,7 @@ def test_same_topic_from_two_runtimes(run_acm, tmp_path, payloads, severity):  #
         assert alone["conflicts"] == []
 
 
-def test_same_topic_from_one_runtime_is_not_cross_runtime(  # type: ignore[no-untyped-def]
+def test_same_topic_from_one_runtime_is_not_cross_runtime(
         run_acm, tmp_path):
     path = write_site(tmp_path, {
         "a": [broker(), *publisher("t1", "Day", "on", "room/heater/set"),
@@ -251,7 +251,7 @@ def relay_site(tmp_path: Path, subscription: str, published: str = "site/cmd/x",
 DEV = f"{B}/site/dev/set"
 
 
-def test_wildcard_subscription_carries_the_path_across_runtimes(  # type: ignore[no-untyped-def]
+def test_wildcard_subscription_carries_the_path_across_runtimes(
         run_acm, tmp_path):
     path = relay_site(tmp_path, "site/cmd/#")
     report = acm.analyze_model(path)
@@ -280,7 +280,7 @@ def test_wildcard_subscription_carries_the_path_across_runtimes(  # type: ignore
     ("site/cmd/x/+", "site/cmd/x", False),
     ("other/#", "site/cmd/x", False),
 ])
-def test_wildcard_matching(tmp_path, subscription, published, crosses):  # type: ignore[no-untyped-def]
+def test_wildcard_matching(tmp_path, subscription, published, crosses):
     report = acm.analyze_model(relay_site(tmp_path, subscription, published))
     assert report.stats["broker_edges"] == (1 if crosses else 0)
     dev = next(a for a in report.actuators if a.key == DEV)
@@ -293,11 +293,11 @@ def test_wildcard_matching(tmp_path, subscription, published, crosses):  # type:
     ("a/+", "a/b/c", False), ("a/#", "a/b/c", True), ("a/#", "a", True),
     ("+/b/#", "x/b", True), ("+", "a/b", False), ("a/b/c", "a/b", False),
 ])
-def test_topic_matches(pattern, topic, expected):  # type: ignore[no-untyped-def]
+def test_topic_matches(pattern, topic, expected):
     assert topic_matches(pattern.split("/"), topic.split("/")) is expected
 
 
-def test_different_broker_no_edge(tmp_path):  # type: ignore[no-untyped-def]
+def test_different_broker_no_edge(tmp_path):
     path = relay_site(tmp_path, "site/cmd/#", b_broker=broker(host="other.local"))
     report = acm.analyze_model(path)
     assert report.stats["broker_edges"] == 0
@@ -306,7 +306,7 @@ def test_different_broker_no_edge(tmp_path):  # type: ignore[no-untyped-def]
     assert dev.runtimes == frozenset({"b"})
 
 
-def test_exact_subscription_fed_by_a_publisher_is_not_a_trigger(  # type: ignore[no-untyped-def]
+def test_exact_subscription_fed_by_a_publisher_is_not_a_trigger(
         run_acm, tmp_path):
     report = acm.analyze_model(relay_site(tmp_path, "site/cmd/x", exact=True))
     assert report.stats["broker_edges"] == 1
@@ -319,7 +319,7 @@ def test_exact_subscription_fed_by_a_publisher_is_not_a_trigger(  # type: ignore
     assert doc["conflicts"] == []
 
 
-def test_exact_subscription_not_fed_is_a_trigger(tmp_path):  # type: ignore[no-untyped-def]
+def test_exact_subscription_not_fed_is_a_trigger(tmp_path):
     report = acm.analyze_model(relay_site(tmp_path, "site/cmd/x", "site/cmd/y", exact=True))
     assert report.stats["broker_edges"] == 0
     dev = next(a for a in report.actuators if a.key == DEV)
@@ -327,7 +327,7 @@ def test_exact_subscription_not_fed_is_a_trigger(tmp_path):  # type: ignore[no-u
     assert dev.runtimes == frozenset({"b"})
 
 
-def test_wildcard_subscription_fed_by_a_publisher_stays_a_trigger(tmp_path):  # type: ignore[no-untyped-def]
+def test_wildcard_subscription_fed_by_a_publisher_stays_a_trigger(tmp_path):
     report = acm.analyze_model(relay_site(tmp_path, "site/cmd/#"))
     dev = next(a for a in report.actuators if a.key == DEV)
     assert sorted(dev.drivers) == ["a/pub", "b/rel"]
@@ -349,7 +349,7 @@ rule heater-window {
 """
 
 
-def test_user_rule_using_effects_fires(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_user_rule_using_effects_fires(run_acm, tmp_path):
     path = heater_and_window(tmp_path)
     rules = tmp_path / "site.acm"
     rules.write_text(USER_RULE, encoding="utf-8")
@@ -368,7 +368,7 @@ def test_user_rule_using_effects_fires(run_acm, tmp_path):  # type: ignore[no-un
     assert not of_rule(doc, "heater-window")
 
 
-def test_user_rule_properties_and_declared(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_user_rule_properties_and_declared(run_acm, tmp_path):
     rules = tmp_path / "declared.acm"
     rules.write_text("""\
 rule undeclared-in-zone {
@@ -432,7 +432,7 @@ NODES = {
 }
 
 
-def test_bundled_site_findings(run_acm):  # type: ignore[no-untyped-def]
+def test_bundled_site_findings(run_acm):
     result = run_acm("analyze", "--model", str(SITE), "--format", "json")
     assert result.code == 1, result.err  # findings 1 and 2 are errors
     doc = result.json()
@@ -463,7 +463,7 @@ def test_bundled_site_findings(run_acm):  # type: ignore[no-untyped-def]
     assert "meeting_room" in indirect[tuple(sorted((BLINDS, LIGHT)))]
 
 
-def test_bundled_site_path_across_the_broker(run_acm):  # type: ignore[no-untyped-def]
+def test_bundled_site_path_across_the_broker(run_acm):
     doc = run_acm("analyze", "--model", str(SITE), "--format", "json").json()
     floor = next(c for c in doc["conflicts"]
                  if c["rule"] == "direct" and c["actuators"][0]["key"] == FLOOR)
@@ -475,7 +475,7 @@ def test_bundled_site_path_across_the_broker(run_acm):  # type: ignore[no-untype
     assert act.runtimes == frozenset({"hub", "gateway"})
 
 
-def test_bundled_site_flows_alone(run_acm):  # type: ignore[no-untyped-def]
+def test_bundled_site_flows_alone(run_acm):
     hub = run_acm("analyze", str(SITE.parent / "hub.json"), "--format", "json").json()
     assert [(c["rule"], c["severity"], c["actuators"][0]["key"]) for c in hub["conflicts"]] \
         == [("direct", "error", HEAT)]

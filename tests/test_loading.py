@@ -40,7 +40,7 @@ def only_conflict(result: Any) -> dict[str, Any]:
     doc = result.json()
     assert doc["schema"] == "acm.findings/1"
     assert len(doc["conflicts"]) == 1, doc["conflicts"]
-    return doc["conflicts"][0]  # type: ignore[no-any-return]
+    return doc["conflicts"][0]
 
 
 def run_module(*args: str, stdin: str | bytes) -> subprocess.CompletedProcess[bytes]:
@@ -179,7 +179,7 @@ def assert_one_line_error(result: Any, *needles: str) -> str:
     for needle in needles:
         assert needle in line, (needle, line)
     assert result.out == ""
-    return line  # type: ignore[no-any-return]
+    return line
 
 
 def test_malformed_json_gives_line_and_column(run_acm, tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ def analyse_json(run_acm: Any, *args: str, code: int | None = None) -> dict[str,
 # Valid models
 
 
-def test_bundled_site_model_is_valid(run_acm):  # type: ignore[no-untyped-def]
+def test_bundled_site_model_is_valid(run_acm):
     result = run_acm("model", "check", str(SITE))
     assert result.code == 0, result.err
     assert result.err == ""
@@ -106,13 +106,13 @@ def test_bundled_site_model_is_valid(run_acm):  # type: ignore[no-untyped-def]
     assert "2 runtime(s)" in result.out and "6 actuator(s)" in result.out
 
 
-def test_base_model_is_valid(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_base_model_is_valid(run_acm, tmp_path):
     result = run_acm("model", "check", str(make_site(tmp_path)))
     assert result.code == 0, result.err
     assert "2 runtime(s), 1 broker(s), 0 application(s), 1 zone(s), 4 actuator(s)" in result.out
 
 
-def test_extension_fields_x_are_allowed(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_extension_fields_x_are_allowed(run_acm, tmp_path):
     text = BASE + "x-owner: facility\n"
     text = changed("  - id: pin\n", "  - id: pin\n    x-note: spare\n", text)
     assert run_acm("model", "check", str(make_site(tmp_path, text))).code == 0
@@ -213,7 +213,7 @@ INVALID = [
 
 @pytest.mark.parametrize(("old", "new", "marker", "doc_path", "words"),
                          [case[1:] for case in INVALID], ids=[case[0] for case in INVALID])
-def test_invalid_model_is_one_line_naming_file_line_path(  # type: ignore[no-untyped-def]
+def test_invalid_model_is_one_line_naming_file_line_path(
         run_acm, tmp_path, old, new, marker, doc_path, words):
     text = changed(old, new)
     path = make_site(tmp_path, text)
@@ -231,7 +231,7 @@ def test_invalid_model_is_one_line_naming_file_line_path(  # type: ignore[no-unt
         assert "Traceback" not in err
 
 
-def test_unknown_top_level_field_is_named_as_unknown(  # type: ignore[no-untyped-def]
+def test_unknown_top_level_field_is_named_as_unknown(
         run_acm, tmp_path):
     text = BASE + "colour: blue\n"
     path = make_site(tmp_path, text)
@@ -246,7 +246,7 @@ def test_unknown_top_level_field_is_named_as_unknown(  # type: ignore[no-untyped
     assert "unknown field" in err, err
 
 
-def test_malformed_yaml_names_line_and_column(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_malformed_yaml_names_line_and_column(run_acm, tmp_path):
     text = changed("    flows: a.json\n", "    flows: a.json: extra\n")
     path = make_site(tmp_path, text)
     line = line_of(text, "a.json: extra")
@@ -258,14 +258,14 @@ def test_malformed_yaml_names_line_and_column(run_acm, tmp_path):  # type: ignor
     assert err.startswith(f"acm: error: {path}:{line}:{column}: malformed YAML"), err
 
 
-def test_malformed_yaml_unclosed_flow_mapping(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_malformed_yaml_unclosed_flow_mapping(run_acm, tmp_path):
     text = changed("  - {id: room, name: Room}\n", "  - {id: room, name: Room\n")
     result = run_acm("model", "check", str(make_site(tmp_path, text)))
     assert result.code == 2
     assert re.match(r"acm: error: .*site\.yaml:\d+:\d+: malformed YAML", result.err), result.err
 
 
-def test_yaml_list_instead_of_mapping(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_yaml_list_instead_of_mapping(run_acm, tmp_path):
     path = make_site(tmp_path, "- version: 1\n- name: x\n")
     result = run_acm("model", "check", str(path))
     assert result.code == 2
@@ -275,20 +275,20 @@ def test_yaml_list_instead_of_mapping(run_acm, tmp_path):  # type: ignore[no-unt
     assert "mapping" in err
 
 
-def test_empty_model_file(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_empty_model_file(run_acm, tmp_path):
     result = run_acm("model", "check", str(make_site(tmp_path, "")))
     assert result.code == 2
     assert "mapping" in result.err and "version" in result.err
 
 
-def test_missing_model_file(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_missing_model_file(run_acm, tmp_path):
     for args in (("model", "check"), ("analyze", "--model")):
         result = run_acm(*args, str(tmp_path / "nope.yaml"))
         assert result.code == 2
         assert "nope.yaml" in result.err and "not found" in result.err
 
 
-def test_application_tab_in_no_runtime(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_application_tab_in_no_runtime(run_acm, tmp_path):
     text = BASE + "applications:\n  - id: heat\n    tabs: [Heating, Nowhere]\n"
     path = make_site(tmp_path, text)
     for args in (("model", "check", str(path)), ("analyze", "--model", str(path))):
@@ -300,7 +300,7 @@ def test_application_tab_in_no_runtime(run_acm, tmp_path):  # type: ignore[no-un
         assert err.startswith(f"acm: error: {path}:{line_of(text, 'Nowhere')}"), err
 
 
-def test_application_tab_label_ambiguous(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_application_tab_label_ambiguous(run_acm, tmp_path):
     # the label "Night" is a tab on both runtimes
     a = [*flows_a(), *publisher("ta3", "Night", "on", "room/x/set")]
     text = BASE + "applications:\n  - id: night\n    tabs: [Night]\n"
@@ -321,7 +321,7 @@ def test_application_tab_label_ambiguous(run_acm, tmp_path):  # type: ignore[no-
 # acm analyze FLOWS --model M
 
 
-def test_analyze_flows_not_in_model_exits_2(run_acm, tmp_path, write_flows):  # type: ignore[no-untyped-def]
+def test_analyze_flows_not_in_model_exits_2(run_acm, tmp_path, write_flows):
     path = make_site(tmp_path)
     other = write_flows(flows_a(), "other.json")
     result = run_acm("analyze", str(other), "--model", str(path))
@@ -338,7 +338,7 @@ def cross_site(tmp_path: Path) -> Path:
     return make_site(tmp_path, b=b)
 
 
-def test_analyze_with_one_of_the_models_flows(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_analyze_with_one_of_the_models_flows(run_acm, tmp_path):
     path = cross_site(tmp_path)
     every = analyse_json(run_acm, "--model", str(path), code=1)
     keys = {c["actuators"][0]["key"] for c in every["conflicts"] if c["rule"] == "direct"}
@@ -355,7 +355,7 @@ def test_analyze_with_one_of_the_models_flows(run_acm, tmp_path):  # type: ignor
             [c for c in doc["conflicts"] if c["severity"] == "error"])
 
 
-def test_analyze_flows_of_model_given_relative_to_cwd(  # type: ignore[no-untyped-def]
+def test_analyze_flows_of_model_given_relative_to_cwd(
         run_acm, tmp_path, monkeypatch):
     cross_site(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -377,7 +377,7 @@ def apps_by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     '["Heating", "ta2"]',                  # mixed
     '["a/Heating", "a/ta2"]',              # runtime/label, runtime/id
 ])
-def test_two_tabs_grouped_are_one_application(run_acm, tmp_path, refs):  # type: ignore[no-untyped-def]
+def test_two_tabs_grouped_are_one_application(run_acm, tmp_path, refs):
     plain = analyse_json(run_acm, "--model", str(make_site(tmp_path)), code=1)
     assert [c["rule"] for c in plain["conflicts"]] == ["direct"]  # two tabs: a conflict
     text = BASE + f"applications:\n  - id: heat\n    name: Heating team\n    tabs: {refs}\n"
@@ -390,7 +390,7 @@ def test_two_tabs_grouped_are_one_application(run_acm, tmp_path, refs):  # type:
     assert heater["applications"] == ["heat"]
 
 
-def test_tabs_not_listed_stay_one_application_each(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_tabs_not_listed_stay_one_application_each(run_acm, tmp_path):
     a = [*flows_a(), *publisher("ta3", "Lights", "on", "room/light/set")]
     b = [broker(), *publisher("tb1", "Night", "off", "room/other/set"),
          *publisher("tb2", "Day", "on", "room/day/set")]
@@ -405,7 +405,7 @@ def test_tabs_not_listed_stay_one_application_each(run_acm, tmp_path):  # type: 
 # Declared actuators
 
 
-def test_model_actuator_merges_with_flow_actuator_by_key(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_model_actuator_merges_with_flow_actuator_by_key(run_acm, tmp_path):
     import acm
 
     path = make_site(tmp_path)
@@ -427,7 +427,7 @@ def test_model_actuator_merges_with_flow_actuator_by_key(run_acm, tmp_path):  # 
     assert listed[0].get("effects") == {"temperature": "increase"}, listed[0]
 
 
-def test_declared_actuator_not_in_flows_is_listed_without_applications(  # type: ignore[no-untyped-def]
+def test_declared_actuator_not_in_flows_is_listed_without_applications(
         run_acm, tmp_path):
     doc = analyse_json(run_acm, "--model", str(make_site(tmp_path)), code=1)
     by_key = {a["key"]: a for a in doc["actuators"]}
@@ -444,7 +444,7 @@ def test_declared_actuator_not_in_flows_is_listed_without_applications(  # type:
         assert all(a["nodes"] for a in conflict["actuators"])
 
 
-def test_broker_aliases_make_one_actuator(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_broker_aliases_make_one_actuator(run_acm, tmp_path):
     # runtime b spells the broker by its IP address
     b = [broker(host="10.0.0.5"), *publisher("tb1", "Night", "off", "room/heater/set")]
     plain = analyse_json(run_acm, "--model", str(make_site(tmp_path, b=b)), code=1)
@@ -462,7 +462,7 @@ def test_broker_aliases_make_one_actuator(run_acm, tmp_path):  # type: ignore[no
     assert len(cross) == 1 and cross[0]["actuators"][0]["key"] == f"{KEY}/room/heater/set"
 
 
-def test_broker_alias_with_port(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_broker_alias_with_port(run_acm, tmp_path):
     b = [broker(host="broker.lan", port="11883"),
          *publisher("tb1", "Night", "off", "room/heater/set")]
     text = changed("{id: mq, host: mqtt.local, port: 1883}",
@@ -493,7 +493,7 @@ def _area_flows() -> list[dict[str, Any]]:
             *call("w", "W", "light.turn_on", entityId=["light.desk"])]
 
 
-def test_an_area_the_model_lists_commands_its_entities(tmp_path: Path, run_acm) -> None:  # type: ignore[no-untyped-def]
+def test_an_area_the_model_lists_commands_its_entities(tmp_path: Path, run_acm) -> None:
     (tmp_path / "flows.json").write_text(json.dumps(_area_flows()), encoding="utf-8")
     plain = run_acm("analyze", str(tmp_path / "flows.json"), "--format", "json").json()
     assert {a["key"] for a in plain["actuators"]} == {"ha-area:office", "ha:light.desk"}
@@ -510,7 +510,7 @@ def test_an_area_the_model_lists_commands_its_entities(tmp_path: Path, run_acm) 
     assert sorted(conflict["applications"]) == ["E", "W"]
 
 
-def test_an_area_entity_that_is_no_entity_id_is_a_model_error(tmp_path: Path, run_acm) -> None:  # type: ignore[no-untyped-def]
+def test_an_area_entity_that_is_no_entity_id_is_a_model_error(tmp_path: Path, run_acm) -> None:
     (tmp_path / "flows.json").write_text(json.dumps(_area_flows()), encoding="utf-8")
     (tmp_path / "site.yaml").write_text(
         "version: 1\nruntimes:\n  - {id: home, flows: flows.json}\n"
@@ -523,7 +523,7 @@ def test_an_area_entity_that_is_no_entity_id_is_a_model_error(tmp_path: Path, ru
 # --------------------------------------------------------------------------- hostile models
 
 
-def test_billion_laughs_is_refused_before_it_expands(tmp_path: Path, run_acm) -> None:  # type: ignore[no-untyped-def]
+def test_billion_laughs_is_refused_before_it_expands(tmp_path: Path, run_acm) -> None:
     lines = ["version: 1", 'a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
     for level in range(1, 9):
         lines.append(f"a{level}: &a{level} [" + ",".join([f"*a{level - 1}"] * 9) + "]")
@@ -534,7 +534,7 @@ def test_billion_laughs_is_refused_before_it_expands(tmp_path: Path, run_acm) ->
     assert "more than 100000 YAML nodes" in result.err and len(result.err.splitlines()) == 1
 
 
-def test_yaml_nested_too_deep_is_refused(tmp_path: Path, run_acm) -> None:  # type: ignore[no-untyped-def]
+def test_yaml_nested_too_deep_is_refused(tmp_path: Path, run_acm) -> None:
     path = tmp_path / "deep.yaml"
     path.write_text("version: 1\nx: " + "[" * 3000 + "]" * 3000 + "\n", encoding="utf-8")
     result = run_acm("model", "check", str(path))
@@ -542,7 +542,7 @@ def test_yaml_nested_too_deep_is_refused(tmp_path: Path, run_acm) -> None:  # ty
     assert len(result.err.splitlines()) == 1
 
 
-def test_a_broker_with_tls_and_credentials_by_env_name(tmp_path: Path, run_acm) -> None:  # type: ignore[no-untyped-def]
+def test_a_broker_with_tls_and_credentials_by_env_name(tmp_path: Path, run_acm) -> None:
     (tmp_path / "a.json").write_text("[]", encoding="utf-8")
     path = tmp_path / "site.yaml"
     path.write_text(
@@ -558,7 +558,7 @@ def test_a_broker_with_tls_and_credentials_by_env_name(tmp_path: Path, run_acm) 
     assert result.code == 2 and "password_env" in result.err
 
 
-def test_an_area_service_acts_only_on_entities_of_its_domain(tmp_path: Path, run_acm) -> None:  # type: ignore[no-untyped-def]
+def test_an_area_service_acts_only_on_entities_of_its_domain(tmp_path: Path, run_acm) -> None:
     """light.turn_off on the office does not touch the office's media player."""
     flows = _area_flows()
     flows[-1]["action"] = "media_player.turn_on"
@@ -601,7 +601,7 @@ ESCAPES = [  # (id, old, new, marker of the line, path in the document)
 
 @pytest.mark.parametrize(("old", "new", "marker", "doc_path"), [c[1:] for c in ESCAPES],
                          ids=[c[0] for c in ESCAPES])
-def test_a_path_out_of_the_models_folder_is_refused(  # type: ignore[no-untyped-def]
+def test_a_path_out_of_the_models_folder_is_refused(
         run_acm, tmp_path, old, new, marker, doc_path):
     text = changed(old, new)
     path = site_in_folder(tmp_path, text)
@@ -616,7 +616,7 @@ def test_a_path_out_of_the_models_folder_is_refused(  # type: ignore[no-untyped-
 
 
 @pytest.mark.parametrize("field", ["flows", "token_file"])
-def test_an_absolute_path_out_of_the_folder_is_refused(run_acm, tmp_path, field):  # type: ignore[no-untyped-def]
+def test_an_absolute_path_out_of_the_folder_is_refused(run_acm, tmp_path, field):
     outside = tmp_path / "outside.txt"
     text = changed("    flows: b.json\n", f"    flows: '{outside}'\n") if field == "flows" \
         else changed("{token_env: ACM_A_TOKEN}", f"{{token_file: '{outside}'}}")
@@ -626,7 +626,7 @@ def test_an_absolute_path_out_of_the_folder_is_refused(run_acm, tmp_path, field)
     assert f"{field}: '{outside}' is outside the model's folder" in result.err
 
 
-def test_a_symlink_out_of_the_folder_is_refused(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_a_symlink_out_of_the_folder_is_refused(run_acm, tmp_path):
     path = site_in_folder(tmp_path, changed("{token_env: ACM_A_TOKEN}",
                                             "{token_file: secrets/token}"))
     (path.parent / "secrets").mkdir()
@@ -636,7 +636,7 @@ def test_a_symlink_out_of_the_folder_is_refused(run_acm, tmp_path):  # type: ign
     assert "runtimes[0].credentials.token_file: 'secrets/token' is outside" in result.err
 
 
-def test_paths_that_stay_in_the_folder_are_fine(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_paths_that_stay_in_the_folder_are_fine(run_acm, tmp_path):
     folder = tmp_path / "site"
     text = changed("{token_env: ACM_A_TOKEN}", "{token_file: secrets/../secrets/token}")
     text = changed("    flows: b.json\n", f"    flows: '{folder / 'b.json'}'\n"  # absolute
@@ -649,7 +649,7 @@ def test_paths_that_stay_in_the_folder_are_fine(run_acm, tmp_path):  # type: ign
     assert result.code == 0, result.err
 
 
-def test_a_token_file_out_of_the_folder_stops_deploy_before_any_connection(  # type: ignore[no-untyped-def]
+def test_a_token_file_out_of_the_folder_stops_deploy_before_any_connection(
         run_acm, tmp_path):
     text = changed('url: "http://127.0.0.1:1880"', 'url: "http://127.0.0.1:9"')
     text = changed("{token_env: ACM_A_TOKEN}", "{token_file: ../outside.txt}", text)
@@ -660,7 +660,7 @@ def test_a_token_file_out_of_the_folder_stops_deploy_before_any_connection(  # t
     assert "connect" not in result.err and "refused" not in result.err
 
 
-def test_a_url_with_credentials_and_credentials_too_is_refused(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_a_url_with_credentials_and_credentials_too_is_refused(run_acm, tmp_path):
     text = changed("http://127.0.0.1:1880", "http://admin:s3cr3t@127.0.0.1:1880")
     path = make_site(tmp_path, text)
     result = run_acm("model", "check", str(path))

@@ -127,7 +127,7 @@ def test_a_file_that_is_not_findings_is_refused(tmp_path: Path) -> None:
         read_findings(path, report)
 
 
-def test_monitor_help_and_usage(run_acm) -> None:  # type: ignore[no-untyped-def]
+def test_monitor_help_and_usage(run_acm) -> None:
     result = run_acm("monitor", "--help")
     assert result.code == 0 and "--write-findings" in result.out
     result = run_acm("monitor", "--model", str(ROOT / "flows" / "site" / "site.yaml"),
@@ -135,7 +135,7 @@ def test_monitor_help_and_usage(run_acm) -> None:  # type: ignore[no-untyped-def
     assert result.code == 2 and "ID=HOST:PORT" in result.err
 
 
-def test_acm_rules_lists_and_explains_the_runtime_rule(run_acm) -> None:  # type: ignore[no-untyped-def]
+def test_acm_rules_lists_and_explains_the_runtime_rule(run_acm) -> None:
     """ACM012 comes from acm monitor, not from the rule files, but users look it up there."""
     listed = run_acm("rules")
     assert listed.code == 0 and "ACM012" in listed.out and "runtime" in listed.out

@@ -508,7 +508,7 @@ def test_a_write_whose_outcome_cannot_be_read_says_it_may_have_been_applied(
     with pytest.raises(OutcomeUnknown) as err:
         update_flows(AdminClient(url, timeout=2), lambda f: [*f, comment("ours", "t1")],
                      tmp_path)
-    text = one_line_error(err, url)  # type: ignore[arg-type]
+    text = one_line_error(err, url)
     assert "the write may have been applied" in text
     assert err.value.old_rev == before_rev
     assert err.value.backup is not None and str(err.value.backup) in text

@@ -254,7 +254,7 @@ def error_of(run_acm: Any, write_flows: Any, tmp_path: Path, text: str) -> tuple
     return f"{match.group(2)}:{match.group(3)}", match.group(4)
 
 
-def test_unknown_strategy(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_unknown_strategy(run_acm, write_flows, tmp_path):
     where, message = error_of(run_acm, write_flows, tmp_path, """policy x {
     for actuator a
     strategy foo
@@ -267,7 +267,7 @@ def test_unknown_strategy(run_acm, write_flows, tmp_path):  # type: ignore[no-un
         assert name in message
 
 
-def test_missing_strategy(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_missing_strategy(run_acm, write_flows, tmp_path):
     where, message = error_of(run_acm, write_flows, tmp_path, """policy x {
     for actuator a
     min 1m
@@ -277,7 +277,7 @@ def test_missing_strategy(run_acm, write_flows, tmp_path):  # type: ignore[no-un
     assert "strategy" in message and "policy x" in message
 
 
-def test_unknown_option_lists_known(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_unknown_option_lists_known(run_acm, write_flows, tmp_path):
     where, message = error_of(run_acm, write_flows, tmp_path, """policy x {
     for actuator a
     strategy priority
@@ -290,7 +290,7 @@ def test_unknown_option_lists_known(run_acm, write_flows, tmp_path):  # type: ig
     assert "known: order, ttl, default, release" in message
 
 
-def test_option_given_twice(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_option_given_twice(run_acm, write_flows, tmp_path):
     where, message = error_of(run_acm, write_flows, tmp_path, """policy x {
     for actuator a
     strategy dwell
@@ -302,7 +302,7 @@ def test_option_given_twice(run_acm, write_flows, tmp_path):  # type: ignore[no-
     assert "'min' given twice" in message
 
 
-def test_strategy_given_twice(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_strategy_given_twice(run_acm, write_flows, tmp_path):
     where, message = error_of(run_acm, write_flows, tmp_path, """policy x {
     for actuator a
     strategy dwell
@@ -330,7 +330,7 @@ def test_strategy_given_twice(run_acm, write_flows, tmp_path):  # type: ignore[n
     ("override", ["hold 10"], "4:5", ["hold", "duration"]),
     ("override", ["manual 3"], "4:5", ["manual", "names"]),
 ])
-def test_wrong_value_kind(run_acm, write_flows, tmp_path,  # type: ignore[no-untyped-def]
+def test_wrong_value_kind(run_acm, write_flows, tmp_path,
                           strategy, lines, where, words):
     binding = binding_of(strategy)
     body = "\n".join(f"    {line}" for line in lines)
@@ -357,7 +357,7 @@ def test_required_options_are_read_from_the_manifest() -> None:
 
 
 @pytest.mark.parametrize("strategy, option", REQUIRED)
-def test_missing_required_option(run_acm, write_flows, tmp_path,  # type: ignore[no-untyped-def]
+def test_missing_required_option(run_acm, write_flows, tmp_path,
                                  strategy, option):
     binding = binding_of(strategy)
     where, message = error_of(run_acm, write_flows, tmp_path,
@@ -366,7 +366,7 @@ def test_missing_required_option(run_acm, write_flows, tmp_path,  # type: ignore
     assert f"'{option}'" in message and strategy in message
 
 
-def test_interlock_with_one_binding(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_interlock_with_one_binding(run_acm, write_flows, tmp_path):
     where, message = error_of(run_acm, write_flows, tmp_path, """policy x {
     for actuator a
     strategy interlock
@@ -377,7 +377,7 @@ def test_interlock_with_one_binding(run_acm, write_flows, tmp_path):  # type: ig
     assert "for actuator guard, actuator target" in message
 
 
-def test_non_interlock_with_two_bindings(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_non_interlock_with_two_bindings(run_acm, write_flows, tmp_path):
     where, message = error_of(run_acm, write_flows, tmp_path, """policy x {
     for actuator a, actuator b
     strategy dwell
@@ -388,7 +388,7 @@ def test_non_interlock_with_two_bindings(run_acm, write_flows, tmp_path):  # typ
     assert "for actuator a" in message
 
 
-def test_unknown_attribute_in_where(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_unknown_attribute_in_where(run_acm, write_flows, tmp_path):
     where, message = error_of(run_acm, write_flows, tmp_path, """policy x {
     for actuator a
     where a.zone == "hall" and a.colour == "red"
@@ -400,7 +400,7 @@ def test_unknown_attribute_in_where(run_acm, write_flows, tmp_path):  # type: ig
     assert "colour" in message and "zone" in message  # lists the known attributes
 
 
-def test_unbound_variable_in_where(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_unbound_variable_in_where(run_acm, write_flows, tmp_path):
     where, message = error_of(run_acm, write_flows, tmp_path, """policy x {
     for actuator a
     where b.zone == "hall"
@@ -412,7 +412,7 @@ def test_unbound_variable_in_where(run_acm, write_flows, tmp_path):  # type: ign
     assert "b" in message
 
 
-def test_syntax_error_space_in_duration(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_syntax_error_space_in_duration(run_acm, write_flows, tmp_path):
     # 'ttl 15' then an option named 'm' with no value: the parser stops at the '}'
     where, message = error_of(run_acm, write_flows, tmp_path, """policy x {
     for actuator a
@@ -425,7 +425,7 @@ def test_syntax_error_space_in_duration(run_acm, write_flows, tmp_path):  # type
     assert message.startswith("syntax error: found '}'")
 
 
-def test_syntax_error_missing_brace(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_syntax_error_missing_brace(run_acm, write_flows, tmp_path):
     where, message = error_of(run_acm, write_flows, tmp_path, """policy x {
     for actuator a
     strategy dwell
@@ -435,7 +435,7 @@ def test_syntax_error_missing_brace(run_acm, write_flows, tmp_path):  # type: ig
     assert "end of file" in message and "'}'" in message
 
 
-def test_syntax_error_names_what_is_expected_readably(  # type: ignore[no-untyped-def]
+def test_syntax_error_names_what_is_expected_readably(
         run_acm, write_flows, tmp_path):
     """The expected tokens are described in words ("a duration"), not as regexes."""
     _, message = error_of(run_acm, write_flows, tmp_path, """policy x {
@@ -448,7 +448,7 @@ def test_syntax_error_names_what_is_expected_readably(  # type: ignore[no-untype
     assert "\\d" not in message, message
 
 
-def test_policy_file_with_a_rule(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_policy_file_with_a_rule(run_acm, write_flows, tmp_path):
     where, message = error_of(run_acm, write_flows, tmp_path, """policy x {
     for actuator a
     strategy dwell
@@ -466,7 +466,7 @@ rule mine {
     assert "policies only" in message and "--rules" in message
 
 
-def test_policy_file_with_an_override(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_policy_file_with_an_override(run_acm, write_flows, tmp_path):
     where, message = error_of(run_acm, write_flows, tmp_path, """
 disable direct
 """)
@@ -474,7 +474,7 @@ disable direct
     assert "policies only" in message
 
 
-def test_missing_policy_file(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_missing_policy_file(run_acm, write_flows, tmp_path):
     flows = write_flows(flows_nodes())
     result = run_acm("resolve", str(flows), "--policy", str(tmp_path / "nope.policy"), "--diff")
     assert result.code == 2
@@ -499,7 +499,7 @@ def resolved_strategy(run_acm: Any, flows: Path, *args: str) -> tuple[str, dict[
     return resolver["acm"]["policy"], cfg, result.err
 
 
-def test_first_matching_policy_wins(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_first_matching_policy_wins(run_acm, write_flows, tmp_path):
     flows = write_flows(flows_nodes())
     policy = write(tmp_path, f"""
 policy not-this {{
@@ -528,7 +528,7 @@ policy second {{
     assert "no policy matched" not in err
 
 
-def test_first_matching_policy_across_files(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_first_matching_policy_across_files(run_acm, write_flows, tmp_path):
     flows = write_flows(flows_nodes())
     one_file = write(tmp_path, "policy a {\n for actuator a\n strategy dwell\n min 5s\n}\n",
                      "a.policy")
@@ -539,7 +539,7 @@ def test_first_matching_policy_across_files(run_acm, write_flows, tmp_path):  # 
     assert (name, cfg["strategy"]) == ("b", "lock")
 
 
-def test_interlock_policy_does_not_apply_to_direct(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_interlock_policy_does_not_apply_to_direct(run_acm, write_flows, tmp_path):
     flows = write_flows(flows_nodes())
     policy = write(tmp_path, """
 policy il {
@@ -557,7 +557,7 @@ policy fallback {
     assert (name, cfg["strategy"]) == ("fallback", "merge")
 
 
-def test_no_policy_matches_default(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_no_policy_matches_default(run_acm, write_flows, tmp_path):
     flows = write_flows(flows_nodes())
     policy = write(tmp_path, """
 policy elsewhere {
@@ -573,7 +573,7 @@ policy elsewhere {
     assert "no policy matched" in err
 
 
-def test_policy_matches_by_zone_from_model(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_policy_matches_by_zone_from_model(run_acm, tmp_path):
     nodes = flows_nodes("room/heater/set")
     flows = tmp_path / "a.json"
     flows.write_text(json.dumps(nodes), encoding="utf-8")
@@ -703,7 +703,7 @@ def test_manifest_refuses_inconsistent_declarations(change: Any, words: str) -> 
         parse(broken(change))
 
 
-def test_strategies_command_json_is_the_manifest(run_acm) -> None:  # type: ignore[no-untyped-def]
+def test_strategies_command_json_is_the_manifest(run_acm) -> None:
     from acm.rewrite.strategies import document
 
     result = run_acm("strategies", "--format", "json")
@@ -725,7 +725,7 @@ def test_strategies_command_json_is_the_manifest(run_acm) -> None:  # type: igno
     assert doc["kinds"]["indirect"]["default"]["strategy"] == "interlock"
 
 
-def test_strategies_command_text_lists_every_strategy_option_and_default(  # type: ignore[no-untyped-def]
+def test_strategies_command_text_lists_every_strategy_option_and_default(
         run_acm):
     result = run_acm("strategies")
     assert result.code == 0, result.err

@@ -39,7 +39,7 @@ def mqtt_out(node_id: str, z: str, topic: str = TOPIC) -> dict[str, Any]:
 
 def change(node_id: str, z: str, to: list[str] | list[list[str]], *rules: dict[str, Any]
            ) -> dict[str, Any]:
-    wires = to if to and isinstance(to[0], list) else [to]
+    wires: Any = to if to and isinstance(to[0], list) else [to]
     return node(node_id, "change", z, wires, name="", rules=list(rules), action="",
                 property="", **{"from": "", "to": "", "reg": False})
 

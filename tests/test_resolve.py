@@ -146,7 +146,7 @@ def assert_links_paired(nodes: list[dict[str, Any]]) -> None:
 # the bundled example
 
 
-def test_building_resolved_conflicts_become_managed(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_building_resolved_conflicts_become_managed(run_acm, tmp_path):
     before = analyse(run_acm, BUILDING)
     errors = {c["actuators"][0]["key"]: c for c in before["conflicts"]
               if c["code"] == "ACM001" and c["severity"] in ("error", "warning")}
@@ -172,7 +172,7 @@ def test_building_resolved_conflicts_become_managed(run_acm, tmp_path):  # type:
     assert "not resolved" not in result.err
 
 
-def test_building_resolve_is_idempotent(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_building_resolve_is_idempotent(run_acm, tmp_path):
     """Without a policy (the default applies): resolving the output again changes nothing."""
     first = tmp_path / "once.json"
     twice = tmp_path / "twice.json"
@@ -181,7 +181,7 @@ def test_building_resolve_is_idempotent(run_acm, tmp_path):  # type: ignore[no-u
     assert first.read_bytes() == twice.read_bytes()
 
 
-def test_building_resolve_with_policies_is_idempotent(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_building_resolve_with_policies_is_idempotent(run_acm, tmp_path):
     policy = ROOT / "docs" / "examples" / "building.policy"
     if not policy.exists():
         policy = write_policy(tmp_path, "policy all {\n    for actuator a\n    strategy dwell\n"
@@ -193,7 +193,7 @@ def test_building_resolve_with_policies_is_idempotent(run_acm, tmp_path):  # typ
     assert first.read_bytes() == twice.read_bytes()
 
 
-def test_building_revert_is_exact(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_building_revert_is_exact(run_acm, tmp_path):
     first = tmp_path / "once.json"
     back = tmp_path / "back.json"
     resolve(run_acm, BUILDING, out=first)
@@ -202,7 +202,7 @@ def test_building_revert_is_exact(run_acm, tmp_path):  # type: ignore[no-untyped
     assert load(back) == json.loads(BUILDING.read_text(encoding="utf-8"))
 
 
-def test_building_info_conflict_is_not_resolved(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_building_info_conflict_is_not_resolved(run_acm, tmp_path):
     before = analyse(run_acm, BUILDING)
     info_ids = {c["id"] for c in before["conflicts"] if c["severity"] == "info"}
     assert info_ids
@@ -210,7 +210,7 @@ def test_building_info_conflict_is_not_resolved(run_acm, tmp_path):  # type: ign
     assert not {n["acm"]["conflict"] for n in added(nodes)} & info_ids
 
 
-def test_building_layout_and_tabs(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_building_layout_and_tabs(run_acm, tmp_path):
     nodes, _ = resolve(run_acm, BUILDING, out=tmp_path / "out.json")
     assert_wires_stay_on_tab(nodes)
     assert_links_paired(nodes)
@@ -232,7 +232,7 @@ def test_building_layout_and_tabs(run_acm, tmp_path):  # type: ignore[no-untyped
     assert layout_problems(nodes) == []
 
 
-def test_building_no_two_nodes_stacked(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_building_no_two_nodes_stacked(run_acm, tmp_path):
     """Nodes ACM adds do not sit exactly on top of another node of the same tab."""
     nodes, _ = resolve(run_acm, BUILDING, out=tmp_path / "out.json")
     seen: dict[tuple[Any, float, float], str] = {}
@@ -248,7 +248,7 @@ def test_building_no_two_nodes_stacked(run_acm, tmp_path):  # type: ignore[no-un
 # structure of one resolution
 
 
-def test_resolver_group_and_tags(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_resolver_group_and_tags(run_acm, write_flows, tmp_path):
     flows = write_flows(same_tab())
     original = load(flows)
     policy = write_policy(tmp_path, """
@@ -310,7 +310,7 @@ policy hall {
     assert_wires_stay_on_tab(nodes)
 
 
-def test_ids_are_deterministic_across_runs(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_ids_are_deterministic_across_runs(run_acm, write_flows, tmp_path):
     flows = write_flows(two_apps_one_tab_each())
     a, _ = resolve(run_acm, flows, out=tmp_path / "a.json")
     b, _ = resolve(run_acm, flows, out=tmp_path / "b.json")
@@ -321,7 +321,7 @@ def test_ids_are_deterministic_across_runs(run_acm, write_flows, tmp_path):  # t
     assert all(HEX16.match(i) for i in ids)
 
 
-def test_ids_do_not_depend_on_the_file_name(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_ids_do_not_depend_on_the_file_name(run_acm, tmp_path):
     (tmp_path / "sub").mkdir()
     first = tmp_path / "flows.json"
     second = tmp_path / "sub" / "other-name.json"
@@ -332,7 +332,7 @@ def test_ids_do_not_depend_on_the_file_name(run_acm, tmp_path):  # type: ignore[
     assert a == b
 
 
-def test_wire_bypassing_the_resolver_is_a_conflict_again(  # type: ignore[no-untyped-def]
+def test_wire_bypassing_the_resolver_is_a_conflict_again(
         run_acm, write_flows, tmp_path):
     nodes, _ = resolve(run_acm, write_flows(two_apps_one_tab_each()))
     managed = analyse(run_acm, write_flows(nodes))
@@ -344,7 +344,7 @@ def test_wire_bypassing_the_resolver_is_a_conflict_again(  # type: ignore[no-unt
     assert doc["conflicts"][0]["severity"] == "error"
 
 
-def test_resolve_twice_on_built_flows_default_policy(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_resolve_twice_on_built_flows_default_policy(run_acm, write_flows, tmp_path):
     flows = write_flows(two_apps_one_tab_each())
     once, twice = tmp_path / "1.json", tmp_path / "2.json"
     resolve(run_acm, flows, out=once)
@@ -352,7 +352,7 @@ def test_resolve_twice_on_built_flows_default_policy(run_acm, write_flows, tmp_p
     assert once.read_bytes() == twice.read_bytes()
 
 
-def test_resolve_twice_on_built_flows_with_policy(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_resolve_twice_on_built_flows_with_policy(run_acm, write_flows, tmp_path):
     flows = write_flows(two_apps_one_tab_each())
     policy = write_policy(tmp_path, 'policy p {\n    for actuator a\n    strategy priority\n'
                                     '    order "t2", "t1"\n    ttl 15m\n}\n')
@@ -362,7 +362,7 @@ def test_resolve_twice_on_built_flows_with_policy(run_acm, write_flows, tmp_path
     assert once.read_bytes() == twice.read_bytes()
 
 
-def test_revert_on_built_flows_is_exact(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_revert_on_built_flows_is_exact(run_acm, write_flows, tmp_path):
     flows = write_flows(two_apps_one_tab_each())
     once, back = tmp_path / "1.json", tmp_path / "3.json"
     resolve(run_acm, flows, out=once)
@@ -371,7 +371,7 @@ def test_revert_on_built_flows_is_exact(run_acm, write_flows, tmp_path):  # type
     assert back.read_text(encoding="utf-8") == json.dumps(load(flows), indent=4) + "\n"
 
 
-def test_revert_of_unresolved_flows_changes_nothing(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_revert_of_unresolved_flows_changes_nothing(run_acm, write_flows, tmp_path):
     flows = write_flows(two_apps_one_tab_each())
     result = run_acm("revert", str(flows), "-o", str(tmp_path / "r.json"))
     assert result.code == 0
@@ -396,7 +396,7 @@ def hostile() -> list[dict[str, Any]]:
     ("priority", 'order "t1", "t2"'),
     ("merge", "op any"),
 ])
-def test_resolver_code_is_the_template_whatever_the_names(  # type: ignore[no-untyped-def]
+def test_resolver_code_is_the_template_whatever_the_names(
         run_acm, write_flows, tmp_path, strategy, options):
     flows = write_flows(hostile())
     policy = write_policy(tmp_path, f"policy p {{\n    for actuator a\n    strategy {strategy}\n"
@@ -419,7 +419,7 @@ def test_resolver_code_is_the_template_whatever_the_names(  # type: ignore[no-un
     assert cfg["targets"] == 2
 
 
-def test_actuator_nodes_on_two_tabs_get_link_pairs(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_actuator_nodes_on_two_tabs_get_link_pairs(run_acm, write_flows):
     flows = write_flows(two_apps_one_tab_each())
     nodes, _ = resolve(run_acm, flows)
     index = by_id(nodes)
@@ -451,7 +451,7 @@ def test_actuator_nodes_on_two_tabs_get_link_pairs(run_acm, write_flows):  # typ
     assert index[link_in]["wires"] == [[resolver["id"]]]
 
 
-def test_actuator_on_three_tabs_nodes_not_stacked(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_actuator_on_three_tabs_nodes_not_stacked(run_acm, write_flows):
     nodes_in = [
         tab("t1", "Motion"), tab("t2", "Schedule"), tab("t3", "Away"), broker(),
         inject("i1", "t1", ["o1"], "on"), mqtt_out("o1", "t1"),
@@ -470,7 +470,7 @@ def test_actuator_on_three_tabs_nodes_not_stacked(run_acm, write_flows):  # type
         seen[spot] = f"{n['id']} ({n.get('name')})"
 
 
-def test_layout_resolver_left_of_actuator(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_layout_resolver_left_of_actuator(run_acm, write_flows):
     nodes, _ = resolve(run_acm, write_flows(same_tab()))
     index = by_id(nodes)
     [resolver] = of_role(nodes, "resolver")
@@ -485,7 +485,7 @@ def test_layout_resolver_left_of_actuator(run_acm, write_flows):  # type: ignore
         assert group["y"] <= m["y"] <= group["y"] + group["h"]
 
 
-def test_layout_no_room_left_of_the_actuator(  # type: ignore[no-untyped-def]
+def test_layout_no_room_left_of_the_actuator(
         run_acm, write_flows):
     """With the builders' default coordinates (every node at x=100) there is no room
     left of the actuator node: the resolver's group goes below it, on the canvas."""
@@ -629,7 +629,7 @@ def dense_tab(conflicts: int = 8) -> list[dict[str, Any]]:
     return nodes
 
 
-def test_dense_tab_resolvers_go_into_free_space(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_dense_tab_resolvers_go_into_free_space(run_acm, write_flows):
     nodes_in = dense_tab()
     nodes, _ = resolve(run_acm, write_flows(nodes_in))
     assert len(of_role(nodes, "resolver")) == 8
@@ -642,7 +642,7 @@ def test_dense_tab_resolvers_go_into_free_space(run_acm, write_flows):  # type: 
     assert back == nodes_in
 
 
-def test_many_conflicts_rows_apart_get_resolvers_that_overlap_nothing(  # type: ignore[no-untyped-def]
+def test_many_conflicts_rows_apart_get_resolvers_that_overlap_nothing(
         run_acm, write_flows):
     """300 conflicts, one below the other 40 px apart: each resolver and its tags
     find a free spot. (Finding them once took time cubic in the conflicts.)"""
@@ -658,7 +658,7 @@ def test_many_conflicts_rows_apart_get_resolvers_that_overlap_nothing(  # type: 
     assert layout_problems(nodes) == []
 
 
-def test_nodes_without_usable_coordinates_are_resolved(  # type: ignore[no-untyped-def]
+def test_nodes_without_usable_coordinates_are_resolved(
         run_acm, write_flows):
     """A null or missing x/y (the editor has not laid the node out) is no reason to fail."""
     nodes_in = two_apps_one_tab_each()
@@ -674,7 +674,7 @@ def test_nodes_without_usable_coordinates_are_resolved(  # type: ignore[no-untyp
     assert resolver["z"] == "t1"
 
 
-def test_shared_node_gets_app_tags_upstream(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_shared_node_gets_app_tags_upstream(run_acm, write_flows):
     """Two tabs send to one link in on a third tab, whose wire to the actuator node
     carries both applications: the app is set further upstream, per application."""
     nodes_in = [
@@ -768,7 +768,7 @@ def delivered(nodes: list[dict[str, Any]], resolver: dict[str, Any]) -> list[set
     return ports
 
 
-def test_actuator_in_subflow_is_resolved_in_front_of_its_instances(  # type: ignore[no-untyped-def]
+def test_actuator_in_subflow_is_resolved_in_front_of_its_instances(
         run_acm, write_flows, tmp_path):
     nodes_in = one_subflow_two_instances()
     flows = write_flows(nodes_in)
@@ -803,7 +803,7 @@ def test_actuator_in_subflow_is_resolved_in_front_of_its_instances(  # type: ign
     assert revert_file(run_acm, out) == nodes_in
 
 
-def test_command_around_the_instance_resolver_is_a_conflict_again(  # type: ignore[no-untyped-def]
+def test_command_around_the_instance_resolver_is_a_conflict_again(
         run_acm, write_flows):
     """Managed means every command passes the resolver: a command wired straight into
     an instance, or started inside the subflow, makes the conflict count again."""
@@ -842,7 +842,7 @@ def per_instance_topic(b_from_both: bool = True) -> list[dict[str, Any]]:
     return nodes
 
 
-def test_instances_with_their_own_actuators_get_their_own_resolvers(  # type: ignore[no-untyped-def]
+def test_instances_with_their_own_actuators_get_their_own_resolvers(
         run_acm, write_flows, tmp_path):
     """Each instance's actuator gets its own resolver, in front of that instance only:
     the two never share state, and a command for one never reaches the other."""
@@ -878,7 +878,7 @@ def test_instances_with_their_own_actuators_get_their_own_resolvers(  # type: ig
     assert revert_file(run_acm, out) == nodes_in
 
 
-def test_only_the_instance_in_conflict_gets_a_resolver(  # type: ignore[no-untyped-def]
+def test_only_the_instance_in_conflict_gets_a_resolver(
         run_acm, write_flows):
     nodes_in = per_instance_topic(b_from_both=False)
     flows = write_flows(nodes_in)
@@ -890,7 +890,7 @@ def test_only_the_instance_in_conflict_gets_a_resolver(  # type: ignore[no-untyp
     assert by_id(nodes)["b2"]["wires"] == [["sb"]]  # instance B is left as it was
 
 
-def test_subflow_commanded_from_inside_is_not_resolved(  # type: ignore[no-untyped-def]
+def test_subflow_commanded_from_inside_is_not_resolved(
         run_acm, write_flows):
     """A trigger inside the subflow drives the actuator as well: those commands never
     pass the instance's input, so no resolver in front of the instances could see them."""
@@ -904,7 +904,7 @@ def test_subflow_commanded_from_inside_is_not_resolved(  # type: ignore[no-untyp
     assert "from inside the subflow (node sf-timer)" in result.err
 
 
-def test_actuator_in_a_nested_subflow(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_actuator_in_a_nested_subflow(run_acm, write_flows, tmp_path):
     """The actuator node is in subflow "inner", used inside subflow "outer", whose
     instances are on the tabs: the resolver goes in front of the outer instances."""
     nodes_in = [
@@ -928,7 +928,7 @@ def test_actuator_in_a_nested_subflow(run_acm, write_flows, tmp_path):  # type: 
     assert revert_file(run_acm, out) == nodes_in
 
 
-def test_one_instance_driving_two_conflicting_actuators(  # type: ignore[no-untyped-def]
+def test_one_instance_driving_two_conflicting_actuators(
         run_acm, write_flows, tmp_path):
     """A subflow that sets the light and the blind: one resolver stands in front of
     an instance, so the second conflict gets none, with the reason; the first one's
@@ -950,7 +950,7 @@ def test_one_instance_driving_two_conflicting_actuators(  # type: ignore[no-unty
     assert revert_file(run_acm, out) == nodes_in
 
 
-def test_default_policy_is_dwell_and_announced(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_default_policy_is_dwell_and_announced(run_acm, write_flows):
     nodes, result = resolve(run_acm, write_flows(two_apps_one_tab_each()))
     [resolver] = of_role(nodes, "resolver")
     assert resolver["acm"]["strategy"] == "dwell"
@@ -963,7 +963,7 @@ def test_default_policy_is_dwell_and_announced(run_acm, write_flows):  # type: i
     assert result.out == ""
 
 
-def test_info_conflict_is_not_resolved(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_info_conflict_is_not_resolved(run_acm, write_flows):
     nodes_in = [
         tab("t1", "Motion"), tab("t2", "Schedule"), broker(),
         inject("i1", "t1", ["o1"], "on"), mqtt_out("o1", "t1"),
@@ -976,7 +976,7 @@ def test_info_conflict_is_not_resolved(run_acm, write_flows):  # type: ignore[no
     assert nodes == nodes_in
 
 
-def test_diff_prints_and_writes_nothing(run_acm, write_flows, tmp_path):  # type: ignore[no-untyped-def]
+def test_diff_prints_and_writes_nothing(run_acm, write_flows, tmp_path):
     flows = write_flows(two_apps_one_tab_each())
     before = flows.read_bytes()
     listing = sorted(p.name for p in tmp_path.iterdir())
@@ -996,7 +996,7 @@ def test_diff_prints_and_writes_nothing(run_acm, write_flows, tmp_path):  # type
     assert len(plus) == len(added(nodes))
 
 
-def test_diff_shows_changed_wires(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_diff_shows_changed_wires(run_acm, write_flows):
     """i1 -> o1 and i2 -> o2 now go to tags: two '~ wires of' lines, old -> new."""
     flows = write_flows(two_apps_one_tab_each())
     result = run_acm("resolve", str(flows), "--diff")
@@ -1007,14 +1007,14 @@ def test_diff_shows_changed_wires(run_acm, write_flows):  # type: ignore[no-unty
     assert any("inject i2" in line and "[['o2']] ->" in line for line in tilde)
 
 
-def test_resolve_needs_output_or_diff(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_resolve_needs_output_or_diff(run_acm, write_flows):
     result = run_acm("resolve", str(write_flows(two_apps_one_tab_each())))
     assert result.code == 2
     assert result.out == ""
     assert "--output" in result.err or "--diff" in result.err
 
 
-def test_resolve_to_stdout(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_resolve_to_stdout(run_acm, write_flows):
     result = run_acm("resolve", str(write_flows(two_apps_one_tab_each())), "-o", "-")
     assert result.code == 0
     nodes = json.loads(result.out)
@@ -1096,7 +1096,7 @@ def interlock_of(nodes: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str,
     return resolver, config(group)
 
 
-def test_the_default_interlock_guard_true_in_the_model_guards(  # type: ignore[no-untyped-def]
+def test_the_default_interlock_guard_true_in_the_model_guards(
         run_acm, tmp_path):
     """No policy: the window, whose effect is declared guard: true, blocks the heater
     (listed first) while it is on or open; announced, idempotent, reverted exactly."""
@@ -1145,7 +1145,7 @@ def test_the_default_interlock_guard_true_in_the_model_guards(  # type: ignore[n
               "effects: {temperature: {direction: decrease, guard: true}}"),
      WINDOW_KEY, "t1-out"),  # both guard: true: the first listed
 ], ids=["first-listed", "first-listed-not-by-key", "guard-false", "both-guard-true"])
-def test_without_guard_true_the_actuator_listed_first_in_the_model_guards(  # type: ignore[no-untyped-def]
+def test_without_guard_true_the_actuator_listed_first_in_the_model_guards(
         run_acm, tmp_path, model_text, guard, target):
     flows, model, nodes_in = write_site(tmp_path, model_text)
     out = tmp_path / "o.json"
@@ -1155,7 +1155,7 @@ def test_without_guard_true_the_actuator_listed_first_in_the_model_guards(  # ty
     assert revert_file(run_acm, out) == nodes_in
 
 
-def test_both_guard_false_leaves_the_conflict_with_the_reason(  # type: ignore[no-untyped-def]
+def test_both_guard_false_leaves_the_conflict_with_the_reason(
         run_acm, tmp_path):
     text = SITE_MODEL.replace("effects: {temperature: increase}",
                               "effects: {temperature: {direction: increase, guard: false}}") \
@@ -1168,7 +1168,7 @@ def test_both_guard_false_leaves_the_conflict_with_the_reason(  # type: ignore[n
                      r"on temperature for both heater and window", result.err), result.err
 
 
-def test_an_interlock_policy_wins_over_the_models_choice(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_an_interlock_policy_wins_over_the_models_choice(run_acm, tmp_path):
     """guard: true marks the window, the policy binds the heater as guard: the policy
     wins. A policy whose where allows either way round takes the model's guard, unless
     its guard option names the other; a guard naming neither leaves the conflict."""
@@ -1206,7 +1206,7 @@ policy heater-first {
                      r"which is neither of the conflict's actuators: heater \(mqtt:", result.err)
 
 
-def test_the_editors_choice_of_guard_is_kept_when_resolving_again(  # type: ignore[no-untyped-def]
+def test_the_editors_choice_of_guard_is_kept_when_resolving_again(
         run_acm, tmp_path):
     """--plan suggests the model's guard (what the editor's form preselects); the form
     sends another (--strategy interlock --set guard=...); resolving again without a
@@ -1236,7 +1236,7 @@ def test_the_editors_choice_of_guard_is_kept_when_resolving_again(  # type: igno
     assert "strategy dwell does not resolve indirect conflicts (these do: interlock)" in result.err
 
 
-def test_the_default_blocks_on_what_switches_a_home_assistant_guard_on(  # type: ignore[no-untyped-def]
+def test_the_default_blocks_on_what_switches_a_home_assistant_guard_on(
         run_acm, tmp_path):
     """On the bundled site (hub alone): the window, guard: true in its model, is a Home
     Assistant cover: its service cover.open_cover blocks the heater too."""
@@ -1274,7 +1274,7 @@ def test_active_states_add_what_the_guard_is_sent_that_means_on_or_open() -> Non
     assert active_states(guard("ha:valve.v"), base) == ["on", "open", "valve.open_valve"]
 
 
-def test_indirect_with_interlock_policy_taps_the_guard(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_indirect_with_interlock_policy_taps_the_guard(run_acm, tmp_path):
     flows, model, nodes_in = write_site(tmp_path)
     policy = write_policy(tmp_path, INTERLOCK)
     out = tmp_path / "o.json"
@@ -1322,7 +1322,7 @@ def test_indirect_with_interlock_policy_taps_the_guard(run_acm, tmp_path):  # ty
     assert revert_file(run_acm, out) == nodes_in
 
 
-def test_indirect_resolved_is_managed(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_indirect_resolved_is_managed(run_acm, tmp_path):
     flows, model, _ = write_site(tmp_path)
     policy = write_policy(tmp_path, INTERLOCK)
     resolve(run_acm, flows, "--model", str(model), "--policy", str(policy),
@@ -1350,7 +1350,7 @@ def test_diff_never_prints_credentials() -> None:
     assert "hunter2" not in "\n".join(lines)
 
 
-def test_resolve_only_an_unknown_conflict_is_an_error(run_acm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_resolve_only_an_unknown_conflict_is_an_error(run_acm, tmp_path: Path) -> None:
     result = run_acm("resolve", str(BUILDING), "--only", "ACM001-000000000000",
                      "--strategy", "dwell", "--set", "min=1m", "-o", str(tmp_path / "out.json"))
     assert result.code == 2
@@ -1384,7 +1384,7 @@ def override_finding(run_acm: Any, flows: Path) -> dict[str, Any]:
     return conflict
 
 
-def test_override_finding_is_left_unless_asked_for(run_acm, write_flows):  # type: ignore[no-untyped-def]
+def test_override_finding_is_left_unless_asked_for(run_acm, write_flows):
     nodes_in = button_and_schedule()
     flows = write_flows(nodes_in)
     override_finding(run_acm, flows)
@@ -1395,7 +1395,7 @@ def test_override_finding_is_left_unless_asked_for(run_acm, write_flows):  # typ
     assert plan.json()["planned"] == []
 
 
-def test_override_asked_for_by_id_gets_the_override_default_announced(  # type: ignore[no-untyped-def]
+def test_override_asked_for_by_id_gets_the_override_default_announced(
         run_acm, write_flows, tmp_path):
     flows = write_flows(button_and_schedule())
     conflict = override_finding(run_acm, flows)
@@ -1427,7 +1427,7 @@ def test_override_asked_for_by_id_gets_the_override_default_announced(  # type: 
     assert revert_file(run_acm, out) == json.loads(flows.read_text(encoding="utf-8"))
 
 
-def test_override_raised_to_warning_is_resolved_without_asking(  # type: ignore[no-untyped-def]
+def test_override_raised_to_warning_is_resolved_without_asking(
         run_acm, write_flows, tmp_path):
     flows = write_flows(button_and_schedule())
     rules = tmp_path / "site.acm"
@@ -1438,7 +1438,7 @@ def test_override_raised_to_warning_is_resolved_without_asking(  # type: ignore[
     assert "override (default)" in result.err
 
 
-def test_override_policy_names_the_people_s_application(  # type: ignore[no-untyped-def]
+def test_override_policy_names_the_people_s_application(
         run_acm, write_flows, tmp_path):
     flows = write_flows(button_and_schedule())
     conflict = override_finding(run_acm, flows)
@@ -1467,7 +1467,7 @@ policy hall {
     assert "'Nobody' in override option 'manual' names no application" in result.err
 
 
-def test_a_priority_policy_resolves_an_override_finding(  # type: ignore[no-untyped-def]
+def test_a_priority_policy_resolves_an_override_finding(
         run_acm, write_flows, tmp_path):
     flows = write_flows(button_and_schedule())
     conflict = override_finding(run_acm, flows)
@@ -1479,7 +1479,7 @@ def test_a_priority_policy_resolves_an_override_finding(  # type: ignore[no-unty
     assert "manual_found" not in cfg["options"]
 
 
-def test_override_strategy_does_not_resolve_a_direct_conflict(  # type: ignore[no-untyped-def]
+def test_override_strategy_does_not_resolve_a_direct_conflict(
         run_acm, write_flows):
     nodes_in = two_apps_one_tab_each()
     flows = write_flows(nodes_in)
@@ -1492,7 +1492,7 @@ def test_override_strategy_does_not_resolve_a_direct_conflict(  # type: ignore[n
             "merge)") in result.err
 
 
-def test_a_kept_override_resolver_finds_the_manual_applications_afresh(  # type: ignore[no-untyped-def]
+def test_a_kept_override_resolver_finds_the_manual_applications_afresh(
         run_acm, write_flows, tmp_path):
     flows = write_flows(button_and_schedule())
     conflict = override_finding(run_acm, flows)
@@ -1508,7 +1508,7 @@ def test_a_kept_override_resolver_finds_the_manual_applications_afresh(  # type:
     assert "(kept from the flows)" in result.err
 
 
-def test_override_on_an_application_with_button_and_schedule(  # type: ignore[no-untyped-def]
+def test_override_on_an_application_with_button_and_schedule(
         run_acm, write_flows):
     """No application commands the light from manual triggers only: those with any
     manual trigger count as the person's (docs/strategies.md#override)."""
@@ -1529,7 +1529,7 @@ UNRESOLVABLE = {"flows/editor/flows.json": {"mqtt:localhost:1883/flat/siren/set"
 
 
 @pytest.mark.parametrize("flows", EXAMPLES, ids=lambda p: str(p.relative_to(ROOT)))
-def test_bundled_example_resolves_completely(run_acm, tmp_path, flows):  # type: ignore[no-untyped-def]
+def test_bundled_example_resolves_completely(run_acm, tmp_path, flows):
     """Each example flows file alone: every error and warning is resolved (nothing is
     left "not resolved" but what UNRESOLVABLE lists), re-analysis finds none, the added
     nodes sit in free space, resolving again changes nothing and revert gives the file
@@ -1554,7 +1554,7 @@ def test_bundled_example_resolves_completely(run_acm, tmp_path, flows):  # type:
     assert revert_file(run_acm, out) == load(flows)
 
 
-def test_bundled_site_resolves_all_it_can_per_runtime(run_acm, tmp_path):  # type: ignore[no-untyped-def]
+def test_bundled_site_resolves_all_it_can_per_runtime(run_acm, tmp_path):
     """With the site model, each runtime's file resolved on its own: what is left at
     warning or error in the whole site is either said to be not resolved (with the
     reason) or spans both runtimes, which resolving one runtime's flows cannot fix."""
@@ -1581,7 +1581,7 @@ def test_bundled_site_resolves_all_it_can_per_runtime(run_acm, tmp_path):  # typ
 # revert puts every wire back in its place
 
 
-def test_revert_keeps_the_order_of_wires_in_each_port(  # type: ignore[no-untyped-def]
+def test_revert_keeps_the_order_of_wires_in_each_port(
         run_acm, write_flows):
     """Wires into the actuator sit between others, in several ports, and once twice in
     one port: each comes back where it was."""
@@ -1623,7 +1623,7 @@ def test_revert_keeps_the_order_of_wires_in_each_port(  # type: ignore[no-untype
     assert by_id(back)["i2"]["wires"] == [["o2", "d4"]]
 
 
-def test_interlock_guard_inside_a_subflow_is_tapped_at_its_instance(  # type: ignore[no-untyped-def]
+def test_interlock_guard_inside_a_subflow_is_tapped_at_its_instance(
         run_acm, tmp_path):
     """The window's publisher is inside a subflow: its commands are copied to the
     interlock resolver from the wire into the instance."""
@@ -1650,7 +1650,7 @@ def test_interlock_guard_inside_a_subflow_is_tapped_at_its_instance(  # type: ig
     assert revert_file(run_acm, out) == nodes_in
 
 
-def test_an_override_resolver_stays_when_the_actuator_also_has_a_direct_conflict(  # type: ignore[no-untyped-def]
+def test_an_override_resolver_stays_when_the_actuator_also_has_a_direct_conflict(
         run_acm, write_flows, tmp_path):
     """One resolver per actuator: resolving again keeps the one chosen in the flows (the
     override), instead of giving the actuator's direct conflict its default; asking for
@@ -1673,7 +1673,7 @@ def test_an_override_resolver_stays_when_the_actuator_also_has_a_direct_conflict
         == [("priority", kinds["direct"]["id"])]
 
 
-def test_a_direct_conflict_claims_its_actuator_before_an_interlock(  # type: ignore[no-untyped-def]
+def test_a_direct_conflict_claims_its_actuator_before_an_interlock(
         run_acm, tmp_path):
     """The heater has a direct conflict of its own and the window's indirect one: the
     direct conflict gets the heater's resolver, even when the rules rank the indirect

@@ -44,7 +44,7 @@ HOSTILE: dict[str, tuple[str, str]] = {
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_hostile_flows_give_one_line_and_exit_2(run_acm, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_flows_give_one_line_and_exit_2(run_acm, tmp_path: Path, name: str) -> None:
     content, expected = HOSTILE[name]
     path = tmp_path / f"{name}.json"
     path.write_text(content, encoding="utf-8")
@@ -56,7 +56,7 @@ def test_hostile_flows_give_one_line_and_exit_2(run_acm, tmp_path: Path, name: s
     assert "Traceback" not in result.err
 
 
-def test_what_contrib_nodes_keep_in_env_or_links_is_their_business(run_acm, write_flows) -> None:  # type: ignore[no-untyped-def]
+def test_what_contrib_nodes_keep_in_env_or_links_is_their_business(run_acm, write_flows) -> None:
     """Only tabs, subflows and link nodes must have Node-RED's shapes there."""
     flows = [TAB, {"id": "a", "type": "some-contrib", "z": "t", "env": {"mode": "x"},
                    "links": 3, "broker": [], "wires": [[]]},
@@ -68,7 +68,7 @@ def test_what_contrib_nodes_keep_in_env_or_links_is_their_business(run_acm, writ
     assert result.code == 0, result.err
 
 
-def test_deeply_nested_settings_do_not_crash(run_acm, write_flows) -> None:  # type: ignore[no-untyped-def]
+def test_deeply_nested_settings_do_not_crash(run_acm, write_flows) -> None:
     deep: Any = "${X}"
     for _ in range(900):
         deep = [deep]
@@ -80,7 +80,7 @@ def test_deeply_nested_settings_do_not_crash(run_acm, write_flows) -> None:  # t
     assert result.code in (0, 1), result.err
 
 
-def test_a_model_given_as_flows_suggests_model(run_acm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_model_given_as_flows_suggests_model(run_acm, tmp_path: Path) -> None:
     path = tmp_path / "site.yaml"
     path.write_text("version: 1\nruntimes: []\n", encoding="utf-8")
     result = run_acm("analyze", str(path))
@@ -88,7 +88,7 @@ def test_a_model_given_as_flows_suggests_model(run_acm, tmp_path: Path) -> None:
     assert "--model" in result.err
 
 
-def test_an_internal_error_is_exit_3_with_one_line(run_acm, write_flows, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_internal_error_is_exit_3_with_one_line(run_acm, write_flows, monkeypatch) -> None:
     """A bug must not look like a finding (exit 1) or print a traceback."""
     import acm.engine
 
@@ -115,7 +115,7 @@ def _conflict_flows(name: str) -> list[dict[str, Any]]:
             node("o2", "mqtt out", "t2", [], topic="home/lamp/set", broker="broker")]
 
 
-def test_output_onto_the_input_with_a_lone_surrogate(run_acm, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_output_onto_the_input_with_a_lone_surrogate(run_acm, tmp_path: Path) -> None:
     """A name with an escaped lone surrogate (valid JSON) is written back, not lost."""
     path = tmp_path / "flows.json"
     path.write_text(json.dumps(_conflict_flows("Lamp \ud800")), encoding="utf-8")
@@ -129,7 +129,7 @@ def test_output_onto_the_input_with_a_lone_surrogate(run_acm, tmp_path: Path) ->
     assert text.code in (0, 1) and text.err == ""
 
 
-def test_a_failed_write_leaves_the_file_intact(run_acm, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_write_leaves_the_file_intact(run_acm, tmp_path: Path, monkeypatch) -> None:
     """The disk fills up half way: the flows file keeps every byte, no temporary is left."""
     path = tmp_path / "flows.json"
     path.write_text(json.dumps(_conflict_flows("Lamp")), encoding="utf-8")
@@ -148,7 +148,7 @@ def test_a_failed_write_leaves_the_file_intact(run_acm, tmp_path: Path, monkeypa
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif", "markdown"])
-def test_secrets_in_request_urls_never_reach_a_report(run_acm, write_flows, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_secrets_in_request_urls_never_reach_a_report(run_acm, write_flows, fmt: str) -> None:
     url = "https://ann:hunter2@plug.local/relay/0/set?token=abc123&room=1"
     flows = [tab("t1", "Evening"), tab("t2", "Night")]
     for z, payload in (("t1", "on"), ("t2", "off")):
@@ -163,7 +163,7 @@ def test_secrets_in_request_urls_never_reach_a_report(run_acm, write_flows, fmt:
         assert "ann:***@plug.local/relay/0/set?token=***&room=1" in result.out
 
 
-def test_escape_sequences_from_flows_do_not_reach_the_terminal(run_acm, write_flows) -> None:  # type: ignore[no-untyped-def]
+def test_escape_sequences_from_flows_do_not_reach_the_terminal(run_acm, write_flows) -> None:
     name = "Evening\x1b]0;pwned\x07\x1b[2J"
     result = run_acm("analyze", str(write_flows(_conflict_flows(name))))
     assert result.code == 1
@@ -174,7 +174,7 @@ def test_escape_sequences_from_flows_do_not_reach_the_terminal(run_acm, write_fl
 # ------------------------------------------------------------------ found by tests/test_fuzz.py
 
 
-def test_a_number_beyond_any_double_is_infinity_not_a_crash(run_acm, write_flows) -> None:  # type: ignore[no-untyped-def]
+def test_a_number_beyond_any_double_is_infinity_not_a_crash(run_acm, write_flows) -> None:
     """JSON may hold 10**400 where a number is typed; JavaScript reads it as Infinity."""
     huge = 10**400
     flows = [tab("t1", "Comfort"), tab("t2", "Night"), broker(),
@@ -198,7 +198,7 @@ def test_switch_operands_beyond_range_or_depth_are_decided_at_run_time() -> None
     for rule in ({"t": "gt", "v": 10**400, "vt": "num"},  # 5 > Infinity: never
                  {"t": "eq", "v": "[" * 5000, "vt": "json"},  # too deep to read: may match
                  {"t": "eq", "v": "9" * 5000, "vt": "json"}):  # too many digits: may match
-        switch = {"type": "switch", "property": "payload", "propertyType": "msg",
+        switch: dict[str, Any] = {"type": "switch", "property": "payload", "propertyType": "msg",
                   "rules": [rule], "wires": [[]]}
         (port,) = switch_routes(switch, frozenset({shape}))
         assert bool(port) is (rule["t"] == "eq"), rule
@@ -224,7 +224,7 @@ def test_a_regex_that_backtracks_without_groups_is_decided_at_run_time() -> None
     assert switch_routes(plain, frozenset({other})) == [frozenset()]
 
 
-def test_subflows_that_double_per_level_are_refused_not_expanded(run_acm, write_flows) -> None:  # type: ignore[no-untyped-def]
+def test_subflows_that_double_per_level_are_refused_not_expanded(run_acm, write_flows) -> None:
     """Each subflow holds two instances of the next: 30 levels would be 2**30 nodes."""
     flows: list[dict[str, Any]] = [tab("t", "T"), broker()]
     depth = 30
@@ -243,7 +243,7 @@ def test_subflows_that_double_per_level_are_refused_not_expanded(run_acm, write_
 
 
 @pytest.mark.parametrize("z", [["t1"], {"id": "t1"}])
-def test_resolve_with_a_z_that_is_not_text(run_acm, tmp_path: Path, z: Any) -> None:  # type: ignore[no-untyped-def]
+def test_resolve_with_a_z_that_is_not_text(run_acm, tmp_path: Path, z: Any) -> None:
     """A node's tab given as a list or object once crashed the layout of resolve (exit 3)."""
     flows = _conflict_flows("Lamp") + [{"id": "c", "type": "comment", "z": z, "x": 10, "y": 10}]
     path = tmp_path / "flows.json"
@@ -288,7 +288,7 @@ def test_a_function_that_takes_actuators_is_checked_before_evaluation() -> None:
 
 @pytest.mark.parametrize("where", ["(0 | a) != none", "a == b", "count(a.effects | b.effects) >= 0",
                                    "count(a.nodes & a) == 0"])
-def test_rules_that_use_a_bound_actuator_as_a_value(run_acm, tmp_path: Path, where: str) -> None:  # type: ignore[no-untyped-def]
+def test_rules_that_use_a_bound_actuator_as_a_value(run_acm, tmp_path: Path, where: str) -> None:
     """A set or join of actuators themselves (or of a mapping) once raised TypeError: unhashable."""
     rules = tmp_path / "site.acm"
     rules.write_text(f'rule x {{\n  for actuator a, actuator b\n  where {where}\n'
@@ -301,9 +301,9 @@ def test_rules_that_use_a_bound_actuator_as_a_value(run_acm, tmp_path: Path, whe
 
 
 @pytest.mark.parametrize("side", ["in", "out"])
-def test_a_subflow_port_wire_whose_id_is_not_text(run_acm, write_flows, side: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_subflow_port_wire_whose_id_is_not_text(run_acm, write_flows, side: str) -> None:
     """{"wires": [{"id": []}]} in a subflow's ports once raised TypeError: unhashable."""
-    ports = {"in": [{"wires": [{"id": "so"}]}], "out": []}
+    ports: dict[str, Any] = {"in": [{"wires": [{"id": "so"}]}], "out": []}
     ports[side] = [{"wires": [{"id": []}, {"id": {"a": 1}}, {"id": None}]}]
     flows = [tab("t", "T"), broker(),
              {"id": "sf", "type": "subflow", "name": "Set light", **ports},

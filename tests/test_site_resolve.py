@@ -641,7 +641,7 @@ def test_a_write_failing_half_way_names_the_files_written(
     site: Site, run_acm: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A full disk cannot be made on demand: the second write fails as it would.
-    real = acm.nodered.site.write_atomic
+    real = acm.nodered.site.write_atomic  # type: ignore[attr-defined]
     calls: list[Path] = []
 
     def write_atomic(path: str | Path, text: str) -> None:

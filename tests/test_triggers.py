@@ -117,7 +117,7 @@ def test_every_trigger_type_has_a_case() -> None:
 
 def test_case_names_are_unique() -> None:
     for kind in ("triggers", "features"):
-        names = [c.get("name") for _, c in _cases(kind)]
+        names = [str(c.get("name") or "") for _, c in _cases(kind)]
         assert all(names), f"a {kind} case has no name"
         twice = sorted({n for n in names if names.count(n) > 1})
         assert not twice, f"{kind} names used twice: {twice}"

@@ -431,8 +431,8 @@ def test_comms_url() -> None:
 def test_flows_drift_ignores_order_and_credentials() -> None:
     a = {"id": "a", "type": "inject", "z": "t", "x": 1}
     b = {"id": "b", "type": "debug", "z": "t"}
-    running = [b, a]
-    expected = [{**a, "credentials": {"user": "x"}}, b]
+    running: list[dict[str, Any]] = [b, a]
+    expected: list[dict[str, Any]] = [{**a, "credentials": {"user": "x"}}, b]
     assert not flows_drift(running, expected, "f.json").drifted
     drift = flows_drift([{**a, "x": 2}, {"id": "c", "type": "tab"}], expected, "f.json")
     assert (drift.added, drift.removed, drift.changed) == (("c",), ("b",), ("a",))
