@@ -242,10 +242,11 @@ def _refs(fg: FlowGraph, parents: Mapping[str, str | None], end: str) -> tuple[N
     return tuple(refs)
 
 
-def find_chains(fg: FlowGraph, prop: Propagation, actuators: Sequence[Actuator],
-                sensors: Sequence[Sensor], aliases: Mapping[str, str] | None = None,
-                app_names: Mapping[str, str] | None = None,
-                zone_names: Mapping[str, str] | None = None) -> tuple[Chain, ...]:
+def find_chains(  # noqa: C901 - TODO split: steps, then cycles (issue 16 leftover)
+        fg: FlowGraph, prop: Propagation, actuators: Sequence[Actuator],
+        sensors: Sequence[Sensor], aliases: Mapping[str, str] | None = None,
+        app_names: Mapping[str, str] | None = None,
+        zone_names: Mapping[str, str] | None = None) -> tuple[Chain, ...]:
     """Every step through the environment, and every loop of steps, in a stable order.
 
     Nothing without sensors in zones: the chains come from the model only.

@@ -141,11 +141,12 @@ def _seed(gid: str, source: Source, gates: frozenset[str], info: Mapping[str, Gr
     queue.append(gid)
 
 
-def _run(queue: deque[str], pending: dict[str, dict[Source, None]],
-         reach: dict[str, dict[Source, Reach]], info: Mapping[str, GraphNode],
-         succ: Mapping[str, Mapping[str, object]],
-         gated: Callable[[str], frozenset[str]],
-         ports: Mapping[tuple[str, str], set[int]], branching: set[str]) -> None:
+def _run(  # noqa: C901 - the hot loop of a large site, kept in one frame on purpose
+        queue: deque[str], pending: dict[str, dict[Source, None]],
+        reach: dict[str, dict[Source, Reach]], info: Mapping[str, GraphNode],
+        succ: Mapping[str, Mapping[str, object]],
+        gated: Callable[[str], frozenset[str]],
+        ports: Mapping[tuple[str, str], set[int]], branching: set[str]) -> None:
     """The worklist loop: push sources and shapes until nothing changes.
 
     The hot loop of a large site (once per edge and source that meets there),

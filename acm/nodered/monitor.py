@@ -409,7 +409,8 @@ def broker_access(model: Any, override: Mapping[str, str] | None = None) -> list
 Message = tuple[str, str, bytes, float, str | None, bool]  # address, topic, payload, ...
 
 
-def run(monitor: Monitor, brokers: Sequence[BrokerAccess],
+def run(  # noqa: C901 - TODO split connection handling from the event loop (issue 16 leftover)
+        monitor: Monitor, brokers: Sequence[BrokerAccess],
         show: Callable[[Command | None, RuntimeConflict | None], None],
         log: Callable[[str], None], *, once: bool = False,
         duration: float | None = None) -> int:

@@ -144,7 +144,7 @@ def _plain_pattern(source: str) -> bool:
             and len(_QUANTIFIER.findall(source)) <= MAX_QUANTIFIERS)
 
 
-def _rule(rule: dict[str, Any], value: Any) -> Maybe:
+def _rule(rule: dict[str, Any], value: Any) -> Maybe:  # noqa: C901 - one branch per operator of Node-RED's switch, read top to bottom against its source
     """Whether one rule matches a known value (None: cannot tell)."""
     kind = rule.get("t")
     if kind in ("true", "false"):
