@@ -242,11 +242,10 @@ def _refs(fg: FlowGraph, parents: Mapping[str, str | None], end: str) -> tuple[N
     return tuple(refs)
 
 
-def find_chains(  # noqa: C901 - TODO split: steps, then cycles (issue 16 leftover)
-        fg: FlowGraph, prop: Propagation, actuators: Sequence[Actuator],
-        sensors: Sequence[Sensor], aliases: Mapping[str, str] | None = None,
-        app_names: Mapping[str, str] | None = None,
-        zone_names: Mapping[str, str] | None = None) -> tuple[Chain, ...]:
+def find_chains(fg: FlowGraph, prop: Propagation, actuators: Sequence[Actuator],
+                sensors: Sequence[Sensor], aliases: Mapping[str, str] | None = None,
+                app_names: Mapping[str, str] | None = None,
+                zone_names: Mapping[str, str] | None = None) -> tuple[Chain, ...]:
     """Every step through the environment, and every loop of steps, in a stable order.
 
     Nothing without sensors in zones: the chains come from the model only.
@@ -254,8 +253,22 @@ def find_chains(  # noqa: C901 - TODO split: steps, then cycles (issue 16 leftov
     placed = [s for s in sensors if s.zone is not None]
     if not placed:
         return ()
-    aliases = aliases or {}
-    # the triggers of automations that hear a placed sensor: graph id -> sensors
+    hearing = _hearing(fg, prop, placed, aliases or {})
+    if not hearing:
+        return ()
+    reactions = _reactions(fg, prop, hearing, actuators)
+    steps = _steps(fg, prop, actuators, hearing, reactions)
+    loops = _loops(steps)
+    on_loops = {s.ident for chain in loops for s in chain}
+    names = dict(app_names or {})
+    zones = dict(zone_names or {})
+    return (*(Chain(loop, True, False, names, zones) for loop in loops),
+            *(Chain((s,), False, s.ident in on_loops, names, zones) for s in steps))
+
+
+def _hearing(fg: FlowGraph, prop: Propagation, placed: Sequence[Sensor],
+             aliases: Mapping[str, str]) -> dict[str, list[Sensor]]:
+    """The triggers of automations that hear a placed sensor: graph id -> its sensors."""
     hearing: dict[str, list[Sensor]] = {}
     for gid, source in prop.triggers.items():
         if source.provenance not in AUTOMATED:
@@ -265,20 +278,26 @@ def find_chains(  # noqa: C901 - TODO split: steps, then cycles (issue 16 leftov
             heard = [s for s in placed if _hears(s, mqtt, ha)]
             if heard:
                 hearing[gid] = heard
-    if not hearing:
-        return ()
+    return hearing
+
+
+Reaction = tuple[tuple[NodeRef, ...], Actuator]  # the shortest path, and the device it commands
+
+
+def _reactions(fg: FlowGraph, prop: Propagation, hearing: Mapping[str, list[Sensor]],
+               actuators: Sequence[Actuator]) -> dict[str, dict[str, Reaction]]:
+    """What each hearing trigger's messages reach: trigger -> device key -> reaction."""
     commanded: dict[str, list[tuple[Actuator, Command]]] = {}  # actuator node gid -> ...
     for act in actuators:
         if act.role != DEVICE:
             continue
         for command in _automated(act):
             commanded.setdefault(command.node, []).append((act, command))
-    # what each hearing trigger's messages reach: (target key) -> (path, target)
-    reactions: dict[str, dict[str, tuple[tuple[NodeRef, ...], Actuator]]] = {}
+    reactions: dict[str, dict[str, Reaction]] = {}
     for gid in hearing:
         source = prop.triggers[gid]
         parents = _reached(fg, gid)
-        found: dict[str, tuple[tuple[NodeRef, ...], Actuator]] = {}
+        found: dict[str, Reaction] = {}
         for node in parents:
             for act, command in commanded.get(node, ()):
                 if command.source != source:
@@ -287,7 +306,14 @@ def find_chains(  # noqa: C901 - TODO split: steps, then cycles (issue 16 leftov
                 if act.key not in found or len(path) < len(found[act.key][0]):
                     found[act.key] = (path, act)
         reactions[gid] = found
+    return reactions
 
+
+def _steps(fg: FlowGraph, prop: Propagation, actuators: Sequence[Actuator],
+           hearing: Mapping[str, list[Sensor]],
+           reactions: Mapping[str, Mapping[str, Reaction]]) -> list[Step]:
+    """Each step cause -> (zone, property) -> sensor -> trigger -> device, one per reaction
+    (more sensors or triggers of one reaction are merged into it), sorted."""
     grouped: dict[str, Step] = {}
     for cause in actuators:
         if cause.zone is None or not cause.effects or not cause.drivers:
@@ -319,13 +345,7 @@ def find_chains(  # noqa: C901 - TODO split: steps, then cycles (issue 16 leftov
                                     old.trigger_label, target,
                                     min(old.path, path, key=len), starters)
                     grouped[step.ident] = step
-    steps = [grouped[k] for k in sorted(grouped)]
-    loops = _loops(steps)
-    on_loops = {s.ident for chain in loops for s in chain}
-    names = dict(app_names or {})
-    zones = dict(zone_names or {})
-    return (*(Chain(loop, True, False, names, zones) for loop in loops),
-            *(Chain((s,), False, s.ident in on_loops, names, zones) for s in steps))
+    return [grouped[k] for k in sorted(grouped)]
 
 
 def _loops(steps: Sequence[Step]) -> list[tuple[Step, ...]]:
