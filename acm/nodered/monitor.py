@@ -409,66 +409,19 @@ def broker_access(model: Any, override: Mapping[str, str] | None = None) -> list
 Message = tuple[str, str, bytes, float, str | None, bool]  # address, topic, payload, ...
 
 
-def run(  # noqa: C901 - TODO split connection handling from the event loop (issue 16 leftover)
-        monitor: Monitor, brokers: Sequence[BrokerAccess],
+def run(monitor: Monitor, brokers: Sequence[BrokerAccess],
         show: Callable[[Command | None, RuntimeConflict | None], None],
         log: Callable[[str], None], *, once: bool = False,
         duration: float | None = None) -> int:
     """Listen until stopped (Ctrl-C), ``duration`` seconds, or, with ``once``, the first
     runtime conflict; the number of runtime conflicts seen."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
     inbox: queue.Queue[Message] = queue.Queue(maxsize=QUEUE_SIZE)
-    clients: list[Any] = []
     topics = monitor.subscriptions
+    clients: list[Any] = []
     for access in brokers:
         wanted = topics.get(access.address)
-        if not wanted:
-            continue
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
-                             client_id=f"acm-monitor-{os.getpid()}-{len(clients)}")
-        if access.username is not None:
-            client.username_pw_set(access.username, access.password)
-        if access.tls:
-            client.tls_set(ca_certs=access.ca_file)
-        client.reconnect_delay_set(1, 30)
-
-        def connected(client: Any, userdata: Any, flags: Any, reason: Any, props: Any,
-                      access: BrokerAccess = access, wanted: list[str] = wanted) -> None:
-            if reason.is_failure:
-                log(f"{access.address}: connection refused ({reason})")
-                return
-            log(f"{access.address}: connected, watching {len(wanted)} topic(s)")
-            client.subscribe([(t, 0) for t in wanted])  # QoS 0: the broker never waits on us
-
-        def disconnected(client: Any, userdata: Any, flags: Any, reason: Any, props: Any,
-                         access: BrokerAccess = access) -> None:
-            log(f"{access.address}: disconnected ({reason}); reconnecting")
-
-        def received(client: Any, userdata: Any, message: Any,
-                     access: BrokerAccess = access) -> None:
-            tag = None
-            props = getattr(message, "properties", None)
-            for name, value in getattr(props, "UserProperty", None) or []:
-                if name == APP_PROPERTY:
-                    tag = str(value)
-            try:
-                inbox.put_nowait((access.address, message.topic, bytes(message.payload),
-                                  time.time(), tag, bool(message.retain)))
-            except queue.Full:  # never block the network loop, and so the broker
-                monitor.dropped += 1
-
-        client.on_connect = connected
-        client.on_disconnect = disconnected
-        client.on_message = received
-        try:
-            client.connect_async(access.host, access.port, keepalive=30)
-        except (OSError, ValueError) as exc:
-            raise AcmError(f"cannot connect to broker {access.host}:{access.port} ({exc})") \
-                from None
-        client.loop_start()
-        clients.append(client)
+        if wanted:
+            clients.append(_listen(access, wanted, monitor, inbox, log, len(clients)))
     if not clients:
         raise AcmError("no MQTT actuator on the model's brokers: nothing to monitor")
     deadline = time.monotonic() + duration if duration is not None else None
@@ -492,4 +445,53 @@ def run(  # noqa: C901 - TODO split connection handling from the event loop (iss
             client.disconnect()
             client.loop_stop()
     return seen
+
+
+def _listen(access: BrokerAccess, wanted: list[str], monitor: Monitor,
+            inbox: queue.Queue[Message], log: Callable[[str], None], number: int) -> Any:
+    """A started MQTT client for one broker that puts what it hears on ``inbox`` (and
+    never blocks its network loop: a full inbox drops and counts)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
+                         client_id=f"acm-monitor-{os.getpid()}-{number}")
+    if access.username is not None:
+        client.username_pw_set(access.username, access.password)
+    if access.tls:
+        client.tls_set(ca_certs=access.ca_file)
+    client.reconnect_delay_set(1, 30)
+
+    def connected(client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log(f"{access.address}: connection refused ({reason})")
+            return
+        log(f"{access.address}: connected, watching {len(wanted)} topic(s)")
+        client.subscribe([(t, 0) for t in wanted])  # QoS 0: the broker never waits on us
+
+    def disconnected(client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        log(f"{access.address}: disconnected ({reason}); reconnecting")
+
+    def received(client: Any, userdata: Any, message: Any) -> None:
+        tag = None
+        props = getattr(message, "properties", None)
+        for name, value in getattr(props, "UserProperty", None) or []:
+            if name == APP_PROPERTY:
+                tag = str(value)
+        try:
+            inbox.put_nowait((access.address, message.topic, bytes(message.payload),
+                              time.time(), tag, bool(message.retain)))
+        except queue.Full:  # never block the network loop, and so the broker
+            monitor.dropped += 1
+
+    client.on_connect = connected
+    client.on_disconnect = disconnected
+    client.on_message = received
+    try:
+        client.connect_async(access.host, access.port, keepalive=30)
+    except (OSError, ValueError) as exc:
+        raise AcmError(f"cannot connect to broker {access.host}:{access.port} ({exc})") \
+            from None
+    client.loop_start()
+    return client
 
