@@ -71,7 +71,9 @@ class Clock {
     // event loop's cached clock lags Date.now() (a busy loop iteration).
     constructor(start, early = 0) { this.now = start; this.timers = []; this.seq = 0; this.early = early; }
     set(fn, ms) {
-        const delay = Math.max(0, Number(ms) || 0);
+        // As Node does: a delay beyond 2^31-1 ms (24.8 days) becomes 1 ms.
+        const asked = Number(ms) || 0;
+        const delay = asked > 0x7fffffff ? 1 : Math.max(0, asked);
         const t = {id: ++this.seq, at: this.now + Math.max(delay > 1 ? 1 : 0, delay - this.early), fn};
         this.timers.push(t);
         return t.id;
@@ -185,6 +187,7 @@ function createNode(strategy, config, opts = {}) {
         // Timers pending now, and the time the earliest one is due.
         pending() { return clock.timers.length; },
         nextDue() { return Math.min(...clock.timers.map((t) => t.at)); },
+        now() { return clock.now; },
         status() { const s = rec.statuses[rec.statuses.length - 1]; return s ? s.text : undefined; },
         // Payloads emitted so far, with their port, as [port, payload] pairs.
         out() { return rec.emitted.map((e) => [e.port, e.msg.payload]); },

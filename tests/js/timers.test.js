@@ -148,3 +148,15 @@ test("status is sent only when it changes", async () => {
     await n.input(cmd("a1", "off"));
     assert.equal(n.rec.statuses.length, 2);
 });
+
+test("a deadline beyond 24.8 days waits, instead of firing at once over and over", async () => {
+    // Node's setTimeout fires after 1 ms when asked for more than 2^31-1 ms.
+    const month = 30 * 24 * 3600 * 1000;
+    const n = createNode("priority", config("priority",
+        {order: ["a0", "a1"], ttl: month, default: "off", release: "release"}));
+    await n.input(cmd("a0", "on"));
+    assert.equal(n.pending(), 1);
+    n.advance(1000);
+    assert.equal(n.pending(), 1);
+    assert.ok(n.nextDue() - n.now() > 24 * 3600 * 1000, "the timer waits for days, not 1 ms");
+});

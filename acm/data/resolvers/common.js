@@ -1,5 +1,5 @@
 // ACM resolver: the part shared by every strategy. The function node body is this
-// file followed by one strategy file (acm/resolve.py template()); both are fixed
+// file followed by one strategy file (acm/rewrite/resolve.py template()); both are fixed
 // templates: everything specific to one resolution comes from the group env
 // variable ACM_RESOLVER (JSON, data only), and nothing taken from a message is
 // ever evaluated as code.
@@ -127,7 +127,9 @@ function acmSetup(raw, old) {
         if (timer !== null && armed <= due && armed > t) return;
         if (timer !== null) clearTimeout(timer);
         armed = due;
-        timer = setTimeout(fire, (due > t ? due - t : 0) + extra);
+        // setTimeout fires at once beyond 2^31-1 ms (24.8 days): wait at most that long,
+        // fire() finds it early and waits for the rest.
+        timer = setTimeout(fire, Math.min(0x7fffffff, (due > t ? due - t : 0) + extra));
     }
     // Timers can fire a little before now() reaches the deadline (the event
     // loop's clock is read at the start of a busy iteration): an early timer waits
