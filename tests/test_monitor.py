@@ -142,3 +142,34 @@ def test_acm_rules_lists_and_explains_the_runtime_rule(run_acm) -> None:
     explained = run_acm("rules", "--explain", "ACM012")
     assert explained.code == 0, explained.err
     assert explained.out.startswith("ACM012 runtime") and "acm monitor" in explained.out
+
+
+def test_a_bad_broker_address_is_a_usage_error(run_acm) -> None:
+    model = str(ROOT / "flows" / "site" / "site.yaml")
+    for bad in ("office-mqtt=localhost:abc", "office-mqtt=localhost:70000", "office-mqtt=:1883",
+                "office-mqtt=localhost"):
+        result = run_acm("monitor", "--model", model, "--broker", bad)
+        assert result.code == 2, (bad, result.err)
+        assert "ID=HOST:PORT" in result.err and "Traceback" not in result.err
+
+
+def test_sigterm_ends_like_ctrl_c_with_summary_and_findings_file(tmp_path: Path) -> None:
+    """docker stop and systemd send SIGTERM: what was recorded must not be lost; a broker
+    that cannot be reached is said so on standard error."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "observed.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "acm", "monitor", "--model", str(ROOT / "flows/site/site.yaml"),
+         "--broker", "office-mqtt=127.0.0.1:1", "--write-findings", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "cannot connect to 127.0.0.1:1" in err
+    assert "stopped" in err and "runtime conflict(s)" in err
+    assert json.loads(out.read_text(encoding="utf-8"))["schema"] == "acm.findings/1"

@@ -227,7 +227,7 @@ def monitor_command(model_path: str, rule_files: Sequence[str], window: float,
 
     \b
     Exit codes:
-      0  stopped (Ctrl-C, --duration) with no runtime conflict
+      0  stopped (Ctrl-C, SIGTERM, --duration) with no runtime conflict
       1  runtime conflicts seen (not in --baseline)
       2  bad input or usage, or no MQTT actuator to watch
       3  internal error (a bug in ACM)
@@ -251,9 +251,11 @@ def monitor_command(model_path: str, rule_files: Sequence[str], window: float,
     override: dict[str, str] = {}
     for item in brokers:
         name, sep, where = item.partition("=")
-        if not sep or not name or not where:
-            raise click.UsageError(f"--broker {item!r}: write ID=HOST:PORT")
-        override[name] = where
+        host, colon, port = where.rpartition(":")
+        if not sep or not name or not colon or not host.strip("[]") or not port.isdigit() \
+                or not 0 < int(port) < 65536:
+            raise click.UsageError(f"--broker {item!r}: write ID=HOST:PORT (a port 1-65535)")
+        override[name] = f"{host.strip('[]')}:{int(port)}"
     known: frozenset[str] = frozenset()
     if baseline:
         from ..output.baseline import load_baseline
@@ -270,12 +272,20 @@ def monitor_command(model_path: str, rule_files: Sequence[str], window: float,
                 echo(json.dumps({"schema": LINES_SCHEMA, **document}, ensure_ascii=False)
                      if as_json else event.text())
 
+    def stopped(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # SIGTERM (docker stop, systemd) ends it like Ctrl-C
+
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, stopped)
     try:
         seen = run(watcher, broker_access(model, override), show, log, once=once,
                    duration=duration)
     except KeyboardInterrupt:
         log("stopped")
         seen = len(watcher.conflicts)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if as_json:
         echo(json.dumps({"schema": LINES_SCHEMA, **watcher.summary()}, ensure_ascii=False))
     else:

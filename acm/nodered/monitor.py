@@ -418,15 +418,15 @@ def run(monitor: Monitor, brokers: Sequence[BrokerAccess],
     inbox: queue.Queue[Message] = queue.Queue(maxsize=QUEUE_SIZE)
     topics = monitor.subscriptions
     clients: list[Any] = []
-    for access in brokers:
-        wanted = topics.get(access.address)
-        if wanted:
-            clients.append(_listen(access, wanted, monitor, inbox, log, len(clients)))
-    if not clients:
-        raise AcmError("no MQTT actuator on the model's brokers: nothing to monitor")
-    deadline = time.monotonic() + duration if duration is not None else None
     seen = 0
     try:
+        for access in brokers:
+            wanted = topics.get(access.address)
+            if wanted:
+                clients.append(_listen(access, wanted, monitor, inbox, log, len(clients)))
+        if not clients:
+            raise AcmError("no MQTT actuator on the model's brokers: nothing to monitor")
+        deadline = time.monotonic() + duration if duration is not None else None
         while deadline is None or time.monotonic() < deadline:
             left = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
             try:
@@ -484,7 +484,11 @@ def _listen(access: BrokerAccess, wanted: list[str], monitor: Monitor,
         except queue.Full:  # never block the network loop, and so the broker
             monitor.dropped += 1
 
+    def failed(client: Any, userdata: Any) -> None:
+        log(f"{access.address}: cannot connect to {access.host}:{access.port}; retrying")
+
     client.on_connect = connected
+    client.on_connect_fail = failed
     client.on_disconnect = disconnected
     client.on_message = received
     try:
