@@ -217,6 +217,17 @@ STRATEGIES = request("s", "strategies", ["strategies", "--format", "json"])
     (b'{"id": "x", "op": "analyze", "args": ["analyze", "-"], "input": 3}', "x",
      "'input' must be a string"),
     (b"[" * 100_000 + b"]" * 100_000, None, "a request is one JSON object per line"),
+    # a worker answers on its output only: it never writes a file for a request
+    (b'{"id": 8, "op": "resolve", "args": ["resolve", "-", "-o", "/tmp/acm-x"]}', 8,
+     "-o is not available in a worker"),
+    (b'{"id": 8, "op": "analyze", "args": ["analyze", "-", "-o/tmp/acm-x"]}', 8,
+     "-o is not available in a worker"),
+    (b'{"id": 8, "op": "analyze", "args": ["analyze", "-", "--output=/tmp/acm-x"]}', 8,
+     "--output is not available"),
+    (b'{"id": 8, "op": "analyze", "args": ["analyze", "-", "--write-baseline", "b.json"]}', 8,
+     "--write-baseline is not available"),
+    (b'{"id": NaN, "op": "analyze", "args": ["analyze", "-"]}', None,
+     "'id' must be a finite number"),
 ])
 def test_a_bad_line_gets_code_2_and_one_line_and_the_worker_goes_on(
         line: bytes, expected_id: Any, message: str) -> None:

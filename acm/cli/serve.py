@@ -30,6 +30,7 @@ from __future__ import annotations
 import gc
 import io
 import json
+import math
 import select
 import sys
 import traceback
@@ -168,9 +169,37 @@ def _parse(line: bytes) -> dict[str, Any]:
                          f"with {OPERATIONS[op]!r}", request_id)
     if "--debug" in args:
         raise BadRequest("--debug is not available in a worker", request_id)
+    written = _writes_a_file(args)
+    if written:
+        raise BadRequest(f"{written} is not available in a worker: it answers on its output "
+                         "only", request_id)
+    if isinstance(request_id, float) and not math.isfinite(request_id):
+        raise BadRequest("'id' must be a finite number", None)
     if not isinstance(text, str):
         raise BadRequest("'input' must be a string", request_id)
     return {"id": request_id, "args": args, "input": text}
+
+
+#: Options that make a command write a file (a worker answers on its output only).
+_WRITING = ("--output", "--out-dir", "--write-baseline", "--write-findings")
+
+
+def _writes_a_file(args: list[str]) -> str | None:
+    """The option in ``args`` that would write a file, if any (``-o -`` is the output)."""
+    for index, arg in enumerate(args):
+        following = args[index + 1] if index + 1 < len(args) else ""
+        if arg.startswith("--"):
+            name, equals, value = arg.partition("=")
+            if name not in _WRITING:
+                continue
+            target = value if equals else following
+        elif arg.startswith("-o"):
+            name, target = "-o", arg[2:] or following
+        else:
+            continue
+        if target != "-":
+            return name
+    return None
 
 
 class _Streams:
