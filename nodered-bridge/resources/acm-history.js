@@ -103,7 +103,18 @@
         next.touched.forEach(function (id) { touched[id] = true; });
 
         RED.nodes.clear();
-        var imported = RED.nodes.import(next.config);
+        var imported;
+        try {
+            imported = RED.nodes.import(next.config);
+        } catch (err) {
+            // Never leave an empty workspace: put back what was there, then report.
+            RED.nodes.clear();
+            RED.nodes.import(event.config);
+            RED.nodes.version(event.rev);
+            RED.nodes.dirty(event.dirty);
+            RED.view.redraw(true);
+            throw err;
+        }
         RED.nodes.dirty(false);
         ((imported && imported.nodes) || []).forEach(function (n) {
             if (changed[n.id] || touched[n.id]) { n.changed = true; }

@@ -106,3 +106,16 @@ test("history: the event's flows are not the objects handed to RED.nodes.import 
     const event = H.applyResolution(RED, DIFF);
     assert.deepEqual(event.config, BEFORE);
 });
+
+test("history: an import that throws puts the flows from before back and pushes nothing", () => {
+    const RED = fakeRED(BEFORE, {});
+    const real = RED.nodes.import;
+    let first = true;
+    RED.nodes.import = (list) => {
+        if (first) { first = false; throw new Error("unknown node type"); }
+        return real(list);
+    };
+    assert.throws(() => H.applyResolution(RED, DIFF), /unknown node type/);
+    assert.deepEqual(RED.current.map((n) => n.id), BEFORE.map((n) => n.id));
+    assert.equal(RED.pushed.length, 0);
+});
