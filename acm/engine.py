@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +13,7 @@ from .analysis.actuators import NodeRef, PathFinder, config_lookup, find_actuato
 from .analysis.catalog import GATED_TYPES, gates
 from .analysis.environment import Chain, find_chains
 from .analysis.findings import Application, Report, count_by_severity, report_order
-from .analysis.flows import Flows, load_flows
+from .analysis.flows import Flows, gc_paused, load_flows
 from .analysis.graph import FlowGraph, build_graph
 from .analysis.keys import ha_key, mqtt_key, mqtt_parts
 from .analysis.propagate import Propagation, Source, propagate
@@ -110,23 +108,6 @@ def analyze_model(model: Model | str | Path, ruleset: RuleSet | None = None) -> 
         model = load_model(model)
     sources = model.load_flows()
     return analyze_flows(sources, ruleset, model_applications(model, sources), model=model)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building large acyclic data.
-
-    The pipeline allocates millions of small containers and frees almost
-    none; without this, repeated full collections make large sites
-    quadratic. Reference counting still frees everything as usual.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def analyze_flows(

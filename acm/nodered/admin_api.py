@@ -17,7 +17,6 @@ the size of its answer.
 
 from __future__ import annotations
 
-import gc
 import html
 import json
 import os
@@ -36,7 +35,7 @@ import requests
 import requests.auth
 import urllib3.exceptions
 
-from ..analysis.flows import copy_nodes
+from ..analysis.flows import copy_nodes, gc_paused
 from ..errors import AcmError
 from ..files import encode
 from ..model import without_userinfo as public_url
@@ -549,13 +548,8 @@ class _Answer:
         The collector is paused while parsing: an answer nested ~1,000 deep takes
         the stack to its limit, and a finalizer the collector ran there would fail
         with a RecursionError of its own ("Exception ignored in ...")."""
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():
             return json.loads(self.body)
-        finally:
-            if was_enabled:
-                gc.enable()
 
     def text(self) -> str:
         try:
