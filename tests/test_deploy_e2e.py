@@ -31,7 +31,7 @@ from mosquitto import missing as mosquitto_missing
 from nodered import AUTH_TOKEN, NodeRed
 from nodered import missing as nodered_missing
 
-import acm.nodered.site
+import acm.nodered.deploy
 from acm.nodered.admin_api import TOKEN_ENV, AdminClient
 
 Flows = list[dict[str, Any]]
@@ -597,7 +597,7 @@ def someone_deploys(runtime: NodeRed, edit: Any) -> None:
 
 def interleave(monkeypatch: pytest.MonkeyPatch, before_write: dict[str, Any]) -> None:
     """Run ``before_write[runtime id]()`` once, between acm's read and its write there."""
-    real = acm.nodered.site.client_for
+    real = acm.nodered.deploy.client_for
 
     def client_for(runtime: Any, model: Any, timeout: float = 10) -> AdminClient:
         client = real(runtime, model, timeout)
@@ -613,7 +613,7 @@ def interleave(monkeypatch: pytest.MonkeyPatch, before_write: dict[str, Any]) ->
             client.set_flows = set_flows  # type: ignore[method-assign]
         return client
 
-    monkeypatch.setattr(acm.nodered.site, "client_for", client_for)
+    monkeypatch.setattr(acm.nodered.deploy, "client_for", client_for)
 
 
 def test_a_concurrent_deploy_is_kept_and_this_deploys_changes_go_on_top(
@@ -665,14 +665,14 @@ def test_a_rollback_never_overwrites_a_deploy_made_after_this_one(
     monkeypatch.delenv(GATEWAY_TOKEN_ENV)  # the gateway (adminAuth) now answers 401
     their_note = comment("their_note", COMFORT, "deployed by someone after acm")
     # Someone deploys on the hub after acm wrote it, before the gateway fails.
-    real = acm.nodered.site.client_for
+    real = acm.nodered.deploy.client_for
 
     def client_for(runtime: Any, model: Any, timeout: float = 10) -> AdminClient:
         if runtime.id == "gateway":
             someone_deploys(site.hub, lambda flows: [*flows, their_note])
         return real(runtime, model, timeout)
 
-    monkeypatch.setattr(acm.nodered.site, "client_for", client_for)
+    monkeypatch.setattr(acm.nodered.deploy, "client_for", client_for)
 
     refused = resolved_deploy(run_acm, site)
     assert refused.code == 2, refused.out + refused.err

@@ -21,17 +21,12 @@ import pytest
 from conftest import ROOT, broker, node, tab
 from nodered import AUTH_TOKEN, NodeRed, missing
 
+from acm.analysis.drift import flows_drift
 from acm.errors import AcmError
 from acm.nodered.admin_api import NodeRedError
-from acm.nodered.watch import (
-    Event,
-    WatchedRuntime,
-    Watcher,
-    comms_url,
-    flows_drift,
-    runtime_for_url,
-    ssl_context,
-)
+from acm.nodered.comms import WatchedRuntime, comms_url, ssl_context
+from acm.nodered.watch import Watcher, runtime_for_url
+from acm.output.events import Event
 
 Flows = list[dict[str, Any]]
 TOKEN_VARS = ("ACM_NODERED_TOKEN", "ACM_NODERED_USERNAME", "ACM_NODERED_PASSWORD")

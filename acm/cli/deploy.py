@@ -12,7 +12,6 @@ import click
 
 from ..errors import AcmError
 from .console import echo
-from .online import admin_client
 from .options import POLICY_OPTION, RULES_OPTION
 
 
@@ -59,14 +58,14 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
     """
     from ..model import load_model
     from ..model import without_userinfo as public_url
-    from ..nodered.site import (
+    from ..nodered.deploy import (
         check_deploy_runtimes,
         deploy_gate,
         flows_to_deploy,
         preview_deploy,
-        resolve_site,
     )
-    from ..nodered.site import deploy as deploy_site
+    from ..nodered.deploy import deploy as deploy_site
+    from ..nodered.site import resolve_site
     from ..output import render
     from ..rewrite.policy import load_policies
     from ..rules.ruleset import load_ruleset
@@ -152,6 +151,7 @@ def watch_command(model_path: str | None, urls: Sequence[str], token_file: str |
       acm watch --url http://pi:1880 --once --timeout 60 --json
     """
     from ..model import load_model
+    from ..nodered.connect import client_for_url
     from ..nodered.watch import Watcher, runtime_for_url, runtimes_from_model
     from ..rules.ruleset import load_ruleset
 
@@ -170,7 +170,7 @@ def watch_command(model_path: str | None, urls: Sequence[str], token_file: str |
         if not runtimes:
             raise AcmError("no runtime of the model has a url: nothing to watch", model_path)
     else:
-        runtimes = [runtime_for_url(url, admin_client(url, token_file, ca_file).token,
+        runtimes = [runtime_for_url(url, client_for_url(url, token_file, ca_file).token,
                                     ca_file or True) for url in urls]
     watcher = Watcher(runtimes, model, ruleset, log=log)
     gc.enable()  # it runs until stopped: cycles (sockets, tracebacks) must be collected

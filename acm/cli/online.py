@@ -1,9 +1,9 @@
-"""What the commands that talk to a running Node-RED share: the Admin API options,
-the client built from them, and one change of the deployed flows (or its dry run)."""
+"""What the commands that talk to a running Node-RED share: the Admin API options and
+one change of the deployed flows (or its dry run). The client itself is built by
+:mod:`acm.nodered.connect`."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,11 +14,6 @@ from .console import echo
 
 if TYPE_CHECKING:
     from ..nodered.admin_api import AdminClient
-
-
-#: A login instead of a token: the editor user and password (never on the command line).
-USER_ENV = "ACM_NODERED_USERNAME"
-PASSWORD_ENV = "ACM_NODERED_PASSWORD"
 
 
 def ADMIN_OPTIONS(command: Callable[..., Any]) -> Callable[..., Any]:  # noqa: N802
@@ -35,27 +30,6 @@ def ADMIN_OPTIONS(command: Callable[..., Any]) -> Callable[..., Any]:  # noqa: N
     )):
         command = option(command)
     return command
-
-
-def admin_client(url: str, token_file: str | None, ca_file: str | None) -> AdminClient:
-    """The Admin API client for ``--url``: a token (file, else $ACM_NODERED_TOKEN) or a
-    login, and TLS always verified (against ``--ca-file`` when given)."""
-    from ..model import has_userinfo
-    from ..nodered.admin_api import TOKEN_ENV, AdminClient, token_from_env  # requests: online only
-
-    user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
-    if has_userinfo(url):  # requests would send the URL's Basic auth and drop the token
-        given = ("--token-file" if token_file else f"${TOKEN_ENV}" if token_from_env()
-                 else f"a login with ${USER_ENV} and ${PASSWORD_ENV}" if user and password
-                 else None)
-        if given:
-            raise click.UsageError(f"--url has credentials in it (user:password@) and there "
-                                   f"is a token too ({given}): give either credentials in the "
-                                   "URL or a token, not both")
-    client = AdminClient(url, token=token_from_env(token_file), verify=ca_file or True)
-    if client.token is None and user and password:
-        client.token = client.login(user, password)
-    return client
 
 
 def update_deployed(client: AdminClient, change: Callable[[list[Any]], list[Any]],

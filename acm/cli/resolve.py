@@ -13,7 +13,7 @@ import click
 
 from ..errors import AcmError
 from .console import echo, write_output
-from .online import ADMIN_OPTIONS, admin_client, update_deployed
+from .online import ADMIN_OPTIONS, update_deployed
 from .options import POLICY_OPTION, RULES_OPTION, StrategyChoice
 
 if TYPE_CHECKING:
@@ -250,7 +250,9 @@ def revert(flows: str | None, url: str | None, output: str | None, diff: bool, d
     from ..rewrite.resolve import revert as revert_flows
 
     if url:
-        client = admin_client(url, token_file, ca_file)
+        from ..nodered.connect import client_for_url  # requests: online only
+
+        client = client_for_url(url, token_file, ca_file)
         return update_deployed(client, revert_flows, Path(backup_dir), dry_run)
     if flows is None:
         raise click.UsageError("give FLOWS (offline) or --url (online)")
@@ -295,6 +297,7 @@ def apply(url: str, model_path: str | None, policy_files: Sequence[str],
     """
     from ..analysis.flows import flows_from_data
     from ..model import load_model
+    from ..nodered.connect import client_for_url
     from ..rewrite.policy import load_policies
     from ..rewrite.resolve import resolve as resolve_flows
     from ..rules.ruleset import load_ruleset
@@ -309,7 +312,7 @@ def apply(url: str, model_path: str | None, policy_files: Sequence[str],
         if found is None:
             raise AcmError(f"no runtime of model {model.path} has url {url}")
         runtime = found
-    client = admin_client(url, token_file, ca_file)
+    client = client_for_url(url, token_file, ca_file)
     results: list[ResolveResult] = []
 
     def change(nodes: list[Any]) -> list[Any]:
