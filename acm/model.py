@@ -126,6 +126,14 @@ class Model:
                              str(flows))
         return found
 
+    def runtime_at(self, url: str) -> Runtime:
+        """The runtime whose editor is at ``url``; a ModelError if none is."""
+        found = next((r for r in self.runtimes
+                      if r.url and r.url.rstrip("/") == url.rstrip("/")), None)
+        if found is None:
+            raise ModelError(f"no runtime of model {self.path} has url {without_userinfo(url)}")
+        return found
+
     def load_flows(self) -> dict[str, Flows]:
         """Every runtime's flows, keyed by runtime id."""
         return {r.id: load_flows(r.flows) for r in self.runtimes}

@@ -672,3 +672,15 @@ def test_a_url_with_credentials_and_credentials_too_is_refused(run_acm, tmp_path
     path.write_text(changed("    credentials: {token_env: ACM_A_TOKEN}\n", "", text),
                     encoding="utf-8")
     assert run_acm("model", "check", str(path)).code == 0  # the URL's credentials alone
+
+
+def test_apply_with_a_model_lacking_the_url_stops_before_any_connection(run_acm, tmp_path):
+    """`acm apply --model` finds the runtime by its url; none there is bad input, named
+    without the URL's password, and nothing is contacted."""
+    result = run_acm("apply", "--url", "http://admin:s3cr3t@127.0.0.1:9", "--model",
+                     str(ROOT / "flows" / "site" / "site.yaml"),
+                     "--backup-dir", str(tmp_path / "b"))
+    assert result.code == 2, result.err
+    assert "has url http://127.0.0.1:9" in result.err
+    assert "s3cr3t" not in result.err
+    assert "refused" not in result.err and not (tmp_path / "b").exists()

@@ -175,6 +175,11 @@ class Report:
         counts["findings"] = count_by_severity(findings)
         return replace(self, findings=findings, stats=counts)
 
+    def involving(self, runtime: str) -> Report:
+        """The same report with only the findings that involve a node of ``runtime``."""
+        return self.keeping(f for f in self.findings
+                            if any(r.runtime == runtime for r in f.involved))
+
     def at_or_above(self, level: str) -> list[Finding]:
         rank = severity_rank(level)
         return [f for f in self.findings if severity_rank(f.severity) >= rank]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import textwrap
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import click
 
@@ -13,10 +12,6 @@ from ..errors import AcmError
 from ..output import FORMATS
 from .console import echo, one_line, write_output
 from .options import FAIL_ON, RULES_OPTION
-
-if TYPE_CHECKING:
-    from ..analysis.findings import Report
-    from ..model import Model
 
 
 @click.command()
@@ -76,7 +71,7 @@ def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str]
                            "(add runtimes: [{id, flows}])", model_path)
         report = analyze_model(model, ruleset)
         if flows is not None:
-            report = only_runtime(report, model, flows)
+            report = report.involving(model.runtime_of_flows(flows).id)
     else:
         assert flows is not None
         if flows == "-":
@@ -101,13 +96,6 @@ def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str]
     if fail_on == "never" or write_baseline:
         return 0
     return 1 if report.at_or_above(fail_on) else 0
-
-
-def only_runtime(report: Report, model: Model, flows: str) -> Report:
-    """Keep the findings that involve the runtime whose flows file is ``flows``."""
-    runtime = model.runtime_of_flows(flows).id
-    return report.keeping(f for f in report.findings
-                          if any(r.runtime == runtime for r in f.involved))
 
 
 @click.command()

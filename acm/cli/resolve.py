@@ -22,21 +22,10 @@ if TYPE_CHECKING:
 
 
 def _print_plan(result: ResolveResult) -> None:
-    for planned in result.planned:
-        source = {"default": "default", "kept": "kept from the flows"}.get(
-            planned.policy.source, f"policy {planned.policy.name}")
-        echo(f"acm: {planned.finding.id} ({planned.finding.rule}) on {planned.label}: "
-             f"{planned.policy.strategy} ({source})", err=True)
-    from ..rewrite.resolve import default_note
+    from ..output.plan import plan_lines
 
-    for planned in result.defaults:
-        echo(f"acm: note: {default_note(planned)} — write a policy to choose "
-             "(docs/resolve.md)", err=True)
-    for note in result.notes:
-        echo(f"acm: warning: {note}", err=True)
-    for skipped in result.skipped:
-        echo(f"acm: not resolved: {skipped.finding.id} ({skipped.finding.rule}): "
-             f"{skipped.reason}", err=True)
+    for line in plan_lines(result):
+        echo(line, err=True)
 
 
 def _model_runtime(model_path: str | None, flows: str) -> tuple[Model | None, str]:
@@ -138,6 +127,8 @@ def resolve(flows: str | None, model_path: str | None, policy_files: Sequence[st
                            model=model, runtime=runtime, only=set(only) or None,
                            chosen=chosen)
     if show_plan:
+        from ..output.plan import plan_document
+
         echo(json.dumps(plan_document(result), indent=2, ensure_ascii=False))
         return 0
     _print_plan(result)
@@ -202,22 +193,6 @@ def _resolve_site(model_path: str | None, policy_files: Sequence[str],
         echo(f"acm: {item.runtime}: {item.path}: {state}; "
              f"{counts[item.runtime]} resolver(s) placed there", err=True)
     return 0
-
-
-def plan_document(result: ResolveResult) -> dict[str, Any]:
-    """``acm resolve --plan``: what would be done, for machines (the editor plugin)."""
-    return {
-        "schema": "acm.plan/1",
-        "planned": [
-            {"conflict": p.finding.id, "rule": p.finding.rule, "actuator": p.target_key,
-             "label": p.label, "strategy": p.policy.strategy, "options": dict(p.policy.options),
-             "source": "default" if p.policy.source == "default"
-             else ("kept" if p.policy.source == "kept" else p.policy.name)}
-            for p in result.planned
-        ],
-        "skipped": [{"conflict": k.finding.id, "rule": k.finding.rule, "reason": k.reason}
-                    for k in result.skipped],
-    }
 
 
 @click.command()
@@ -305,13 +280,7 @@ def apply(url: str, model_path: str | None, policy_files: Sequence[str],
     policies = load_policies(policy_files)
     ruleset = load_ruleset(rule_files)
     model = load_model(model_path) if model_path else None
-    runtime = "local"
-    if model is not None:
-        found = next((r.id for r in model.runtimes
-                      if r.url and r.url.rstrip("/") == url.rstrip("/")), None)
-        if found is None:
-            raise AcmError(f"no runtime of model {model.path} has url {url}")
-        runtime = found
+    runtime = model.runtime_at(url).id if model is not None else "local"
     client = client_for_url(url, token_file, ca_file)
     results: list[ResolveResult] = []
 
