@@ -151,8 +151,7 @@ def watch_command(model_path: str | None, urls: Sequence[str], token_file: str |
       acm watch --url http://pi:1880 --once --timeout 60 --json
     """
     from ..model import load_model
-    from ..nodered.connect import client_for_url
-    from ..nodered.watch import Watcher, runtime_for_url, runtimes_from_model
+    from ..nodered.watch import Watcher, runtimes_from_model, runtimes_from_urls
     from ..rules.ruleset import load_ruleset
 
     def log(line: str) -> None:
@@ -170,8 +169,7 @@ def watch_command(model_path: str | None, urls: Sequence[str], token_file: str |
         if not runtimes:
             raise AcmError("no runtime of the model has a url: nothing to watch", model_path)
     else:
-        runtimes = [runtime_for_url(url, client_for_url(url, token_file, ca_file).token,
-                                    ca_file or True) for url in urls]
+        runtimes = runtimes_from_urls(urls, token_file, ca_file)
     watcher = Watcher(runtimes, model, ruleset, log=log)
     gc.enable()  # it runs until stopped: cycles (sockets, tracebacks) must be collected
 

@@ -47,14 +47,14 @@ from .comms import (
     parse_frames,
     ssl_context,
 )
-from .connect import client_for
+from .connect import client_for, client_for_url
 
 try:  # websockets >= 13
     from websockets.asyncio.client import connect as ws_connect
 except ImportError:  # pragma: no cover - the legacy client of websockets 12
     from websockets.client import connect as ws_connect  # type: ignore[attr-defined,no-redef]
 
-__all__ = ["Watcher", "runtime_for_url", "runtimes_from_model"]
+__all__ = ["Watcher", "runtime_for_url", "runtimes_from_model", "runtimes_from_urls"]
 
 BACKOFF_START = 0.5
 BACKOFF_CAP = 10.0
@@ -344,6 +344,14 @@ def runtimes_from_model(model: Model, urls: Sequence[str] = (),
         verify = ca_file if ca_file and not runtime.tls else client.verify
         out.append(WatchedRuntime(runtime.id, client.url, client.token, verify))
     return out
+
+
+def runtimes_from_urls(urls: Sequence[str], token_file: str | None = None,
+                       ca_file: str | None = None) -> list[WatchedRuntime]:
+    """Runtimes given by ``--url`` alone, with the credentials of
+    :func:`acm.nodered.connect.client_for_url` (a login is made here, once)."""
+    return [runtime_for_url(url, client_for_url(url, token_file, ca_file).token, ca_file or True)
+            for url in urls]
 
 
 def runtime_for_url(url: str, token: str | None, verify: bool | str) -> WatchedRuntime:
