@@ -118,6 +118,28 @@ def applies_to(command: Value, entity_id: str) -> bool:
     return domain in ("homeassistant", entity_id.split(".", 1)[0])
 
 
+#: Domains whose services act on entities of that domain only (Home Assistant skips the
+#: other entity ids of a call: ``light.toggle`` on ``switch.kitchen`` does nothing).
+#: ``homeassistant.*`` and integration services (``zwave_js.set_value``,
+#: ``sonos.join`` ...) act on entities of any domain, and old-style ``group.*``
+#: entities are expanded to their members, so neither is filtered.
+ENTITY_DOMAINS = frozenset(
+    {"alarm_control_panel", "button", "climate", "cover", "fan", "humidifier", "lawn_mower",
+     "light", "lock", "media_player", "number", "remote", "scene", "script", "select", "siren",
+     "switch", "text", "update", "vacuum", "valve", "water_heater", "input_boolean",
+     "input_number", "input_select", "input_text", "input_datetime", "input_button",
+     "counter", "timer", "automation", "date", "datetime", "time", "todo"}
+)
+
+
+def service_acts_on(domain: str, entity_id: str) -> bool:
+    """Whether a service of ``domain`` called with ``entity_id`` explicitly acts on it
+    (see :data:`ENTITY_DOMAINS`)."""
+    if domain not in ENTITY_DOMAINS:
+        return True
+    return entity_id.split(".", 1)[0] in (domain, "group")
+
+
 def feature_of(entity_id: str, service: str) -> str | None:
     return FEATURES.get(entity_id.split(".", 1)[0], {}).get(service)
 
@@ -138,7 +160,9 @@ MANUAL_EVENTS = frozenset(
      "zwave_js_value_notification", "zwave.scene_activated", "ozw.scene_activated",
      "roku_command"}
 )
-_MANUAL_EVENT_WORDS = ("action", "button", "switch", "remote", "click", "press", "keypad")
+# shortcut_event: an Apple Shortcut run from a phone or watch (a tap, or Siri)
+_MANUAL_EVENT_WORDS = ("action", "button", "switch", "remote", "click", "press", "keypad",
+                       "shortcut")
 # Device trigger types of remotes and buttons: short_release, remote_button_long_press ...
 _BUTTON_EVENT_WORDS = ("press", "click", "button", "action", "release", "double", "triple",
                        "quadruple", "hold", "repeat")
@@ -317,6 +341,10 @@ def _call_service(node: Node, config: Config, runtime: str, shape: Shape) -> lis
         places = target if isinstance(target, dict) else node
         if any(places.get(k) for place in _PLACES for k in place[:2]):
             return _places(domain, service, places, data)
+    if entities:
+        entities = [e for e in entities if service_acts_on(domain, e)]
+        if not entities:
+            return []  # every entity is of another domain: Home Assistant calls nothing
     if not entities:
         if entities == [] and domain in ("script", "scene") and service not in (
             "turn_on", "turn_off", "toggle", "reload", "apply", "create"
