@@ -204,33 +204,60 @@ def _where(path: Path, root: yaml.Node | None, parts: Sequence[Any]) -> str:
 def _describe(error: jsonschema.ValidationError) -> str:
     """A schema error in words a user can act on."""
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        schema_part = error.schema if isinstance(error.schema, dict) else {}
-        known = set(schema_part.get("properties", {}))
-        extensions = "^x-" in schema_part.get("patternProperties", {})
-        extra = sorted(k for k in error.instance if k not in known
-                       and not (extensions and str(k).startswith("x-")))
-        allowed = ", ".join(sorted(known)) + (" (or x-* extensions)" if extensions else "")
-        return f"unknown field(s) {', '.join(repr(k) for k in extra)}; expected: {allowed}"
+        return _unknown_fields(error, error.instance)
     value = _shown(error)
     if error.validator in ("oneOf", "anyOf") and error.context:
-        # each alternative by what it expects: "one of: increase | decrease, or a mapping"
-        wants = [_expected(sub) for sub in error.context if not sub.relative_path]
-        said = [w for w in wants if w]
-        if said and len(said) == len(wants):
-            return f"{value} is not allowed; expected " + ", or ".join(dict.fromkeys(said))
-    if error.validator == "enum":
-        allowed = " | ".join(str(v) for v in list(error.validator_value))  # type: ignore[arg-type]
-        return f"{value} is not allowed; expected one of: {allowed}"
-    if error.validator == "const":
-        return f"{value} is not allowed; expected {error.validator_value!r}"
-    if error.validator == "pattern":
-        return f"{value} does not match the expected form {error.validator_value}"
-    if error.validator == "type":
-        return f"{value} is not of type {error.validator_value}"
+        alternatives = _alternatives(error, value)
+        if alternatives is not None:
+            return alternatives
+    said = _keyword_message(error, value)
+    if said is not None:
+        return said
     if value != repr(error.instance):  # a secret, or too long to repeat
         return f"{value} does not satisfy '{error.validator}'"
     message = str(error.message)
     return message if len(message) <= 200 else message[:200] + "…"
+
+
+def _unknown_fields(error: jsonschema.ValidationError, instance: dict[Any, Any]) -> str:
+    """An ``additionalProperties`` error on the mapping ``instance``: the fields not
+    allowed, and those that are."""
+    schema_part = error.schema if isinstance(error.schema, dict) else {}
+    known = set(schema_part.get("properties", {}))
+    extensions = "^x-" in schema_part.get("patternProperties", {})
+    extra = sorted(k for k in instance if k not in known
+                   and not (extensions and str(k).startswith("x-")))
+    allowed = ", ".join(sorted(known)) + (" (or x-* extensions)" if extensions else "")
+    return f"unknown field(s) {', '.join(repr(k) for k in extra)}; expected: {allowed}"
+
+
+def _alternatives(error: jsonschema.ValidationError, value: str) -> str | None:
+    """A oneOf/anyOf error by what each alternative expects ("one of: increase | decrease,
+    or a mapping"); None unless every alternative can be said."""
+    wants = [_expected(sub) for sub in error.context or () if not sub.relative_path]
+    said = [w for w in wants if w]
+    if said and len(said) == len(wants):
+        return f"{value} is not allowed; expected " + ", or ".join(dict.fromkeys(said))
+    return None
+
+
+#: The message of an error of each keyword that names one expected value or form.
+_KEYWORD_MESSAGES = {
+    "const": "{value} is not allowed; expected {wanted!r}",
+    "pattern": "{value} does not match the expected form {wanted}",
+    "type": "{value} is not of type {wanted}",
+}
+
+
+def _keyword_message(error: jsonschema.ValidationError, value: str) -> str | None:
+    """An ``enum``, ``const``, ``pattern`` or ``type`` error in words; None for others."""
+    if error.validator == "enum":
+        allowed = " | ".join(str(v) for v in list(error.validator_value))  # type: ignore[arg-type]
+        return f"{value} is not allowed; expected one of: {allowed}"
+    template = _KEYWORD_MESSAGES.get(str(error.validator))
+    if template is None:
+        return None
+    return template.format(value=value, wanted=error.validator_value)
 
 
 _TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "a text",
@@ -314,27 +341,42 @@ def _check_scalars(root: yaml.Node | None, path: Path) -> None:
             continue
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                text = isinstance(key, yaml.ScalarNode) and key.tag == _STR_TAG
-                if names and not text:
-                    line = key.start_mark.line + 1
-                    what = (f"key {key.value!r} is not text: quote it"
-                            if isinstance(key, yaml.ScalarNode) else "a key must be a name")
-                    raise ModelError(what, f"{path}:{line}")
-                stack.append((key, False))
-                stack.append((value, names and not str(key.value).startswith("x-")))
+            stack.extend(_mapping_children(node, names, path))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((item, names) for item in node.value)
         elif isinstance(node, yaml.ScalarNode) and node.tag != _STR_TAG:
-            try:
-                constructor.construct_object(node, deep=True)
-            except yaml.YAMLError:
-                raise  # reported by load_model like any YAML error
-            except (ValueError, KeyError, AttributeError, TypeError, OverflowError):
-                line = node.start_mark.line + 1
-                tag = node.tag.rpartition(":")[2]
-                raise ModelError(f"malformed YAML: {node.value!r} is not a valid {tag}",
-                                 f"{path}:{line}") from None
+            _check_tagged(constructor, node, path)
+
+
+def _mapping_children(node: yaml.MappingNode, names: bool,
+                      path: Path) -> list[tuple[yaml.Node, bool]]:
+    """The keys and values of a mapping to check next, once its keys are known to be
+    text where they must be (``names``); values under an ``x-*`` key are the user's."""
+    children: list[tuple[yaml.Node, bool]] = []
+    for key, value in node.value:
+        text = isinstance(key, yaml.ScalarNode) and key.tag == _STR_TAG
+        if names and not text:
+            line = key.start_mark.line + 1
+            what = (f"key {key.value!r} is not text: quote it"
+                    if isinstance(key, yaml.ScalarNode) else "a key must be a name")
+            raise ModelError(what, f"{path}:{line}")
+        children.append((key, False))
+        children.append((value, names and not str(key.value).startswith("x-")))
+    return children
+
+
+def _check_tagged(constructor: yaml.constructor.SafeConstructor, node: yaml.ScalarNode,
+                  path: Path) -> None:
+    """Refuse, at its line, an explicitly tagged scalar whose text does not fit its tag."""
+    try:
+        constructor.construct_object(node, deep=True)
+    except yaml.YAMLError:
+        raise  # reported by load_model like any YAML error
+    except (ValueError, KeyError, AttributeError, TypeError, OverflowError):
+        line = node.start_mark.line + 1
+        tag = node.tag.rpartition(":")[2]
+        raise ModelError(f"malformed YAML: {node.value!r} is not a valid {tag}",
+                         f"{path}:{line}") from None
 
 
 def load_model(path: str | Path) -> Model:
@@ -386,22 +428,14 @@ def _resolve(path: Path, root: yaml.Node | None, data: dict[str, Any]) -> Model:
     doc = _Document(path, root, data)
     runtimes = doc.runtimes()
     brokers = doc.brokers()
-    applications = tuple(
-        ApplicationDef(a["id"], a.get("name") or a["id"], tuple(a["tabs"]), f"applications[{i}]",
-                       tuple(_where(path, root, ["applications", i, "tabs", j])
-                             for j in range(len(a["tabs"]))), a.get("provenance"))
-        for i, a in enumerate(data.get("applications") or [])
-    )
-    zones = tuple(Zone(z["id"], z.get("name") or z["id"], tuple(z.get("properties") or ()))
-                  for z in data.get("zones") or [])
+    applications = doc.applications()
+    zones = doc.zones()
     by_broker = {b.id: b for b in brokers}
     actuators = doc.actuators(by_broker)
     sensors = doc.sensors(by_broker)
     host, via = doc.resolution()
     triggers = {t["node"]: t["provenance"] for t in data.get("triggers") or []}
-    members = {f"ha-{kind[:-1]}:{place}": tuple(entities)
-               for kind, places in (data.get("home_assistant") or {}).items()
-               for place, entities in places.items()}
+    members = doc.ha_members()
     return Model(path, data.get("name") or path.stem, tuple(runtimes), brokers, applications,
                  zones, tuple(actuators), tuple(sensors), host, triggers,
                  members, resolution_broker=via)
@@ -484,6 +518,28 @@ class _Document:
             Broker(b["id"], b["host"], int(b.get("port", 1883)), tuple(b.get("aliases") or ()))
             for b in self.data.get("brokers") or []
         )
+
+    def applications(self) -> tuple[ApplicationDef, ...]:
+        """The applications, each with where its tab entries are written (for errors)."""
+        return tuple(
+            ApplicationDef(a["id"], a.get("name") or a["id"], tuple(a["tabs"]),
+                           f"applications[{i}]",
+                           tuple(_where(self.path, self.root, ["applications", i, "tabs", j])
+                                 for j in range(len(a["tabs"]))), a.get("provenance"))
+            for i, a in enumerate(self.data.get("applications") or [])
+        )
+
+    def zones(self) -> tuple[Zone, ...]:
+        """The zones, named by their id where they have no name."""
+        return tuple(Zone(z["id"], z.get("name") or z["id"], tuple(z.get("properties") or ()))
+                     for z in self.data.get("zones") or [])
+
+    def ha_members(self) -> dict[str, tuple[str, ...]]:
+        """``home_assistant`` places as ``ha-area:office`` (and ha-device:, ha-floor:,
+        ha-label:) -> the entity ids each holds."""
+        return {f"ha-{kind[:-1]}:{place}": tuple(entities)
+                for kind, places in (self.data.get("home_assistant") or {}).items()
+                for place, entities in places.items()}
 
     def zone(self, section: str, i: int, item: Mapping[str, Any]) -> str | None:
         """The zone an actuator or sensor is in: None, or one of the model's zones."""

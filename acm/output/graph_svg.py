@@ -85,27 +85,36 @@ def _place(order: list[str], wanted: dict[str, float], column: int,
         boxes[node_id] = Box(_column_x(column), y - max(shift, 0.0), column)
 
 
+def _neighbours(picture: Picture) -> dict[str, list[str]]:
+    """Each node -> its neighbours in the column before it (a runtime -> its applications)."""
+    neighbours: dict[str, list[str]] = {}
+    for edge in picture.edges:
+        if edge.kind == "hosts":  # runtimes are placed beside their applications
+            neighbours.setdefault(edge.source, []).append(edge.target)
+        elif edge.kind in ("drives", "in"):
+            neighbours.setdefault(edge.target, []).append(edge.source)
+    return neighbours
+
+
+def _wanted(nodes: tuple[Node, ...], neighbours: dict[str, list[str]],
+            boxes: dict[str, Box]) -> dict[str, float]:
+    """Where each node would like to be: the mean y of its neighbours already placed."""
+    wanted: dict[str, float] = {}
+    for node in nodes:
+        placed = [boxes[n].y for n in neighbours.get(node.id, ()) if n in boxes]
+        if placed:
+            wanted[node.id] = sum(placed) / len(placed)
+    return wanted
+
+
 def layout(picture: Picture) -> Layout:
     """Where each node goes (see the module docstring); the same picture, the same layout."""
     columns = tuple(kind for kind in KINDS if picture.of_kind(kind))
     column_of = {kind: i for i, kind in enumerate(columns)}
     position = {n.id: i for i, n in enumerate(picture.nodes)}
     runtime_rank = {n.key: i for i, n in enumerate(picture.of_kind("runtime"))}
-    neighbours: dict[str, list[str]] = {}  # node -> its neighbours in the previous column
-    for edge in picture.edges:
-        if edge.kind == "hosts":  # runtimes are placed beside their applications
-            neighbours.setdefault(edge.source, []).append(edge.target)
-        elif edge.kind in ("drives", "in"):
-            neighbours.setdefault(edge.target, []).append(edge.source)
+    neighbours = _neighbours(picture)
     boxes: dict[str, Box] = {}
-
-    def wanted_from(nodes: tuple[Node, ...]) -> dict[str, float]:
-        wanted: dict[str, float] = {}
-        for node in nodes:
-            placed = [boxes[n].y for n in neighbours.get(node.id, ()) if n in boxes]
-            if placed:
-                wanted[node.id] = sum(placed) / len(placed)
-        return wanted
 
     def by_wanted(nodes: tuple[Node, ...], wanted: dict[str, float]) -> list[str]:
         return [n.id for n in sorted(nodes, key=lambda n: (
@@ -118,7 +127,7 @@ def layout(picture: Picture) -> Layout:
     for kind in ("runtime", "actuator", "zone"):
         nodes = picture.of_kind(kind)
         if nodes:
-            wanted = wanted_from(nodes)
+            wanted = _wanted(nodes, neighbours, boxes)
             _place(by_wanted(nodes, wanted), wanted, column_of[kind], boxes)
     bottom = max((b.y + HEIGHT for b in boxes.values()), default=TOP)
     width = _column_x(len(columns)) - GAP + MARGIN if columns else 2 * MARGIN + WIDTH

@@ -46,48 +46,91 @@ class Policy:
     node: ast.Policy | None = None
 
 
-def _value(option: ast.Option, spec: OptionSpec) -> Any:  # noqa: C901 - one branch per option kind of the strategy manifest
-    values = option.values
-    where = str(option.pos)
+#: What a text-like option takes, said when it is given something else.
+_QUOTED = {"text": "takes a quoted text (or none)",
+           "actuator": "takes an actuator's key, model id or name, quoted (or none)"}
+
+
+def _value(option: ast.Option, spec: OptionSpec) -> Any:
+    """An option's value as the resolver gets it, once it is of the kind ``spec`` declares."""
     if spec.kind in ("texts", "applications"):
-        if not values or not all(isinstance(v, (str, ast.Word)) for v in values):
-            raise RuleError(f"'{option.name}' takes one or more quoted names", where)
-        return [v.text if isinstance(v, ast.Word) else v for v in values]
-    if len(values) != 1:
-        raise RuleError(f"'{option.name}' takes one value, {len(values)} given", where)
-    value = values[0]
+        return _names(option)
+    value = _single(option)
+    where = str(option.pos)
     if spec.kind == "duration":
-        if value is None:
-            return None
-        if not isinstance(value, ast.Duration):
-            raise RuleError(f"'{option.name}' takes a duration such as 30s, 15m or 1h", where)
-        return value.milliseconds
+        return _duration(option, value)
     if spec.kind == "word":
-        text = value.text if isinstance(value, ast.Word) else value
-        if value is None and "none" in spec.words:  # `resume none`: the literal none
-            text = "none"
-        if text not in spec.words:
-            raise RuleError(f"'{option.name}' must be one of: {', '.join(spec.words)}", where)
-        return text
+        return _word(option, spec, value)
     if spec.kind == "bool":
         if not isinstance(value, bool):
             raise RuleError(f"'{option.name}' takes true or false", where)
         return value
-    if spec.kind == "text":
+    if spec.kind in _QUOTED:
         if not isinstance(value, str) and value is not None:
-            raise RuleError(f"'{option.name}' takes a quoted text (or none)", where)
+            raise RuleError(f"'{option.name}' {_QUOTED[spec.kind]}", where)
         return value
-    if spec.kind == "actuator":
-        if not isinstance(value, str) and value is not None:
-            raise RuleError(f"'{option.name}' takes an actuator's key, model id or name, "
-                            "quoted (or none)", where)
-        return value
-    if isinstance(value, ast.Duration):
+    if isinstance(value, ast.Duration):  # a "value" option: whatever was written
         return value.milliseconds
     return value.text if isinstance(value, ast.Word) else value
 
 
+def _names(option: ast.Option) -> list[str]:
+    """The names a list option (``texts``, ``applications``) is given: one or more."""
+    values = option.values
+    if not values or not all(isinstance(v, (str, ast.Word)) for v in values):
+        raise RuleError(f"'{option.name}' takes one or more quoted names", str(option.pos))
+    return [v.text if isinstance(v, ast.Word) else v for v in values]
+
+
+def _single(option: ast.Option) -> Any:
+    """The one value an option of any other kind is given."""
+    if len(option.values) != 1:
+        raise RuleError(f"'{option.name}' takes one value, {len(option.values)} given",
+                        str(option.pos))
+    return option.values[0]
+
+
+def _duration(option: ast.Option, value: Any) -> int | None:
+    """A duration option's value in milliseconds (None for ``none``)."""
+    if value is None:
+        return None
+    if not isinstance(value, ast.Duration):
+        raise RuleError(f"'{option.name}' takes a duration such as 30s, 15m or 1h",
+                        str(option.pos))
+    return value.milliseconds
+
+
+def _word(option: ast.Option, spec: OptionSpec, value: Any) -> str:
+    """A word option's value: one of its words (``none`` too, where it is one)."""
+    text = value.text if isinstance(value, ast.Word) else value
+    if value is None and "none" in spec.words:  # `resume none`: the literal none
+        text = "none"
+    if text not in spec.words:
+        raise RuleError(f"'{option.name}' must be one of: {', '.join(spec.words)}",
+                        str(option.pos))
+    return text
+
+
 def check_policy(node: ast.Policy) -> Policy:
+    """A parsed policy checked against its strategy's declaration, with every option set
+    (the defaults for those not given)."""
+    strategy, specs = _strategy_of(node)
+    scope = {b.name: b.type for b in node.bindings}
+    if node.where is not None:
+        check_expr(node.where, scope, VOCABULARY)
+    options = _given_options(node, specs)
+    for name, spec in specs.items():
+        if name not in options:
+            if spec.required:
+                raise RuleError(f"policy {node.name}: strategy {strategy} needs "
+                                f"option '{name}'", str(node.pos))
+            options[name] = spec.default
+    return Policy(node.name, strategy, options, str(node.pos), node)
+
+
+def _strategy_of(node: ast.Policy) -> tuple[str, Mapping[str, OptionSpec]]:
+    """The policy's strategy and its options, once the strategy is known and the policy
+    binds the actuators it needs."""
     if node.strategy is None:
         raise RuleError(f"policy {node.name} has no 'strategy' "
                         f"(one of: {', '.join(STRATEGIES)})", str(node.pos))
@@ -99,9 +142,11 @@ def check_policy(node: ast.Policy) -> Policy:
     if len(node.bindings) != len(bindings) or any(b.type != "actuator" for b in node.bindings):
         form = "'for " + ", ".join(f"actuator {b}" for b in bindings) + "'"
         raise RuleError(f"policy {node.name} needs {form}", str(node.pos))
-    scope = {b.name: b.type for b in node.bindings}
-    if node.where is not None:
-        check_expr(node.where, scope, VOCABULARY)
+    return node.strategy, specs
+
+
+def _given_options(node: ast.Policy, specs: Mapping[str, OptionSpec]) -> dict[str, Any]:
+    """The options the policy sets, each known to its strategy, set once, of the right kind."""
     options: dict[str, Any] = {}
     for option in node.options:
         spec = specs.get(option.name)
@@ -111,13 +156,7 @@ def check_policy(node: ast.Policy) -> Policy:
         if option.name in options:
             raise RuleError(f"option '{option.name}' given twice", str(option.pos))
         options[option.name] = _value(option, spec)
-    for name, spec in specs.items():
-        if name not in options:
-            if spec.required:
-                raise RuleError(f"policy {node.name}: strategy {node.strategy} needs "
-                                f"option '{name}'", str(node.pos))
-            options[name] = spec.default
-    return Policy(node.name, node.strategy, options, str(node.pos), node)
+    return options
 
 
 def load_policies(paths: Sequence[str | Path]) -> list[Policy]:

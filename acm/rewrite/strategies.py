@@ -124,9 +124,8 @@ def _option(strategy: str, data: Mapping[str, Any]) -> Option:
 
 
 def _strategy(data: Mapping[str, Any]) -> Strategy:
-    name = str(data.get("name") or "")
-    if not name or not name.replace("-", "").isalnum() or not name.islower():
-        raise ManifestError(f"strategy name {name!r}: lower-case letters, digits and '-' only")
+    """One strategy of the manifest, checked part by part."""
+    name = _strategy_name(data)
     resolves = tuple(data.get("resolves") or ())
     unknown = [k for k in resolves if k not in KINDS]
     if not resolves or unknown:
@@ -134,22 +133,42 @@ def _strategy(data: Mapping[str, Any]) -> Strategy:
     bindings = tuple(data.get("bindings") or ())
     if len(bindings) not in (1, 2):
         raise ManifestError(f"{name}: a policy binds one actuator or two (guard, target)")
-    options = {}
-    for item in data.get("options") or ():
-        option = _option(name, item)
-        if option.name in options:
-            raise ManifestError(f"{name}: option {option.name!r} declared twice")
-        options[option.name] = option
+    options = _options(name, data)
     derived = dict(data.get("derived") or {})
     both = sorted(set(derived) & set(options))
     if both:
         raise ManifestError(f"{name}: {both} both option and derived")
+    template = _template(name, data)
+    return Strategy(name, str(data.get("summary") or ""), template, resolves,
+                    bindings, options, derived)
+
+
+def _strategy_name(data: Mapping[str, Any]) -> str:
+    """A strategy's name: lower-case letters, digits and '-'."""
+    name = str(data.get("name") or "")
+    if not name or not name.replace("-", "").isalnum() or not name.islower():
+        raise ManifestError(f"strategy name {name!r}: lower-case letters, digits and '-' only")
+    return name
+
+
+def _options(strategy: str, data: Mapping[str, Any]) -> dict[str, Option]:
+    """A strategy's options by name, in declaration order, each declared once."""
+    options: dict[str, Option] = {}
+    for item in data.get("options") or ():
+        option = _option(strategy, item)
+        if option.name in options:
+            raise ManifestError(f"{strategy}: option {option.name!r} declared twice")
+        options[option.name] = option
+    return options
+
+
+def _template(strategy: str, data: Mapping[str, Any]) -> str:
+    """A strategy's template: the name of a file in acm/data/resolvers/."""
     template = str(data.get("template") or "")
     if not template.endswith(".js") or "/" in template \
             or not resources.files("acm.data").joinpath("resolvers", template).is_file():
-        raise ManifestError(f"{name}: no template acm/data/resolvers/{data.get('template')}")
-    return Strategy(name, str(data.get("summary") or ""), template, resolves,
-                    bindings, options, derived)
+        raise ManifestError(f"{strategy}: no template acm/data/resolvers/{data.get('template')}")
+    return template
 
 
 def _default(kind: str, data: Mapping[str, Any],

@@ -89,7 +89,8 @@ def check_rule(rule: ast.Rule, vocab: Vocabulary) -> None:
             check_expr(part, scope, vocab)
 
 
-def check_expr(expr: ast.Expr, scope: Mapping[str, str], vocab: Vocabulary) -> None:  # noqa: C901 - one branch per expression node of the grammar
+def check_expr(expr: ast.Expr, scope: Mapping[str, str], vocab: Vocabulary) -> None:
+    """Every variable, attribute and function ``expr`` names is known, at file:line:column."""
     if isinstance(expr, ast.Literal):
         return
     if isinstance(expr, ast.Var):
@@ -100,41 +101,10 @@ def check_expr(expr: ast.Expr, scope: Mapping[str, str], vocab: Vocabulary) -> N
             )
         return
     if isinstance(expr, ast.Attr):
-        if not isinstance(expr.target, ast.Var):
-            raise RuleError("attributes are read from a variable, as in 'a.key'", str(expr.pos))
-        check_expr(expr.target, scope, vocab)
-        attrs = vocab.types[scope[expr.target.name]]
-        if expr.name not in attrs:
-            raise RuleError(
-                f"{scope[expr.target.name]} has no attribute '{expr.name}'; "
-                + _did_you_mean(expr.name, list(attrs)),
-                str(expr.pos),
-            )
+        _check_attr(expr, scope, vocab)
         return
     if isinstance(expr, ast.Call):
-        function = vocab.functions.get(expr.function)
-        if function is None:
-            raise RuleError(
-                f"unknown function '{expr.function}'; "
-                + _did_you_mean(expr.function, list(vocab.functions)),
-                str(expr.pos),
-            )
-        if len(expr.args) != function.arity:
-            raise RuleError(
-                f"{expr.function}() takes {function.arity} argument(s), "
-                f"{len(expr.args)} given",
-                str(expr.pos),
-            )
-        for arg in expr.args:
-            check_expr(arg, scope, vocab)
-        for index, (arg, wanted) in enumerate(zip(expr.args, function.params, strict=False)):
-            if wanted is not None and not (isinstance(arg, ast.Var)
-                                           and scope.get(arg.name) == wanted):
-                raise RuleError(
-                    f"argument {index + 1} of {expr.function}() must be a variable of type "
-                    f"{wanted} (as bound by 'for {wanted} a')",
-                    str(arg.pos),
-                )
+        _check_call(expr, scope, vocab)
         return
     if isinstance(expr, ast.Not):
         check_expr(expr.operand, scope, vocab)
@@ -148,6 +118,48 @@ def check_expr(expr: ast.Expr, scope: Mapping[str, str], vocab: Vocabulary) -> N
         check_expr(expr.right, scope, vocab)
         return
     raise AssertionError(f"unhandled expression {expr!r}")
+
+
+def _check_attr(expr: ast.Attr, scope: Mapping[str, str], vocab: Vocabulary) -> None:
+    """``a.name``: read from a variable, and an attribute of the variable's type."""
+    if not isinstance(expr.target, ast.Var):
+        raise RuleError("attributes are read from a variable, as in 'a.key'", str(expr.pos))
+    check_expr(expr.target, scope, vocab)
+    attrs = vocab.types[scope[expr.target.name]]
+    if expr.name not in attrs:
+        raise RuleError(
+            f"{scope[expr.target.name]} has no attribute '{expr.name}'; "
+            + _did_you_mean(expr.name, list(attrs)),
+            str(expr.pos),
+        )
+
+
+def _check_call(expr: ast.Call, scope: Mapping[str, str], vocab: Vocabulary) -> None:
+    """``f(...)``: a known function, its number of arguments, each argument checked, and
+    a variable of the declared type where the function wants one."""
+    function = vocab.functions.get(expr.function)
+    if function is None:
+        raise RuleError(
+            f"unknown function '{expr.function}'; "
+            + _did_you_mean(expr.function, list(vocab.functions)),
+            str(expr.pos),
+        )
+    if len(expr.args) != function.arity:
+        raise RuleError(
+            f"{expr.function}() takes {function.arity} argument(s), "
+            f"{len(expr.args)} given",
+            str(expr.pos),
+        )
+    for arg in expr.args:
+        check_expr(arg, scope, vocab)
+    for index, (arg, wanted) in enumerate(zip(expr.args, function.params, strict=False)):
+        if wanted is not None and not (isinstance(arg, ast.Var)
+                                       and scope.get(arg.name) == wanted):
+            raise RuleError(
+                f"argument {index + 1} of {expr.function}() must be a variable of type "
+                f"{wanted} (as bound by 'for {wanted} a')",
+                str(arg.pos),
+            )
 
 
 def variables(expr: ast.Expr) -> frozenset[str]:

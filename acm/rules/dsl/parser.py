@@ -186,39 +186,50 @@ def _syntax_error(
     exc: lark.UnexpectedInput, text: str, path: str, line_offset: int, col_offset: int,
     in_placeholder: bool = False,
 ) -> RuleError:
+    """A one-line error for what lark could not parse: where, what was found, what would
+    have fitted (inside a message's ``{...}`` placeholder, only what fits an expression)."""
     line = getattr(exc, "line", 0) or 0
     column = getattr(exc, "column", 0) or 0
-    at_end = False
-    if isinstance(exc, lark.UnexpectedToken):
-        token = exc.token
-        at_end = token.type == "$END"
-        found = "end of file" if at_end else repr(str(token))
-        expected = {_describe_terminal(t) for t in exc.expected}
-    elif isinstance(exc, lark.UnexpectedCharacters):
-        at = exc.pos_in_stream or 0
-        found = repr(text[at]) if at < len(text) else "end of file"
-        if text[at:at + 1] == '"':
-            found = "an unterminated string"
-        expected = {_describe_terminal(t) for t in exc.allowed or ()}
-    else:  # UnexpectedEOF
-        at_end = True
-        found = "end of file"
-        expected = {_describe_terminal(t) for t in getattr(exc, "expected", ())}
+    found, expected, at_end = _found_and_expected(exc, text)
     if at_end or line <= 0:  # point just past the last character
         line = text.count("\n") + 1
         column = len(text) - (text.rfind("\n") + 1) + 1
         if in_placeholder:
             found = "the end of the placeholder"
     if in_placeholder:
-        expected -= _RULE_ITEM_WORDS
-        expected.discard("end of file")
-        if at_end:
-            expected.add("'}'")
+        expected = _expected_in_placeholder(expected, at_end)
     if line == 1:
         column += col_offset
     where = f"{path}:{line + line_offset}:{column}"
     want = ", ".join(sorted(expected))
     return RuleError(f"syntax error: found {found}, expected {want or 'something else'}", where)
+
+
+def _found_and_expected(exc: lark.UnexpectedInput, text: str) -> tuple[str, set[str], bool]:
+    """What the parser found, in words; what it expected, in words; whether it found the
+    end of the text."""
+    if isinstance(exc, lark.UnexpectedToken):
+        at_end = exc.token.type == "$END"
+        found = "end of file" if at_end else repr(str(exc.token))
+        return found, {_describe_terminal(t) for t in exc.expected}, at_end
+    if isinstance(exc, lark.UnexpectedCharacters):
+        at = exc.pos_in_stream or 0
+        found = repr(text[at]) if at < len(text) else "end of file"
+        if text[at:at + 1] == '"':
+            found = "an unterminated string"
+        return found, {_describe_terminal(t) for t in exc.allowed or ()}, False
+    # UnexpectedEOF
+    return "end of file", {_describe_terminal(t) for t in getattr(exc, "expected", ())}, True
+
+
+def _expected_in_placeholder(expected: set[str], at_end: bool) -> set[str]:
+    """What was expected, less what only fits between rule items: a placeholder holds an
+    expression, and ends with '}'."""
+    inside = expected - _RULE_ITEM_WORDS
+    inside.discard("end of file")
+    if at_end:
+        inside.add("'}'")
+    return inside
 
 
 def _unquote(token: str) -> str:
