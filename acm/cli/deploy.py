@@ -6,13 +6,18 @@ import gc
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import AcmError
 from .console import echo
 from .options import POLICY_OPTION, RULES_OPTION
+
+if TYPE_CHECKING:
+    from ..model import Model
+    from ..nodered.deploy import RuntimeOutcome
+    from ..nodered.site import SiteResolution
 
 
 @click.command("deploy")
@@ -57,13 +62,7 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
       acm deploy site.yaml --only hub
     """
     from ..model import load_model
-    from ..model import without_userinfo as public_url
-    from ..nodered.deploy import (
-        check_deploy_runtimes,
-        deploy_gate,
-        flows_to_deploy,
-        preview_deploy,
-    )
+    from ..nodered.deploy import check_deploy_runtimes, deploy_gate, flows_to_deploy
     from ..nodered.deploy import deploy as deploy_site
     from ..nodered.site import resolve_site
     from ..output import render
@@ -75,13 +74,7 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
     ruleset = load_ruleset(rule_files)
     if do_resolve:
         site = resolve_site(model, load_policies(policy_files), ruleset)
-        for finding, policy, host in site.resolved:
-            echo(f"acm: {finding.id} ({finding.rule}) on {host}: {policy.strategy}",
-                 err=True)
-        for note in site.notes:
-            echo(f"acm: note: {note}", err=True)
-        for skipped in site.skipped:
-            echo(f"acm: not resolved: {skipped.finding.id}: {skipped.reason}", err=True)
+        _print_site_resolution(site)
         target = site.flows
     else:
         target = flows_to_deploy(model)
@@ -93,16 +86,40 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
              "conflict(s); resolve them (--resolve, acm resolve) or use --force", err=True)
         return 1
     if dry_run:
-        for runtime, rev, changes in preview_deploy(model, target, only):
-            echo(f"== {runtime.id} {public_url(runtime.url or '')} (rev {rev[:12]}): "
-                 f"{len(changes)} change(s)")
-            for line in changes:
-                echo(f"   {line}")
-        echo("acm: dry run: nothing written", err=True)
+        _print_preview(model, target, only)
         return 0
     outcomes = deploy_site(model, target, Path(backup_dir), only=only, rollback=not no_rollback,
                            force_rollback=force_rollback,
                            progress=lambda line: echo(f"acm: {line}", err=True))
+    return _print_outcomes(outcomes)
+
+
+def _print_site_resolution(site: SiteResolution) -> None:
+    """On stderr: the resolver placed for each conflict, the notes, what was not resolved."""
+    for finding, policy, host in site.resolved:
+        echo(f"acm: {finding.id} ({finding.rule}) on {host}: {policy.strategy}", err=True)
+    for note in site.notes:
+        echo(f"acm: note: {note}", err=True)
+    for skipped in site.skipped:
+        echo(f"acm: not resolved: {skipped.finding.id}: {skipped.reason}", err=True)
+
+
+def _print_preview(model: Model, target: dict[str, list[dict[str, Any]]],
+                   only: Sequence[str]) -> None:
+    """--dry-run: each runtime a deploy would write, its rev and the changes it would get."""
+    from ..model import without_userinfo as public_url
+    from ..nodered.deploy import preview_deploy
+
+    for runtime, rev, changes in preview_deploy(model, target, only):
+        echo(f"== {runtime.id} {public_url(runtime.url or '')} (rev {rev[:12]}): "
+             f"{len(changes)} change(s)")
+        for line in changes:
+            echo(f"   {line}")
+    echo("acm: dry run: nothing written", err=True)
+
+
+def _print_outcomes(outcomes: Sequence[RuntimeOutcome]) -> int:
+    """The summary table of a deploy, one runtime a line; the exit code (2: not all ok)."""
     width = max(len(o.runtime) for o in outcomes)
     echo(f"{'runtime':{width}}  {'state':16} {'rev':12}  backup / error")
     for o in outcomes:

@@ -17,7 +17,9 @@ from .online import ADMIN_OPTIONS, update_deployed
 from .options import POLICY_OPTION, RULES_OPTION, StrategyChoice
 
 if TYPE_CHECKING:
+    from ..analysis.flows import Flows
     from ..model import Model
+    from ..nodered.site import SiteFile, SiteResolution
     from ..rewrite.resolve import ResolveResult
 
 
@@ -95,7 +97,6 @@ def resolve(flows: str | None, model_path: str | None, policy_files: Sequence[st
       acm resolve --model site.yaml --policy site.policy          (in place)
       acm resolve --model site.yaml --policy site.policy --out-dir resolved/
     """
-    from ..analysis.flows import load_flows
     from ..rewrite.policy import load_policies, policy_from_options
     from ..rewrite.resolve import describe_changes
     from ..rewrite.resolve import resolve as resolve_flows
@@ -104,25 +105,9 @@ def resolve(flows: str | None, model_path: str | None, policy_files: Sequence[st
     if flows is None:
         return _resolve_site(model_path, policy_files, rule_files, output, out_dir, diff,
                              show_plan, only, strategy, settings)
-    if out_dir:
-        raise click.UsageError("--out-dir goes with --model MODEL and no FLOWS (the whole "
-                               "site); for one file use --output FILE")
-    if not output and not diff and not show_plan:
-        raise click.UsageError("give --output FILE (or - for stdout), --diff or --plan")
-    if (strategy or settings) and not only:
-        raise click.UsageError("--strategy and --set apply to the conflicts named by --only")
-    if settings and not strategy:
-        raise click.UsageError("--set needs --strategy")
+    _check_file_options(output, out_dir, diff, show_plan, only, strategy, settings)
     chosen = policy_from_options(strategy, settings) if strategy else None
-    if flows == "-":
-        if model_path:
-            raise click.UsageError("--model needs FLOWS to be one of the model's flows files, "
-                                   "not standard input")
-        model, runtime = None, "local"
-        loaded = load_flows("<stdin>", text=sys.stdin.read())
-    else:
-        model, runtime = _model_runtime(model_path, flows)
-        loaded = load_flows(flows)
+    model, runtime, loaded = _load_file(flows, model_path)
     result = resolve_flows(loaded, load_policies(policy_files), load_ruleset(rule_files),
                            model=model, runtime=runtime, only=set(only) or None,
                            chosen=chosen)
@@ -139,6 +124,34 @@ def resolve(flows: str | None, model_path: str | None, policy_files: Sequence[st
     return 0
 
 
+def _check_file_options(output: str | None, out_dir: str | None, diff: bool, show_plan: bool,
+                        only: Sequence[str], strategy: str | None,
+                        settings: Sequence[str]) -> None:
+    """Refuse options that do not go with resolving one flows file (a UsageError)."""
+    if out_dir:
+        raise click.UsageError("--out-dir goes with --model MODEL and no FLOWS (the whole "
+                               "site); for one file use --output FILE")
+    if not output and not diff and not show_plan:
+        raise click.UsageError("give --output FILE (or - for stdout), --diff or --plan")
+    if (strategy or settings) and not only:
+        raise click.UsageError("--strategy and --set apply to the conflicts named by --only")
+    if settings and not strategy:
+        raise click.UsageError("--set needs --strategy")
+
+
+def _load_file(flows: str, model_path: str | None) -> tuple[Model | None, str, Flows]:
+    """The model (if any), the runtime of FLOWS in it, and FLOWS loaded (``-``: stdin)."""
+    from ..analysis.flows import load_flows
+
+    if flows == "-":
+        if model_path:
+            raise click.UsageError("--model needs FLOWS to be one of the model's flows files, "
+                                   "not standard input")
+        return None, "local", load_flows("<stdin>", text=sys.stdin.read())
+    model, runtime = _model_runtime(model_path, flows)
+    return model, runtime, load_flows(flows)
+
+
 def _resolve_site(model_path: str | None, policy_files: Sequence[str],
                   rule_files: Sequence[str], output: str | None, out_dir: str | None,
                   diff: bool, show_plan: bool, only: Sequence[str], strategy: str | None,
@@ -147,18 +160,12 @@ def _resolve_site(model_path: str | None, policy_files: Sequence[str],
     from ..model import load_model
     from ..nodered.site import resolve_site, site_files, write_site
     from ..rewrite.policy import load_policies
-    from ..rewrite.resolve import describe_changes
     from ..rules.ruleset import load_ruleset
 
     if model_path is None:
         raise click.UsageError("give FLOWS, or --model MODEL to resolve every runtime of a "
                                "site")
-    if output:
-        raise click.UsageError("--output writes one flows file; for a whole site write in "
-                               "place (no option) or into --out-dir DIR")
-    if show_plan or only or strategy or settings:
-        raise click.UsageError("--plan, --only, --strategy and --set work on one flows file: "
-                               "give FLOWS (one of the model's flows files)")
+    _check_site_options(output, show_plan, only, strategy, settings)
     model = load_model(model_path)
     if not model.runtimes:
         raise AcmError("the model lists no runtimes: there are no flows to resolve "
@@ -167,15 +174,41 @@ def _resolve_site(model_path: str | None, policy_files: Sequence[str],
     target = Path(out_dir) if out_dir else None
     files = site_files(model, site, target)
     if diff:
-        for item in files:
-            changes = describe_changes(item.before, item.after)
-            echo(f"== {item.runtime} {item.path}: "
-                 + (f"{len(changes)} change(s)" if changes else "no changes"))
-            for line in changes:
-                echo(f"   {line}")
+        _print_site_diff(files)
     written = set()
     if target is not None or not diff:  # a failure is then the one line on stderr
         written = {item.runtime for item in write_site(files, target)}
+    _print_site_resolution(site)
+    _print_site_files(model, site, files, written)
+    return 0
+
+
+def _check_site_options(output: str | None, show_plan: bool, only: Sequence[str],
+                        strategy: str | None, settings: Sequence[str]) -> None:
+    """Refuse options that work on one flows file only, not on a whole site (a UsageError)."""
+    if output:
+        raise click.UsageError("--output writes one flows file; for a whole site write in "
+                               "place (no option) or into --out-dir DIR")
+    if show_plan or only or strategy or settings:
+        raise click.UsageError("--plan, --only, --strategy and --set work on one flows file: "
+                               "give FLOWS (one of the model's flows files)")
+
+
+def _print_site_diff(files: Sequence[SiteFile]) -> None:
+    """--diff for a site: each runtime's file and the changes it gets."""
+    from ..rewrite.resolve import describe_changes
+
+    for item in files:
+        changes = describe_changes(item.before, item.after)
+        echo(f"== {item.runtime} {item.path}: "
+             + (f"{len(changes)} change(s)" if changes else "no changes"))
+        for line in changes:
+            echo(f"   {line}")
+
+
+def _print_site_resolution(site: SiteResolution) -> None:
+    """On stderr: the resolver placed for each conflict and by which policy, the notes,
+    and what was not resolved."""
     for finding, policy, runtime in site.resolved:
         source = "default" if policy.source == "default" else f"policy {policy.name}"
         echo(f"acm: {finding.id} ({finding.rule}) on {runtime}: {policy.strategy} "
@@ -185,6 +218,11 @@ def _resolve_site(model_path: str | None, policy_files: Sequence[str],
     for skipped in site.skipped:
         echo(f"acm: not resolved: {skipped.finding.id} ({skipped.finding.rule}): "
              f"{skipped.reason}", err=True)
+
+
+def _print_site_files(model: Model, site: SiteResolution, files: Sequence[SiteFile],
+                      written: set[str]) -> None:
+    """On stderr: what became of each runtime's flows file, and how many resolvers it got."""
     counts = {rt.id: sum(1 for _, _, r in site.resolved if r == rt.id) for rt in model.runtimes}
     for item in files:
         state = ("written" if item.runtime in written
@@ -192,7 +230,6 @@ def _resolve_site(model_path: str | None, policy_files: Sequence[str],
                  else "unchanged")
         echo(f"acm: {item.runtime}: {item.path}: {state}; "
              f"{counts[item.runtime]} resolver(s) placed there", err=True)
-    return 0
 
 
 @click.command()

@@ -147,19 +147,41 @@ def internal_error(request_id: Any, exc: BaseException) -> dict[str, Any]:
 
 
 def _parse(line: bytes) -> dict[str, Any]:
+    """One request line -> ``{id, args, input}``; a :class:`BadRequest` saying what is wrong."""
+    request = _load_request(line)
+    request_id = _request_id(request)
+    args = request.get("args")
+    text = request.get("input", "")
+    _check_command(request.get("op"), args, request_id)
+    if isinstance(request_id, float) and not math.isfinite(request_id):
+        raise BadRequest("'id' must be a finite number", None)
+    if not isinstance(text, str):
+        raise BadRequest("'input' must be a string", request_id)
+    return {"id": request_id, "args": args, "input": text}
+
+
+def _load_request(line: bytes) -> dict[str, Any]:
+    """The JSON object a request line holds."""
     try:
         request = json.loads(line)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"a request is one JSON object per line ({_one_line(exc)})") from None
     if not isinstance(request, dict):
         raise BadRequest("a request is a JSON object {id, op, args, input}")
+    return request
+
+
+def _request_id(request: dict[str, Any]) -> Any:
+    """The request's ``id``: null, a string or a number (not a boolean)."""
     request_id = request.get("id")
     if not (request_id is None or isinstance(request_id, (str, int, float))) \
             or isinstance(request_id, bool):
         raise BadRequest("'id' must be a string or a number")
-    op = request.get("op")
-    args = request.get("args")
-    text = request.get("input", "")
+    return request_id
+
+
+def _check_command(op: Any, args: Any, request_id: Any) -> None:
+    """Refuse a command line the operation ``op`` may not run in a worker."""
     if not isinstance(op, str) or op not in OPERATIONS:
         raise BadRequest(f"'op' must be one of {', '.join(sorted(OPERATIONS))}", request_id)
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
@@ -173,11 +195,6 @@ def _parse(line: bytes) -> dict[str, Any]:
     if written:
         raise BadRequest(f"{written} is not available in a worker: it answers on its output "
                          "only", request_id)
-    if isinstance(request_id, float) and not math.isfinite(request_id):
-        raise BadRequest("'id' must be a finite number", None)
-    if not isinstance(text, str):
-        raise BadRequest("'input' must be a string", request_id)
-    return {"id": request_id, "args": args, "input": text}
 
 
 #: Options that make a command write a file (a worker answers on its output only).

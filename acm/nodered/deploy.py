@@ -104,34 +104,46 @@ def deploy(model: Model, flows: dict[str, list[dict[str, Any]]], backup_dir: Pat
         outcome = outcomes[index]
         step = f"[{index + 1}/{len(runtimes)}] {runtime.id}"
         progress(f"{step} {outcome.url}: deploying ...")
-        change = _DeployChange(flows[runtime.id])
-        client: AdminClient | None = None
-        try:
-            client = make(runtime)
-            result = update_flows(client, change, backup_dir)
-        except OutcomeUnknown as exc:
-            outcome.state, outcome.error = "unknown", str(exc)
-            outcome.old_rev, outcome.backup, outcome.written = exc.old_rev, exc.backup, change.last
-            progress(f"{step}: outcome unknown: {exc}")
-            if client is not None and exc.backup is not None:
-                written.append((index, client))
-        except AcmError as exc:  # NodeRedError included; also a runtime without url
-            outcome.state, outcome.error = "failed", str(exc)
-            progress(f"{step}: failed: {exc}")
-        else:
-            outcome.old_rev, outcome.new_rev, outcome.backup = (result.old_rev, result.new_rev,
-                                                                result.backup)
-            outcome.state = "deployed" if result.changed else "unchanged"
-            if result.changed:
-                outcome.written = change.last
-                written.append((index, client))
-            merged = " (merged with a concurrent deploy)" if change.merged else ""
-            progress(f"{step}: {outcome.state} (rev {result.new_rev[:12]}){merged}")
+        ok, client = _deploy_runtime(runtime, make, _DeployChange(flows[runtime.id]),
+                                     backup_dir, outcome, step, progress)
+        if client is not None:
+            written.append((index, client))
+        if ok:
             continue
         if rollback:
             _roll_back(written, outcomes, backup_dir, force_rollback, progress)
         return outcomes
     return outcomes
+
+
+def _deploy_runtime(runtime: Runtime, make: Callable[[Runtime], AdminClient],
+                    change: _DeployChange, backup_dir: Path, outcome: RuntimeOutcome,
+                    step: str, progress: Callable[[str], None]
+                    ) -> tuple[bool, AdminClient | None]:
+    """Write one runtime's flows and record how it went in ``outcome``: whether the deploy
+    goes on, and the client if this runtime was written (or may have been) and has a backup
+    to roll back to."""
+    client: AdminClient | None = None
+    try:
+        client = make(runtime)
+        result = update_flows(client, change, backup_dir)
+    except OutcomeUnknown as exc:
+        outcome.state, outcome.error = "unknown", str(exc)
+        outcome.old_rev, outcome.backup, outcome.written = exc.old_rev, exc.backup, change.last
+        progress(f"{step}: outcome unknown: {exc}")
+        return False, client if exc.backup is not None else None
+    except AcmError as exc:  # NodeRedError included; also a runtime without url
+        outcome.state, outcome.error = "failed", str(exc)
+        progress(f"{step}: failed: {exc}")
+        return False, None
+    outcome.old_rev, outcome.new_rev, outcome.backup = (result.old_rev, result.new_rev,
+                                                        result.backup)
+    outcome.state = "deployed" if result.changed else "unchanged"
+    if result.changed:
+        outcome.written = change.last
+    merged = " (merged with a concurrent deploy)" if change.merged else ""
+    progress(f"{step}: {outcome.state} (rev {result.new_rev[:12]}){merged}")
+    return True, client if result.changed else None
 
 
 class _DeployChange:

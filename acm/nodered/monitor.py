@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..analysis.actuators import NodeRef
+from ..analysis.actuators import Actuator, NodeRef
 from ..analysis.findings import Finding, Involved, Observation, Report, report_order
 from ..analysis.keys import mqtt_parts
 from ..analysis.values import UNKNOWN, const_text
@@ -149,6 +149,25 @@ def _value(payload: bytes) -> str:
         return text
 
 
+def _rival(recent: deque[Command], value: str, source: str) -> Command | None:
+    """The latest of ``recent`` that conflicts with ``value`` from ``source``: another value
+    from another source (any two commands from an unknown source may be two sources)."""
+    return next((c for c in reversed(recent) if c.value != value
+                 and (c.source != source or source == UNKNOWN_SOURCE)), None)
+
+
+def _add_up(found: RuntimeConflict, sources: frozenset[str], command: Command) -> bool:
+    """Count one more occurrence of the runtime conflict ``found``; whether it brings a
+    source it did not have (and so is reported again)."""
+    found.count += 1
+    found.last = command.at
+    fresh = not sources <= found.sources
+    found.sources |= sources
+    if len(found.commands) < 8:
+        found.commands.append(command)
+    return fresh
+
+
 class Monitor:
     """Records commands on watched actuators and finds runtime conflicts among them."""
 
@@ -200,24 +219,15 @@ class Monitor:
         source, how = self.attribute(watched, value, tag)
         command = Command(at, watched.key, value, source, how)
         self.commands += 1
-        recent = self.recent.setdefault(watched.key, deque(maxlen=PER_ACTUATOR))
-        while recent and at - recent[0].at > self.window:
-            recent.popleft()
-        rival = next((c for c in reversed(recent) if c.value != value
-                      and (c.source != source or source == UNKNOWN_SOURCE)), None)
+        recent = self._within_window(watched.key, at)
+        rival = _rival(recent, value, source)
         recent.append(command)
         if rival is None:
             return command, None
         sources = frozenset({rival.source, source})
         found = self.conflicts.get(watched.key)
         if found is not None:  # one finding per actuator: the sources add up
-            found.count += 1
-            found.last = at
-            fresh = not sources <= found.sources
-            found.sources |= sources
-            if len(found.commands) < 8:
-                found.commands.append(command)
-            return command, found if fresh else None
+            return command, found if _add_up(found, sources, command) else None
         conflict = RuntimeConflict(watched, sources, rival.at, at, [rival, command],
                                    window=self.window)
         if conflict.finding().id in self.baseline or set(watched.static) & self.baseline:
@@ -226,6 +236,14 @@ class Monitor:
         if len(self.conflicts) < MAX_CONFLICTS:
             self.conflicts[watched.key] = conflict
         return command, conflict
+
+    def _within_window(self, key: str, at: float) -> deque[Command]:
+        """The commands kept for actuator ``key``, those older than the window at ``at``
+        dropped."""
+        recent = self.recent.setdefault(key, deque(maxlen=PER_ACTUATOR))
+        while recent and at - recent[0].at > self.window:
+            recent.popleft()
+        return recent
 
     def summary(self) -> dict[str, Any]:
         return {"type": "summary", "commands": self.commands,
@@ -259,33 +277,55 @@ def watched_from(report: Report, brokers: Sequence[Any]) -> list[Watched]:
     """Every MQTT actuator of the analysed site (the model's and the flows'), on the
     model's brokers, with what static analysis says of it."""
     addresses = {b.address for b in brokers}
+    static = _static_findings(report)
+    computed = any(u.kind == "mqtt" for u in report.unknown)
+    out = []
+    for act in report.actuators:
+        parts = _watchable(act.key, addresses)
+        if parts is None:
+            continue
+        address, topic = parts
+        senders = _senders(act)
+        sole = next(iter(act.drivers)) if len(act.drivers) == 1 and not computed else None
+        out.append(Watched(act.key, act.name, address, topic, act.nodes,
+                           tuple(dict.fromkeys(static.get(act.key, ()))), act.managed_by,
+                           senders if not computed else {}, sole))
+    return out
+
+
+def _static_findings(report: Report) -> dict[str, list[str]]:
+    """Actuator key -> the ids of the static findings on it (not about the environment)."""
     static: dict[str, list[str]] = {}
     for f in report.findings:
         if f.rule in ENVIRONMENT_RULES or f.observed is not None:
             continue
         for a in f.actuators:
             static.setdefault(a.key, []).append(f.id)
-    computed = any(u.kind == "mqtt" for u in report.unknown)
-    out = []
-    for act in report.actuators:
-        parts = mqtt_parts(act.key)
-        if parts is None:
-            continue
-        address, topic = parts
-        if address not in addresses or not topic or "+" in topic or "#" in topic:
-            continue
-        senders: dict[str, set[str]] = {}
-        for app, driver in act.drivers.items():
-            for command in driver.sends:
-                text = "*" if command.value is UNKNOWN else _value(
-                    const_text(command.value).encode())
-                senders.setdefault(text, set()).add(app)
-        sole = next(iter(act.drivers)) if len(act.drivers) == 1 and not computed else None
-        out.append(Watched(act.key, act.name, address, topic, act.nodes,
-                           tuple(dict.fromkeys(static.get(act.key, ()))), act.managed_by,
-                           {v: frozenset(a) for v, a in senders.items()} if not computed
-                           else {}, sole))
-    return out
+    return static
+
+
+def _watchable(key: str, addresses: set[str]) -> tuple[str, str] | None:
+    """``(address, topic)`` of an MQTT actuator on one of ``addresses`` whose topic can be
+    subscribed to as it is (no wildcard); None for any other actuator."""
+    parts = mqtt_parts(key)
+    if parts is None:
+        return None
+    address, topic = parts
+    if address not in addresses or not topic or "+" in topic or "#" in topic:
+        return None
+    return address, topic
+
+
+def _senders(act: Actuator) -> dict[str, frozenset[str]]:
+    """Command text (as the monitor reads it; ``*`` for a computed value) -> the
+    applications that statically send it to ``act``."""
+    senders: dict[str, set[str]] = {}
+    for app, driver in act.drivers.items():
+        for command in driver.sends:
+            text = "*" if command.value is UNKNOWN else _value(
+                const_text(command.value).encode())
+            senders.setdefault(text, set()).add(app)
+    return {v: frozenset(a) for v, a in senders.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -316,6 +356,22 @@ def write_findings(monitor: Monitor, path: str | Path, sources: Mapping[str, str
 def read_findings(path: str | Path, report: Report) -> list[Finding]:
     """The observed findings of a file ``acm monitor --write-findings`` wrote, as findings
     of ``report``'s site (nodes of runtimes it does not know are left out)."""
+    data = _findings_document(path)
+    out = []
+    try:
+        for item in data["conflicts"]:
+            found = _observed_finding(item, report)
+            if found is not None:
+                out.append(found)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise AcmError(f"malformed runtime finding ({type(exc).__name__}: {exc})",
+                       str(path)) from None
+    return out
+
+
+def _findings_document(path: str | Path) -> dict[str, Any]:
+    """The JSON document of a findings file, checked to be one (its schema, its list of
+    conflicts)."""
     try:
         data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -327,32 +383,31 @@ def read_findings(path: str | Path, report: Report) -> list[Finding]:
             or not isinstance(data.get("conflicts"), list):
         raise AcmError(f"not an ACM findings file (expected \"schema\": \"{SCHEMA}\")",
                        str(path))
-    out = []
-    try:
-        for item in data["conflicts"]:
-            seen = item.get("observed")
-            if not isinstance(seen, dict):
-                continue  # a static finding: the analysis makes its own
-            actuators = tuple(
-                Involved(str(a["key"]), str(a.get("name") or a["key"]), tuple(
-                    NodeRef(str(loc["runtime"]), str(loc["id"]))
-                    for loc in a.get("locations") or [] if loc.get("runtime") in report.sources))
-                for a in item["actuators"])
-            observation = Observation(
-                str(seen["first"]), str(seen["last"]), int(seen["count"]),
-                tuple((str(c["time"]), str(c["source"]), str(c["value"]))
-                      for c in seen.get("commands") or []),
-                tuple(str(s) for s in seen.get("static") or []), float(seen.get("window", 60)))
-            severity = str(item["severity"])
-            out.append(Finding(rule=RUNTIME.name, code=RUNTIME.code, kind=RUNTIME.kind,
-                               severity=severity, message=str(item["message"]),
-                               actuators=actuators,
-                               applications=tuple(str(a) for a in item.get("applications", [])),
-                               paths=(), observed=observation))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise AcmError(f"malformed runtime finding ({type(exc).__name__}: {exc})",
-                       str(path)) from None
-    return out
+    return data
+
+
+def _observed_finding(item: Any, report: Report) -> Finding | None:
+    """One conflict of a findings file as a finding of ``report``'s site; None for a static
+    finding (the analysis makes its own). Raises what malformed data raises."""
+    seen = item.get("observed")
+    if not isinstance(seen, dict):
+        return None
+    actuators = tuple(
+        Involved(str(a["key"]), str(a.get("name") or a["key"]), tuple(
+            NodeRef(str(loc["runtime"]), str(loc["id"]))
+            for loc in a.get("locations") or [] if loc.get("runtime") in report.sources))
+        for a in item["actuators"])
+    observation = Observation(
+        str(seen["first"]), str(seen["last"]), int(seen["count"]),
+        tuple((str(c["time"]), str(c["source"]), str(c["value"]))
+              for c in seen.get("commands") or []),
+        tuple(str(s) for s in seen.get("static") or []), float(seen.get("window", 60)))
+    severity = str(item["severity"])
+    return Finding(rule=RUNTIME.name, code=RUNTIME.code, kind=RUNTIME.kind,
+                   severity=severity, message=str(item["message"]),
+                   actuators=actuators,
+                   applications=tuple(str(a) for a in item.get("applications", [])),
+                   paths=(), observed=observation)
 
 
 def merge_observed(report: Report, observed: Sequence[Finding]) -> Report:
@@ -384,26 +439,43 @@ class BrokerAccess:
 def broker_access(model: Any, override: Mapping[str, str] | None = None) -> list[BrokerAccess]:
     """How to reach each broker of the model; credentials from the environment variables
     it names (never from the model itself)."""
-    import yaml
-
-    raw = yaml.safe_load(Path(model.path).read_text(encoding="utf-8")) or {}
-    items = {b.get("id"): b for b in raw.get("brokers") or [] if isinstance(b, dict)}
+    items = _broker_items(model)
     out = []
     for broker in model.brokers:
         item = items.get(broker.id, {})
         creds = item.get("credentials") or {}
-        where = (override or {}).get(broker.id) or (override or {}).get(broker.address)
-        host, port = broker.host, broker.port
-        if where:
-            host, _, text = where.rpartition(":") if ":" in where else (where, "", "")
-            port = int(text) if text else broker.port
+        host, port = _broker_where(broker, override or {})
         ca = item.get("ca_file")
         out.append(BrokerAccess(
-            broker.address, host, port,
-            os.environ.get(creds["username_env"]) if "username_env" in creds else None,
-            os.environ.get(creds["password_env"]) if "password_env" in creds else None,
+            broker.address, host, port, _from_env(creds, "username_env"),
+            _from_env(creds, "password_env"),
             bool(item.get("tls")), str(Path(model.path).parent / ca) if ca else None))
     return out
+
+
+def _broker_items(model: Any) -> dict[Any, dict[str, Any]]:
+    """The model file's ``brokers:`` entries as written (what the loaded model leaves out:
+    credentials, TLS), by id."""
+    import yaml
+
+    raw = yaml.safe_load(Path(model.path).read_text(encoding="utf-8")) or {}
+    return {b.get("id"): b for b in raw.get("brokers") or [] if isinstance(b, dict)}
+
+
+def _broker_where(broker: Any, override: Mapping[str, str]) -> tuple[str, int]:
+    """Where to connect to ``broker``: its host and port, or those ``--broker`` gives for
+    its id or address (``HOST:PORT``; without a port, the model's)."""
+    host, port = broker.host, broker.port
+    where = override.get(broker.id) or override.get(broker.address)
+    if where:
+        host, _, text = where.rpartition(":") if ":" in where else (where, "", "")
+        port = int(text) if text else broker.port
+    return host, port
+
+
+def _from_env(creds: Mapping[str, Any], name: str) -> str | None:
+    """The value of the environment variable ``creds[name]`` names, if it names one."""
+    return os.environ.get(creds[name]) if name in creds else None
 
 
 Message = tuple[str, str, bytes, float, str | None, bool]  # address, topic, payload, ...

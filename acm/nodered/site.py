@@ -35,10 +35,10 @@ from typing import Any
 from ..analysis.actuators import NodeRef
 from ..analysis.catalog import actuator_targets, mqtt_broker_address
 from ..analysis.findings import Finding, Report
-from ..analysis.flows import MANIFEST_ENV, copy_nodes, flows_from_data
+from ..analysis.flows import MANIFEST_ENV, Flows, copy_nodes, flows_from_data
 from ..analysis.keys import mqtt_parts
 from ..analysis.values import UNKNOWN, const_text
-from ..engine import inspect, model_applications
+from ..engine import Analysis, inspect, model_applications
 from ..errors import AcmError
 from ..files import write_atomic
 from ..model import Model, Runtime
@@ -109,19 +109,9 @@ def resolve_site(model: Model, policies: Sequence[Policy] = (),
         flows.require_unique_ids("resolving")  # revert() below would drop the duplicates
         result.before[runtime] = copy_nodes(flows.nodes, flows.source)
     plain = {rt: flows_from_data(revert(f.nodes), f.source) for rt, f in originals.items()}
-    # An indirect conflict whose actuators are commanded on several runtimes is the site's
-    # to resolve (below), not one runtime's: an interlock there would see only its part.
-    site_wide = inspect(plain, ruleset, model_applications(model, plain), model=model)
-    across = {f.id for f in site_wide.report.findings if f.kind == "indirect"
-              and len({r.runtime for a in f.actuators for r in a.nodes}) > 1}
+    across = _site_interlocks(model, plain, ruleset)
     for runtime, flows in plain.items():
-        local = resolve(flows, policies, ruleset, model=model, runtime=runtime, leave=across)
-        nodes[runtime] = local.nodes
-        result.skipped.extend(local.skipped)
-        result.notes.extend(local.notes)
-        result.notes.extend(default_note(p, f" on {runtime}") for p in local.defaults)
-        result.resolved.extend((p.finding, p.policy, runtime) for p in local.planned)
-        taken.update((p.target_key, p.finding.id) for p in local.planned)
+        _resolve_runtime(model, runtime, flows, policies, ruleset, across, result, taken)
     sources = {rt: flows_from_data(ns, originals[rt].source) for rt, ns in nodes.items()}
     analysis = inspect(sources, ruleset, model_applications(model, sources), model=model)
     facts = {(f.actuator.key, f.feature): f for f in analysis.facts}
@@ -129,45 +119,102 @@ def resolve_site(model: Model, policies: Sequence[Policy] = (),
     interlocks: list[Finding] = []
     for finding in analysis.report.findings:
         if finding.kind == "indirect" and finding.severity != "info" \
-                and len({r.runtime for a in finding.actuators for r in a.nodes}) > 1:
+                and _spans_runtimes(finding):
             interlocks.append(finding)  # after the publishers have moved: see below
-            continue
-        if finding.kind != "cross-runtime" or finding.severity == "info":
-            continue
-        key = finding.actuators[0].key
-        if mqtt_parts(key) is None:
-            result.skipped.append(Skipped(finding, "only MQTT actuators can be resolved across "
-                                          "runtimes (over the broker)"))
-            continue
-        fact = facts[(key, finding.actuators[0].feature)]
-        policy = next((p for p in policies if resolves(p.strategy, "cross-runtime")
-                       and matches(p, [fact])), None)
-        if policy is None:
-            strategy, options = DEFAULTS["direct"]
-            policy = Policy("default", strategy, dict(options), "default")
-            result.notes.append(f"no policy matched {fact.actuator.name}; used the default "
-                                f"{strategy} {options} across runtimes")
-        inner = [r for r in fact.actuator.nodes
-                 if sources[r.runtime].by_id[r.id].get("z") in sources[r.runtime].subflows]
-        if inner:
-            result.skipped.append(Skipped(finding, f"publisher {inner[0].id} is inside a "
-                                          "subflow; move it out to resolve"))
-            continue
-        _reroute(finding, key, fact.actuator.nodes, analysis, nodes)
-        _host_resolver(finding, key, policy, nodes[host.id], analysis.report,
-                       fact.actuator.nodes, nodes, result.notes)
-        result.resolved.append((finding, policy, host.id))
-        taken[key] = finding.id
-    # The site sees these conflicts whole: its verdict replaces one a runtime gave alone.
+        elif finding.kind == "cross-runtime" and finding.severity != "info":
+            _resolve_across(finding, policies, facts, sources, analysis, host, result, taken)
+    names = {rt: f.source for rt, f in originals.items()}
+    _resolve_interlocks(interlocks, facts, policies, model, ruleset, names, taken, result)
+    return result
+
+
+def _spans_runtimes(finding: Finding) -> bool:
+    """Whether the actuators of ``finding`` are commanded on more than one runtime."""
+    return len({r.runtime for a in finding.actuators for r in a.nodes}) > 1
+
+
+def _site_interlocks(model: Model, plain: Mapping[str, Flows],
+                     ruleset: RuleSet | None) -> set[str]:
+    """The ids of the indirect conflicts of the site (its flows without ACM's nodes) whose
+    actuators are commanded on several runtimes.
+
+    Those are the site's to resolve (:func:`_interlock_across`), not one runtime's: an
+    interlock there would see only its part.
+    """
+    site_wide = inspect(plain, ruleset, model_applications(model, plain), model=model)
+    return {f.id for f in site_wide.report.findings
+            if f.kind == "indirect" and _spans_runtimes(f)}
+
+
+def _resolve_runtime(model: Model, runtime: str, flows: Flows, policies: Sequence[Policy],
+                     ruleset: RuleSet | None, leave: set[str], result: SiteResolution,
+                     taken: dict[str, str]) -> None:
+    """Resolve one runtime's own conflicts as ``acm resolve`` does (but those in ``leave``)
+    into ``result``, and mark the actuators that got a resolver in ``taken``."""
+    local = resolve(flows, policies, ruleset, model=model, runtime=runtime, leave=leave)
+    result.flows[runtime] = local.nodes
+    result.skipped.extend(local.skipped)
+    result.notes.extend(local.notes)
+    result.notes.extend(default_note(p, f" on {runtime}") for p in local.defaults)
+    result.resolved.extend((p.finding, p.policy, runtime) for p in local.planned)
+    taken.update((p.target_key, p.finding.id) for p in local.planned)
+
+
+def _resolve_across(finding: Finding, policies: Sequence[Policy],
+                    facts: Mapping[tuple[str, str | None], ActuatorFacts],
+                    sources: Mapping[str, Flows], analysis: Analysis, host: Runtime,
+                    result: SiteResolution, taken: dict[str, str]) -> None:
+    """A cross-runtime conflict on one MQTT topic: move each publisher to its own topic
+    and give ``host`` the resolver, into ``result`` (or say there why it cannot be)."""
+    key = finding.actuators[0].key
+    if mqtt_parts(key) is None:
+        result.skipped.append(Skipped(finding, "only MQTT actuators can be resolved across "
+                                      "runtimes (over the broker)"))
+        return
+    fact = facts[(key, finding.actuators[0].feature)]
+    policy = _across_policy(fact, policies, result.notes)
+    inner = [r for r in fact.actuator.nodes
+             if sources[r.runtime].by_id[r.id].get("z") in sources[r.runtime].subflows]
+    if inner:
+        result.skipped.append(Skipped(finding, f"publisher {inner[0].id} is inside a "
+                                      "subflow; move it out to resolve"))
+        return
+    nodes = result.flows  # each runtime's nodes, rewritten in place
+    _reroute(finding, key, fact.actuator.nodes, analysis, nodes)
+    _host_resolver(finding, key, policy, nodes[host.id], analysis.report,
+                   fact.actuator.nodes, nodes, result.notes)
+    result.resolved.append((finding, policy, host.id))
+    taken[key] = finding.id
+
+
+def _across_policy(fact: ActuatorFacts, policies: Sequence[Policy], notes: list[str]) -> Policy:
+    """The first policy that resolves cross-runtime conflicts and matches the actuator,
+    else the default (and a note that says so)."""
+    policy = next((p for p in policies if resolves(p.strategy, "cross-runtime")
+                   and matches(p, [fact])), None)
+    if policy is None:
+        strategy, options = DEFAULTS["direct"]
+        policy = Policy("default", strategy, dict(options), "default")
+        notes.append(f"no policy matched {fact.actuator.name}; used the default "
+                     f"{strategy} {options} across runtimes")
+    return policy
+
+
+def _resolve_interlocks(interlocks: Sequence[Finding],
+                        facts: Mapping[tuple[str, str | None], ActuatorFacts],
+                        policies: Sequence[Policy], model: Model, ruleset: RuleSet | None,
+                        names: Mapping[str, str], taken: dict[str, str],
+                        result: SiteResolution) -> None:
+    """Resolve the indirect conflicts across runtimes (:func:`_interlock_across`) into
+    ``result``; what the site says of them replaces what each runtime said alone."""
     crossing = {f.id for f in interlocks}
     result.skipped = [s for s in result.skipped if s.finding.id not in crossing]
     for finding in interlocks:
         bound = [facts[(a.key, a.feature)] for a in finding.actuators]
-        done = _interlock_across(finding, bound, policies, model, ruleset, nodes,
-                                 {rt: f.source for rt, f in originals.items()}, taken, result)
+        done = _interlock_across(finding, bound, policies, model, ruleset, result.flows, names,
+                                 taken, result)
         if isinstance(done, Skipped):
             result.skipped.append(done)
-    return result
 
 
 def _reroute(finding: Finding, key: str, refs: Sequence[Any], analysis: Any,
@@ -274,26 +321,9 @@ def _interlock_across(finding: Finding, bound: Sequence[ActuatorFacts],
     policy = chosen.policy
     guard = next(f for f in bound if f.actuator.key == chosen.guard_key)
     target = next(f for f in bound if f.actuator.key == chosen.target_key)
-    label = target.actuator.name
-    if target.actuator.key in taken:
-        return Skipped(finding, f"{label} already gets a resolver for "
-                       f"{taken[target.actuator.key]}")
-    homes = sorted({r.runtime for r in target.actuator.nodes})
-    if len(homes) != 1:
-        return Skipped(finding, f"{label} is commanded on {len(homes)} runtimes "
-                       f"({', '.join(homes)}); an interlock across runtimes needs the guarded "
-                       "actuator on one")
-    home = homes[0]
-    by_runtime = {rt: {n["id"]: n for n in ns} for rt, ns in nodes.items()}
-    subflows = {rt: {n["id"] for n in ns if n.get("type") == "subflow"}
-                for rt, ns in nodes.items()}
-    inner = [r for r in (*target.actuator.nodes, *guard.actuator.nodes)
-             if by_runtime[r.runtime][r.id].get("z") in subflows[r.runtime]]
-    if inner:
-        return Skipped(finding, f"actuator node {inner[0].id} is inside a subflow; move it "
-                       "out of the subflow to resolve")
-    if resolution_broker(model) is None:
-        return Skipped(finding, f"an interlock across runtimes {NO_BROKER}")
+    home = _interlock_home(finding, target, guard, model, nodes, taken)
+    if isinstance(home, Skipped):
+        return home
     conflict = finding.id
     sources = {rt: flows_from_data(ns, names[rt]) for rt, ns in nodes.items()}
     local = inspect({home: sources[home]}, ruleset, model_applications(model, sources),
@@ -307,8 +337,40 @@ def _interlock_across(finding: Finding, bound: Sequence[ActuatorFacts],
     taken[target.actuator.key] = conflict
     result.resolved.append((finding, policy, home))
     remote = [r for r in guard.actuator.nodes if r.runtime != home]
-    _remote_guards(model, nodes, home, conflict, guard, remote, label, policy)
+    _remote_guards(model, nodes, home, conflict, guard, remote, target.actuator.name, policy)
     return None
+
+
+def _interlock_home(finding: Finding, target: ActuatorFacts, guard: ActuatorFacts,
+                    model: Model, nodes: Mapping[str, list[dict[str, Any]]],
+                    taken: Mapping[str, str]) -> str | Skipped:
+    """The runtime that gets the interlock resolver across runtimes (the one that commands
+    its target), or why the interlock cannot be built."""
+    label = target.actuator.name
+    if target.actuator.key in taken:
+        return Skipped(finding, f"{label} already gets a resolver for "
+                       f"{taken[target.actuator.key]}")
+    homes = sorted({r.runtime for r in target.actuator.nodes})
+    if len(homes) != 1:
+        return Skipped(finding, f"{label} is commanded on {len(homes)} runtimes "
+                       f"({', '.join(homes)}); an interlock across runtimes needs the guarded "
+                       "actuator on one")
+    inner = _in_subflows((*target.actuator.nodes, *guard.actuator.nodes), nodes)
+    if inner:
+        return Skipped(finding, f"actuator node {inner[0].id} is inside a subflow; move it "
+                       "out of the subflow to resolve")
+    if resolution_broker(model) is None:
+        return Skipped(finding, f"an interlock across runtimes {NO_BROKER}")
+    return homes[0]
+
+
+def _in_subflows(refs: Sequence[NodeRef],
+                 nodes: Mapping[str, list[dict[str, Any]]]) -> list[NodeRef]:
+    """The nodes of ``refs`` that sit inside a subflow of their runtime."""
+    by_runtime = {rt: {n["id"]: n for n in ns} for rt, ns in nodes.items()}
+    subflows = {rt: {n["id"] for n in ns if n.get("type") == "subflow"}
+                for rt, ns in nodes.items()}
+    return [r for r in refs if by_runtime[r.runtime][r.id].get("z") in subflows[r.runtime]]
 
 
 NO_BROKER = ("sends the guard's state over MQTT, and the model names no broker "
@@ -535,19 +597,9 @@ def write_site(files: Sequence[SiteFile], out_dir: Path | None = None) -> list[S
     the files written before it and those not written.
     """
     if out_dir is not None:
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise AcmError(f"cannot create the output folder ({exc.strerror or exc}); "
-                           "nothing written", str(out_dir)) from None
+        _create_folder(out_dir)
     pending = [f for f in files if f.changed]
-    for item in pending:
-        folder = item.path.parent
-        if item.path.is_dir():
-            raise AcmError("is a folder, not a flows file; nothing written", str(item.path))
-        if not folder.is_dir() or not os.access(folder, os.W_OK):
-            raise AcmError(f"cannot write into {folder} (not a writable folder); "
-                           "nothing written", str(item.path))
+    _check_targets(pending)
     written: list[SiteFile] = []
     for index, item in enumerate(pending):
         try:
@@ -559,3 +611,24 @@ def write_site(files: Sequence[SiteFile], out_dir: Path | None = None) -> list[S
                            f"before it: {done}; not written: {rest}", str(item.path)) from None
         written.append(item)
     return written
+
+
+def _create_folder(out_dir: Path) -> None:
+    """Make the output folder (and its parents) if it is not there yet."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AcmError(f"cannot create the output folder ({exc.strerror or exc}); "
+                       "nothing written", str(out_dir)) from None
+
+
+def _check_targets(pending: Sequence[SiteFile]) -> None:
+    """Refuse, before anything is written, a target that is a folder or sits in a folder
+    that cannot be written into."""
+    for item in pending:
+        folder = item.path.parent
+        if item.path.is_dir():
+            raise AcmError("is a folder, not a flows file; nothing written", str(item.path))
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise AcmError(f"cannot write into {folder} (not a writable folder); "
+                           "nothing written", str(item.path))

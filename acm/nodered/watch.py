@@ -274,18 +274,7 @@ class Watcher:
                         self.log(f"{rt.id}: reconnected to {shown}")
                     ever_connected, down_reason = True, None
                     await self._check(rt, None, emit)  # a deploy missed while away
-                    async for raw in ws:
-                        for message in parse_frames(raw):
-                            if message.get("auth") == "fail":
-                                raise CommsError(
-                                    "the /comms websocket ended the session (token expired "
-                                    "or revoked)", shown)
-                            if message.get("topic") == DEPLOY_TOPIC:
-                                data = message.get("data")
-                                revision = data.get("revision") if isinstance(data, dict) \
-                                    else None
-                                await self._check(rt, revision if isinstance(revision, str)
-                                                  else None, emit)
+                    await self._listen(ws, rt, shown, emit)
                 reason = "the server closed the connection"
             except asyncio.CancelledError:
                 raise
@@ -310,6 +299,18 @@ class Watcher:
             await asyncio.sleep(delay)
             delay = min(delay * 2, cap)
 
+    async def _listen(self, ws: Any, rt: WatchedRuntime, shown: str,
+                      emit: Callable[[Event], None]) -> None:
+        """Read ``rt``'s open websocket until it closes; check the flows on every deploy
+        notification, and end with a :class:`CommsError` if the session is revoked."""
+        async for raw in ws:
+            for message in parse_frames(raw):
+                if message.get("auth") == "fail":
+                    raise CommsError("the /comms websocket ended the session (token expired "
+                                     "or revoked)", shown)
+                if message.get("topic") == DEPLOY_TOPIC:
+                    await self._check(rt, _deployed_revision(message), emit)
+
     async def _check(self, rt: WatchedRuntime, revision: str | None,
                      emit: Callable[[Event], None]) -> None:
         """Read ``rt``'s flows unless ``revision`` is the one we know; emit what changed."""
@@ -322,6 +323,13 @@ class Watcher:
                 return
             event = await asyncio.to_thread(self._change, rt.id, flows, rev)
         emit(event)
+
+
+def _deployed_revision(message: dict[str, Any]) -> str | None:
+    """The flows revision a deploy notification announces (None if it gives none)."""
+    data = message.get("data")
+    revision = data.get("revision") if isinstance(data, dict) else None
+    return revision if isinstance(revision, str) else None
 
 
 # -- building the list of runtimes -----------------------------------------------------------
