@@ -46,6 +46,28 @@ def test_outside_the_window_same_value_retained_and_unknown_topics_are_no_confli
     assert monitor.commands == 3 and not monitor.conflicts
 
 
+@pytest.mark.parametrize(("first", "second"), [
+    (b"21", b"21.0"), (b"21", b" 21 "), (b"on", b'"on"'), (b'{"a": 1, "b": 2}', b'{"b":2,"a":1}'),
+    (b"2.5", b"2.50"), (b"1e3", b"1000")])
+def test_one_command_written_two_ways_is_no_conflict(first: bytes, second: bytes) -> None:
+    monitor = Monitor([LAMP], window=60)
+    monitor.observe(ADDRESS, "hall/lamp/set", first, 1.0)
+    assert monitor.observe(ADDRESS, "hall/lamp/set", second, 2.0)[1] is None
+    assert monitor.observe(ADDRESS, "hall/lamp/set", b"22", 3.0)[1] is not None  # differs
+
+
+def test_a_broker_never_reached_within_the_duration_is_an_error(run_acm, tmp_path) -> None:
+    """Not "0 commands, no conflict" (exit 0): nothing was monitored, and an earlier
+    findings file is left as it was."""
+    out = tmp_path / "observed.json"
+    out.write_text("earlier", encoding="utf-8")
+    result = run_acm("monitor", "--model", str(ROOT / "flows/site/site.yaml"), "--broker",
+                     "office-mqtt=127.0.0.1:1", "--duration", "1.5", "--write-findings", str(out))
+    assert result.code == 2, result.err
+    assert "no broker could be reached in 1.5 s: nothing was monitored" in result.err
+    assert out.read_text(encoding="utf-8") == "earlier"
+
+
 def test_tagged_applications_and_the_resolver() -> None:
     monitor = Monitor([LAMP], window=60)
     monitor.observe(ADDRESS, "hall/lamp/set", b"on", 1.0, tag="morning")

@@ -244,7 +244,8 @@ def monitor_command(model_path: str, rule_files: Sequence[str], window: float,
     Exit codes:
       0  stopped (Ctrl-C, SIGTERM, --duration) with no runtime conflict
       1  runtime conflicts seen (not in --baseline)
-      2  bad input or usage, or no MQTT actuator to watch
+      2  bad input or usage, no MQTT actuator to watch, or no broker reached
+         within --duration
       3  internal error (a bug in ACM)
 
     \b

@@ -143,10 +143,16 @@ def _value(payload: bytes) -> str:
     if len(text) > 200:
         text = text[:197] + "..."
     try:  # "21" and "21.0", '"on"' and 'on' are one command
-        return json.dumps(json.loads(text), sort_keys=True) if text[:1] in "{[" \
-            else str(json.loads(text)) if text[:1] == '"' else text
+        decoded = json.loads(text)
     except ValueError:
         return text
+    if isinstance(decoded, (dict, list)):
+        return json.dumps(decoded, sort_keys=True)
+    if isinstance(decoded, float) and decoded.is_integer():
+        return str(int(decoded))
+    if isinstance(decoded, (int, float, str)) and not isinstance(decoded, bool):
+        return str(decoded)
+    return text
 
 
 def _rival(recent: deque[Command], value: str, source: str) -> Command | None:
@@ -490,39 +496,55 @@ def run(monitor: Monitor, brokers: Sequence[BrokerAccess],
     inbox: queue.Queue[Message] = queue.Queue(maxsize=QUEUE_SIZE)
     topics = monitor.subscriptions
     clients: list[Any] = []
-    seen = 0
+    reached: set[str] = set()  # brokers connected to at least once
     try:
         for access in brokers:
             wanted = topics.get(access.address)
             if wanted:
-                clients.append(_listen(access, wanted, monitor, inbox, log, len(clients)))
+                clients.append(_listen(access, wanted, monitor, inbox, log, len(clients),
+                                       reached))
         if not clients:
             raise AcmError("no MQTT actuator on the model's brokers: nothing to monitor")
-        deadline = time.monotonic() + duration if duration is not None else None
-        while deadline is None or time.monotonic() < deadline:
-            left = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
-            try:
-                address, topic, payload, at, tag, retained = inbox.get(timeout=left)
-            except queue.Empty:
-                continue
-            command, conflict = monitor.observe(address, topic, payload, at, tag, retained)
-            if command is not None or conflict is not None:
-                show(command, conflict)
-            if conflict is not None:
-                seen += 1
-                if once:
-                    break
+        seen = _drain(monitor, inbox, show, once, duration)
     finally:
         for client in clients:
             client.disconnect()
             client.loop_stop()
+    if not reached and duration is not None:  # else only Ctrl-C ends it, which raises
+        raise AcmError(f"no broker could be reached in {duration:g} s: nothing was monitored "
+                       "(check the brokers' addresses in the model, or --broker)")
+    return seen
+
+
+def _drain(monitor: Monitor, inbox: queue.Queue[Message],
+           show: Callable[[Command | None, RuntimeConflict | None], None], once: bool,
+           duration: float | None) -> int:
+    """Observe what the clients put on ``inbox`` until ``duration`` is over (or, with
+    ``once``, the first runtime conflict); the number of runtime conflicts seen."""
+    seen = 0
+    deadline = time.monotonic() + duration if duration is not None else None
+    while deadline is None or time.monotonic() < deadline:
+        left = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+        try:
+            address, topic, payload, at, tag, retained = inbox.get(timeout=left)
+        except queue.Empty:
+            continue
+        command, conflict = monitor.observe(address, topic, payload, at, tag, retained)
+        if command is not None or conflict is not None:
+            show(command, conflict)
+        if conflict is not None:
+            seen += 1
+            if once:
+                break
     return seen
 
 
 def _listen(access: BrokerAccess, wanted: list[str], monitor: Monitor,
-            inbox: queue.Queue[Message], log: Callable[[str], None], number: int) -> Any:
+            inbox: queue.Queue[Message], log: Callable[[str], None], number: int,
+            reached: set[str]) -> Any:
     """A started MQTT client for one broker that puts what it hears on ``inbox`` (and
-    never blocks its network loop: a full inbox drops and counts)."""
+    never blocks its network loop: a full inbox drops and counts); its address goes
+    into ``reached`` once it connects."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -538,6 +560,7 @@ def _listen(access: BrokerAccess, wanted: list[str], monitor: Monitor,
         if reason.is_failure:
             log(f"{access.address}: connection refused ({reason})")
             return
+        reached.add(access.address)
         log(f"{access.address}: connected, watching {len(wanted)} topic(s)")
         client.subscribe([(t, 0) for t in wanted])  # QoS 0: the broker never waits on us
 
