@@ -257,41 +257,63 @@ def _change_transfer(node: Node, shapes: Shapes) -> Shapes:
 
 
 def _change(node: Node, shape: Shape) -> Shape:
-    topic, payload = shape
+    """What a change node's rules make of one shape, rule after rule."""
+    for rule in _change_rules(node):
+        if isinstance(rule, dict) and _touches_shape(rule):
+            shape = _apply_change_rule(rule, shape)
+    return shape
+
+
+def _change_rules(node: Node) -> list[Any]:
+    """The node's rules; very old change nodes kept their one rule on the node."""
     rules = node.get("rules")
-    if not isinstance(rules, list):  # very old change nodes kept one rule on the node
-        rules = [{"t": node.get("action"), "p": node.get("property"), "to": node.get("to"),
-                  "tot": "str", "from": node.get("from")}]
-    for rule in rules:
-        if not isinstance(rule, dict):
-            continue
-        prop = rule.get("p")
-        if rule.get("pt", "msg") != "msg" or prop not in ("payload", "topic"):
-            if not (rule.get("t") == "move" and rule.get("to") in ("payload", "topic")):
-                continue  # moving some other property into payload/topic: unknown below
-        action = rule.get("t")
-        if action == "set":
-            tot = rule.get("tot", "str")
-            if tot == "msg" and rule.get("to") in ("payload", "topic"):
-                value: Value = payload if rule["to"] == "payload" else topic
-            else:
-                value = typed_constant(rule.get("to"), tot)
-        elif action == "delete":
-            value = UNKNOWN if prop == "payload" else const("")
-        else:  # change (search/replace) and move: not followed
-            if action == "move":
-                if prop == "payload":  # moved away: now unset
-                    payload = UNKNOWN
-                elif prop == "topic":
-                    topic = const("")
-                prop = rule.get("to")
-                if prop not in ("payload", "topic"):
-                    continue
-            value = UNKNOWN
-        if prop == "payload":
-            payload = value
-        else:
-            topic = value
+    if isinstance(rules, list):
+        return rules
+    return [{"t": node.get("action"), "p": node.get("property"), "to": node.get("to"),
+             "tot": "str", "from": node.get("from")}]
+
+
+def _touches_shape(rule: Node) -> bool:
+    """Whether a rule acts on msg.payload or msg.topic, or moves something into them."""
+    if rule.get("pt", "msg") == "msg" and rule.get("p") in ("payload", "topic"):
+        return True
+    return rule.get("t") == "move" and rule.get("to") in ("payload", "topic")
+
+
+def _apply_change_rule(rule: Node, shape: Shape) -> Shape:
+    """One rule on payload or topic: set, delete, change (search/replace) or move."""
+    topic, payload = shape
+    action = rule.get("t")
+    if action == "move":
+        return _move(rule, shape)
+    if action == "set":
+        value = _set_value(rule, shape)
+    elif action == "delete":
+        value = UNKNOWN if rule.get("p") == "payload" else const("")
+    else:  # change (search/replace): not followed
+        value = UNKNOWN
+    return (topic, value) if rule.get("p") == "payload" else (value, payload)
+
+
+def _set_value(rule: Node, shape: Shape) -> Value:
+    """The value a set rule writes: a copy of msg.payload/topic, or a typed constant."""
+    tot = rule.get("tot", "str")
+    if tot == "msg" and rule.get("to") in ("payload", "topic"):
+        return shape[1] if rule["to"] == "payload" else shape[0]
+    return typed_constant(rule.get("to"), tot)
+
+
+def _move(rule: Node, shape: Shape) -> Shape:
+    """A move leaves its source unset (when payload or topic), its destination not followed."""
+    topic, payload = shape
+    if rule.get("p") == "payload":  # moved away: now unset
+        payload = UNKNOWN
+    elif rule.get("p") == "topic":
+        topic = const("")
+    if rule.get("to") == "payload":
+        payload = UNKNOWN
+    elif rule.get("to") == "topic":
+        topic = UNKNOWN
     return (topic, payload)
 
 

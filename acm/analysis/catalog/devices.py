@@ -467,6 +467,7 @@ def _echo_devices(payload: Node) -> list[Any]:
 
 
 def _routine_targets(step: Any, account: str, depth: int = 0) -> list[Target]:
+    """The targets of one step of an Alexa routine, with those of the steps inside it."""
     if isinstance(step, dict) and set(step) == {"type", "value"}:  # the sequence as an input
         sequence = _typed(step)
         if sequence is _ABSENT:
@@ -477,25 +478,40 @@ def _routine_targets(step: Any, account: str, depth: int = 0) -> list[Target]:
     kind, payload = _typed(step.get("type")), step.get("payload")
     if not isinstance(payload, dict):
         payload = {}
-    if kind == "node":  # serial or parallel steps
-        children = payload.get("children")
-        return [t for child in (children if isinstance(children, list) else [])
-                for t in _routine_targets(child, account, depth + 1)]
+    if kind == "node":
+        return _children_targets(payload, account, depth)
     if kind == "custom":
         return _routine_targets(payload, account, depth + 1)
     if kind == "smarthome":
         return [_smarthome_target(payload.get("entity"), _smarthome_command(payload))]
     if kind == "routine":
-        routine = _typed(payload.get("routine"))
-        if not isinstance(routine, str) or not routine.strip():
-            return [Target("alexa", None, "<routine>", UNKNOWN)]
-        return [Target("alexa", f"alexa-routine:{routine.strip()}", routine.strip(),
-                       const(f"run {routine.strip()}"), DEVICE)]
+        return [_run_routine_target(payload)]
     if kind == "pushNotification":
         return [Target("alexa", f"alexa-push:{account}", "Alexa app notification",
                        _echo_command(kind, payload), CHANNEL)]
-    if kind not in _SPEAKER_STEPS:
-        return []  # wait
+    if kind in _SPEAKER_STEPS:
+        return _speaker_targets(kind, payload)
+    return []  # wait
+
+
+def _children_targets(payload: Node, account: str, depth: int) -> list[Target]:
+    """Serial or parallel steps: the targets of each of them."""
+    children = payload.get("children")
+    return [t for child in (children if isinstance(children, list) else [])
+            for t in _routine_targets(child, account, depth + 1)]
+
+
+def _run_routine_target(payload: Node) -> Target:
+    """A step that runs another routine, by its name."""
+    routine = _typed(payload.get("routine"))
+    if not isinstance(routine, str) or not routine.strip():
+        return Target("alexa", None, "<routine>", UNKNOWN)
+    return Target("alexa", f"alexa-routine:{routine.strip()}", routine.strip(),
+                  const(f"run {routine.strip()}"), DEVICE)
+
+
+def _speaker_targets(kind: str, payload: Node) -> list[Target]:
+    """A step an Echo device plays (speak, volume, sound ...): one target per device."""
     command = _echo_command(kind, payload)
     devices = _echo_devices(payload)
     if not devices and kind == "speak" and _typed(payload.get("type")) != "regular":

@@ -313,49 +313,90 @@ def _message(shape: Shape) -> dict[str, Any]:
 
 
 def _call_service(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:
-    # An incoming msg.payload with action/domain/service/data/target overrides the node's
-    # configuration (as the node documents); followed when the payload is a constant.
+    """What a service call acts on: its entities, else its places, else the script it runs.
+
+    An incoming msg.payload with action/domain/service/data/target overrides the
+    node's configuration (as the node documents); followed when the payload is a
+    constant.
+    """
     message = _message(shape)
+    domain, service = _service_of(node, message)
+    if _moves_nothing(domain, service):
+        return []
+    data = _call_data(node, message)
+    target = message.get("target") if isinstance(message.get("target"), dict) \
+        else node.get("target")
+    entities = _called_entities(node, message, data, target)
+    if entities == []:  # areas, devices, floors, labels: in the target, or on v5+ nodes
+        places = target if isinstance(target, dict) else node
+        if _names_places(places):
+            return _places(domain, service, places, data)
+    if entities:  # an entity of another domain: Home Assistant does not call it
+        return [_entity_target(domain, service, e, data)
+                for e in entities if service_acts_on(domain, e)]
+    if entities == [] and domain in ("script", "scene") and service not in _SCRIPT_SERVICES:
+        # script.good_night: the script is the target
+        return [_entity_target(domain, service, f"{domain}.{service}", data)]
+    name = f"{domain or '?'}.{service or '?'} <msg>"
+    return [Target("ha", None, name, _command(domain, service, "", data))]
+
+
+# Services of the script and scene domains themselves; any other names a script or scene.
+_SCRIPT_SERVICES = frozenset({"turn_on", "turn_off", "toggle", "reload", "apply", "create"})
+
+
+def _service_of(node: Node, message: Mapping[str, Any]) -> tuple[str, str]:
+    """The domain and service called: ``action`` (domain.service), else domain and service."""
     action = text(message.get("action")) or text(node.get("action"))
     if action and "." in action:
         domain, service = action.split(".", 1)
-    else:
-        domain = text(message.get("domain")) or text(node.get("domain")) \
-            or text(node.get("service_domain"))
-        service = text(message.get("service")) or text(node.get("service"))
-    if domain in NOT_A_TARGET or service == "reload" or (
-            domain == "homeassistant" and service and service not in _GENERIC_SERVICES):
-        return []  # notifications, restarts and reloads (input_select.reload ...) move nothing
+        return domain, service
+    domain = text(message.get("domain")) or text(node.get("domain")) \
+        or text(node.get("service_domain"))
+    service = text(message.get("service")) or text(node.get("service"))
+    return domain, service
+
+
+def _moves_nothing(domain: str, service: str) -> bool:
+    """Notifications, restarts and reloads (input_select.reload ...): calls that move nothing."""
+    if domain in NOT_A_TARGET or service == "reload":
+        return True
+    return domain == "homeassistant" and bool(service) and service not in _GENERIC_SERVICES
+
+
+def _call_data(node: Node, message: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The node's service data, with the message's on top; None if not a constant."""
     data = _data(node)
     if isinstance(message.get("data"), dict) and data is not None:
         data = {**data, **message["data"]}
-    # v1 nodes may hold both; data.entity_id wins, as the node's documentation says
+    return data
+
+
+def _called_entities(node: Node, message: Mapping[str, Any], data: dict[str, Any] | None,
+                     target: Any) -> list[str] | None:
+    """The entity ids called, from data, the node, or the target; None if templated.
+
+    v1 nodes may hold both data.entity_id and entityId; data.entity_id wins, as
+    the node's documentation says. A message's target replaces the node's entityId.
+    """
     entities = _entities(data.get("entity_id")) if data else []
-    target = message.get("target") if isinstance(message.get("target"), dict) \
-        else node.get("target")
     if entities == [] and not isinstance(message.get("target"), dict):
         entities = _entities(node.get("entityId"))
     if entities == [] and isinstance(target, dict):
         entities = _entities(target.get("entityId") or target.get("entity_id"))
-    if entities == []:  # areas, devices, floors, labels: in the target, or on v5+ nodes
-        places = target if isinstance(target, dict) else node
-        if any(places.get(k) for place in _PLACES for k in place[:2]):
-            return _places(domain, service, places, data)
-    if entities:
-        entities = [e for e in entities if service_acts_on(domain, e)]
-        if not entities:
-            return []  # every entity is of another domain: Home Assistant calls nothing
-    if not entities:
-        if entities == [] and domain in ("script", "scene") and service not in (
-            "turn_on", "turn_off", "toggle", "reload", "apply", "create"
-        ):
-            entities = [f"{domain}.{service}"]  # script.good_night: the script is the target
-        else:
-            name = f"{domain or '?'}.{service or '?'} <msg>"
-            return [Target("ha", None, name, _command(domain, service, "", data))]
-    return [Target("ha", ha_key(e), e, _command(domain, service, e, data), entity_role(e),
-                   feature_of(e, service))
-            for e in entities]
+    return entities
+
+
+def _names_places(places: Mapping[str, Any]) -> bool:
+    """Whether a target (or a v5+ node) names areas, devices, floors or labels."""
+    return any(places.get(k) for place in _PLACES for k in place[:2])
+
+
+def _entity_target(domain: str, service: str, entity: str,
+                   data: dict[str, Any] | None) -> Target:
+    """One entity a service call acts on, with the feature it acts on."""
+    return Target("ha", ha_key(entity), entity, _command(domain, service, entity, data),
+                  entity_role(entity), feature_of(entity, service))
 
 
 _PLACES = (("areaId", "area_id", "area"), ("deviceId", "device_id", "device"),
@@ -378,20 +419,13 @@ def _places(domain: str, service: str, target: Mapping[str, Any],
 
 
 def _api(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:
+    """What a call of the Home Assistant API acts on: the entities it names or writes."""
     path = text(node.get("path"))
-    method = text(node.get("method")).lower()
-    protocol = node.get("protocol", "websocket")
     data = _data(node)
-    if protocol == "http" and method != "post":
+    if not _api_may_act(text(node.get("method")).lower(), node.get("protocol", "websocket"),
+                        path, data):
         return []
-    if protocol == "websocket" and not (data and data.get("type") == "call_service"):
-        if not (path.startswith("services/") or path.startswith("states/")):
-            return []
-    entities: list[str] | None = []
-    if data:
-        found = data.get("entity_id") or (data.get("service_data") or {}).get("entity_id")
-        found = found or (data.get("target") or {}).get("entity_id")
-        entities = _entities(found) if found else []
+    entities = _api_entities(data)
     writes_state = path.startswith("states/")
     if entities == [] and writes_state:
         entities = [path[len("states/"):]] if path[len("states/"):] else []
@@ -401,6 +435,25 @@ def _api(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]
     # Writing an entity's state through the API records a value; it moves nothing.
     return [Target("ha", ha_key(e), e, command, STATE if writes_state else entity_role(e))
             for e in entities]
+
+
+def _api_may_act(method: str, protocol: Any, path: str, data: dict[str, Any] | None) -> bool:
+    """Whether an API call may act: by HTTP a POST, by websocket a call_service or a
+    services/ or states/ path (anything else only reads)."""
+    if protocol == "http":
+        return method == "post"
+    if protocol == "websocket" and not (data and data.get("type") == "call_service"):
+        return path.startswith("services/") or path.startswith("states/")
+    return True
+
+
+def _api_entities(data: dict[str, Any] | None) -> list[str] | None:
+    """The entity ids the API call's data names (entity_id, service_data, target)."""
+    if not data:
+        return []
+    found = data.get("entity_id") or (data.get("service_data") or {}).get("entity_id")
+    found = found or (data.get("target") or {}).get("entity_id")
+    return _entities(found) if found else []
 
 
 # ---------------------------------------------------------------------------

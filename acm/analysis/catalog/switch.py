@@ -208,22 +208,27 @@ def switch_routes(node: Node, shapes: Shapes) -> list[Shapes]:
     ports: list[set[Shape]] = [set() for _ in range(outputs)]
     for shape in shapes:
         value = _tested(node, shape)
-        if value is UNKNOWN:
-            for port in ports:
-                port.add(shape)
-            continue
-        matched: Maybe = False  # whether an earlier rule matched
-        for index, rule in enumerate(rules):
-            if not check_all and matched is True:
-                break
-            if rule.get("t") == "else":
-                result: Maybe = None if matched is None else not matched
-            else:
-                result = _rule(rule, value)
-            if result is not False:
-                ports[index].add(shape)
-            if result is True:
-                matched = True
-            elif result is None and matched is False:
-                matched = None
+        taken = range(outputs) if value is UNKNOWN else _rules_passed(rules, value, check_all)
+        for index in taken:
+            ports[index].add(shape)
     return [frozenset(p) for p in ports]
+
+
+def _rules_passed(rules: list[dict[str, Any]], value: Any, check_all: bool) -> list[int]:
+    """The rules a known value may pass, by index; with check_all off, up to the first match."""
+    passed = []
+    matched: Maybe = False  # whether an earlier rule matched
+    for index, rule in enumerate(rules):
+        if not check_all and matched is True:
+            break
+        if rule.get("t") == "else":
+            result: Maybe = None if matched is None else not matched
+        else:
+            result = _rule(rule, value)
+        if result is not False:
+            passed.append(index)
+        if result is True:
+            matched = True
+        elif result is None and matched is False:
+            matched = None
+    return passed
