@@ -97,15 +97,26 @@ class Finding:
             raise ValueError(f"unknown severity {self.severity!r}")
         if not self.message:
             raise ValueError("a finding needs a message")
+        self._check_nodes()
+        object.__setattr__(self, "id", f"{self.code}-{self._digest()}")
+
+    def _check_nodes(self) -> None:
+        """Where a finding is: nodes in the flows (or, observed, actuators at least);
+        a duplicated id's definitions all of its subject."""
         if self.observed is None and (not self.nodes or not all(a.nodes for a in self.actuators)):
             raise ValueError("a finding needs at least one node in the flows")
         if self.observed is not None and not self.actuators:
             raise ValueError("an observed finding is about at least one actuator")
-        if self.duplicate is not None and (
-                len(self.duplicate.definitions) < 2
-                or {d.id for d in self.duplicate.definitions} != {self.duplicate.id}
-                or self.duplicate.id not in {r.id for r in self.subject}):
+        duplicate = self.duplicate
+        if duplicate is not None and (
+                len(duplicate.definitions) < 2
+                or {d.id for d in duplicate.definitions} != {duplicate.id}
+                or duplicate.id not in {r.id for r in self.subject}):
             raise ValueError("a duplicate is two or more definitions of the finding's subject")
+
+    def _digest(self) -> str:
+        """The stable part of the id: the rule, the actuator keys (with the feature when
+        the device was split by feature) and the other nodes it is about."""
         identity = [self.rule, *sorted(a.key + (f"#{a.feature}" if a.split else "")
                                        for a in self.actuators),
                     *sorted(f"{r.runtime}/{r.id}" for r in self.subject)]
@@ -113,8 +124,7 @@ class Finding:
         # whose message holds positions in the file that unrelated edits move.
         if not self.actuators and self.duplicate is None:
             identity.append(self.message)
-        digest = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:12]
-        object.__setattr__(self, "id", f"{self.code}-{digest}")
+        return hashlib.sha256("\0".join(identity).encode()).hexdigest()[:12]
 
     @property
     def nodes(self) -> tuple[NodeRef, ...]:
