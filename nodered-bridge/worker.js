@@ -17,7 +17,8 @@
  * A request settles with {code, stdout, stderr} (any exit code: the caller decides what
  * a non-zero one means) or rejects with a WorkerError whose `kind` says why:
  *   start        the child could not be started (python missing, not executable, no folder)
- *   exit         the child ended while the request was in flight (a crash, a kill)
+ *   exit         the child ended while the request was in flight (a crash; a kill from
+ *                outside is retried once on a fresh child first)
  *   timeout      no answer within `timeout` ms: the child was killed
  *   output       the answer is larger than `maxOutput` bytes
  *   protocol     the child printed something that is not an answer
@@ -360,7 +361,16 @@ class AcmWorker extends EventEmitter {
             error = new WorkerError("exit", say.exited(this.python, code, signal, proc.stderr));
         }
         this.emit("gone", proc.child, proc.killedFor || (proc.retiring && error.kind === "exit" ? "retired" : error.kind));
-        if (job) {
+        if (job && signal && !proc.killedFor && !proc.retiring && !job.retried && !this.closed) {
+            // Killed from outside (the OOM killer, an admin, a stop) while idle or on this
+            // request: that says nothing about the request, so it runs once more on a fresh
+            // child. Python failing on the request exits with a code and is reported as is.
+            job.retried = true;
+            this.current = null;
+            clearTimeout(job.timer);
+            if (job.signal && job.onAbort) job.signal.addEventListener("abort", job.onAbort, { once: true });
+            this.queue.unshift(job);
+        } else if (job) {
             this.current = null;
             clearTimeout(job.timer);
             this._fail(job, error);

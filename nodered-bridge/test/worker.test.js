@@ -197,6 +197,22 @@ test("worker: a child killed from outside while idle is replaced by the next req
     worker.close();
 });
 
+test("worker: a request that meets a child killed from outside is run again on a fresh child, once", async () => {
+    const worker = fakeWorker();
+    const first = body(await ask(worker, "x"));
+    process.kill(first.pid, "SIGKILL");
+    const next = body(await ask(worker, "y")); // at once: the worker has not seen it gone yet
+    assert.notEqual(next.pid, first.pid);
+    assert.equal(worker.started, 2);
+    const again = ask(worker, "hang", { timeout: 60000 });
+    await until(() => worker.pid !== null && worker.load === 1, "the request in flight");
+    process.kill(worker.pid, "SIGKILL"); // killed on the request: run once more ...
+    await until(() => worker.started === 3, "a third child for the retry");
+    process.kill(worker.pid, "SIGKILL"); // ... and not twice
+    await rejectsKind(again, "exit", /was killed \(SIGKILL\)/);
+    worker.close();
+});
+
 test("worker: replaced after maxRequests answers (the last says so); no request is lost", async () => {
     const worker = fakeWorker({ maxRequests: 2 });
     const answers = await Promise.all(["a", "b", "c", "d", "e"].map((x) => ask(worker, x)));
