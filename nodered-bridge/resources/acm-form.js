@@ -52,12 +52,34 @@
         return !!(kind && kind.resolve_info && strategiesFor(doc, c.kind).length);
     }
 
+    /**
+     * The form's own sentences, in English, by key: the editor passes a translator
+     * (`resolve.invalid.<key>` of the bridge's message catalogue, which holds these same
+     * sentences); without one (node:test) they are used as they are. `__name__` is a value.
+     */
+    var MESSAGES = {
+        "choose-strategy": "Choose a strategy.",
+        "required": "required",
+        "duration": "a duration such as 30s, 15m or 1h",
+        "one-of": "one of __choices__",
+        "list": "a comma-separated list",
+        "no-application": "no application named __names__ (known: __known__)",
+        "no-resolver": "ACM has no strategy that resolves __kind__ conflicts."
+    };
+
+    function message(translate, key, vars) {
+        if (typeof translate === "function") { return translate(key, vars || {}); }
+        return MESSAGES[key].replace(/__(\w+)__/g, function (all, name) {
+            return vars && Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : all;
+        });
+    }
+
     /** Why finding `c` has no Resolve, as a sentence; null when it has one or needs none
      *  (an info finding that is only information). */
-    function whyNoResolve(doc, c) {
+    function whyNoResolve(doc, c, translate) {
         if (!doc || offersResolve(doc, c)) { return null; }
         if (c.severity === "info") { return null; }
-        return "ACM has no strategy that resolves " + (c.kind || c.rule || "these") + " conflicts.";
+        return message(translate, "no-resolver", {kind: c.kind || c.rule || "these"});
     }
 
     /** The strategy the form starts with: the plan's, else the default for the kind. */
@@ -174,31 +196,33 @@
         var errors = [];
         var declared = findStrategy(doc, strategy);
         if (!declared) {
-            return {options: {}, errors: [{key: "strategy", message: "Choose a strategy."}]};
+            return {options: {}, errors: [{key: "strategy", message: message(context.t, "choose-strategy")}]};
         }
         var apps = context.applications || null;
         optionFields(doc, strategy, null, null, context.conflict).forEach(function (field) {
             var value = textOf(texts, field.key);
-            var say = function (message) { errors.push({key: field.key, message: field.key + ": " + message}); };
+            var say = function (key, vars) {
+                errors.push({key: field.key, message: field.key + ": " + message(context.t, key, vars)});
+            };
             if (value === "") {
                 if (field.required) { say("required"); }
                 return;
             }
             if (field.type === "duration" && !DURATION.test(value)) {
-                say("a duration such as 30s, 15m or 1h");
+                say("duration");
             } else if (field.control === "select" && field.choices.indexOf(value) === -1) {
-                say("one of " + field.choices.join(", "));
+                say("one-of", {choices: field.choices.join(", ")});
             } else if (field.list) {
                 var items = splitList(value);
                 if (!items.length) {
-                    say(field.required ? "required" : "a comma-separated list");
+                    say(field.required ? "required" : "list");
                 } else if (field.type === "applications" && apps) {
                     var unknown = items.filter(function (item) {
                         return !apps.some(function (a) { return a && (a.id === item || a.name === item); });
                     });
                     if (unknown.length) {
-                        say("no application named " + unknown.join(", ") + " (known: " +
-                            apps.map(function (a) { return a.name || a.id; }).join(", ") + ")");
+                        say("no-application", {names: unknown.join(", "), known:
+                            apps.map(function (a) { return a.name || a.id; }).join(", ")});
                     }
                 }
             }
@@ -229,7 +253,7 @@
     }
 
     return {
-        DURATION: DURATION, formatDuration: formatDuration, findStrategy: findStrategy,
+        DURATION: DURATION, MESSAGES: MESSAGES, formatDuration: formatDuration, findStrategy: findStrategy,
         strategiesFor: strategiesFor, offersResolve: offersResolve, whyNoResolve: whyNoResolve,
         suggestedStrategy: suggestedStrategy, optionText: optionText, actuatorChoices: actuatorChoices,
         optionFields: optionFields, readOptionValues: readOptionValues, validate: validate,

@@ -52,6 +52,11 @@
             return RED._(NS + key, opts);
         }
 
+        /** The form module's sentences (acm-form.js MESSAGES) from the catalogue. */
+        function invalid(key, vars) {
+            return t("resolve.invalid." + key, vars);
+        }
+
         /** RED.notify with text only: a string would be rendered as HTML. */
         function notify(text, type, timeout) {
             RED.notify($("<p>").text(text), {type: type, timeout: timeout || 4000});
@@ -271,7 +276,7 @@
                     })
                     .appendTo(actions);
             } else {
-                var why = M.whyNoResolve(state.strategies, c);
+                var why = M.whyNoResolve(state.strategies, c, invalid);
                 if (why) { $("<div>", {"class": "acm-no-resolve"}).text(why).appendTo(actions); }
             }
         }
@@ -490,7 +495,8 @@
                 form.find(".acm-option").removeClass("input-error");
                 var strategy = select.val();
                 var result = M.validate(state.strategies, strategy, formTexts(form),
-                    {applications: (state.findings && state.findings.applications) || [], conflict: c});
+                    {applications: (state.findings && state.findings.applications) || [], conflict: c,
+                        t: invalid});
                 if (result.errors.length) {
                     result.errors.forEach(function (e) {
                         form.find(".acm-option[data-option='" + e.key + "']").addClass("input-error");
@@ -551,7 +557,7 @@
             getStrategies().then(function (doc) {
                 var able = M.strategiesFor(doc, c.kind);
                 if (!able.length) {
-                    note.text(M.whyNoResolve(doc, c) || t("resolve.no-strategy", {kind: c.kind}));
+                    note.text(M.whyNoResolve(doc, c, invalid) || t("resolve.no-strategy", {kind: c.kind}));
                     form.attr("data-state", "refused");
                     return;
                 }

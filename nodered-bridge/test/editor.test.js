@@ -196,3 +196,17 @@ test("editor: a finding no strategy resolves says so instead of offering Resolve
     assert.equal(model.whyNoResolve(MANIFEST, finding("direct", "info")), null);  // information only
     assert.equal(model.whyNoResolve(null, finding("duplicate-id", "warning")), null);  // manifest not known yet
 });
+
+test("editor: the form's sentences come from the message catalogue, which holds them all", () => {
+    const catalogue = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "locales", "en-US",
+        "acm-bridge.json"), "utf8"));
+    assert.deepEqual(catalogue.resolve.invalid, model.MESSAGES, "locales/en-US resolve.invalid");
+    const asked = [];
+    const translate = (key, vars) => { asked.push(key); return `<${key}:${JSON.stringify(vars)}>`; };
+    const result = model.validate(MANIFEST, "dwell", { min: "soon" }, { t: translate });
+    assert.deepEqual(result.errors.map((e) => e.message), ['min: <duration:{}>']);
+    assert.equal(model.validate(MANIFEST, "nope", {}, { t: translate }).errors[0].message, "<choose-strategy:{}>");
+    assert.equal(model.whyNoResolve(MANIFEST, finding("duplicate-id", "warning"), translate),
+        '<no-resolver:{"kind":"duplicate-id"}>');
+    assert.deepEqual(asked, ["duration", "choose-strategy", "no-resolver"]);
+});
