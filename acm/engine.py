@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .analysis.actuators import NodeRef, PathFinder, config_lookup, find_actuators, merge_model
-from .analysis.catalog import GATED_TYPES, gates
+from .analysis.catalog import gates
 from .analysis.environment import Chain, find_chains
 from .analysis.findings import Application, Report, count_by_severity, report_order
 from .analysis.flows import Flows, gc_paused, load_flows
@@ -167,12 +167,8 @@ def _analyze(
 
     lookups = {runtime: config_lookup(flows.by_id) for runtime, flows in fg.flows.items()}
 
-    no_gates: frozenset[str] = frozenset()
-
-    def gates_of(gid: str) -> frozenset[str]:
+    def gates_of(gid: str) -> frozenset[str]:  # asked for nodes of GATED_TYPES only
         info = fg.info[gid]
-        if info.type not in GATED_TYPES:  # most nodes: no need to ask the catalog
-            return no_gates
         return gates(info.node, lookups[info.runtime])
 
     prop = propagate(fg, source_of, gates_of)

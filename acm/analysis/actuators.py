@@ -126,6 +126,7 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
     by_key: dict[str, dict[str, Any]] = {}
     unknown: list[UnknownTarget] = []
     configs = {runtime: config_lookup(flows.by_id) for runtime, flows in fg.flows.items()}
+    resolvers = any(flows.marked for flows in fg.flows.values())  # else no walks for them
     for gid, info in fg.info.items():
         if info.type not in ACTUATOR_TYPES:
             continue
@@ -159,7 +160,7 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
                               state.origin, state.gates)] = None
                 entry["runtimes"].add(state.origin)
                 if managed is _UNSET:  # once per node: it may walk a subflow
-                    managed = _resolver_strategy(fg, gid, prop.triggers)
+                    managed = _resolver_strategy(fg, gid, prop.triggers) if resolvers else None
                 entry["managed"].append(managed)
         if unknown_target is not None:
             unknown.append(UnknownTarget(ref, unknown_target.kind, unknown_target.name,

@@ -130,6 +130,12 @@ class Flows:
                    for n in self.nodes)
 
     @cached_property
+    def marked(self) -> bool:
+        """Whether any node carries an ``acm`` marker (a node ACM added: a resolver, a
+        tag, a link), else no command can pass an ACM resolver."""
+        return any("acm" in n for n in self.nodes)
+
+    @cached_property
     def tabs(self) -> tuple[Node, ...]:
         """The tabs, in file order."""
         return tuple(n for n in self.nodes if n["type"] == "tab")

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 from .catalog import (
     EXTERNAL,
+    GATED_TYPES,
     NOT_TRIGGERS,
     acm_role,
     routes,
@@ -77,13 +78,16 @@ class Propagation:
 SourceOf = Callable[[str, str], Source]  # (trigger graph id, catalog provenance) -> Source
 GatesOf = Callable[[str], frozenset[str]]  # graph id -> the shared state a condition checks
 
+NO_GATES: frozenset[str] = frozenset()
+
 
 def propagate(fg: FlowGraph, source_of: SourceOf,
               gates_of: GatesOf = lambda gid: frozenset()) -> Propagation:
     """Run the propagation; ``source_of`` names a trigger's application and provenance.
 
-    A message that starts at, or passes, a node with gates (``gates_of``)
-    carries them from there on; where ways meet, the gates all of them carry.
+    A message that starts at, or passes, a node with gates (``gates_of``, asked
+    only for nodes of the types that have gates: ``GATED_TYPES``) carries them from
+    there on; where ways meet, the gates all of them carry.
     """
     reach: dict[str, dict[Source, Reach]] = {}
     triggers: dict[str, Source] = {}
@@ -96,6 +100,8 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
     gates: dict[str, frozenset[str]] = {}
 
     def gated(gid: str) -> frozenset[str]:
+        if info[gid].type not in GATED_TYPES:  # most nodes: nothing to ask
+            return NO_GATES
         found = gates.get(gid)
         if found is None:
             found = gates[gid] = gates_of(gid)
@@ -204,6 +210,8 @@ def _run(  # noqa: C901 - the hot loop of a large site, kept in one frame on pur
                         current.shapes = grown
                     if not (grows or fewer):
                         continue
+                if not succ[nxt]:
+                    continue  # a node that sends nothing on has nothing to do in the queue
                 waiting = pending.get(nxt)
                 if waiting is None:
                     pending[nxt] = {source: None}

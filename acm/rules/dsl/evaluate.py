@@ -41,6 +41,9 @@ def compile_expr(expr: ast.Expr, scope: Mapping[str, str], vocab: Vocabulary) ->
     if isinstance(expr, ast.Call):
         impl = vocab.functions[expr.function].impl
         args = [compile_expr(a, scope, vocab) for a in expr.args]
+        if len(args) == 1:  # count(...): the common case, without a generator per call
+            (arg,) = args
+            return lambda env: impl(arg(env))
         return lambda env: impl(*(a(env) for a in args))
     if isinstance(expr, ast.Not):
         inner = compile_expr(expr.operand, scope, vocab)
@@ -149,11 +152,9 @@ def enumerate_matches(plan: Plan, domains: Mapping[str, Sequence[Any]],
     """
     candidates: dict[str, list[Any]] = {}
     for name, type_name in zip(plan.names, plan.types, strict=True):
-        tests = plan.filters[name]
-        candidates[name] = [
-            obj for obj in domains.get(type_name, ())
-            if all(test({name: obj}) for test in tests)
-        ]
+        candidates[name] = _filtered(domains.get(type_name, ()), name, plan.filters[name])
+        if not candidates[name]:
+            return  # no match at all: the other variables need not be filtered
     if len(plan.names) == 1:
         name = plan.names[0]
         for obj in candidates[name]:
@@ -171,6 +172,19 @@ def enumerate_matches(plan: Plan, domains: Mapping[str, Sequence[Any]],
         if all(test(combo) for test in plan.rest):
             seen.add(ids)
             yield combo
+
+
+def _filtered(domain: Sequence[Any], name: str, tests: Sequence[Compiled]) -> list[Any]:
+    """The values of variable ``name`` that pass its single-variable tests."""
+    kept = []
+    for obj in domain:
+        env = {name: obj}
+        for test in tests:  # (a loop, not all(): this runs once per actuator and rule)
+            if not test(env):
+                break
+        else:
+            kept.append(obj)
+    return kept
 
 
 def _combinations(plan: Plan, candidates: Mapping[str, list[Any]]) -> Iterator[Env]:
