@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .actuators import Actuator, Command, NodeRef
-from .catalog import AUTOMATION, DEVICE, EXTERNAL, mqtt_broker_address, normalise_topic
+from .catalog import AUTOMATION, DEVICE, EXTERNAL, Provenance, mqtt_broker_address, normalise_topic
 from .catalog.homeassistant import LISTENING_TYPES, watched_entities
 from .findings import CommandPath
 from .graph import FlowGraph, topic_matches
@@ -164,9 +164,10 @@ class Chain:
                 path = paths_of(command.node, command.source)
                 if way not in best or len(path) < len(best[way]):
                     best[way] = path
-            out += [CommandPath(app, best[(app, provenance)], provenance)
+            out += [CommandPath(app, best[(app, provenance)], Provenance(provenance))
                     for app, provenance in sorted(best)]
-        out += [CommandPath(s.application, s.path, s.provenance) for s in self.steps]
+        out += [CommandPath(s.application, s.path, Provenance(s.provenance))
+                for s in self.steps]
         return tuple(out)
 
 

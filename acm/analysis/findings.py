@@ -13,11 +13,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..enums import TextEnum
 from .actuators import Actuator, NodeRef, UnknownTarget
+from .catalog.declare import AUTOMATION, Provenance
 from .flows import DuplicateId
 
+
+class Severity(TextEnum):
+    """How bad a finding is (a rule's ``severity`` clause says which)."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
 #: Severities from lowest to highest.
-SEVERITIES = ("info", "warning", "error")
+SEVERITIES: tuple[Severity, ...] = tuple(Severity)
 
 
 def severity_rank(level: str) -> int:
@@ -54,7 +65,7 @@ class CommandPath:
 
     application: str
     nodes: tuple[NodeRef, ...]
-    provenance: str = "automation"  # who starts it at the first node: manual, automation, external
+    provenance: Provenance = AUTOMATION  # who starts it at the first node
 
 
 @dataclass(frozen=True)
@@ -78,7 +89,7 @@ class Finding:
     rule: str
     code: str
     kind: str
-    severity: str
+    severity: Severity
     message: str
     actuators: tuple[Involved, ...]
     applications: tuple[str, ...]
@@ -95,6 +106,7 @@ class Finding:
             raise ValueError("a finding needs a rule and a code")
         if self.severity not in SEVERITIES:
             raise ValueError(f"unknown severity {self.severity!r}")
+        object.__setattr__(self, "severity", Severity(self.severity))  # a word given: its member
         if not self.message:
             raise ValueError("a finding needs a message")
         self._check_nodes()

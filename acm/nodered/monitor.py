@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..analysis.actuators import Actuator, NodeRef
-from ..analysis.findings import Finding, Involved, Observation, Report, report_order
+from ..analysis.findings import Finding, Involved, Observation, Report, Severity, report_order
 from ..analysis.keys import mqtt_parts
 from ..analysis.values import UNKNOWN, const_text
 from ..errors import AcmError
@@ -99,8 +99,8 @@ class RuntimeConflict:
     window: float = 60.0
 
     @property
-    def severity(self) -> str:
-        return "warning" if UNKNOWN_SOURCE in self.sources else "error"
+    def severity(self) -> Severity:
+        return Severity.WARNING if UNKNOWN_SOURCE in self.sources else Severity.ERROR
 
     @property
     def known(self) -> str:
@@ -408,7 +408,7 @@ def _observed_finding(item: Any, report: Report) -> Finding | None:
         tuple((str(c["time"]), str(c["source"]), str(c["value"]))
               for c in seen.get("commands") or []),
         tuple(str(s) for s in seen.get("static") or []), float(seen.get("window", 60)))
-    severity = str(item["severity"])
+    severity = Severity(str(item["severity"]))  # ValueError for another word: caught
     return Finding(rule=RUNTIME.name, code=RUNTIME.code, kind=RUNTIME.kind,
                    severity=severity, message=str(item["message"]),
                    actuators=actuators,

@@ -19,8 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from ..analysis.actuators import Actuator, Command, NodeRef
-from ..analysis.catalog import AUTOMATION, EXTERNAL, MANUAL
-from ..analysis.findings import SEVERITIES, CommandPath, Finding, Involved, RuleInfo, report_order
+from ..analysis.catalog import AUTOMATION, EXTERNAL, MANUAL, Provenance
+from ..analysis.findings import (
+    SEVERITIES,
+    CommandPath,
+    Finding,
+    Involved,
+    RuleInfo,
+    Severity,
+    report_order,
+)
 from ..analysis.flows import DuplicateId, Flows
 from ..analysis.propagate import Source
 from ..analysis.values import UNKNOWN, Value, const_text
@@ -557,7 +565,7 @@ def duplicate_findings(sources: Mapping[str, Flows],
     if not rule.enabled:
         return []
     return [
-        Finding(rule=rule.name, code=rule.code, kind=rule.kind, severity=rule.levels[0],
+        Finding(rule=rule.name, code=rule.code, kind=rule.kind, severity=Severity(rule.levels[0]),
                 message=_duplicate_message(duplicate, flows.source),
                 actuators=(), applications=(), paths=(),
                 subject=(NodeRef(runtime, duplicate.id),), duplicate=duplicate)
@@ -589,7 +597,7 @@ def _paths(actuators: Sequence[Actuator], paths_of: PathsOf) -> tuple[CommandPat
             if way not in best or len(path) < len(best[way]):
                 best[way] = path
     ordered = sorted(best, key=lambda w: w[2] == MANUAL)  # stable: apps stay in order
-    return tuple(CommandPath(app, best[(key, app, provenance)], provenance)
+    return tuple(CommandPath(app, best[(key, app, provenance)], Provenance(provenance))
                  for key, app, provenance in ordered)
 
 
@@ -602,7 +610,7 @@ def _chain_finding(loaded: LoadedRule, level: str, message: str, bound: list[Any
         rule=loaded.rule.name,
         code=loaded.code,
         kind=loaded.rule.kind or loaded.rule.name,
-        severity=loaded.forced_level or level,
+        severity=Severity(loaded.forced_level or level),
         message=message,
         actuators=tuple(Involved(a.key, a.name, a.nodes) for a in actuators),
         applications=tuple(sorted({app for c in bound for app in c.applications})),
@@ -622,7 +630,7 @@ def _finding(loaded: LoadedRule, level: str, message: str,
         rule=loaded.rule.name,
         code=loaded.code,
         kind=loaded.rule.kind or loaded.rule.name,
-        severity=loaded.forced_level or level,
+        severity=Severity(loaded.forced_level or level),
         message=message,
         actuators=tuple(Involved(f.actuator.key, f.actuator.name, f.actuator.nodes, f.feature,
                                  f.split) for f in bound),

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..analysis.actuators import NodeRef
-from ..analysis.findings import Finding, RuleInfo
+from ..analysis.findings import Finding, RuleInfo, Severity
 from ..analysis.flows import Flows
 
 _PATTERN = re.compile(r"^\s*acm-ignore\s+(?P<rule>[\w*-]+)(?:\s+(?P<reason>.*?))?\s*$",
@@ -98,7 +98,7 @@ def apply_suppressions(
     for index, suppression in enumerate(suppressions):
         if index not in used:
             kept.append(Finding(
-                rule=UNUSED.name, code=UNUSED.code, kind=UNUSED.kind, severity="info",
+                rule=UNUSED.name, code=UNUSED.code, kind=UNUSED.kind, severity=Severity.INFO,
                 message=f"'acm-ignore {suppression.rule}' on {suppression.where.id} "
                         "matches no finding",
                 actuators=(), applications=(), paths=(), subject=(suppression.where,)))

@@ -47,6 +47,8 @@ from .declare import (
     STATE,
     Config,
     NodeType,
+    Provenance,
+    Role,
     Target,
     forgets,
 )
@@ -78,7 +80,8 @@ GATED_TYPES = frozenset(t for t, d in NODE_TYPES.items() if d.gates is not None)
 __all__ = [
     "ACTUATOR_TYPES", "AUTOMATION", "CHANNEL", "DEVICE", "EXTERNAL", "GATED_TYPES",
     "KNOWN_TYPES", "MANUAL", "NODE_TYPES", "NOT_TRIGGERS", "PROVENANCES", "ROLES",
-    "ROUTED_TYPES", "STATE", "NodeType", "Target", "acm_role", "actuator_targets", "gates",
+    "ROUTED_TYPES", "STATE", "NodeType", "Provenance", "Role", "Target", "acm_role",
+    "actuator_targets", "gates",
     "mqtt_broker_address", "routes", "normalise_topic", "transfer", "trigger_provenance",
     "trigger_shapes",
 ]
@@ -90,7 +93,7 @@ def acm_role(node: Node) -> str | None:
     return str(marker.get("role")) if isinstance(marker, dict) and marker.get("role") else None
 
 
-def trigger_provenance(node: Node, has_inputs: bool) -> str | None:
+def trigger_provenance(node: Node, has_inputs: bool) -> Provenance | None:
     """Who starts messages at this node: manual, automation or external; None if nobody.
 
     A node of a type the catalog does not know that has no incoming wire is

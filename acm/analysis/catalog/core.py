@@ -22,6 +22,8 @@ from .declare import (
     MANUAL,
     Config,
     NodeType,
+    Provenance,
+    Role,
     Target,
     computes_payload,
     forgets,
@@ -41,7 +43,7 @@ PACKAGE = "node-red"
 # inject
 
 
-def _inject_provenance(node: Node, has_inputs: bool) -> str:
+def _inject_provenance(node: Node, has_inputs: bool) -> Provenance:
     """The editor's button is a person; a repeat, a cron time or "once at start" is automation."""
     if text(node.get("repeat")) or text(node.get("crontab")) or node.get("once") in (True, "true"):
         return AUTOMATION
@@ -93,7 +95,7 @@ COMMAND_LEVELS = frozenset({"set", "setpoint", "cmnd", "command", "commands", "c
 _REMOTE_LEVELS = frozenset({"action", "click", "button"})
 
 
-def command_role(levels: Iterable[str]) -> str:
+def command_role(levels: Iterable[str]) -> Role:
     """A device when a level follows a command convention, otherwise a channel."""
     lowered = {level.lower() for level in levels}
     if lowered & COMMAND_LEVELS or any(level.startswith(("set_", "set-")) for level in lowered):
@@ -101,11 +103,11 @@ def command_role(levels: Iterable[str]) -> str:
     return CHANNEL
 
 
-def mqtt_role(topic: str) -> str:
+def mqtt_role(topic: str) -> Role:
     return command_role(topic.split("/"))
 
 
-def url_role(url: str) -> str:
+def url_role(url: str) -> Role:
     """A URL whose path (or a query key) follows a command convention commands a device.
 
     ``http://plug/cm?cmnd=Power%20On`` (Tasmota) and ``…/api/valve/set`` are
@@ -116,7 +118,7 @@ def url_role(url: str) -> str:
     return command_role([*parts.path.split("/"), *keys])
 
 
-def _mqtt_in_provenance(node: Node, has_inputs: bool) -> str | None:
+def _mqtt_in_provenance(node: Node, has_inputs: bool) -> Provenance | None:
     topic = text(node.get("topic"))
     wildcard = "+" in topic or "#" in topic
     if not topic:

@@ -16,22 +16,38 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ...enums import TextEnum
 from ..flows import Node
 from ..values import UNKNOWN, Shape, Shapes, Value, const
 
 Config = Callable[[Any], Node | None]  # config node by id (None when missing)
 
-# Who starts a message at a trigger (see docs/analysis.md, "Provenance").
-MANUAL: Final = "manual"  # a person acts: a dashboard widget, the editor's inject button, voice
-AUTOMATION: Final = "automation"  # a schedule or a sensor event
-EXTERNAL: Final = "external"  # another system: http in, websocket in, an mqtt in of unknown sender
-PROVENANCES: Final = (MANUAL, AUTOMATION, EXTERNAL)
+class Provenance(TextEnum):
+    """Who starts a message at a trigger (see docs/analysis.md, "Provenance")."""
 
-# What a command target is (see docs/analysis.md, "Devices, channels and shared state").
-DEVICE: Final = "device"  # a physical actuator: a light, a relay, a valve, a thermostat
-CHANNEL: Final = "channel"  # a transport or a message for people: log, speech, pub/sub
-STATE: Final = "state"  # shared variables such as Home Assistant helpers
-ROLES: Final = (DEVICE, CHANNEL, STATE)
+    MANUAL = "manual"  # a person acts: a dashboard widget, the editor's inject button, voice
+    AUTOMATION = "automation"  # a schedule or a sensor event
+    EXTERNAL = "external"  # another system: http in, websocket in, an mqtt in of unknown sender
+
+
+class Role(TextEnum):
+    """What a command target is (see docs/analysis.md, "Devices, channels and shared
+    state")."""
+
+    DEVICE = "device"  # a physical actuator: a light, a relay, a valve, a thermostat
+    CHANNEL = "channel"  # a transport or a message for people: log, speech, pub/sub
+    STATE = "state"  # shared variables such as Home Assistant helpers
+
+
+MANUAL: Final = Provenance.MANUAL
+AUTOMATION: Final = Provenance.AUTOMATION
+EXTERNAL: Final = Provenance.EXTERNAL
+PROVENANCES: Final = tuple(Provenance)
+
+DEVICE: Final = Role.DEVICE
+CHANNEL: Final = Role.CHANNEL
+STATE: Final = Role.STATE
+ROLES: Final = tuple(Role)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +58,11 @@ class Target:
     key: str | None  # None: decided at run time
     name: str  # readable target: topic, entity id, pin ...
     command: Value
-    role: str = DEVICE
+    role: Role = DEVICE
     feature: str | None = None  # the feature of the device it acts on; None: the whole device
 
 
-Provenance = Callable[[Node, bool], str | None]  # (node, has input wires) -> provenance or None
+Starts = Callable[[Node, bool], Provenance | None]  # (node, has input wires) -> who, or None
 Emits = Callable[[Node], Shapes]  # what a trigger sends by itself
 Transfer = Callable[[Node, Shapes], Shapes]  # (topic, payload) in -> out
 Routes = Callable[[Node, Shapes], list[Shapes]]  # (topic, payload) in -> out, per output port
@@ -54,9 +70,9 @@ Targets = Callable[[Node, Config, str, Shape], list[Target]]  # node, configs, r
 Gates = Callable[[Node, Config], frozenset[str]]  # keys of shared state deciding what passes
 
 
-def starts(provenance: str) -> Provenance:
+def starts(provenance: Provenance) -> Starts:
     """A trigger of one fixed provenance, wired input or not."""
-    def decide(node: Node, has_inputs: bool) -> str:
+    def decide(node: Node, has_inputs: bool) -> Provenance:
         return provenance
 
     decide.__doc__ = provenance
@@ -101,11 +117,11 @@ class NodeType:
     type: str
     package: str
     summary: str
-    trigger: Provenance | None = None
+    trigger: Starts | None = None
     emits: Emits = unknown_message
     transfer: Transfer = forgets
     targets: Targets | None = None
-    roles: tuple[str, ...] = ()  # what its targets can be, for the docs table
+    roles: tuple[Role, ...] = ()  # what its targets can be, for the docs table
     # Shared state (a helper, a node's enable switch) that decides whether messages
     # start at (or pass) this node. When another application sets that state,
     # the two applications take turns by design (see docs/analysis.md, "Gates").

@@ -26,6 +26,7 @@ from .declare import (
     MANUAL,
     Config,
     NodeType,
+    Provenance,
     Target,
     computes_payload,
     host_port,
@@ -127,7 +128,7 @@ def _hubitat_out(node: Node, config: Config, runtime: str, shape: Shape) -> list
     return [Target("hubitat", f"hubitat:{hub}/{device}", label, command, role)]
 
 
-def _hubitat_device_provenance(node: Node, has_inputs: bool) -> str | None:
+def _hubitat_device_provenance(node: Node, has_inputs: bool) -> Provenance | None:
     """Device events, when it sends them: a button's push is a person, the rest sensors."""
     if node.get("sendEvent") in (False, "false"):
         return None  # only answers its input with the current state
@@ -190,7 +191,7 @@ def _sonoff_basic_transfer(node: Node, shapes: Shapes) -> Shapes:
     return frozenset(out)
 
 
-def _sonoff_rf_provenance(node: Node, has_inputs: bool) -> str:
+def _sonoff_rf_provenance(node: Node, has_inputs: bool) -> Provenance:
     """An RF remote's button is a person; a PIR (or other RF sensor) is automation."""
     return MANUAL if text(node.get("rfType")).lower() == "button" else AUTOMATION
 

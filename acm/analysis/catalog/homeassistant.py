@@ -23,6 +23,8 @@ from .declare import (
     STATE,
     Config,
     NodeType,
+    Provenance,
+    Role,
     Target,
     computes_payload,
     json_object,
@@ -99,7 +101,7 @@ FEATURES: Mapping[str, Mapping[str, str]] = {
 _GENERIC_SERVICES = frozenset({"turn_on", "turn_off", "toggle"})
 
 
-def entity_role(entity_id: str) -> str:
+def entity_role(entity_id: str) -> Role:
     """Helpers are state; so are the switches that enable Node-RED's own exposed nodes."""
     domain, _, object_id = entity_id.partition(".")
     if domain in STATE_DOMAINS or (domain == "switch" and object_id.startswith("nodered_")):
@@ -198,21 +200,21 @@ def is_manual_entity(entity_id: str) -> bool:
     return domain in _MANUAL_DOMAINS or entity_id.endswith(_MANUAL_SUFFIXES)
 
 
-def _state_provenance(node: Node, has_inputs: bool) -> str:
+def _state_provenance(node: Node, has_inputs: bool) -> Provenance:
     entities = _entities_of(node)
     if entities and all(is_manual_entity(e) for e in entities):
         return MANUAL
     return AUTOMATION
 
 
-def _events_provenance(node: Node, has_inputs: bool) -> str:
+def _events_provenance(node: Node, has_inputs: bool) -> Provenance:
     event = text(node.get("eventType") or node.get("event_type") or node.get("event")).lower()
     if event in MANUAL_EVENTS or any(word in event for word in _MANUAL_EVENT_WORDS):
         return MANUAL
     return AUTOMATION
 
 
-def _device_provenance(node: Node, has_inputs: bool) -> str | None:
+def _device_provenance(node: Node, has_inputs: bool) -> Provenance | None:
     if node.get("deviceType", "trigger") != "trigger":
         return None  # an action node: sends commands, starts nothing
     event = node.get("event")

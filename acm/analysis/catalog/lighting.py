@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from ..flows import Node
 from ..values import Shape
-from .declare import AUTOMATION, DEVICE, MANUAL, Config, NodeType, Target, host_port, starts, text
+from .declare import (
+    AUTOMATION,
+    DEVICE,
+    MANUAL,
+    Config,
+    NodeType,
+    Provenance,
+    Target,
+    host_port,
+    starts,
+    text,
+)
 
 HUE = "node-red-contrib-huemagic"
 DECONZ = "node-red-contrib-deconz"
@@ -34,7 +45,7 @@ def _deconz_output(node: Node, config: Config, runtime: str, shape: Shape) -> li
     return [Target("deconz", f"deconz:{where}/{d}", d, shape[1], DEVICE) for d in names]
 
 
-def _deconz_input_provenance(node: Node, has_inputs: bool) -> str:
+def _deconz_input_provenance(node: Node, has_inputs: bool) -> Provenance:
     """A switch's ``buttonevent`` is a person; other states are sensors.
 
     Version 2.x keeps the attribute in ``output_rules[].payload`` (a list),

@@ -7,12 +7,22 @@ import json
 from ..flows import Node
 from ..keys import mqtt_key
 from ..values import UNKNOWN, Shape, const, typed_constant
-from .declare import AUTOMATION, DEVICE, MANUAL, Config, NodeType, Target, host_port, text
+from .declare import (
+    AUTOMATION,
+    DEVICE,
+    MANUAL,
+    Config,
+    NodeType,
+    Provenance,
+    Target,
+    host_port,
+    text,
+)
 
 PACKAGE = "node-red-contrib-zigbee2mqtt"
 
 
-def _in_provenance(node: Node, has_inputs: bool) -> str:
+def _in_provenance(node: Node, has_inputs: bool) -> Provenance:
     """A remote's ``action`` is a person pressing a button; other properties are sensors."""
     # the package keeps the chosen device property in `state` (older copies: `property`)
     prop = (text(node.get("state")) or text(node.get("property"))).lower()
