@@ -8,8 +8,9 @@ its end counts them, so every path pays the same driver and sink:
 * **function**: driver -> change node -> function node (``return msg``) -> sink,
   the cost of one extra function node;
 * **resolver**: driver -> tag change node -> resolver -> sink, as ``acm resolve``
-  wires it, one per strategy, configured so that every command passes (the timed
-  strategies re-arm their deadline on every message).
+  wires it (the tag's one rule from ``acm.rewrite.nodes.tag_rule``), one per
+  strategy, configured so that every command passes (the timed strategies re-arm
+  their deadline on every message).
 
 Per strategy it prints the throughput of the resolver path against the plain path
 (target: at least 0.5x), the latency the resolver path adds over the plain one
@@ -25,6 +26,10 @@ GC is exposed to the flow through settings.js.
 Usage::
 
     python benchmarks/resolvers.py [--messages 100000] [--versions 4,5] [--strategies lock,priority]
+
+``--messages 20000 --rounds 3`` is a quicker run (a minute a runtime), noisier;
+``--templates DIR --tags three`` measures an earlier version's resolvers (common.js
+and the strategy files from DIR) behind the three-rule tags it wrote.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from nodered import NodeRed, missing  # noqa: E402
 
+from acm.rewrite.nodes import tag_rule  # noqa: E402
 from acm.rewrite.resolve import template  # noqa: E402
 
 #: Targets of issue 14 (item 4), printed beside the figures.
@@ -56,6 +62,7 @@ EXPIRY_TARGET = 2.0  # neighbour p90 round trip while deadlines expire / before
 
 Node = dict[str, Any]
 TEMPLATE = template  # a strategy's function node body; --templates changes it
+TAGS = "one"  # the tags: "one" rule (acm resolve's), or "three" (earlier versions'); --tags
 STRATEGIES = ("priority", "lock", "dwell", "merge", "interlock", "override")
 TIMED = ("priority", "lock", "dwell", "override")
 HOLD = 600_000  # ms: nothing expires during a run
@@ -139,8 +146,9 @@ def bench_flow(strategies: list[str], probes: dict[str, str] | None = None,
         ports[name] = len(starts) + 1
         starts.append(first)
 
-    tag = [_set("acm.target", 0, "num"), _set("acm.role", "command", "str"),
-           _set("acm.app", "a", "str")]
+    tag = [tag_rule(0, "command", "a")] if TAGS == "one" else [
+        _set("acm.target", 0, "num"), _set("acm.role", "command", "str"),
+        _set("acm.app", "a", "str")]
     nodes.append(change("plain", [_set("topic", "bench", "str")], "sink"))
     path("plain", "plain")
     nodes.append(change("func-in", [_set("topic", "bench", "str")], "func"))
@@ -249,7 +257,7 @@ def run_version(version: str, args: argparse.Namespace, strategies: list[str]) -
     with BenchNodeRed(version) as red:
         red.reset_flows(flows)
         info = requests.get(f"{red.url}/settings", timeout=5).json()
-        base = {"ports": nports}
+        base = {"ports": nports, "tags": TAGS}
         log(f"Node-RED {info.get('version')}: warming up ...")
         everything = [ports["plain"], ports["function"]] + [ports[f"pass-{s}"] for s in strategies]
         # JIT warm-up of every path; the first requests also start the http in node.
@@ -274,7 +282,8 @@ def run_version(version: str, args: argparse.Namespace, strategies: list[str]) -
                              "n": args.messages, "batch": 500})
             before, after = heap["before"] / 2**20, heap["after"] / 2**20
             cells = [
-                f"{throughput:.2f}x ({thr[str(trio[2])]:,.0f} vs {thr[str(trio[0])]:,.0f}/s) "
+                f"{throughput:.2f}x ({thr[str(trio[2])]:,.0f} vs {thr[str(trio[0])]:,.0f}/s; "
+                f"function node path {thr[str(trio[1])] / thr[str(trio[0])]:.2f}x) "
                 f"{verdict(throughput >= THROUGHPUT_TARGET)}",
                 f"{added:.2f}x ({(res_p50 - plain_p50) * 1000:.1f} vs "
                 f"{(func_p50 - plain_p50) * 1000:.1f} µs) {verdict(added <= LATENCY_TARGET)}",
@@ -315,7 +324,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--templates", metavar="DIR",
                     help="take common.js and <strategy>.js from DIR instead of acm/data/resolvers "
                          "(e.g. an older version's, to compare)")
+    ap.add_argument("--tags", choices=("one", "three"), default="one",
+                    help="the tags in front of the resolvers: one rule, as acm resolve writes "
+                         "them (default), or three, as earlier versions did")
     args = ap.parse_args(argv)
+    global TAGS
+    TAGS = args.tags
     if args.templates:
         folder = Path(args.templates)
         global TEMPLATE

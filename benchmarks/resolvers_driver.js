@@ -14,13 +14,23 @@ function sendTo(port, msgs) {
     node.send(out, false);
 }
 // Message i of a run: "pass" alternates 0/1 from one application, which every
-// pass configuration lets through; "mixed" comes straight to a resolver (no tag)
-// from ten applications, with a guard message every 50th (interlock reads them).
+// pass configuration lets through (its path starts at a tag); "mixed" comes straight
+// to a resolver from ten applications, with a guard message every 50th (interlock
+// reads them), tagged as a tag node would (q.tags "three": as the three-rule tags
+// of earlier versions did, msg.acm; else msg._acm, one constant text per tag).
+const TAGS = [];
+for (let a = 0; a < 10; a++) {
+    for (const role of ["command", "guard"]) {
+        TAGS.push(JSON.stringify({target: 0, role: role, app: "app" + a}));
+    }
+}
 function make(kind, i) {
     if (kind === "pass") return {payload: i & 1, topic: "bench"};
     const guard = i % 50 === 49;
-    return {payload: guard ? ((i / 50) & 1 ? "open" : "closed") : i % 7, topic: "bench",
-        acm: {app: "app" + (i % 10), target: 0, role: guard ? "guard" : "command"}};
+    const msg = {payload: guard ? ((i / 50) & 1 ? "open" : "closed") : i % 7, topic: "bench"};
+    if (q.tags === "three") msg.acm = {target: 0, role: guard ? "guard" : "command", app: "app" + (i % 10)};
+    else msg._acm = TAGS[2 * (i % 10) + (guard ? 1 : 0)];
+    return msg;
 }
 function sorted(xs) { return Float64Array.from(xs).sort(); }
 function pct(s, p) { return s[Math.min(s.length - 1, Math.floor(p * s.length))]; }

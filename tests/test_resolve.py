@@ -108,8 +108,18 @@ def config(group: dict[str, Any]) -> dict[str, Any]:
 
 
 def rule_value(change: dict[str, Any], prop: str) -> str | None:
+    """What a change node sets msg.<prop> to, as the text of its rule. A tag sets
+    ``acm.target``, ``.role``, ``.app``, ``.command`` as one JSON text in msg._acm
+    (tag_rule); read from there, as strings, as the rules of earlier tags had them."""
     values = [r["to"] for r in change["rules"] if r["t"] == "set" and r["p"] == prop
               and r["pt"] == "msg"]
+    tags = [r for r in change["rules"] if r["p"] == "_acm"]
+    if prop.startswith("acm.") and tags:
+        assert change["rules"] == tags and len(tags) == 1 and tags[0]["tot"] == "str", \
+            change["rules"]
+        value = json.loads(tags[0]["to"]).get(prop.removeprefix("acm."))
+        values.append(value if value is None or isinstance(value, str) else str(value))
+        values = [v for v in values if v is not None]
     assert len(values) <= 1, change["rules"]
     return values[0] if values else None
 
@@ -200,6 +210,38 @@ def test_building_revert_is_exact(run_acm, tmp_path):
     result = run_acm("revert", str(first), "-o", str(back))
     assert result.code == 0, result.err
     assert load(back) == json.loads(BUILDING.read_text(encoding="utf-8"))
+
+
+#: flows/building/flows.json as the previous version of acm resolve wrote it: tags of
+#: three rules (msg.acm.target, .role, .app), the resolvers' code of then.
+THREE_RULE_TAGS = ROOT / "tests" / "golden" / "building-resolved-three-rule-tags.json"
+
+
+def test_flows_resolved_with_three_rule_tags_stay_managed_revert_and_re_resolve(
+        run_acm, tmp_path):
+    old = load(THREE_RULE_TAGS)
+    assert {len(t["rules"]) for t in of_role(old, "tag")} >= {3}
+    assert not any(r["p"] == "_acm" for t in of_role(old, "tag") for r in t["rules"])
+    new = tmp_path / "new.json"
+    resolve(run_acm, BUILDING, out=new)
+    # analyze: the same report, every resolved conflict managed (ACM005)
+    def conflicts(flows: Path) -> str:  # (where they are is the file's name)
+        return analyse(run_acm, flows)["conflicts"].__repr__().replace(str(flows), "FLOWS")
+
+    report = analyse(run_acm, THREE_RULE_TAGS)
+    assert conflicts(THREE_RULE_TAGS) == conflicts(new)
+    managed = [c for c in report["conflicts"] if c["code"] == "ACM005"]
+    assert len(managed) == len(of_role(old, "resolver"))
+    # revert: the flows before any resolution, exactly
+    back = tmp_path / "back.json"
+    result = run_acm("revert", str(THREE_RULE_TAGS), "-o", str(back))
+    assert result.code == 0, result.err
+    assert load(back) == load(BUILDING)
+    # resolve again: what resolving the original gives (one-rule tags), and stays so
+    again = tmp_path / "again.json"
+    resolve(run_acm, THREE_RULE_TAGS, out=again)
+    assert again.read_bytes() == new.read_bytes()
+    assert all(len(t["rules"]) == 1 for t in of_role(load(again), "tag"))
 
 
 def test_building_info_conflict_is_not_resolved(run_acm, tmp_path):

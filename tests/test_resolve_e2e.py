@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import requests
-from nodered import AUTH_TOKEN, NodeRed
+from nodered import AUTH_TOKEN, VERSIONS, NodeRed, missing
 
 import acm.nodered.admin_api
 from acm.nodered.admin_api import TOKEN_ENV, AdminClient
@@ -265,7 +265,9 @@ def test_apply_deploys_resolver_backs_up_and_is_idempotent(
     assert config["options"]["ttl"] == 2000 and config["options"]["default"] == "off"
     tags = by_role(after, "tag")
     assert {t["type"] for t in tags} == {"change"}
-    apps = {r["to"] for t in tags for r in t["rules"] if r["p"] == "acm.app"}
+    # one rule each: msg._acm, the tag's JSON text (target, role, app)
+    assert {len(t["rules"]) for t in tags} == {1}
+    apps = {json.loads(t["rules"][0]["to"]).get("app") for t in tags}
     assert apps == {COMFORT, SAFETY}
     # Every inject now feeds a tag, not the actuator node.
     tag_ids = {t["id"] for t in tags}
@@ -310,6 +312,41 @@ def test_priority_resolver_on_a_live_runtime(
     assert 1.8 <= hits[3].at - comfort_at <= 3.0, hits[3].at - comfort_at
     assert [h.body for h in hits] == ["on", "off", "on", "off"]
     actuator.quiet(4, 0.3)
+
+
+def test_a_changed_configuration_applies_after_a_deploy_of_the_modified_nodes(
+    nodered: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
+) -> None:
+    """A resolver reads its configuration (the group's env) once per start: Node-RED
+    restarts the nodes of a group whose env changed, even on a deploy of the modified
+    nodes only, so a new configuration applies, with a fresh state."""
+    deploy(nodered, two_apps(actuator.url(), *ON_OFF))
+    policy = write_policy(tmp_path, f"""
+policy p {{ for actuator a where a.kind == "http" strategy priority order "{SAFETY}", "{COMFORT}" }}
+""")
+    apply(run_acm, nodered, tmp_path, "--policy", str(policy))
+    nodered.inject("s_off")
+    actuator.wait_for(1)
+    nodered.inject("c_on")  # Safety ranks first
+    actuator.quiet(1, 0.3)
+    client = client_for(nodered)
+    flows, rev = client.get_flows()
+    [group] = by_role(flows, "group")
+    [env] = [e for e in group["env"] if e["name"] == "ACM_RESOLVER"]
+    config = json.loads(env["value"])
+    config["options"]["order"] = [COMFORT, SAFETY]
+    env["value"] = json.dumps(config, sort_keys=True)
+    client.set_flows(flows, rev, "nodes")
+    # A fresh state: Safety's "off" is the first command. (Node-RED answers the deploy
+    # before the nodes have started: fire until one gets through; again is no change.)
+    deadline = time.monotonic() + 5
+    while len(actuator.received()) < 2 and time.monotonic() < deadline:
+        nodered.inject("s_off")
+        time.sleep(0.2)
+    actuator.wait_for(2)
+    nodered.inject("c_on")  # Comfort ranks first now
+    hits = actuator.wait_for(3)
+    assert [h.body for h in hits] == ["off", "off", "on"]
 
 
 def test_priority_explicit_release(
@@ -357,6 +394,50 @@ policy lock-it { for actuator a strategy lock hold 1500ms mode drop }
     # Now Safety holds it: Comfort is dropped.
     nodered.inject("c_on")
     actuator.quiet(2, 0.4)
+
+
+class FileContextNodeRed(NodeRed):
+    """Node-RED whose context store is localfilesystem (with its cache, the default
+    there), which :meth:`restart` stops and starts again over the same user dir. The
+    store writes what was set at once (flushInterval 0, instead of 30 s), so a change
+    made in place afterwards is saved only if the resolver sets its state again."""
+
+    def _settings(self) -> dict[str, Any]:
+        settings = super()._settings()
+        settings["contextStorage"] = {"default": {"module": "localfilesystem",
+                                                  "config": {"flushInterval": 0}}}
+        return settings
+
+    def restart(self) -> None:
+        self._terminate()  # SIGTERM: Node-RED closes its nodes, then flushes the store
+        self._spawn()
+        assert self._wait_ready(), self.log_tail()
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=[f"nodered{v}" for v in VERSIONS])
+def test_a_resolvers_state_survives_a_restart_with_a_persistent_context_store(
+    version: str, actuator: Actuator, tmp_path: Path, run_acm: Any
+) -> None:
+    """docs/strategies.md: the state lives in node context, so a persistent store keeps
+    it across a restart of Node-RED, a change of it made just before too."""
+    if missing(version):
+        pytest.skip(missing(version))
+    with FileContextNodeRed(version) as nodered:
+        deploy(nodered, two_apps(actuator.url(), *ON_OFF))
+        policy = write_policy(tmp_path, f"""
+policy p {{ for actuator a where a.kind == "http" strategy priority order "{SAFETY}", "{COMFORT}" }}
+""")
+        apply(run_acm, nodered, tmp_path, "--policy", str(policy))
+        nodered.inject("c_on")  # the first command: the resolver starts, its state is written
+        actuator.wait_for(1)
+        nodered.inject("s_off")  # Safety's "off" is in force: the state changed in place
+        actuator.wait_for(2)
+        nodered.restart()
+        nodered.inject("c_off")  # Safety's command is still in force: nothing
+        actuator.quiet(2, 0.5)
+        nodered.inject("s_on")
+        hits = actuator.wait_for(3)
+        assert [h.body for h in hits] == ["on", "off", "on"]
 
 
 def test_lock_queue_hands_over_when_the_hold_ends(

@@ -477,7 +477,7 @@ def test_an_interlock_inside_one_runtime_also_hears_the_guard_on_the_others(
     feeding = {n["id"] for n in hub.values() if [resolver["id"]] in n.get("wires", [])}
     # The hub's own window command is tapped on the hub (over a link pair: another tab) ...
     [local_tap] = [t for t in hub["air_open"]["wires"][0] if t != "air_window"]
-    assert hub[local_tap]["rules"][1]["to"] == "guard"
+    assert json.loads(hub[local_tap]["rules"][0]["to"])["role"] == "guard"
     # ... the gateway's arrives over the broker.
     [listener] = [n for n in hub.values() if n["type"] == "mqtt in"
                   and n.get("topic") == f"acm/{conflict}/state/window"]

@@ -3,11 +3,13 @@
 For each conflict ``sources -> actuator node(s)`` becomes
 ``sources -> tag -> resolver -> actuator node(s)``, built from core nodes only:
 
-* a *tag* (``change`` node) on each wire into an actuator node records, in
-  ``msg.acm``, which actuator node the command was for (``target``) and which
+* a *tag* (``change`` node, one rule) on each wire into an actuator node records,
+  in ``msg._acm``, which actuator node the command was for (``target``) and which
   application sent it (``app``); where a wire's source is shared by several
   applications, *app tags* go further upstream, on the first wires that carry
-  one application only;
+  one application only, and set ``msg.acm.app``. (Tags of earlier versions set
+  ``msg.acm.target``, ``.role``, ``.app`` with a rule each; resolvers still read
+  them, and revert and re-resolving go by the markers, not the rules);
 * the *resolver* (``function`` node) runs one vetted template per strategy
   (``acm/data/resolvers/common.js`` followed by ``<strategy>.js``); its
   configuration is JSON in the ``env`` of the ``group`` around it, never pasted
@@ -59,7 +61,15 @@ from ..engine import Analysis, inspect, model_applications
 from ..errors import AcmError
 from ..model import Model, ModelActuator
 from ..rules.ruleset import ActuatorFacts, RuleSet
-from .nodes import GROUP_STYLE, MARKER, MarkerRole, function_node, marker, resolver_marker
+from .nodes import (
+    GROUP_STYLE,
+    MARKER,
+    MarkerRole,
+    function_node,
+    marker,
+    resolver_marker,
+    tag_rule,
+)
 from .policy import DEFAULTS, STRATEGIES, Policy, matches
 from .strategies import manifest, resolves
 
@@ -187,7 +197,7 @@ def resolver_options(policy: Policy, report: Report, label: str,
                      notes: list[str]) -> dict[str, Any]:
     """The policy's options as the resolver reads them: application names (tab labels)
     or ids in options of type ``applications`` (priority's ``order``, override's
-    ``manual``) become ids, because tags set ``msg.acm.app`` to the id; unknown ones
+    ``manual``) become ids, because tags name the application by its id; unknown ones
     are noted and passed on as they are."""
     options = dict(policy.options)
     apps = report.applications.values()
@@ -907,18 +917,13 @@ class _Builder:
                     tag_id = node_id(conflict, role, source["id"], str(port), target_id,
                                      str(position))
                 apps = self._apps(source["id"])
-                rules: list[dict[str, Any]] = [
-                    _set("acm.target", index, "num"), _set("acm.role", role, "str")]
-                if len(apps) == 1:
-                    rules.append(_set("acm.app", apps[0], "str"))
-                elif apps:
+                if len(apps) > 1:  # the app tags upstream set msg.acm.app
                     self._tag_upstream(source["id"], conflict)
-                if command is not None:
-                    rules.append(_set("acm.command", command, "str"))
+                rule = tag_rule(index, role, apps[0] if len(apps) == 1 else None, command)
                 node_tab = source["z"]
                 tag = {
                     "id": tag_id, "type": "change", "z": node_tab,
-                    "name": f"ACM {role}: {self._app_label(apps)}", "rules": rules,
+                    "name": f"ACM {role}: {self._app_label(apps)}", "rules": [rule],
                     "wires": [[entry_on(node_tab)]],
                     MARKER: marker(MarkerRole.TAG, conflict,
                                    restore=target_id if role == "command" else None,

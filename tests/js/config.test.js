@@ -49,9 +49,22 @@ for (const [strategy, options] of Object.entries(STRATEGIES)) {
     test(strategy + ": config is parsed once and cached in node context", async () => {
         const n = createNode(strategy, {strategy, conflict: "ACM001-x", label: "heater", targets: 1, options});
         await n.input(cmd("comfort", 1));
-        assert.equal(n.store.has("cfg"), true);
-        assert.equal(JSON.parse(n.store.get("cfg")).label, "heater");
+        assert.equal(n.store.get("cfg").label, "heater");
         assert.equal(n.rec.errors.length, 0);
+    });
+
+    test(strategy + ": config is read once per start of the node (a changed group env restarts it)", async () => {
+        const first = {strategy, conflict: "ACM001-x", label: "heater", targets: 1, options};
+        const n = createNode(strategy, first);
+        await n.input(cmd("comfort", 1));
+        n.reconfigure(Object.assign({}, first, {label: "boiler"}));  // no restart: not read
+        n.advance(1000);
+        await n.input(cmd("comfort", 2));
+        assert.match(n.status(), /^heater: /);
+        const m = n.restart(Object.assign({}, first, {label: "boiler"}));  // what a redeploy does
+        await m.input(cmd("comfort", 3));
+        assert.match(m.status(), /^boiler: /);
+        assert.equal(m.store.get("cfg").label, "boiler");
     });
 
     test(strategy + ": template is data-driven (no eval, no Function, no require)", () => {

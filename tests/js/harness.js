@@ -95,14 +95,63 @@ class Clock {
 
 let idCounter = 0;
 
+// Node context stores. "json" (the default): every value goes through JSON when it is
+// set and read, so a template cannot depend on keeping live references in context.
+// "memory": keeps the very object it is given, as Node-RED's memory store does.
+// "file": Node-RED's localfilesystem store with its cache (the default there): the
+// cache keeps the very object, a set marks the context for saving, and flush() (the
+// store's flushInterval, and its close) writes the cache as JSON to "disk"; a node
+// restarted over it reads what was written.
+class Store {
+    constructor(kind = "json") {
+        this.kind = kind;
+        this.values = new Map();  // json: key -> JSON text; memory, file: key -> value
+        this.disk = new Map();    // file: key -> JSON text, as last flushed
+        this.dirty = false;
+        this.sets = 0;            // how many times a value was set
+    }
+    get(k) {
+        if (!this.values.has(k)) return undefined;
+        return this.kind === "json" ? JSON.parse(this.values.get(k)) : this.values.get(k);
+    }
+    set(k, v) {
+        this.sets++;
+        if (v === undefined) this.values.delete(k);
+        else this.values.set(k, this.kind === "json" ? JSON.stringify(v) : v);
+        this.dirty = true;
+    }
+    flush() {
+        if (this.kind !== "file" || !this.dirty) return;
+        this.disk = new Map(Array.from(this.values, ([k, v]) => [k, JSON.stringify(v)]));
+        this.dirty = false;
+    }
+    // What a restarted Node-RED starts from: file: the disk; memory: nothing (a
+    // restart of the node alone, a redeploy, keeps the memory store: use the same one).
+    restarted() {
+        const s = new Store(this.kind);
+        if (this.kind === "file") {
+            this.flush();
+            for (const [k, v] of this.disk) s.values.set(k, JSON.parse(v));
+            s.disk = new Map(this.disk);
+        }
+        return s;
+    }
+    // The stored value as JSON text (what a persistent store would write).
+    text(k) { return this.values.has(k) ? (this.kind === "json" ? this.values.get(k) : JSON.stringify(this.values.get(k))) : undefined; }
+}
+
 // Create one function node running `strategy`'s template.
 // env: value of ACM_RESOLVER (object -> JSON text; undefined -> not set).
+// opts: start (the clock's time), early (see Clock), store ("json", "memory", "file"
+// or a Store: the context store of an earlier node, as after a restart), clock (an
+// earlier node's clock).
 function createNode(strategy, config, opts = {}) {
-    const clock = new Clock(opts.start || 1_700_000_000_000, opts.early || 0);
+    const clock = opts.clock || new Clock(opts.start || 1_700_000_000_000, opts.early || 0);
     const text = (c) => (c === undefined ? undefined : (typeof c === "string" ? c : JSON.stringify(c)));
     let envText = text(config);
     const closers = [];  // node.on("close", ...) handlers
-    const store = new Map();
+    const store = opts.store instanceof Store ? opts.store : new Store(opts.store);
+    const mine = new Set();  // ids of the timers this sandbox started (cleared on close)
     const rec = {emitted: [], arrays: [], statuses: [], errors: [], warnings: [], logs: []};
     const nodeId = "n" + (++idCounter);
 
@@ -135,12 +184,10 @@ function createNode(strategy, config, opts = {}) {
         constructor(...a) { if (a.length) super(...a); else super(clock.now); }
         static now() { return clock.now; }
     }
-    // Context values go through JSON like a persistent (localfilesystem) store
-    // would, so a template cannot depend on keeping live references in context.
     const ctx = {
-        get: (k) => (store.has(k) ? JSON.parse(store.get(k)) : undefined),
-        set: (k, v) => { if (v === undefined) store.delete(k); else store.set(k, JSON.stringify(v)); },
-        keys: () => Array.from(store.keys()),
+        get: (k) => store.get(k),
+        set: (k, v) => store.set(k, v),
+        keys: () => Array.from(store.values.keys()),
     };
     const sandbox = {
         console, util, Buffer, Date: FakeDate,
@@ -157,10 +204,15 @@ function createNode(strategy, config, opts = {}) {
         flow: {get: () => undefined, set: () => {}, keys: () => []},
         global: {get: () => undefined, set: () => {}, keys: () => []},
         env: {get: (name) => (name === "ACM_RESOLVER" ? envText : undefined)},
-        setTimeout: (fn, ms, ...args) => clock.set(() => {
-            try { fn(...args); } catch (err) { runtimeNode.error(err); }
-        }, ms),
-        clearTimeout: (id) => clock.clear(id),
+        setTimeout: (fn, ms, ...args) => {
+            const id = clock.set(() => {
+                mine.delete(id);
+                try { fn(...args); } catch (err) { runtimeNode.error(err); }
+            }, ms);
+            mine.add(id);
+            return id;
+        },
+        clearTimeout: (id) => { mine.delete(id); clock.clear(id); },
     };
     const context = vm.createContext(sandbox);
     const script = new vm.Script(wrap(templateSource(strategy)), {filename: "Function node:" + strategy});
@@ -180,10 +232,22 @@ function createNode(strategy, config, opts = {}) {
             return results;
         },
         advance(ms) { clock.advance(ms); },
-        // Change ACM_RESOLVER (as a redeploy of the group env would); run the node's
-        // close handlers (Node-RED then also clears the timers the sandbox started).
+        // Change ACM_RESOLVER without restarting the node (Node-RED does not do that: a
+        // changed group restarts its nodes, see restart()).
         reconfigure(c) { envText = text(c); },
-        close() { for (const fn of closers) fn(); },
+        // Close the node as Node-RED does: its close handlers, then the timers its
+        // sandbox started are cleared.
+        close() {
+            for (const fn of closers) fn();
+            for (const id of mine) clock.clear(id);
+            mine.clear();
+        },
+        // A redeploy that restarts the node (config: the group env then, by default the
+        // same): closed, and a new node (new sandbox) over the same context store and clock.
+        restart(c = config) {
+            this.close();
+            return createNode(strategy, c, {clock, store});
+        },
         // Timers pending now, and the time the earliest one is due.
         pending() { return clock.timers.length; },
         nextDue() { return Math.min(...clock.timers.map((t) => t.at)); },
@@ -194,11 +258,27 @@ function createNode(strategy, config, opts = {}) {
     };
 }
 
-// Build an incoming command message as the tag change node does.
+// A command as the tag change node in front of the resolver leaves it (acm resolve):
+// msg._acm is the tag's JSON text (target, role, and app when the wire carries one
+// application, command for a guard whose node fixes it); what else the flows say
+// about a command (release, source) is in msg.acm. extra: either kind of key.
+const TAG_KEYS = ["target", "role", "app", "command"];
 function cmd(app, payload, extra = {}) {
+    const tag = {target: 0, role: "command"};
+    if (app !== undefined) tag.app = app;
+    const acm = {};
+    for (const [k, v] of Object.entries(extra)) (TAG_KEYS.includes(k) ? tag : acm)[k] = v;
+    const msg = {payload, topic: "home/heater/set", _acm: JSON.stringify(tag)};
+    if (Object.keys(acm).length) msg.acm = acm;
+    return msg;
+}
+
+// The same command as the three-rule tags of earlier ACM versions (and the
+// cross-runtime entries) leave it: everything in msg.acm.
+function legacy(app, payload, extra = {}) {
     const acm = Object.assign({target: 0}, extra);
     if (app !== undefined) acm.app = app;
     return {payload, topic: "home/heater/set", acm};
 }
 
-module.exports = {createNode, cmd, wrap, templateSource, defaultOptions, RESOLVERS, STRATEGIES, MANIFEST};
+module.exports = {createNode, cmd, legacy, wrap, templateSource, defaultOptions, Store, RESOLVERS, STRATEGIES, MANIFEST};

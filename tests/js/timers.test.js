@@ -10,7 +10,7 @@ function config(strategy, options) {
     return {strategy, conflict: "ACM000-timers", label: "heater", targets: 1, options};
 }
 const APPS = ["a0", "a1", "a2", "a3", "a4"];
-const stateSize = (n) => n.store.get("st").length;
+const stateSize = (n) => n.store.text("st").length;
 
 // Send count commands, app i % APPS.length, values i % 3, 10 ms apart; check after
 // every message that at most one timer is pending.
@@ -114,16 +114,18 @@ test("a released command cancels its deadline", async () => {
     assert.equal(d.pending(), 0);
 });
 
-test("a new configuration cancels the old one's timer and starts afresh", async () => {
+test("a new configuration (a redeploy restarts the node) cancels the old timer and starts afresh", async () => {
     const first = config("lock", {hold: 60000, mode: "drop"});
     const n = createNode("lock", first);
     await n.input(cmd("a0", "on"));
     assert.equal(n.pending(), 1);
-    n.reconfigure(Object.assign({}, first, {label: "boiler"}));
-    await n.input(cmd("a1", "off"));             // a fresh lock: a1 takes it
-    assert.equal(n.pending(), 1);
-    assert.equal(n.status(), "boiler: locked by a1 (0 dropped)");
-    assert.deepEqual(n.out().map((o) => o[1]), ["on", "off"]);
+    const m = n.restart(Object.assign({}, first, {label: "boiler"}));
+    assert.equal(n.pending(), 0);                // closing the old node cancelled its timer
+    await m.input(cmd("a1", "off"));             // a fresh lock: a1 takes it
+    assert.equal(m.pending(), 1);
+    assert.equal(m.status(), "boiler: locked by a1 (0 dropped)");
+    assert.deepEqual(n.out().map((o) => o[1]), ["on"]);
+    assert.deepEqual(m.out().map((o) => o[1]), ["off"]);
 });
 
 test("a node restarted with a persisted state re-arms its deadlines", async () => {
@@ -131,19 +133,78 @@ test("a node restarted with a persisted state re-arms its deadlines", async () =
     await n.input(cmd("a0", "on"));
     await n.input(cmd("a1", "off"));
     // A new node (new sandbox, no timers) over the same context store.
-    const m = createNode("lock", config("lock", {hold: 60000, mode: "queue", renew: false}),
-        {start: n.clock.now});
-    for (const [k, v] of n.store) m.store.set(k, v);
+    const m = n.restart();
     await m.input(cmd("a0", "on"));              // the holder's command passes; restores the hold
     assert.equal(m.pending(), 1);
     m.advance(60000);                            // a1's queued command takes the lock on time
-    assert.deepEqual(m.out().map((o) => o[1]), ["on", "off"]);
+    assert.deepEqual([...n.out(), ...m.out()].map((o) => o[1]), ["on", "on", "off"]);
+});
+
+// Context stores that keep the very object (Node-RED's memory store, localfilesystem's
+// cache): the state changes in place and is written at most a second after a change.
+for (const [name, [strategy, options]] of Object.entries(TIMED)) {
+    test(name + ": a store that keeps the object gets no write per message", async () => {
+        const n = createNode(strategy, config(strategy, options), {store: "memory"});
+        await n.input(cmd("a0", "on"));
+        const sets = n.store.sets;
+        for (let i = 0; i < 100; i++) await n.input(cmd(APPS[i % APPS.length], i % 3));
+        assert.ok(n.store.sets - sets <= 1, `${n.store.sets - sets} writes for 100 messages`);
+        assert.ok(n.pending() <= 1, `${n.pending()} timers pending`);
+        const live = n.store.get("st");
+        n.advance(1000);
+        assert.equal(n.store.get("st"), live);     // the same object: nothing is copied
+        assert.ok(n.store.sets - sets <= 2);
+    });
+}
+
+test("a file store (localfilesystem) saves the state within a second of a change, and on close", async () => {
+    const n = createNode("lock", config("lock", {hold: 60000, mode: "queue", renew: false}), {store: "file"});
+    await n.input(cmd("a0", "on"));
+    n.store.flush();                             // the store's flush interval
+    assert.equal(JSON.parse(n.store.disk.get("st")).owner, "a0");
+    await n.input(cmd("a1", "off"));             // queued: the state changed in place
+    n.store.flush();
+    assert.equal(JSON.parse(n.store.disk.get("st")).queue.length, 0, "not marked for saving yet");
+    n.advance(1000);                             // at most a second later: marked
+    n.store.flush();
+    assert.equal(JSON.parse(n.store.disk.get("st")).queue.length, 1);
+    await n.input(cmd("a2", "eco"));
+    n.close();                                   // a shutdown: closed, then the store flushes
+    n.store.flush();
+    assert.deepEqual(JSON.parse(n.store.disk.get("st")).queue.map((q) => q.app), ["a1", "a2"]);
+    // Node-RED started again over what the store wrote: the hold and the queue go on.
+    const m = createNode("lock", config("lock", {hold: 60000, mode: "queue", renew: false}),
+        {store: n.store.restarted(), clock: n.clock});
+    await m.input(cmd("a3", "x"));
+    assert.equal(m.pending(), 1);
+    assert.equal(m.status(), "heater: locked by a0 (3 queued)");
+    m.advance(59000);                            // the hold of a0 ends: a1's command, then a2's
+    m.advance(60000);
+    assert.deepEqual(m.out().map((o) => o[1]), ["off", "eco"]);
+});
+
+test("the status is worked out at most 10 times a second; the last one shows", async () => {
+    const n = createNode("merge", config("merge", {op: "max"}));
+    for (let i = 0; i < 100; i++) await n.input(cmd("a0", i));  // a new status each time
+    assert.equal(n.rec.statuses.length, 10);
+    assert.equal(n.status(), "heater: max=9 (1 app)");
+    assert.equal(n.pending(), 1);                // the status is worked out again then
+    n.advance(1000);
+    assert.equal(n.rec.statuses.length, 11);
+    assert.equal(n.status(), "heater: max=99 (1 app)");
+    assert.equal(n.pending(), 0);
+    await n.input(cmd("a0", 100));               // a new second: at once again
+    assert.equal(n.status(), "heater: max=100 (1 app)");
+    for (let i = 0; i < 20; i++) await n.input(cmd("a0", 100)); // unchanged: nothing sent
+    assert.equal(n.rec.statuses.length, 12);
 });
 
 test("status is sent only when it changes", async () => {
     const n = createNode("lock", config("lock", {hold: 60000, mode: "drop"}));
     await n.input(cmd("a0", "on"));
     for (let i = 0; i < 10; i++) await n.input(cmd("a0", "on"));
+    assert.equal(n.rec.statuses.length, 1);
+    n.advance(1000);                             // (11 messages in that second: see below)
     assert.equal(n.rec.statuses.length, 1);
     await n.input(cmd("a1", "off"));
     assert.equal(n.rec.statuses.length, 2);

@@ -12,23 +12,22 @@ function strategy(cfg, opt, r) {
     const min = typeof opt.min === "number" && opt.min > 0 ? opt.min : 0;
 
     function status(st) {
-        if (st.last === null) {
-            r.status({fill: "grey", shape: "ring", text: cfg.label + ": idle"});
-        } else if (st.pend) {
+        if (st.last === null) return {fill: "grey", shape: "ring", text: cfg.label + ": idle"};
+        if (st.pend) {
             const secs = Math.max(0, Math.ceil((st.at + min - now()) / 1000));
-            r.status({fill: "yellow", shape: "ring",
-                text: cfg.label + ": " + r.show(st.lastV) + " (held " + r.show(st.pend.v) + " for " + secs + "s)"});
-        } else {
-            r.status({fill: "green", shape: "dot", text: cfg.label + ": " + r.show(st.lastV)});
+            return {fill: "yellow", shape: "ring",
+                text: cfg.label + ": " + r.show(st.lastV) + " (held " + r.show(st.pend.v) + " for " + secs + "s)"};
         }
+        return {fill: "green", shape: "dot", text: cfg.label + ": " + r.show(st.lastV)};
     }
+    // Pass the change of entry e (not kept: a message, or the held one, let go here).
     function pass(st, e, key) {
         st.last = key;
         st.lastV = e.v;
         st.at = now();
         st.pend = null;
         r.cancel("release");
-        return r.ports(e.m, e.t);
+        return r.pass(e.m, e.t);
     }
     // Pass the held change once the dwell time is over (timer, or next message if a
     // timer was lost to a restart).
@@ -36,11 +35,8 @@ function strategy(cfg, opt, r) {
         return st.pend && now() >= st.at + min ? pass(st, st.pend, json(st.pend.v)) : null;
     }
     return {
-        due(st) {
-            const out = release(st);
-            status(st);
-            return out;
-        },
+        status: status,
+        due: release,
         resume(st) { if (st.pend) r.at("release", st.at + min); },
         input(st, c) {
             const target = c.asked === null ? st.tgt : c.asked;
@@ -60,7 +56,6 @@ function strategy(cfg, opt, r) {
                 if (!st.pend) r.at("release", st.at + min);
                 st.pend = {m: c.m, t: target, v: c.value};
             }
-            status(st);
             return ret;
         },
     };

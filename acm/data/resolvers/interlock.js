@@ -1,5 +1,5 @@
 // ACM resolver: interlock (for indirect conflicts, e.g. window open => heater off).
-// Guard messages (msg.acm.role "guard", a copy of what is sent to the guard
+// Guard messages (role "guard" in the tag, a copy of what is sent to the guard
 // actuator) set the guard state; while it is in options.blocked_when, commands are
 // dropped (mode "block") or replaced by options.override, sent once when the block
 // begins (mode "override"). When it ends, options.restore re-sends the last request.
@@ -26,15 +26,16 @@ function strategy(cfg, opt, r) {
     }
     function status(st) {
         const g = st.guard === null ? "" : " (guard " + r.show(st.guard) + ")";
-        r.status(st.blocked
+        return st.blocked
             ? {fill: "red", shape: "dot", text: cfg.label + ": blocked by guard (" + r.show(st.guard) + (st.count ? ", " + st.count + " dropped" : "") + ")"}
-            : {fill: "green", shape: "dot", text: cfg.label + ": passing" + g});
+            : {fill: "green", shape: "dot", text: cfg.label + ": passing" + g};
     }
     return {
+        status: status,
         input(st, c) {
             const value = c.value;
             let ret = null;
-            if (c.acm.role === "guard") {
+            if (c.role === "guard") {
                 st.guard = value === undefined ? null : value;
                 const block = when.some((b) => same(b, value));
                 if (block && !st.blocked) {
@@ -44,7 +45,7 @@ function strategy(cfg, opt, r) {
                         // Same shape as the last command (e.g. its topic), with the override value.
                         const o = Object.assign({}, st.base || {});
                         o.payload = opt.override;
-                        ret = r.ports(o, st.last);
+                        ret = r.ports(o, st.last);  // o shares st.base's properties
                     }
                 } else if (!block && st.blocked) {
                     st.blocked = false;
@@ -57,7 +58,6 @@ function strategy(cfg, opt, r) {
                 st.base = c.m;
                 if (st.blocked) st.count++; else ret = r.ports(c.m, target);
             }
-            status(st);
             return ret;
         },
     };

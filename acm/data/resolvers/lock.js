@@ -14,20 +14,18 @@ function strategy(cfg, opt, r) {
     const renew = opt.renew !== false;
 
     function status(st) {
-        if (st.owner === null) {
-            r.status({fill: "green", shape: "ring", text: cfg.label + ": free"});
-        } else {
-            const extra = queueMode ? st.queue.length + " queued" : st.count + " dropped";
-            r.status({fill: "yellow", shape: "dot", text: cfg.label + ": locked by " + st.owner + " (" + extra + ")"});
-        }
+        if (st.owner === null) return {fill: "green", shape: "ring", text: cfg.label + ": free"};
+        const extra = queueMode ? st.queue.length + " queued" : st.count + " dropped";
+        return {fill: "yellow", shape: "dot", text: cfg.label + ": locked by " + st.owner + " (" + extra + ")"};
     }
-    // Give the lock to the app of entry e and pass its command.
+    // Give the lock to the app of entry e (not kept: a message, or off the queue) and
+    // pass its command.
     function grant(st, e) {
         st.owner = e.app;
         st.until = now() + hold;
         st.count = 0;
         r.at("hold", st.until);
-        return r.ports(e.m, e.t);
+        return r.pass(e.m, e.t);
     }
     // At the end of the hold the oldest queued app takes the lock; otherwise it is free.
     // Checked by the timer and, in case a timer was lost (restart), on every message.
@@ -38,11 +36,8 @@ function strategy(cfg, opt, r) {
         return next ? grant(st, next) : null;
     }
     return {
-        due(st) {
-            const out = expire(st);
-            status(st);
-            return out;
-        },
+        status: status,
+        due: expire,
         resume(st) { if (st.owner !== null) r.at("hold", st.until); },
         input(st, c) {
             const target = c.asked === null ? st.last : c.asked;
@@ -55,7 +50,7 @@ function strategy(cfg, opt, r) {
                 ret = grant(st, {app: app, m: c.m, t: target});
             } else if (st.owner === app) {
                 if (renew) { st.until = now() + hold; r.at("hold", st.until); }
-                ret = r.ports(c.m, target);
+                ret = r.pass(c.m, target);
             } else if (queueMode) {
                 // One entry per app: its latest command replaces the earlier one, keeping its place.
                 const e = {app: app, m: c.m, t: target};
@@ -65,7 +60,6 @@ function strategy(cfg, opt, r) {
                 st.count++;
                 st.total++;
             }
-            status(st);
             return ret;
         },
     };

@@ -34,7 +34,18 @@ function strategy(cfg, opt, r) {
         if (count === 0) return undefined;
         return op === "mean" ? acc / count : acc;
     }
+    function status(st) {
+        let count = 0;
+        for (const a in st.apps) count++;
+        if (count === 0) return null;  // nothing merged yet (or a merge op it does not know)
+        const merged = combine(st.apps);
+        const n = count + (count === 1 ? " app" : " apps");
+        return merged === undefined
+            ? {fill: "grey", shape: "ring", text: cfg.label + ": " + op + " of nothing (" + n + ")"}
+            : {fill: "green", shape: "dot", text: cfg.label + ": " + op + "=" + r.show(merged) + " (" + n + ")"};
+    }
     return {
+        status: status,
         input(st, c) {
             if (!known) {
                 r.error("ACM resolver: merge op " + json(op) + " is not min, max, mean, any or all; message dropped", c.msg);
@@ -44,18 +55,12 @@ function strategy(cfg, opt, r) {
             st.last = target;
             st.apps[c.app] = c.value;
             const merged = combine(st.apps);
-            let count = 0;
-            for (const a in st.apps) count++;
-            const n = count + (count === 1 ? " app" : " apps");
-            r.status(merged === undefined
-                ? {fill: "grey", shape: "ring", text: cfg.label + ": " + op + " of nothing (" + n + ")"}
-                : {fill: "green", shape: "dot", text: cfg.label + ": " + op + "=" + r.show(merged) + " (" + n + ")"});
             let ret = null;
             const key = merged === undefined ? undefined : json(merged);
             if (key !== undefined && key !== st.out) {  // pass only on change
                 st.out = key;
                 c.m.payload = merged;
-                ret = r.ports(c.m, target);
+                ret = r.pass(c.m, target);  // the state keeps values only
             }
             return ret;
         },

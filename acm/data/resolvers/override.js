@@ -48,15 +48,13 @@ function strategy(cfg, opt, r) {
         return s;
     }
     function status(st) {
-        if (!st.held) {
-            r.status({fill: "green", shape: "dot", text: cfg.label + ": automatic"});
-            return;
-        }
+        if (!st.held) return {fill: "green", shape: "dot", text: cfg.label + ": automatic"};
         const until = st.until === null ? "released" : clock(st.until);
-        r.status({fill: "yellow", shape: "dot",
-            text: cfg.label + ": manual until " + until + (st.count ? " (" + st.count + " held back)" : "")});
+        return {fill: "yellow", shape: "dot",
+            text: cfg.label + ": manual until " + until + (st.count ? " (" + st.count + " held back)" : "")};
     }
-    // The hold is over: automation commands pass again, the latest one held back first.
+    // The hold is over: automation commands pass again, the latest one held back first
+    // (let go of here: passed, not copied).
     function end(st) {
         const p = st.pend;
         st.held = false;
@@ -64,18 +62,15 @@ function strategy(cfg, opt, r) {
         st.pend = null;
         st.count = 0;
         r.cancel("hold");
-        return resume && p ? r.ports(p.m, p.t) : null;
+        return resume && p ? r.pass(p.m, p.t) : null;
     }
     // Checked by the timer and, in case a timer was lost (restart), on every message.
     function expire(st) {
         return st.held && st.until !== null && now() >= st.until ? end(st) : null;
     }
     return {
-        due(st) {
-            const out = expire(st);
-            status(st);
-            return out;
-        },
+        status: status,
+        due: expire,
         resume(st) { if (st.held && st.until !== null) r.at("hold", st.until); },
         input(st, c) {
             const target = c.asked === null ? st.last : c.asked;
@@ -90,7 +85,7 @@ function strategy(cfg, opt, r) {
                     st.held = true;
                     st.until = hold === null ? null : now() + hold;
                     if (hold !== null) r.at("hold", st.until); else r.cancel("hold");
-                    ret = r.ports(c.m, target);
+                    ret = r.pass(c.m, target);
                 }
             } else if (c.acm.release === true) {
                 // Releasing is a person's act; from an automation it is no command either.
@@ -98,9 +93,8 @@ function strategy(cfg, opt, r) {
                 st.pend = {m: c.m, t: target};
                 st.count++;
             } else {
-                ret = r.ports(c.m, target);
+                ret = r.pass(c.m, target);
             }
-            status(st);
             return ret;
         },
     };

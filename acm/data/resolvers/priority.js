@@ -21,39 +21,49 @@ function strategy(cfg, opt, r) {
         const i = order.indexOf(app);
         return i >= 0 ? i : order.length + st.seen.indexOf(app);
     }
-    // Recompute the effective command; return the output array when its value changed.
-    // Work in the number of applications, never in the number of messages.
-    function evaluate(st) {
-        const t = now();
+    // The application whose command is in force at time t (null: none); with drop,
+    // the expired commands are taken out on the way (relinquished). Work in the
+    // number of applications, never in the number of messages.
+    function winner(st, t, drop) {
         let win = null, best = LAST;
         for (const app in st.apps) {
             const e = st.apps[app];
-            if (e.exp !== null && e.exp <= t) { delete st.apps[app]; r.cancel(app); continue; }  // relinquish
+            if (e.exp !== null && e.exp <= t) {
+                if (drop) { delete st.apps[app]; r.cancel(app); }
+                continue;
+            }
             const k = rank(st, app);
             if (win === null || k < best) { win = app; best = k; }
         }
-        let value, m, target, text, fill;
+        return win;
+    }
+    function status(st) {
+        const win = winner(st, now(), false);
+        if (win !== null) {
+            return {fill: "green", shape: "dot", text: cfg.label + ": " + win
+                + (win === r.UNKNOWN ? "" : "@" + (rank(st, win) + 1)) + " → " + r.show(st.apps[win].v)};
+        }
+        if (dflt !== null) return {fill: "blue", shape: "ring", text: cfg.label + ": default → " + r.show(dflt)};
+        return {fill: "grey", shape: "ring", text: cfg.label + ": idle"};
+    }
+    // Recompute the effective command; return the output array when its value changed.
+    function evaluate(st) {
+        const win = winner(st, now(), true);
+        let value, m, target;
         if (win !== null) {
             const e = st.apps[win];
             value = e.v; m = e.m; target = e.t;
-            text = cfg.label + ": " + win + (win === r.UNKNOWN ? "" : "@" + (best + 1)) + " → " + r.show(value);
-            fill = "green";
         } else if (dflt !== null) {
             // Same shape as the last command (e.g. its topic), with the default value.
             m = Object.assign({}, st.base || {}, {payload: dflt}); value = dflt; target = st.last;
-            text = cfg.label + ": default → " + r.show(value);
-            fill = "blue";
-        } else {
-            text = cfg.label + ": idle";
-            fill = "grey";
         }
-        r.status({fill: fill, shape: win !== null ? "dot" : "ring", text: text});
         const key = value === undefined ? null : json(value);
         if (key === st.eff) return null;           // output only on change
         st.eff = key;
-        return key === null ? null : r.ports(m, target);
+        return key === null ? null : r.ports(m, target);  // e.m stays; the default shares st.base's
     }
     return {
+        status: status,
         due: evaluate,  // TTL expiry
         resume(st) { for (const app in st.apps) if (st.apps[app].exp !== null) r.at(app, st.apps[app].exp); },
         input(st, c) {
@@ -67,7 +77,9 @@ function strategy(cfg, opt, r) {
             } else {
                 st.base = c.m;
                 const exp = ttl === null ? null : now() + ttl;
-                st.apps[app] = {v: c.value, m: c.m, t: target, exp: exp};
+                const e = st.apps[app];  // an application's latest command replaces its last
+                if (e === undefined) st.apps[app] = {v: c.value, m: c.m, t: target, exp: exp};
+                else { e.v = c.value; e.m = c.m; e.t = target; e.exp = exp; }
                 if (exp !== null) r.at(app, exp);
             }
             return evaluate(st);
