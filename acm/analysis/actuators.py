@@ -14,7 +14,19 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 from typing import Any, NamedTuple
 
-from .catalog import ACTUATOR_TYPES, CHANNEL, DEVICE, STATE, Target, acm_role, actuator_targets
+from .catalog import (
+    ACTUATOR_TYPES,
+    AUTOMATION,
+    CHANNEL,
+    DEVICE,
+    MANUAL,
+    STATE,
+    Target,
+    acm_role,
+    actuator_targets,
+    trigger_provenance,
+)
+from .catalog.core import starts_once
 from .catalog.homeassistant import applies_to, entity_role
 from .graph import FlowGraph, GraphNode, entry_bypass, outermost_instance
 from .keys import ha_entity, kind_of
@@ -46,10 +58,12 @@ class Command(NamedTuple):
     ref: NodeRef  # that node in its flows file
     origin: str  # runtime of the trigger the command starts at
     gates: frozenset[str] = frozenset()  # shared state that decides whether it flows
+    # replayed at start through a person's widget (see _restored): the person's choice
+    restored: bool = False
 
     @property
     def provenance(self) -> str:
-        return self.source.provenance
+        return MANUAL if self.restored else self.source.provenance
 
 
 @dataclass(frozen=True)
@@ -66,7 +80,7 @@ class Driver:
 
     @cached_property
     def provenances(self) -> frozenset[str]:
-        return frozenset(c.source.provenance for c in self.sends)
+        return frozenset(c.provenance for c in self.sends)
 
     def keeping(self, test: Callable[[Command], bool]) -> Driver | None:
         """This driver with only the commands that pass ``test`` (None if none do)."""
@@ -127,6 +141,7 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
     unknown: list[UnknownTarget] = []
     configs = {runtime: config_lookup(flows.by_id) for runtime, flows in fg.flows.items()}
     resolvers = any(flows.marked for flows in fg.flows.values())  # else no walks for them
+    replays = _replaying_sources(fg, prop)
     for gid, info in fg.info.items():
         if info.type not in ACTUATOR_TYPES:
             continue
@@ -156,8 +171,9 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
                     continue
                 entry = _entry(by_key, target, ref)
                 sends = entry["drivers"].setdefault(app, {})
+                restored = source in replays and _restored(fg, prop.path(gid, source))
                 sends[Command(source, target.feature, target.command, gid, ref,
-                              state.origin, state.gates)] = None
+                              state.origin, state.gates, restored)] = None
                 entry["runtimes"].add(state.origin)
                 if managed is _UNSET:  # once per node: it may walk a subflow
                     managed = _resolver_strategy(fg, gid, prop.triggers) if resolvers else None
@@ -181,6 +197,23 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
         for key, entry in sorted(by_key.items())
     )
     return ActuatorScan(actuators, tuple(unknown))
+
+
+def _replaying_sources(fg: FlowGraph, prop: Propagation) -> frozenset[Source]:
+    """The automation sources with a trigger that fires once at start (see _restored)."""
+    return frozenset(source for gid, source in prop.triggers.items()
+                     if source.provenance == AUTOMATION and starts_once(fg.info[gid].node))
+
+
+def _restored(fg: FlowGraph, path: Sequence[str]) -> bool:
+    """Whether a command comes from an inject that fires once at start and passes a
+    widget a person uses (a dashboard switch with "pass through" on): restoring, at
+    start, the setting the person chose. It is the person's command, not an
+    automation's: a schedule that overrides the setting is the person's concern
+    (override, info), not a conflict of two automations."""
+    if not path or not starts_once(fg.info[path[0]].node):
+        return False
+    return any(trigger_provenance(fg.info[gid].node, True) == MANUAL for gid in path[1:-1])
 
 
 _ENV_REF = re.compile(r"^\$\{(\S+)\}$")  # Node-RED substitutes whole values only

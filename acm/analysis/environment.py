@@ -160,7 +160,7 @@ class Chain:
             for command in _automated(self.first.cause):
                 if command.source.application not in self.starters:
                     continue
-                way = (command.source.application, command.source.provenance)
+                way = (command.source.application, command.provenance)
                 path = paths_of(command.node, command.source)
                 if way not in best or len(path) < len(best[way]):
                     best[way] = path

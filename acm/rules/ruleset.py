@@ -590,9 +590,9 @@ def _paths(actuators: Sequence[Actuator], paths_of: PathsOf) -> tuple[CommandPat
     first. Each (actuator node, source) path is read once."""
     best: dict[tuple[str, str, str], tuple[NodeRef, ...]] = {}
     for act in actuators:
-        ways = {(c.node, c.source) for d in act.drivers.values() for c in d.sends}
-        for node, source in sorted(ways):
-            way = (act.key, source.application, source.provenance)
+        ways = {(c.node, c.source, c.provenance) for d in act.drivers.values() for c in d.sends}
+        for node, source, provenance in sorted(ways):
+            way = (act.key, source.application, provenance)
             path = paths_of(node, source)
             if way not in best or len(path) < len(best[way]):
                 best[way] = path

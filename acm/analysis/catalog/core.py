@@ -50,6 +50,13 @@ def _inject_provenance(node: Node, has_inputs: bool) -> Provenance:
     return MANUAL
 
 
+def starts_once(node: Node) -> bool:
+    """An inject that fires once when the flows start (or are deployed), and never again:
+    typically one that restores saved settings."""
+    return (node.get("type") == "inject" and node.get("once") in (True, "true")
+            and not text(node.get("repeat")) and not text(node.get("crontab")))
+
+
 def _inject_emits(node: Node) -> Shapes:
     props = node.get("props")
     topic: Value = const("")
