@@ -7,16 +7,24 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .analysis.actuators import NodeRef, PathFinder, config_lookup, find_actuators, merge_model
+from .analysis.actuators import (
+    Actuator,
+    ActuatorScan,
+    NodeRef,
+    PathFinder,
+    config_lookup,
+    find_actuators,
+    merge_model,
+)
 from .analysis.catalog import gates
 from .analysis.environment import Chain, find_chains
-from .analysis.findings import Application, Report, count_by_severity, report_order
+from .analysis.findings import Application, Finding, Report, count_by_severity, report_order
 from .analysis.flows import Flows, gc_paused, load_flows
 from .analysis.graph import FlowGraph, build_graph
 from .analysis.keys import ha_key, mqtt_key, mqtt_parts
-from .analysis.propagate import Propagation, Source, propagate
+from .analysis.propagate import GatesOf, Propagation, Source, SourceOf, propagate
 from .errors import ModelError
 from .rules.ruleset import (
     ActuatorFacts,
@@ -149,14 +157,41 @@ def _analyze(
     applications: Mapping[tuple[str, str], Application] | None,
     model: Model | None,
 ) -> Analysis:
+    """The pipeline, stage by stage: graph, propagation, actuators, facts, rules, report."""
     started = time.perf_counter()
     ruleset = ruleset or load_ruleset()
     aliases = model.broker_aliases() if model else {}
     fg = build_graph(dict(sources), aliases)
     apps = dict(applications) if applications is not None else default_applications(sources)
+    prop = propagate(fg, _source_namer(fg, apps, model.triggers if model else {}),
+                     _gate_reader(fg))
+    scan = _with_model(find_actuators(fg, prop), model, aliases)
+    # Applications are what starts messages: tabs with no trigger are not listed.
+    with_triggers = {source.application for source in prop.triggers.values()}
+    by_id = {a.id: a for a in apps.values() if a.id in with_triggers}
+    names = {a.id: a.name for a in apps.values()}
+    facts = _facts(scan.actuators, names)
+    chains = _chains(fg, prop, scan.actuators, model, aliases, names)
+    findings, suppressed = _judge(ruleset, sources, facts, PathFinder(fg, prop), chains)
+    labels = _labels(sources, findings, scan.actuators)
+    report = Report(
+        sources={rt: f.source for rt, f in sources.items()},
+        findings=tuple(findings),
+        actuators=scan.actuators,
+        unknown=scan.unknown,
+        applications=by_id,
+        node_labels=labels,
+        rules=ruleset.info,
+        stats=_stats(sources, fg, prop, scan, len(by_id), findings, suppressed, started),
+    )
+    return Analysis(report, fg, prop, tuple(facts))
 
-    overrides = model.triggers if model else {}
 
+def _source_namer(fg: FlowGraph, apps: Mapping[tuple[str, str], Application],
+                  overrides: Mapping[str, str]) -> SourceOf:
+    """What names a trigger's :class:`Source`: the application of its tab, and who
+    acts there (the model's ``triggers`` by node id or name, else the application's
+    provenance, else the catalog's)."""
     def source_of(gid: str, provenance: str) -> Source:
         info = fg.info[gid]
         found = apps.get((info.runtime, info.tab))
@@ -165,42 +200,74 @@ def _analyze(
             or (found.provenance if found else None)
         return Source(found.id if found else info.tab, said or provenance)
 
+    return source_of
+
+
+def _gate_reader(fg: FlowGraph) -> GatesOf:
+    """What reads the gates of a node of ``GATED_TYPES`` (the shared state it checks)."""
     lookups = {runtime: config_lookup(flows.by_id) for runtime, flows in fg.flows.items()}
 
     def gates_of(gid: str) -> frozenset[str]:  # asked for nodes of GATED_TYPES only
         info = fg.info[gid]
         return gates(info.node, lookups[info.runtime])
 
-    prop = propagate(fg, source_of, gates_of)
-    scan = find_actuators(fg, prop)
-    if model is not None or aliases:
-        scan = merge_model(scan, model.actuators if model else (),
-                           _canonical_keys(aliases, model.ha_members if model else {}))
-    # Applications are what starts messages: tabs with no trigger are not listed.
-    with_triggers = {source.application for source in prop.triggers.values()}
-    by_id = {a.id: a for a in apps.values() if a.id in with_triggers}
-    names = {a.id: a.name for a in apps.values()}
-    commanders = {a.key: a.applications for a in scan.actuators}
-    facts = [f for a in scan.actuators for f in facts_of(a, names, commanders)]
-    chains: tuple[Chain, ...] = ()
-    if model is not None and model.sensors:
-        chains = find_chains(fg, prop, scan.actuators, model.sensors, aliases, names,
-                             {z.id: z.name for z in model.zones})
-    found = evaluate(ruleset, facts, PathFinder(fg, prop), chains)
+    return gates_of
+
+
+def _with_model(scan: ActuatorScan, model: Model | None,
+                aliases: Mapping[str, str]) -> ActuatorScan:
+    """The actuators found, merged with the model's (canonical keys, zones, effects)."""
+    if model is None and not aliases:
+        return scan
+    return merge_model(scan, model.actuators if model else (),
+                       _canonical_keys(aliases, model.ha_members if model else {}))
+
+
+def _facts(actuators: Sequence[Actuator], names: Mapping[str, str]) -> list[ActuatorFacts]:
+    """What the rules see of the actuators, with application ``names``."""
+    commanders = {a.key: a.applications for a in actuators}
+    return [f for a in actuators for f in facts_of(a, names, commanders)]
+
+
+def _chains(fg: FlowGraph, prop: Propagation, actuators: Sequence[Actuator],
+            model: Model | None, aliases: Mapping[str, str],
+            names: Mapping[str, str]) -> tuple[Chain, ...]:
+    """The steps and loops through the environment, when the model has sensors."""
+    if model is None or not model.sensors:
+        return ()
+    return find_chains(fg, prop, actuators, model.sensors, aliases, names,
+                       {z.id: z.name for z in model.zones})
+
+
+def _judge(ruleset: RuleSet, sources: Mapping[str, Flows], facts: Sequence[ActuatorFacts],
+           paths: PathFinder, chains: tuple[Chain, ...]) -> tuple[list[Finding], int]:
+    """The rules' findings and the duplicate-id ones in report order, less the
+    suppressed ones; and how many were suppressed."""
+    found = evaluate(ruleset, facts, paths, chains)
     found += duplicate_findings(sources, ruleset.duplicate_id)
     found.sort(key=report_order)
-    findings, suppressed = apply_suppressions(found, find_suppressions(sources))
+    return apply_suppressions(found, find_suppressions(sources))
 
+
+def _labels(sources: Mapping[str, Flows], findings: Sequence[Finding],
+            actuators: Sequence[Actuator]) -> dict[NodeRef, str]:
+    """A label for every node the findings involve or an actuator is made of."""
     mentioned: set[NodeRef] = {ref for f in findings for ref in f.involved}
-    mentioned.update(ref for a in scan.actuators for ref in a.nodes)
-    labels = {ref: _label(sources[ref.runtime], ref.id) for ref in mentioned}
-    stats = {
+    mentioned.update(ref for a in actuators for ref in a.nodes)
+    return {ref: _label(sources[ref.runtime], ref.id) for ref in mentioned}
+
+
+def _stats(sources: Mapping[str, Flows], fg: FlowGraph, prop: Propagation, scan: ActuatorScan,
+           applications: int, findings: Sequence[Finding], suppressed: int,
+           started: float) -> dict[str, Any]:
+    """The report's counts, and the seconds since ``started``."""
+    return {
         "nodes": sum(len(f.nodes) for f in sources.values()),
         "duplicate_ids": sum(len(f.duplicates) for f in sources.values()),
         "graph_nodes": fg.graph.number_of_nodes(),
         "edges": sum(len(targets) for targets in fg.succ.values()),
         "tabs": sum(len(f.tabs) for f in sources.values()),
-        "applications": len(by_id),
+        "applications": applications,
         "triggers": len(prop.triggers),
         "actuators": len(scan.actuators),
         "driven_actuators": sum(1 for a in scan.actuators if a.drivers),
@@ -211,17 +278,6 @@ def _analyze(
         "findings": count_by_severity(findings),
         "seconds": round(time.perf_counter() - started, 4),
     }
-    report = Report(
-        sources={rt: f.source for rt, f in sources.items()},
-        findings=tuple(findings),
-        actuators=scan.actuators,
-        unknown=scan.unknown,
-        applications=by_id,
-        node_labels=labels,
-        rules=ruleset.info,
-        stats=stats,
-    )
-    return Analysis(report, fg, prop, tuple(facts))
 
 
 def analyze(flows_path: str | Path, rules: Sequence[str | Path] = ()) -> Report:

@@ -219,47 +219,15 @@ def copy_nodes(nodes: Sequence[Any], source: str = "<flows>") -> list[Any]:
 
 def flows_from_data(data: Any, source: str = "<flows>") -> Flows:
     """Build :class:`Flows` from already-decoded JSON in any accepted shape."""
-    rev: str | None = None
-    if isinstance(data, dict) and isinstance(data.get("flows"), list):
-        rev = data.get("rev") if isinstance(data.get("rev"), str) else None
-        raw: Sequence[Any] = data["flows"]
-    elif isinstance(data, dict) and isinstance(data.get("nodes"), list) and "id" in data:
-        raw = _single_flow(data, source)
-    elif isinstance(data, list):
-        raw = data
-    else:
-        raise FlowsError(
-            "not a flows file: expected a JSON array of nodes or an object with a "
-            '"flows" array (Admin API v2)',
-            source,
-        )
-    last: dict[str, int] = {}  # id -> index of its last definition (Node-RED keeps that one)
-    by_id: dict[str, Node] = {}
-    for index, node in enumerate(raw):
-        if not isinstance(node, dict):
-            raise FlowsError(f"element {index} is not a node object", source)
-        node_id, node_type = node.get("id"), node.get("type")
-        if not isinstance(node_id, str) or not node_id:
-            raise FlowsError(f"element {index} has no string 'id'", source)
-        if not isinstance(node_type, str) or not node_type:
-            raise FlowsError(f"node {node_id} has no string 'type'", source)
-        last[node_id] = index
-        by_id[node_id] = node
-    nodes: list[Node] = []
+    raw, rev = _node_array(data, source)
+    last, by_id = _index_ids(raw, source)
     repeated: dict[str, list[int]] = {}
     if len(last) == len(raw):  # every id once (the usual case): nothing to drop
         for node in raw:
             _check_shape(node, source)
-        nodes = list(raw)
+        nodes: list[Node] = list(raw)
     else:
-        by_id = {}  # in the order of the definitions kept
-        for index, node in enumerate(raw):
-            if last[node["id"]] != index:  # an earlier definition: Node-RED's allNodes drops it
-                repeated.setdefault(node["id"], []).append(index)
-                continue
-            _check_shape(node, source)
-            nodes.append(node)
-            by_id[node["id"]] = node
+        nodes, by_id, repeated = _keep_last(raw, last, source)
     if any(n["type"] == "group" for n in nodes):
         nodes = restore_markers(nodes)
         by_id = {n["id"]: n for n in nodes}
@@ -271,6 +239,59 @@ def flows_from_data(data: Any, source: str = "<flows>") -> Flows:
                   duplicates=duplicates)
     _check_references(flows)
     return flows
+
+
+def _node_array(data: Any, source: str) -> tuple[Sequence[Any], str | None]:
+    """The array of nodes in any accepted shape of flows document, and its ``rev``
+    (Admin API v2 only)."""
+    if isinstance(data, dict) and isinstance(data.get("flows"), list):
+        rev = data.get("rev") if isinstance(data.get("rev"), str) else None
+        return data["flows"], rev
+    if isinstance(data, dict) and isinstance(data.get("nodes"), list) and "id" in data:
+        return _single_flow(data, source), None
+    if isinstance(data, list):
+        return data, None
+    raise FlowsError(
+        "not a flows file: expected a JSON array of nodes or an object with a "
+        '"flows" array (Admin API v2)',
+        source,
+    )
+
+
+def _index_ids(raw: Sequence[Any], source: str) -> tuple[dict[str, int], dict[str, Node]]:
+    """Check every element is a node with a string id and type; return id -> index of
+    its last definition (Node-RED keeps that one) and id -> that node."""
+    last: dict[str, int] = {}
+    by_id: dict[str, Node] = {}
+    for index, node in enumerate(raw):
+        if not isinstance(node, dict):
+            raise FlowsError(f"element {index} is not a node object", source)
+        node_id, node_type = node.get("id"), node.get("type")
+        if not isinstance(node_id, str) or not node_id:
+            raise FlowsError(f"element {index} has no string 'id'", source)
+        if not isinstance(node_type, str) or not node_type:
+            raise FlowsError(f"node {node_id} has no string 'type'", source)
+        last[node_id] = index
+        by_id[node_id] = node
+    return last, by_id
+
+
+def _keep_last(raw: Sequence[Any], last: Mapping[str, int], source: str
+               ) -> tuple[list[Node], dict[str, Node], dict[str, list[int]]]:
+    """The last definition of each id, checked, in file order; id -> it (in that
+    order); and id -> the indexes of its earlier definitions, which Node-RED's
+    ``allNodes`` drops."""
+    nodes: list[Node] = []
+    by_id: dict[str, Node] = {}
+    repeated: dict[str, list[int]] = {}
+    for index, node in enumerate(raw):
+        if last[node["id"]] != index:  # an earlier definition
+            repeated.setdefault(node["id"], []).append(index)
+            continue
+        _check_shape(node, source)
+        nodes.append(node)
+        by_id[node["id"]] = node
+    return nodes, by_id, repeated
 
 
 def _definition(index: int, node: Node, by_id: Mapping[str, Node]) -> Definition:
@@ -351,20 +372,31 @@ def _check_shape(node: Node, source: str) -> None:
         if _not_number(node.get(axis)):
             raise FlowsError(f"node {node_id} has a non-numeric '{axis}'", source)
     env = node.get("env")  # read on tabs, subflows and their instances (contrib nodes may differ)
-    if env is not None \
-            and (node_type in ("tab", "subflow") or node_type.startswith("subflow:")) \
-            and not (isinstance(env, list) and all(isinstance(item, dict) for item in env)):
+    if env is not None and not _env_ok(node_type, env):
         raise FlowsError(f"node {node_id} has malformed 'env' (expected a list of objects)",
                          source)
     if node_type == "subflow":
         for side in ("in", "out"):
             ports = node.get(side)
-            if ports is not None and not (
-                    isinstance(ports, list) and all(
-                        isinstance(p, dict) and isinstance(p.get("wires", []), list)
-                        and all(isinstance(w, dict) for w in p.get("wires", []))
-                        for p in ports)):
+            if ports is not None and not _ports_ok(ports):
                 raise FlowsError(f"subflow {node_id} has malformed '{side}' ports", source)
+
+
+def _env_ok(node_type: str, env: Any) -> bool:
+    """``env`` is a list of objects, on the nodes that have env variables (tabs,
+    subflows and subflow instances); other types' ``env`` is not read."""
+    if node_type not in ("tab", "subflow") and not node_type.startswith("subflow:"):
+        return True
+    return isinstance(env, list) and all(isinstance(item, dict) for item in env)
+
+
+def _ports_ok(ports: Any) -> bool:
+    """A subflow's ``in`` or ``out`` is a list of ports, objects whose ``wires`` (if
+    any) is a list of objects."""
+    return isinstance(ports, list) and all(
+        isinstance(p, dict) and isinstance(p.get("wires", []), list)
+        and all(isinstance(w, dict) for w in p.get("wires", []))
+        for p in ports)
 
 
 def _first_words(text: str) -> str:

@@ -20,7 +20,7 @@ start-up cost (some 0.15 s of imports).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Container, Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -160,26 +160,8 @@ def _connect_brokers(fg: FlowGraph, aliases: Mapping[str, str]) -> None:
     exact: dict[tuple[str, str], list[str]] = {}
     wildcard: list[tuple[str, list[str], str]] = []
     publishers: list[tuple[str, str, str]] = []
-    addresses: dict[tuple[str, Any], str] = {}  # (runtime, broker id) -> host:port
-    for gid, info in fg.info.items():
-        node_type = info.type
-        if node_type != "mqtt in" and node_type != "mqtt out":
-            continue
-        topic = info.node.get("topic")
-        if not isinstance(topic, str) or not topic.strip():
-            continue  # dynamic: only known at run time
-        broker_id = info.node.get("broker")
-        try:
-            address = addresses[(info.runtime, broker_id)]
-        except (KeyError, TypeError):  # not seen yet; or an id that is no string (unhashable)
-            flows = fg.flows[info.runtime]
-            config = flows.by_id.get(broker_id) if isinstance(broker_id, str) else None
-            address = mqtt_broker_address(config, str(broker_id or "?"))
-            address = aliases.get(address, address)
-            if isinstance(broker_id, str):
-                addresses[(info.runtime, broker_id)] = address
-        topic = normalise_topic(topic.strip())
-        if node_type == "mqtt out":
+    for gid, address, topic, publishes in _mqtt_endpoints(fg, aliases):
+        if publishes:
             publishers.append((gid, address, topic))
         elif "+" in topic or "#" in topic:
             wildcard.append((address, topic.split("/"), gid))
@@ -193,6 +175,41 @@ def _connect_brokers(fg: FlowGraph, aliases: Mapping[str, str]) -> None:
                      if addr == address and topic_matches(pattern, levels))
     fg.graph.add_edges_from(edges)
     fg.broker_edges = len(edges)
+
+
+def _mqtt_endpoints(fg: FlowGraph, aliases: Mapping[str, str]
+                    ) -> Iterator[tuple[str, str, str, bool]]:
+    """``(graph id, broker host:port, topic, publishes)`` of every ``mqtt in`` and
+    ``mqtt out`` with a fixed topic, in graph order (a dynamic topic is only known
+    at run time)."""
+    addresses: dict[tuple[str, Any], str] = {}  # (runtime, broker id) -> host:port
+    for gid, info in fg.info.items():
+        node_type = info.type
+        if node_type != "mqtt in" and node_type != "mqtt out":
+            continue
+        topic = info.node.get("topic")
+        if not isinstance(topic, str) or not topic.strip():
+            continue  # dynamic: only known at run time
+        address = _broker_address(fg, info, aliases, addresses)
+        yield gid, address, normalise_topic(topic.strip()), node_type == "mqtt out"
+
+
+def _broker_address(fg: FlowGraph, info: GraphNode, aliases: Mapping[str, str],
+                    addresses: dict[tuple[str, Any], str]) -> str:
+    """The host:port (after aliases) of the broker an MQTT node uses, remembered in
+    ``addresses`` per runtime and broker id."""
+    broker_id = info.node.get("broker")
+    try:
+        return addresses[(info.runtime, broker_id)]
+    except (KeyError, TypeError):  # not seen yet; or an id that is no string (unhashable)
+        pass
+    flows = fg.flows[info.runtime]
+    config = flows.by_id.get(broker_id) if isinstance(broker_id, str) else None
+    address = mqtt_broker_address(config, str(broker_id or "?"))
+    address = aliases.get(address, address)
+    if isinstance(broker_id, str):
+        addresses[(info.runtime, broker_id)] = address
+    return address
 
 
 def topic_matches(pattern: list[str], levels: list[str]) -> bool:
@@ -249,12 +266,22 @@ class _Builder:
         """Add one scope's nodes and internal edges; return id -> graph id.
 
         Runs once per node of a site (and per node of every subflow instance),
-        so the loops below keep to local names and inline :func:`is_flow_node`.
+        so the loops keep to local names and inline :func:`is_flow_node`.
         """
-        local: dict[str, str] = {}
         live = [n for n in nodes
                 if n["type"] not in STRUCTURAL_TYPES and ("wires" in n or "x" in n)
                 and not n.get("d")]
+        local = self._add_nodes(live, prefix, tab)
+        self._add_edges(live, local, stack)
+        return local
+
+    def _add_nodes(self, live: list[Node], prefix: str, tab: str | None) -> dict[str, str]:
+        """Add the live nodes of one scope to the graph; return id -> graph id.
+
+        ``tab`` is None on top-level tabs (each node is on its own ``z``), else
+        the tab of the subflow instance whose graph id ``prefix`` ends with ``/``.
+        """
+        local: dict[str, str] = {}
         instance_gid = prefix[:-1] if tab is not None else None
         info = self.fg.info
         runtime = self.runtime
@@ -265,6 +292,12 @@ class _Builder:
             info[gid] = GraphNode(gid, node, tab if tab is not None else str(node["z"]), runtime,
                                   node["type"], instance_gid)
         self.g.add_nodes_from(local.values())
+        return local
+
+    def _add_edges(self, live: list[Node], local: dict[str, str],
+                   stack: tuple[str, ...]) -> None:
+        """Queue the wires and links between the nodes of one scope; expand its subflow
+        instances and note its link calls."""
         edges = self.edges
         ports = self.fg.ports
         for node in live:
@@ -285,34 +318,28 @@ class _Builder:
                         edges.append((gid, target_gid))
                         if by_port:
                             ports.setdefault((gid, target_gid), set()).add(index)
-            if node_type == "link out" and node.get("mode", "link") != "return":
-                for target in node.get("links") or ():
-                    target_gid = local.get(target)
-                    if target_gid is not None:
-                        edges.append((gid, target_gid))
-        return local
+            if node_type == "link out":
+                self._add_links(node, gid, local)
+
+    def _add_links(self, node: Node, gid: str, local: dict[str, str]) -> None:
+        """Queue the edges from a ``link out`` to the ``link in`` s it sends to (none in
+        return mode: those go back to the calling ``link call``)."""
+        if node.get("mode", "link") == "return":
+            return
+        for target in node.get("links") or ():
+            target_gid = local.get(target)
+            if target_gid is not None:
+                self.edges.append((gid, target_gid))
 
     def _expand_instance(
         self, node: Node, gid: str, outer: dict[str, str], stack: tuple[str, ...]
     ) -> None:
+        """Add a copy of the subflow that instance ``node`` (graph id ``gid``) runs, and
+        wire its ports to the instance's own wires in ``outer``."""
         sub_id = node["type"][8:]
-        if sub_id in stack:
-            raise FlowsError(
-                f"subflow {sub_id} contains itself (through instance {node['id']})",
-                self.flows.source,
-            )
         definition = self.subflows[sub_id]
+        self._check_expansion(node, sub_id, stack)
         tab = self.fg.info[gid].tab
-        # Each instance is a copy: subflows holding two instances of the next one
-        # double with every level, so 30 levels of a few nodes would be 10⁹ nodes.
-        self.instance_budget -= len(self.by_scope.get(sub_id, []))
-        if self.instance_budget < 0:
-            raise FlowsError(
-                f"subflow instances expand to more than {MAX_INSTANCE_NODES:,} nodes "
-                f"(subflows inside subflows, here {sub_id} in instance {node['id']}); "
-                "not analysed",
-                self.flows.source,
-            )
         inner = self._add_scope(
             self.by_scope.get(sub_id, []), gid + "/", tab=tab, stack=(*stack, sub_id)
         )
@@ -322,27 +349,53 @@ class _Builder:
                 target = wire.get("id")
                 if isinstance(target, str) and target in inner:
                     self.edges.append((gid, inner[target]))
+        outer_wires = node.get("wires", [])
         for index, port in enumerate(definition.get("out") or []):
-            outer_wires = node.get("wires", [])
             if index >= len(outer_wires):
                 continue
             targets = [outer[t] for t in outer_wires[index] if t in outer]
             for wire in port.get("wires") or []:
-                source = wire.get("id")
-                if not isinstance(source, str):
-                    continue
-                # a wire from the subflow's own input straight to an output
-                src_gid = gid if source == sub_id else inner.get(source)
-                if src_gid is None:
-                    continue
-                for t in targets:
-                    self.edges.append((src_gid, t))
-                    inner_node = self.fg.info[src_gid].node
-                    port_index = wire.get("port")
-                    if src_gid != gid and type(port_index) is int and port_index >= 0 and (
-                            len(inner_node.get("wires") or []) > 1
-                            or inner_node["type"] in ROUTED_TYPES):
-                        self.fg.ports.setdefault((src_gid, t), set()).add(port_index)
+                self._wire_output(wire, gid, sub_id, inner, targets)
+
+    def _check_expansion(self, node: Node, sub_id: str, stack: tuple[str, ...]) -> None:
+        """Refuse a subflow that contains itself, and instances beyond the budget.
+
+        Each instance is a copy: subflows holding two instances of the next one
+        double with every level, so 30 levels of a few nodes would be 10⁹ nodes.
+        """
+        if sub_id in stack:
+            raise FlowsError(
+                f"subflow {sub_id} contains itself (through instance {node['id']})",
+                self.flows.source,
+            )
+        self.instance_budget -= len(self.by_scope.get(sub_id, []))
+        if self.instance_budget < 0:
+            raise FlowsError(
+                f"subflow instances expand to more than {MAX_INSTANCE_NODES:,} nodes "
+                f"(subflows inside subflows, here {sub_id} in instance {node['id']}); "
+                "not analysed",
+                self.flows.source,
+            )
+
+    def _wire_output(self, wire: Mapping[str, Any], gid: str, sub_id: str,
+                     inner: dict[str, str], targets: list[str]) -> None:
+        """Queue the edges of one wire into a subflow's output port, from its source
+        inside instance ``gid`` to ``targets``, the instance's wires from that port."""
+        source = wire.get("id")
+        if not isinstance(source, str):
+            return
+        # a wire from the subflow's own input straight to an output
+        src_gid = gid if source == sub_id else inner.get(source)
+        if src_gid is None:
+            return
+        for t in targets:
+            self.edges.append((src_gid, t))
+            inner_node = self.fg.info[src_gid].node
+            port_index = wire.get("port")
+            if src_gid != gid and type(port_index) is int and port_index >= 0 and (
+                    len(inner_node.get("wires") or []) > 1
+                    or inner_node["type"] in ROUTED_TYPES):
+                self.fg.ports.setdefault((src_gid, t), set()).add(port_index)
 
     def _note_link_call(self, node: Node, gid: str, local: dict[str, str]) -> None:
         if node.get("linkType", "static") != "static":
@@ -366,6 +419,9 @@ class _Builder:
 
     def _inline(self, call: str, targets: list[str], outputs: list[str],
                 stack: tuple[str, ...]) -> None:
+        """Wire link call ``call`` to a copy of each flow it calls (``targets``), and the
+        copy's returns to the call's ``outputs``; ``stack`` holds the ``link in`` s
+        being copied (a call back into one of them is recursive)."""
         for link_in in targets:
             region, returns = self._region(link_in)
             if link_in in stack or len(region) > self.clone_budget:
@@ -374,29 +430,41 @@ class _Builder:
                 self.edges.append((call, link_in))
                 continue
             self.clone_budget -= len(region)
-            clone = {gid: f"{call}>{gid}" for gid in region}
-            for gid in region:
-                original = self.fg.info[gid]
-                self.fg.info[clone[gid]] = original._replace(gid=clone[gid], call_site=call)
-            self.g.add_nodes_from(clone.values())
+            clone = self._clone(call, region)
             self.edges.append((call, clone[link_in]))
-            for gid in region:
-                if gid in self.link_calls:
-                    continue  # a nested call: wired by the recursion below
-                if gid in returns:
-                    self.edges.extend((clone[gid], out) for out in outputs)
-                    continue
-                for nxt in self.g.successors(gid):
-                    if nxt in clone:
-                        self.edges.append((clone[gid], clone[nxt]))
-                        if (gid, nxt) in self.fg.ports:
-                            self.fg.ports[(clone[gid], clone[nxt])] = self.fg.ports[(gid, nxt)]
+            self._clone_edges(region, clone, returns, outputs)
             for gid in region:
                 if gid in self.link_calls:
                     inner_targets, inner_outputs = self.link_calls[gid]
                     self._inline(clone[gid], inner_targets,
                                  [clone[o] for o in inner_outputs if o in clone],
                                  (*stack, link_in))
+
+    def _clone(self, call: str, region: list[str]) -> dict[str, str]:
+        """Add a copy of the graph nodes ``region`` for link call ``call``; return
+        graph id -> the copy's graph id."""
+        clone = {gid: f"{call}>{gid}" for gid in region}
+        for gid in region:
+            original = self.fg.info[gid]
+            self.fg.info[clone[gid]] = original._replace(gid=clone[gid], call_site=call)
+        self.g.add_nodes_from(clone.values())
+        return clone
+
+    def _clone_edges(self, region: list[str], clone: dict[str, str], returns: set[str],
+                     outputs: list[str]) -> None:
+        """Queue the copied region's edges: the original's between copies (with their
+        ports), and from each copied return to the call's ``outputs``."""
+        for gid in region:
+            if gid in self.link_calls:
+                continue  # a nested call: wired by the recursion in _inline
+            if gid in returns:
+                self.edges.extend((clone[gid], out) for out in outputs)
+                continue
+            for nxt in self.g.successors(gid):
+                if nxt in clone:
+                    self.edges.append((clone[gid], clone[nxt]))
+                    if (gid, nxt) in self.fg.ports:
+                        self.fg.ports[(clone[gid], clone[nxt])] = self.fg.ports[(gid, nxt)]
 
     def _region(self, start: str) -> tuple[list[str], set[str]]:
         """Nodes a called flow runs through from ``start``, and its return nodes.

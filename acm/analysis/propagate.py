@@ -107,17 +107,11 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
             found = gates[gid] = gates_of(gid)
         return found
 
-    for gid, node_info in info.items():
-        if node_info.call_site is not None or node_info.type in NOT_TRIGGERS:
-            continue
-        node = node_info.node
-        if "acm" in node and acm_role(node) is not None:
-            continue  # a node ACM added (a resolver, a tag) starts nothing
-        provenance = trigger_provenance(node, bool(pred[gid]))
-        if provenance is not None:
-            _seed(gid, source_of(gid, provenance), gated(gid), info, triggers, reach,
-                  pending, queue)
+    def seed(gid: str, provenance: str) -> None:
+        """Start messages at trigger ``gid``, with its source and gates."""
+        _seed(gid, source_of(gid, provenance), gated(gid), info, triggers, reach, pending, queue)
 
+    _seed_triggers(info, pred, seed)
     # An exact-topic mqtt in fed over the broker is no trigger of its own, unless
     # no publisher feeding it is reached by anything (then the messages it hears
     # come from outside the flows): those are seeded once the rest has settled.
@@ -131,10 +125,23 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
         if not late:
             break
         for gid in late:
-            provenance = trigger_provenance(info[gid].node, False) or EXTERNAL
-            _seed(gid, source_of(gid, provenance), gated(gid), info, triggers, reach,
-                  pending, queue)
+            seed(gid, trigger_provenance(info[gid].node, False) or EXTERNAL)
     return Propagation(reach, triggers)
+
+
+def _seed_triggers(info: Mapping[str, GraphNode], pred: Mapping[str, Mapping[str, object]],
+                   seed: Callable[[str, str], None]) -> None:
+    """Seed every node that starts messages (the catalog names its provenance), in
+    graph order; not copies made for a link call, nor nodes ACM added."""
+    for gid, node_info in info.items():
+        if node_info.call_site is not None or node_info.type in NOT_TRIGGERS:
+            continue
+        node = node_info.node
+        if "acm" in node and acm_role(node) is not None:
+            continue  # a node ACM added (a resolver, a tag) starts nothing
+        provenance = trigger_provenance(node, bool(pred[gid]))
+        if provenance is not None:
+            seed(gid, provenance)
 
 
 def _seed(gid: str, source: Source, gates: frozenset[str], info: Mapping[str, GraphNode],

@@ -27,57 +27,100 @@ _COMPARE: Mapping[str, Callable[[Any, Any], bool]] = {
 
 
 def compile_expr(expr: ast.Expr, scope: Mapping[str, str], vocab: Vocabulary) -> Compiled:
-    if isinstance(expr, ast.Literal):
-        value = expr.value
-        return lambda env: value
-    if isinstance(expr, ast.Var):
-        name = expr.name
-        return lambda env: env[name]
-    if isinstance(expr, ast.Attr):
-        assert isinstance(expr.target, ast.Var)
-        var = expr.target.name
-        getter = vocab.types[scope[var]][expr.name].getter
-        return lambda env: getter(env[var])
-    if isinstance(expr, ast.Call):
-        impl = vocab.functions[expr.function].impl
-        args = [compile_expr(a, scope, vocab) for a in expr.args]
-        if len(args) == 1:  # count(...): the common case, without a generator per call
-            (arg,) = args
-            return lambda env: impl(arg(env))
-        return lambda env: impl(*(a(env) for a in args))
-    if isinstance(expr, ast.Not):
-        inner = compile_expr(expr.operand, scope, vocab)
-        return lambda env: not inner(env)
-    if isinstance(expr, ast.And):
-        left, right = compile_expr(expr.left, scope, vocab), compile_expr(expr.right, scope, vocab)
-        return lambda env: bool(left(env)) and bool(right(env))
-    if isinstance(expr, ast.Or):
-        left, right = compile_expr(expr.left, scope, vocab), compile_expr(expr.right, scope, vocab)
-        return lambda env: bool(left(env)) or bool(right(env))
-    if isinstance(expr, ast.Contains):
-        item = compile_expr(expr.item, scope, vocab)
-        container = compile_expr(expr.container, scope, vocab)
-        return lambda env: _contains(container(env), item(env))
-    if isinstance(expr, ast.SetOp):
-        left, right = compile_expr(expr.left, scope, vocab), compile_expr(expr.right, scope, vocab)
-        op = operator.or_ if expr.op == "|" else operator.and_
-        return lambda env: op(_as_set(left(env)), _as_set(right(env)))
-    if isinstance(expr, ast.Compare):
-        left, right = compile_expr(expr.left, scope, vocab), compile_expr(expr.right, scope, vocab)
-        compare = _COMPARE[expr.op]
-        ordering = expr.op not in ("==", "!=")
+    """``expr`` as a function of the variables' values; ``scope`` gives each variable's type."""
+    compile_one = _COMPILERS.get(type(expr))
+    if compile_one is None:
+        raise AssertionError(f"unhandled expression {expr!r}")
+    return compile_one(expr, scope, vocab)
 
-        def run(env: Env) -> bool:
-            a, b = left(env), right(env)
-            if ordering and (a is None or b is None):
-                return False  # none is not ordered against anything
-            try:
-                return bool(compare(a, b))
-            except TypeError:
-                return False
 
-        return run
-    raise AssertionError(f"unhandled expression {expr!r}")
+def _literal(expr: ast.Literal, scope: Mapping[str, str], vocab: Vocabulary) -> Compiled:
+    """A constant."""
+    value = expr.value
+    return lambda env: value
+
+
+def _var(expr: ast.Var, scope: Mapping[str, str], vocab: Vocabulary) -> Compiled:
+    """The value bound to a variable."""
+    name = expr.name
+    return lambda env: env[name]
+
+
+def _attr(expr: ast.Attr, scope: Mapping[str, str], vocab: Vocabulary) -> Compiled:
+    """``var.attribute``, read by the getter the vocabulary gives the variable's type."""
+    assert isinstance(expr.target, ast.Var)
+    var = expr.target.name
+    getter = vocab.types[scope[var]][expr.name].getter
+    return lambda env: getter(env[var])
+
+
+def _call(expr: ast.Call, scope: Mapping[str, str], vocab: Vocabulary) -> Compiled:
+    """A function of the vocabulary applied to its arguments."""
+    impl = vocab.functions[expr.function].impl
+    args = [compile_expr(a, scope, vocab) for a in expr.args]
+    if len(args) == 1:  # count(...): the common case, without a generator per call
+        (arg,) = args
+        return lambda env: impl(arg(env))
+    return lambda env: impl(*(a(env) for a in args))
+
+
+def _not(expr: ast.Not, scope: Mapping[str, str], vocab: Vocabulary) -> Compiled:
+    """``not operand``."""
+    inner = compile_expr(expr.operand, scope, vocab)
+    return lambda env: not inner(env)
+
+
+def _and(expr: ast.And, scope: Mapping[str, str], vocab: Vocabulary) -> Compiled:
+    """``left and right``, as a boolean (the right side is read only when needed)."""
+    left, right = compile_expr(expr.left, scope, vocab), compile_expr(expr.right, scope, vocab)
+    return lambda env: bool(left(env)) and bool(right(env))
+
+
+def _or(expr: ast.Or, scope: Mapping[str, str], vocab: Vocabulary) -> Compiled:
+    """``left or right``, as a boolean (the right side is read only when needed)."""
+    left, right = compile_expr(expr.left, scope, vocab), compile_expr(expr.right, scope, vocab)
+    return lambda env: bool(left(env)) or bool(right(env))
+
+
+def _contains_expr(expr: ast.Contains, scope: Mapping[str, str], vocab: Vocabulary
+                   ) -> Compiled:
+    """``item in container`` (false for none, or for what cannot hold the item)."""
+    item = compile_expr(expr.item, scope, vocab)
+    container = compile_expr(expr.container, scope, vocab)
+    return lambda env: _contains(container(env), item(env))
+
+
+def _set_op(expr: ast.SetOp, scope: Mapping[str, str], vocab: Vocabulary) -> Compiled:
+    """``left | right`` or ``left & right``, each side taken as a set."""
+    left, right = compile_expr(expr.left, scope, vocab), compile_expr(expr.right, scope, vocab)
+    op = operator.or_ if expr.op == "|" else operator.and_
+    return lambda env: op(_as_set(left(env)), _as_set(right(env)))
+
+
+def _compare(expr: ast.Compare, scope: Mapping[str, str], vocab: Vocabulary) -> Compiled:
+    """A comparison; false where the values do not compare (none is not ordered)."""
+    left, right = compile_expr(expr.left, scope, vocab), compile_expr(expr.right, scope, vocab)
+    compare = _COMPARE[expr.op]
+    ordering = expr.op not in ("==", "!=")
+
+    def run(env: Env) -> bool:
+        a, b = left(env), right(env)
+        if ordering and (a is None or b is None):
+            return False  # none is not ordered against anything
+        try:
+            return bool(compare(a, b))
+        except TypeError:
+            return False
+
+    return run
+
+
+#: How to compile each kind of expression.
+_COMPILERS: Mapping[type[ast.Expr], Callable[[Any, Mapping[str, str], Vocabulary], Compiled]] = {
+    ast.Literal: _literal, ast.Var: _var, ast.Attr: _attr, ast.Call: _call,
+    ast.Not: _not, ast.And: _and, ast.Or: _or, ast.Contains: _contains_expr,
+    ast.SetOp: _set_op, ast.Compare: _compare,
+}
 
 
 def _as_set(value: Any) -> frozenset[Any]:
