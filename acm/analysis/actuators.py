@@ -30,7 +30,7 @@ from .catalog.core import starts_once
 from .catalog.homeassistant import applies_to, entity_role
 from .graph import FlowGraph, GraphNode, entry_bypass, outermost_instance
 from .keys import ha_entity, kind_of
-from .propagate import Propagation, Source
+from .propagate import Propagation, Reach, Source
 from .values import UNKNOWN, Value
 
 
@@ -137,50 +137,10 @@ class ActuatorScan:
 
 def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
     """One pass over the actuator nodes; no graph walks besides reading paths."""
-    by_key: dict[str, dict[str, Any]] = {}
-    unknown: list[UnknownTarget] = []
-    configs = {runtime: config_lookup(flows.by_id) for runtime, flows in fg.flows.items()}
-    resolvers = any(flows.marked for flows in fg.flows.values())  # else no walks for them
-    replays = _replaying_sources(fg, prop)
+    scan = _Scan(fg, prop)
     for gid, info in fg.info.items():
-        if info.type not in ACTUATOR_TYPES:
-            continue
-        runtime = info.runtime
-        node = with_env(info, fg)
-        config = configs[runtime]
-        ref = NodeRef(runtime, info.origin)
-        reached = prop.reach.get(gid, {})
-        if not any(r.pred is not None or r.shapes for r in reached.values()):
-            # Not driven by anything; still an actuator if its target is static.
-            for target in actuator_targets(node, config, runtime, [(UNKNOWN, UNKNOWN)]):
-                if target.key is not None:
-                    _entry(by_key, target, ref)
-            continue
-        unknown_apps: set[str] = set()
-        unknown_target: Target | None = None
-        managed: object = _UNSET
-        for source, state in reached.items():
-            if state.pred is None and not state.shapes:
-                continue  # a listening node (trigger and actuator) does not drive itself
-            app = source.application
-            shapes = state.shapes or frozenset({(UNKNOWN, UNKNOWN)})
-            for target in actuator_targets(node, config, runtime, shapes):
-                if target.key is None:
-                    unknown_apps.add(app)
-                    unknown_target = target
-                    continue
-                entry = _entry(by_key, target, ref)
-                sends = entry["drivers"].setdefault(app, {})
-                restored = source in replays and _restored(fg, prop.path(gid, source))
-                sends[Command(source, target.feature, target.command, gid, ref,
-                              state.origin, state.gates, restored)] = None
-                entry["runtimes"].add(state.origin)
-                if managed is _UNSET:  # once per node: it may walk a subflow
-                    managed = _resolver_strategy(fg, gid, prop.triggers) if resolvers else None
-                entry["managed"].append(managed)
-        if unknown_target is not None:
-            unknown.append(UnknownTarget(ref, unknown_target.kind, unknown_target.name,
-                                         frozenset(unknown_apps)))
+        if info.type in ACTUATOR_TYPES:
+            scan.node(gid, info)
     actuators = tuple(
         Actuator(
             key=key,
@@ -194,9 +154,66 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
             else None,
             role=next(r for r in _ROLE_ORDER if r in entry["roles"]),
         )
-        for key, entry in sorted(by_key.items())
+        for key, entry in sorted(scan.by_key.items())
     )
-    return ActuatorScan(actuators, tuple(unknown))
+    return ActuatorScan(actuators, tuple(scan.unknown))
+
+
+class _Scan:
+    """What :func:`find_actuators` gathers, node by node: per actuator key an entry of its
+    nodes, drivers and commands, and the nodes whose target is known only at run time."""
+
+    def __init__(self, fg: FlowGraph, prop: Propagation) -> None:
+        self.fg, self.prop = fg, prop
+        self.by_key: dict[str, dict[str, Any]] = {}
+        self.unknown: list[UnknownTarget] = []
+        self.configs = {runtime: config_lookup(flows.by_id) for runtime, flows in fg.flows.items()}
+        # no resolver walks in flows without nodes ACM added
+        self.resolvers = any(flows.marked for flows in fg.flows.values())
+        self.replays = _replaying_sources(fg, prop)
+
+    def node(self, gid: str, info: GraphNode) -> None:
+        """Add what actuator node ``gid`` commands, for each source that reaches it."""
+        node = with_env(info, self.fg)
+        config = self.configs[info.runtime]
+        ref = NodeRef(info.runtime, info.origin)
+        reached = self.prop.reach.get(gid, {})
+        if not any(r.pred is not None or r.shapes for r in reached.values()):
+            # Not driven by anything; still an actuator if its target is static.
+            for target in actuator_targets(node, config, info.runtime, [(UNKNOWN, UNKNOWN)]):
+                if target.key is not None:
+                    _entry(self.by_key, target, ref)
+            return
+        unknown_apps: set[str] = set()
+        unknown_target: Target | None = None
+        managed: object = _UNSET
+        for source, state in reached.items():
+            if state.pred is None and not state.shapes:
+                continue  # a listening node (trigger and actuator) does not drive itself
+            shapes = state.shapes or frozenset({(UNKNOWN, UNKNOWN)})
+            for target in actuator_targets(node, config, info.runtime, shapes):
+                if target.key is None:
+                    unknown_apps.add(source.application)
+                    unknown_target = target
+                    continue
+                if managed is _UNSET:  # once per node: it may walk a subflow
+                    managed = _resolver_strategy(self.fg, gid, self.prop.triggers) \
+                        if self.resolvers else None
+                self._command(gid, ref, source, state, target, managed)
+        if unknown_target is not None:
+            self.unknown.append(UnknownTarget(ref, unknown_target.kind, unknown_target.name,
+                                              frozenset(unknown_apps)))
+
+    def _command(self, gid: str, ref: NodeRef, source: Source, state: Reach, target: Target,
+                 managed: object) -> None:
+        """Record that ``source`` commands ``target`` through actuator node ``gid``."""
+        entry = _entry(self.by_key, target, ref)
+        sends = entry["drivers"].setdefault(source.application, {})
+        restored = source in self.replays and _restored(self.fg, self.prop.path(gid, source))
+        sends[Command(source, target.feature, target.command, gid, ref,
+                      state.origin, state.gates, restored)] = None
+        entry["runtimes"].add(state.origin)
+        entry["managed"].append(managed)
 
 
 def _replaying_sources(fg: FlowGraph, prop: Propagation) -> frozenset[Source]:

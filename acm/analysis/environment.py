@@ -13,7 +13,7 @@ a chain: no zone, effect or sensor is ever guessed.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -321,14 +321,8 @@ def _steps(fg: FlowGraph, prop: Propagation, actuators: Sequence[Actuator],
             continue
         automated = frozenset(c.source.application for c in _automated(cause))
         for prop_name, direction in sorted(cause.effects.items()):
-            for gid, heard in hearing.items():
-                here = tuple(s for s in heard if s.zone == cause.zone and prop_name in s.measures)
-                if not here:
-                    continue
-                source = prop.triggers[gid]
-                starters = automated - {source.application}
-                if not starters:
-                    continue  # the application's own feedback (a thermostat), or nobody's
+            for gid, here, source, starters in _listeners(cause, prop_name, hearing, prop,
+                                                          automated):
                 info = fg.info[gid]
                 trigger = NodeRef(info.runtime, info.origin)
                 for key, (path, target) in sorted(reactions[gid].items()):
@@ -337,16 +331,37 @@ def _steps(fg: FlowGraph, prop: Propagation, actuators: Sequence[Actuator],
                     step = Step(cause, prop_name, cause.zone, direction, here,
                                 source.application, source.provenance, (trigger,),
                                 _label(fg, gid), target, path, starters)
-                    old = grouped.get(step.ident)
-                    if old is not None:  # one more sensor or trigger of the same reaction
-                        step = Step(cause, prop_name, cause.zone, direction,
-                                    tuple(dict.fromkeys(old.sensors + here)),
-                                    old.application, old.provenance,
-                                    tuple(dict.fromkeys(old.triggers + (trigger,))),
-                                    old.trigger_label, target,
-                                    min(old.path, path, key=len), starters)
-                    grouped[step.ident] = step
+                    grouped[step.ident] = _merged(grouped.get(step.ident), step)
     return [grouped[k] for k in sorted(grouped)]
+
+
+def _listeners(cause: Actuator, quantity: str, hearing: Mapping[str, list[Sensor]],
+               prop: Propagation, automated: frozenset[str]
+               ) -> Iterator[tuple[str, tuple[Sensor, ...], Source, frozenset[str]]]:
+    """The triggers that hear ``quantity`` in the zone of ``cause``, with their sensors there,
+    their source and the other applications whose automations command ``cause``."""
+    for gid, heard in hearing.items():
+        here = tuple(s for s in heard if s.zone == cause.zone and quantity in s.measures)
+        if not here:
+            continue
+        source = prop.triggers[gid]
+        starters = automated - {source.application}
+        if not starters:
+            continue  # the application's own feedback (a thermostat), or nobody's
+        yield gid, here, source, starters
+
+
+def _merged(old: Step | None, step: Step) -> Step:
+    """``step``, or, when ``old`` is the same reaction, ``old`` with the sensors and the
+    trigger of ``step`` added (and the shorter path of the two)."""
+    if old is None:
+        return step
+    return Step(step.cause, step.quantity, step.zone, step.direction,
+                tuple(dict.fromkeys(old.sensors + step.sensors)),
+                old.application, old.provenance,
+                tuple(dict.fromkeys(old.triggers + step.triggers)),
+                old.trigger_label, step.target, min(old.path, step.path, key=len),
+                step.starters)
 
 
 def _loops(steps: Sequence[Step]) -> list[tuple[Step, ...]]:

@@ -74,7 +74,7 @@ class ActuatorFacts:
         return self._apps(PERSON)
 
     @cached_property
-    def _crossing(self) -> tuple[tuple[Command, ...], frozenset[str]]:  # noqa: C901 - TODO split gates from contenders (issue 16 leftover)
+    def _crossing(self) -> tuple[tuple[Command, ...], frozenset[str]]:
         """Automations' commands that another application's automation can cross, and the
         gates through which the others take turns.
 
@@ -84,11 +84,7 @@ class ActuatorFacts:
         the light over). Commands of one application with the same gates
         behave alike, so pairs are checked per such group.
         """
-        groups: dict[tuple[str, frozenset[str]], list[Command]] = {}
-        for driver in self.actuator.drivers.values():
-            for c in driver.sends:
-                if c.provenance in AUTOMATED:
-                    groups.setdefault((c.source.application, c.gates), []).append(c)
+        groups = self._automation_groups()
         in_play = frozenset(g for (_, gates) in groups for g in gates)
         if not in_play:  # no gates (most actuators): every automation crosses the others
             if len({app for app, _ in groups}) < 2:
@@ -99,34 +95,21 @@ class ActuatorFacts:
             by_app.setdefault(app, []).append(gates)
         sets = {app: frozenset(g for g in in_play if app in self.commanders.get(g, ()))
                 for app in by_app}  # app -> the gates in play it sets
-
-        # A pair of groups (a, b) of different applications is held when a's gates meet
-        # what b's application sets, or b's gates what a's sets; a group crosses when
-        # some pair it is in is not held. Pairs are walked per application of b, so an
-        # application that sets no gate costs one check, not one per group.
         crossing: list[Command] = []
         turns: set[str] = set()
         for (app, gates), commands in groups.items():
-            mine = sets[app]
-            crosses = False
-            for other, their_groups in by_app.items():
-                if other == app:
-                    continue
-                blocked = gates & sets[other]
-                if blocked:
-                    turns |= blocked
-                if not mine:
-                    crosses = crosses or not blocked
-                    continue
-                for other_gates in their_groups:
-                    held = other_gates & mine
-                    if held:
-                        turns |= held
-                    elif not blocked:
-                        crosses = True
-            if crosses:
+            if _group_crosses(app, gates, by_app, sets, turns):
                 crossing.extend(commands)
         return tuple(crossing), frozenset(turns)
+
+    def _automation_groups(self) -> dict[tuple[str, frozenset[str]], list[Command]]:
+        """The automations' commands, grouped by application and the gates they pass."""
+        groups: dict[tuple[str, frozenset[str]], list[Command]] = {}
+        for driver in self.actuator.drivers.values():
+            for c in driver.sends:
+                if c.provenance in AUTOMATED:
+                    groups.setdefault((c.source.application, c.gates), []).append(c)
+        return groups
 
     @property
     def contending(self) -> tuple[Command, ...]:
@@ -372,6 +355,36 @@ VOCABULARY = Vocabulary(types={"actuator": ACTUATOR_ATTRIBUTES, "chain": CHAIN_A
                                   "chain": attrgetter("ident")})
 
 
+
+def _group_crosses(app: str, gates: frozenset[str], by_app: Mapping[str, list[frozenset[str]]],
+                   sets: Mapping[str, frozenset[str]], turns: set[str]) -> bool:
+    """Whether the commands of ``app`` that pass ``gates`` cross another application's.
+
+    A pair of groups (a, b) of different applications is held when a's gates meet
+    what b's application sets, or b's gates what a's sets; a group crosses when
+    some pair it is in is not held. Pairs are walked per application of b, so an
+    application that sets no gate costs one check, not one per group. The gates
+    that hold a pair are added to ``turns``.
+    """
+    mine = sets[app]
+    crosses = False
+    for other, their_groups in by_app.items():
+        if other == app:
+            continue
+        blocked = gates & sets[other]
+        if blocked:
+            turns |= blocked
+        if not mine:
+            crosses = crosses or not blocked
+            continue
+        for other_gates in their_groups:
+            held = other_gates & mine
+            if held:
+                turns |= held
+            elif not blocked:
+                crosses = True
+    return crosses
+
 @dataclass(frozen=True)
 class LoadedRule:
     rule: ast.Rule
@@ -495,26 +508,11 @@ def load_ruleset(extra: Sequence[str | Path] = ()) -> RuleSet:
         for rule in rule_file.rules:
             check_rule(rule, VOCABULARY)
             code = rule.code or rule.name.upper()
-            for builtin in PYTHON_RULES:
-                if rule.name == builtin.name:
-                    hint = " (override its severity or disable it)" \
-                        if builtin is DUPLICATE_ID else ""
-                    raise RuleError(f"rule {rule.name} is built in and cannot be replaced{hint}",
-                                    str(rule.pos))
-                if code == builtin.code:
-                    raise RuleError(f"code {code} is already used by rule {builtin.name}",
-                                    str(rule.pos))
-            for other in rules.values():
-                if other.code == code and other.rule.name != rule.name:
-                    raise RuleError(f"code {code} is already used by rule {other.rule.name}",
-                                    str(rule.pos))
+            _check_name_and_code(rule, code, rules)
             rules[rule.name] = LoadedRule(rule, plan_rule(rule, VOCABULARY), code, rule.enabled)
         for override in rule_file.overrides:
             if override.rule in (DUPLICATE_ID.name, DUPLICATE_ID.code):
-                if override.level is not None:
-                    duplicate_id = replace(duplicate_id, levels=(override.level,))
-                if override.enabled is not None:
-                    duplicate_id = replace(duplicate_id, enabled=override.enabled)
+                duplicate_id = _overridden(duplicate_id, override)
                 continue
             target = rules.get(override.rule) or next(
                 (r for r in rules.values() if r.code == override.rule), None)
@@ -528,6 +526,30 @@ def load_ruleset(extra: Sequence[str | Path] = ()) -> RuleSet:
                 target = replace(target, enabled=override.enabled)
             rules[target.rule.name] = target
     return RuleSet(tuple(rules.values()), duplicate_id)
+
+
+def _check_name_and_code(rule: ast.Rule, code: str, rules: Mapping[str, LoadedRule]) -> None:
+    """A rule may not replace a rule written in Python, nor take another rule's code."""
+    for builtin in PYTHON_RULES:
+        if rule.name == builtin.name:
+            hint = " (override its severity or disable it)" if builtin is DUPLICATE_ID else ""
+            raise RuleError(f"rule {rule.name} is built in and cannot be replaced{hint}",
+                            str(rule.pos))
+        if code == builtin.code:
+            raise RuleError(f"code {code} is already used by rule {builtin.name}", str(rule.pos))
+    for other in rules.values():
+        if other.code == code and other.rule.name != rule.name:
+            raise RuleError(f"code {code} is already used by rule {other.rule.name}",
+                            str(rule.pos))
+
+
+def _overridden(info: RuleInfo, override: ast.Override) -> RuleInfo:
+    """A rule written in Python with an ``override``/``enable``/``disable`` applied."""
+    if override.level is not None:
+        info = replace(info, levels=(override.level,))
+    if override.enabled is not None:
+        info = replace(info, enabled=override.enabled)
+    return info
 
 
 PathsOf = Callable[[str, Source], tuple[NodeRef, ...]]  # (actuator graph id, source) -> path
