@@ -420,9 +420,11 @@ def test_a_resolvers_state_survives_a_restart_with_a_persistent_context_store(
 ) -> None:
     """docs/strategies.md: the state lives in node context, so a persistent store keeps
     it across a restart of Node-RED, a change of it made just before too."""
-    if missing(version):
-        pytest.skip(missing(version))
-    with FileContextNodeRed(version) as nodered:
+    reason = missing(version)
+    if reason:
+        pytest.skip(reason)
+    nodered = FileContextNodeRed(version)
+    with nodered:
         deploy(nodered, two_apps(actuator.url(), *ON_OFF))
         policy = write_policy(tmp_path, f"""
 policy p {{ for actuator a where a.kind == "http" strategy priority order "{SAFETY}", "{COMFORT}" }}
