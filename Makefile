@@ -47,11 +47,16 @@ fuzz: $(STAMP)
 	  ACM_FUZZ=long $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz.py \
 	    --hypothesis-seed=$$seed
 
-# The resolvers' section runs even when a target of the first is missed; the exit
-# status says whether every target was met.
+# One run of every benchmark (start-up, editor click, scaling, resolvers); the
+# figures go to benchmarks/out/bench.md and, by benchmarks/readme.py, into README.md
+# (Performance). The resolvers' section runs even when a target of the first is
+# missed; the exit status says whether every target was met.
 bench: $(STAMP)
-	@$(BIN)/python benchmarks/run.py; status=$$?; \
-	  $(BIN)/python benchmarks/resolvers.py && exit $$status
+	@mkdir -p benchmarks/out
+	@$(BIN)/python benchmarks/run.py > benchmarks/out/bench.md.part; status=$$?; \
+	  $(BIN)/python benchmarks/resolvers.py >> benchmarks/out/bench.md.part || status=1; \
+	  mv benchmarks/out/bench.md.part benchmarks/out/bench.md; cat benchmarks/out/bench.md; \
+	  $(BIN)/python benchmarks/readme.py || status=2; exit $$status
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
