@@ -43,21 +43,32 @@ from ..errors import AcmError
 from ..files import write_atomic
 from ..model import Model, Runtime
 from ..rewrite.nodes import (
-    GROUP_STYLE,
+    ENV_NAME,
     MARKER,
     MarkerRole,
+    broker_node,
+    change_node,
+    delete_rule,
+    env_entry,
     function_node,
+    group_node,
+    has_role,
+    manifest_entry,
     marker,
+    mqtt_in,
+    mqtt_out,
+    reroute,
     resolver_marker,
+    role_of,
+    set_rule,
+    tab_node,
 )
 from ..rewrite.policy import DEFAULTS, Policy, matches
 from ..rewrite.resolve import (
-    ENV_NAME,
     Skipped,
     _Builder,
     choose_interlock,
     default_note,
-    manifest_entry,
     node_id,
     resolve,
     resolver_options,
@@ -225,9 +236,7 @@ def _reroute(finding: Finding, key: str, refs: Sequence[Any], analysis: Any,
         gid = f"{ref.runtime}::{ref.id}" if multi else ref.id
         apps = analysis.propagation.applications_at(gid)
         source = apps[0] if len(apps) == 1 else f"{ref.runtime}.{ref.id}"
-        original = {"topic": node.get("topic", "")}
-        node["topic"] = f"{NAMESPACE}/{finding.id}/{source.replace('/', '~')}"
-        node[MARKER] = marker(MarkerRole.REROUTED, finding.id, original=original)
+        reroute(node, finding.id, f"{NAMESPACE}/{finding.id}/{source.replace('/', '~')}")
 
 
 def _broker_config(nodes: list[dict[str, Any]], address: str) -> tuple[str, dict[str, Any] | None]:
@@ -237,11 +246,7 @@ def _broker_config(nodes: list[dict[str, Any]], address: str) -> tuple[str, dict
                   and mqtt_broker_address(n, "") == address), None)
     if found is not None:
         return found, None
-    host, _, port = address.rpartition(":")
-    added: dict[str, Any] = {"id": node_id("site", "broker", address), "type": "mqtt-broker",
-             "name": f"ACM {address}", "broker": host, "port": port, "clientid": "",
-             "protocolVersion": "4", "keepalive": "60", "cleansession": True,
-             MARKER: marker(MarkerRole.CONFIG)}
+    added = broker_node(node_id("site", "broker", address), address)
     nodes.append(added)
     return added["id"], added
 
@@ -255,16 +260,13 @@ def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[
     conflict = finding.id
     tab_id = node_id("site", "tab")
     if not any(n["id"] == tab_id for n in host_nodes):
-        host_nodes.append({
-            "id": tab_id, "type": "tab", "label": "ACM resolvers", "disabled": False,
-            "info": "Added by ACM to arbitrate commands published from several runtimes.\n"
-                    "`acm revert` removes it.",
-            MARKER: marker(MarkerRole.TAB),
-        })
+        host_nodes.append(tab_node(
+            tab_id, "ACM resolvers",
+            "Added by ACM to arbitrate commands published from several runtimes.\n"
+            "`acm revert` removes it."))
     broker, _ = _broker_config(host_nodes, address)
     first = next(n for n in nodes[publishers[0].runtime] if n["id"] == publishers[0].id)
-    row = 80 + 120 * sum(1 for n in host_nodes
-                         if (n.get(MARKER) or {}).get("role") == MarkerRole.GROUP)
+    row = 80 + 120 * sum(1 for n in host_nodes if role_of(n) == MarkerRole.GROUP)
     ids = {part: node_id(conflict, "site", part) for part in ("in", "tag", "resolver", "out",
                                                              "group")}
     options = resolver_options(policy, report, topic, notes)
@@ -272,10 +274,9 @@ def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[
               "options": options}
     common = {"z": tab_id, "g": ids["group"]}
     host_nodes.extend([
-        {"id": ids["in"], "type": "mqtt in", **common, "name": f"ACM: commands for {topic}",
-         "topic": f"{NAMESPACE}/{conflict}/+", "qos": "1", "datatype": "auto",
-         "broker": broker, "nl": False, "rap": True, "rh": 0, "inputs": 0,
-         "x": 160, "y": row, "wires": [[ids["tag"]]], MARKER: marker(MarkerRole.LINK, conflict)},
+        mqtt_in(ids["in"], f"ACM: commands for {topic}", f"{NAMESPACE}/{conflict}/+", broker,
+                [[ids["tag"]]], marker(MarkerRole.LINK, conflict), datatype="auto", **common,
+                x=160, y=row),
         function_node(ids["tag"], "ACM: application from topic", template("mqtt-source"), 1,
                       [[ids["resolver"]]], marker(MarkerRole.LINK, conflict), **common,
                       x=380, y=row),
@@ -283,17 +284,14 @@ def _host_resolver(finding: Finding, key: str, policy: Policy, host_nodes: list[
                       template(policy.strategy), 1, [[ids["out"]]],
                       resolver_marker(policy.strategy, conflict, policy.name), **common,
                       x=600, y=row),
-        {"id": ids["out"], "type": "mqtt out", **common, "name": f"ACM: {topic}",
-         "topic": topic, "qos": first.get("qos", ""), "retain": first.get("retain", ""),
-         "broker": broker, "x": 820, "y": row, "wires": [],
-         MARKER: marker(MarkerRole.PUBLISHER, conflict)},
-        {"id": ids["group"], "type": "group", "z": tab_id,
-         "name": f"ACM: {finding.rule} conflict on {topic} ({policy.strategy})",
-         "style": dict(GROUP_STYLE),
-         "nodes": [ids["in"], ids["tag"], ids["resolver"], ids["out"]],
-         "env": [{"name": ENV_NAME, "value": json.dumps(config, sort_keys=True), "type": "str"}],
-         "x": 54, "y": row - 40, "w": 872, "h": 82,
-         MARKER: marker(MarkerRole.GROUP, conflict, policy=policy.name)},
+        mqtt_out(ids["out"], f"ACM: {topic}", topic, broker,
+                 marker(MarkerRole.PUBLISHER, conflict), qos=first.get("qos", ""),
+                 retain=first.get("retain", ""), **common, x=820, y=row),
+        group_node(ids["group"], f"ACM: {finding.rule} conflict on {topic} ({policy.strategy})",
+                   [ids["in"], ids["tag"], ids["resolver"], ids["out"]],
+                   [env_entry(ENV_NAME, config)],
+                   marker(MarkerRole.GROUP, conflict, policy=policy.name), z=tab_id,
+                   box=(54, row - 40, 872, 82)),
     ])
     group = host_nodes[-1]
     shared = [n for n in host_nodes if n["id"] in (tab_id, broker)]
@@ -412,8 +410,8 @@ def _state_listener(home_nodes: list[dict[str, Any]], conflict: str, topic: str,
                     address: str, guard: ActuatorFacts, runtimes: Sequence[str]) -> None:
     """``mqtt in`` (the guard's state topic) -> guard tag -> the interlock resolver,
     inside the resolver's group."""
-    resolver = next(n for n in home_nodes if _role(n, MarkerRole.RESOLVER, conflict))
-    group = next(n for n in home_nodes if _role(n, MarkerRole.GROUP, conflict))
+    resolver = next(n for n in home_nodes if has_role(n, MarkerRole.RESOLVER, conflict))
+    group = next(n for n in home_nodes if has_role(n, MarkerRole.GROUP, conflict))
     tab = resolver["z"]
     broker, added = _broker_config(home_nodes, address)
     in_id, tag_id = node_id(conflict, "state", "in"), node_id(conflict, "state", "tag")
@@ -422,16 +420,13 @@ def _state_listener(home_nodes: list[dict[str, Any]], conflict: str, topic: str,
     y = _free_y(home_nodes, tab, (x, x + 200),
                 max(_coordinate(n, "y", 100) for n in members) + 40)
     home_nodes.extend([
-        {"id": in_id, "type": "mqtt in", "z": tab, "g": group["id"],
-         "name": f"ACM: state of {guard.actuator.name}", "topic": topic, "qos": "1",
-         "datatype": "utf8", "broker": broker, "nl": False, "rap": True, "rh": 0,
-         "inputs": 0, "x": x, "y": y, "wires": [[tag_id]],
-         MARKER: marker(MarkerRole.LINK, conflict)},
-        {"id": tag_id, "type": "change", "z": tab, "g": group["id"],
-         "name": f"ACM guard: {guard.actuator.name} (from {', '.join(runtimes)})",
-         "rules": [{"t": "set", "p": "acm.role", "pt": "msg", "to": "guard", "tot": "str"}],
-         "x": x + 200, "y": y, "wires": [[resolver["id"]]],
-         MARKER: marker(MarkerRole.TAG, conflict, restore=None)},
+        mqtt_in(in_id, f"ACM: state of {guard.actuator.name}", topic, broker, [[tag_id]],
+                marker(MarkerRole.LINK, conflict), datatype="utf8", z=tab, g=group["id"],
+                x=x, y=y),
+        change_node(tag_id, f"ACM guard: {guard.actuator.name} (from {', '.join(runtimes)})",
+                    [set_rule("acm.role", "guard")], [[resolver["id"]]],
+                    marker(MarkerRole.TAG, conflict, restore=None), z=tab, g=group["id"],
+                    x=x + 200, y=y),
     ])
     group["nodes"] = [*group["nodes"], in_id, tag_id]
     _fit_group(group, [*members, *home_nodes[-2:]])
@@ -449,39 +444,35 @@ def _state_publisher(runtime_nodes: list[dict[str, Any]], runtime: str, guard_id
     """
     by_id = {n["id"]: n for n in runtime_nodes}
     guard = by_id[guard_id]
-    tab = guard.get("z")
+    tab: str = guard["z"]  # an actuator node: on a tab (the analysis reads no other)
     tap_id = node_id(conflict, "state", runtime, guard_id, "tap")
     out_id = node_id(conflict, "state", runtime, guard_id, "out")
     group_id = node_id(conflict, "state", runtime, guard_id, "group")
     broker, added = _broker_config(runtime_nodes, address)
-    rules: list[dict[str, Any]] = [{"t": "delete", "p": "acm", "pt": "msg"}]
+    rules = [delete_rule("acm")]
     command = _static_command(guard, by_id, runtime)
     if command is not None:
-        rules.append({"t": "set", "p": "payload", "pt": "msg", "to": command, "tot": "str"})
+        rules.append(set_rule("payload", command))
     for source in runtime_nodes:
         for port in source.get("wires") or []:
             if guard_id in port and tap_id not in port:
                 port.append(tap_id)
     gx, gy = _coordinate(guard, "x", 300), _coordinate(guard, "y", 100)
     y = _free_y(runtime_nodes, tab, (gx, gx + 200), gy + 60)
-    tap: dict[str, Any] = {"id": tap_id, "type": "change", "z": tab, "g": group_id,
-           "name": f"ACM state: {guard_name}", "rules": rules, "x": gx, "y": y,
-           "wires": [[out_id]],
-           MARKER: marker(MarkerRole.TAG, conflict, restore=None)}
-    out: dict[str, Any] = {"id": out_id, "type": "mqtt out", "z": tab, "g": group_id,
-           "name": f"ACM: state of {guard_name}", "topic": topic, "qos": "1", "retain": "true",
-           "broker": broker, "x": gx + 200, "y": y, "wires": [],
-           MARKER: marker(MarkerRole.PUBLISHER, conflict)}
+    tap = change_node(tap_id, f"ACM state: {guard_name}", rules, [[out_id]],
+                      marker(MarkerRole.TAG, conflict, restore=None), z=tab, g=group_id,
+                      x=gx, y=y)
+    out = mqtt_out(out_id, f"ACM: state of {guard_name}", topic, broker,
+                   marker(MarkerRole.PUBLISHER, conflict), qos="1", retain="true", z=tab,
+                   g=group_id, x=gx + 200, y=y)
     group_marker = marker(MarkerRole.GROUP, conflict, policy=policy.name)
-    group: dict[str, Any] = {
-        "id": group_id, "type": "group", "z": tab,
-        "name": f"ACM: state of {guard_name} for the interlock on {label} ({home})",
-        "style": dict(GROUP_STYLE), "nodes": [tap_id, out_id],
-        "env": [manifest_entry([tap, out, *([added] if added else [])],
-                               {group_id: group_marker})],
-        MARKER: group_marker,
-    }
-    _fit_group(group, [tap, out])
+    group = group_node(group_id,
+                       f"ACM: state of {guard_name} for the interlock on {label} ({home})",
+                       [tap_id, out_id],
+                       [manifest_entry([tap, out, *([added] if added else [])],
+                                       {group_id: group_marker})],
+                       group_marker, z=tab)
+    _fit_group(group, [tap, out])  # x, y, w, h: after the marker
     runtime_nodes.extend([tap, out, group])
 
 
@@ -492,12 +483,6 @@ def _static_command(node: Mapping[str, Any], by_id: Mapping[str, Any],
                                runtime, [(UNKNOWN, UNKNOWN)])
     commands = {t.command for t in targets if t.command is not UNKNOWN}
     return const_text(next(iter(commands))) if len(commands) == 1 else None
-
-
-def _role(node: Mapping[str, Any], role: MarkerRole, conflict: str) -> bool:
-    marker = node.get(MARKER)
-    return isinstance(marker, dict) and marker.get("role") == role \
-        and marker.get("conflict") == conflict
 
 
 def _coordinate(node: Mapping[str, Any], axis: str, default: float) -> float:

@@ -1,5 +1,6 @@
 """The nodes ACM inserts into flows: the marker each one carries, its roles, and the
-shapes local and cross-runtime resolution share (function nodes, the group's style).
+shape of every node local and cross-runtime resolution add (function, change, link,
+group, MQTT and tab nodes), one builder each; and how revert recognises them.
 
 Every node ACM adds (and every node it reroutes) carries ``"acm": {"role": ...,
 "conflict": ...}``, so that re-running a resolution finds what is already there
@@ -12,11 +13,16 @@ files do not change from one version to the next.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
+from ..analysis.flows import MANIFEST_ENV
+
 #: The node property that holds ACM's marker.
 MARKER = "acm"
+#: The group env variable that holds a resolver's configuration (JSON).
+ENV_NAME = "ACM_RESOLVER"
 
 
 class MarkerRole(str, Enum):
@@ -55,7 +61,17 @@ def tag_rule(target: int, role: str, app: str | None = None,
     if command is not None:
         tag["command"] = command
     text = json.dumps(tag, separators=(",", ":"), ensure_ascii=False)
-    return {"t": "set", "p": TAG_PROPERTY, "pt": "msg", "to": text, "tot": "str"}
+    return set_rule(TAG_PROPERTY, text)
+
+
+def set_rule(prop: str, value: Any, kind: str = "str") -> dict[str, Any]:
+    """A change node rule that sets ``msg.<prop>`` to ``value`` (as text) of type ``kind``."""
+    return {"t": "set", "p": prop, "pt": "msg", "to": str(value), "tot": kind}
+
+
+def delete_rule(prop: str) -> dict[str, Any]:
+    """A change node rule that deletes ``msg.<prop>``."""
+    return {"t": "delete", "p": prop, "pt": "msg"}
 
 
 #: How the group around a resolution is drawn (the editor's orange, half transparent).
@@ -93,3 +109,138 @@ def function_node(node_id: str, name: str, func: str, outputs: int, wires: list[
     node["wires"] = wires
     node[MARKER] = marker
     return node
+
+
+def _placed(node: dict[str, Any], x: float | None, y: float | None) -> None:
+    """Give ``node`` its place when the caller has one (else the layout adds it later)."""
+    if x is not None and y is not None:
+        node["x"], node["y"] = x, y
+
+
+def change_node(node_id: str, name: str, rules: list[dict[str, Any]], wires: list[list[str]],
+                marker: dict[str, Any], *, z: str, g: str | None = None,
+                x: float | None = None, y: float | None = None) -> dict[str, Any]:
+    """A change node (a tag, an app tag, a guard state tap) with its rules."""
+    node: dict[str, Any] = {"id": node_id, "type": "change", "z": z}
+    if g is not None:
+        node["g"] = g
+    node.update(name=name, rules=rules)
+    _placed(node, x, y)
+    node["wires"] = wires
+    node[MARKER] = marker
+    return node
+
+
+def link_in(node_id: str, name: str, links: list[str], wires: list[list[str]],
+            marker: dict[str, Any], *, z: str, g: str | None = None) -> dict[str, Any]:
+    """A ``link in`` node fed by the ``link out`` nodes in ``links``."""
+    node: dict[str, Any] = {"id": node_id, "type": "link in", "z": z}
+    if g is not None:
+        node["g"] = g
+    node.update(name=name, links=links, wires=wires)
+    node[MARKER] = marker
+    return node
+
+
+def link_out(node_id: str, name: str, links: list[str], marker: dict[str, Any], *, z: str,
+             g: str | None = None) -> dict[str, Any]:
+    """A ``link out`` node (mode ``link``) sending to the ``link in`` nodes in ``links``."""
+    node: dict[str, Any] = {"id": node_id, "type": "link out", "z": z}
+    if g is not None:
+        node["g"] = g
+    node.update(mode="link", name=name, links=links, wires=[])
+    node[MARKER] = marker
+    return node
+
+
+def env_entry(name: str, value: Any) -> dict[str, str]:
+    """A group env variable of type ``str`` holding ``value`` as JSON (keys sorted)."""
+    return {"name": name, "value": json.dumps(value, sort_keys=True), "type": "str"}
+
+
+def group_node(node_id: str, name: str, members: list[str], env: list[dict[str, str]],
+               marker: dict[str, Any], *, z: str,
+               box: tuple[float, float, float, float] | None = None) -> dict[str, Any]:
+    """A group drawn around ACM's nodes (:data:`GROUP_STYLE`); ``box`` is its
+    ``x, y, w, h`` when the caller knows it, else it is fitted later (after the marker)."""
+    node: dict[str, Any] = {"id": node_id, "type": "group", "z": z, "name": name,
+                            "style": dict(GROUP_STYLE), "nodes": members, "env": env}
+    if box is not None:
+        node.update(zip(("x", "y", "w", "h"), box, strict=True))
+    node[MARKER] = marker
+    return node
+
+
+def mqtt_in(node_id: str, name: str, topic: str, broker: str, wires: list[list[str]],
+            marker: dict[str, Any], *, datatype: str, z: str, g: str, x: float,
+            y: float) -> dict[str, Any]:
+    """An ``mqtt in`` node subscribed to ``topic`` at QoS 1 (not its own messages)."""
+    return {"id": node_id, "type": "mqtt in", "z": z, "g": g, "name": name, "topic": topic,
+            "qos": "1", "datatype": datatype, "broker": broker, "nl": False, "rap": True,
+            "rh": 0, "inputs": 0, "x": x, "y": y, "wires": wires, MARKER: marker}
+
+
+def mqtt_out(node_id: str, name: str, topic: str, broker: str, marker: dict[str, Any], *,
+             qos: Any, retain: Any, z: str, g: str, x: float, y: float) -> dict[str, Any]:
+    """An ``mqtt out`` node publishing to ``topic``."""
+    return {"id": node_id, "type": "mqtt out", "z": z, "g": g, "name": name, "topic": topic,
+            "qos": qos, "retain": retain, "broker": broker, "x": x, "y": y, "wires": [],
+            MARKER: marker}
+
+
+def broker_node(node_id: str, address: str) -> dict[str, Any]:
+    """The ``mqtt-broker`` config node ACM adds for ``host:port`` when a runtime has none
+    (plain MQTT 3.1.1, no credentials)."""
+    host, _, port = address.rpartition(":")
+    return {"id": node_id, "type": "mqtt-broker", "name": f"ACM {address}", "broker": host,
+            "port": port, "clientid": "", "protocolVersion": "4", "keepalive": "60",
+            "cleansession": True, MARKER: marker(MarkerRole.CONFIG)}
+
+
+def tab_node(node_id: str, label: str, info: str) -> dict[str, Any]:
+    """A tab ACM adds (the one that hosts cross-runtime resolvers)."""
+    return {"id": node_id, "type": "tab", "label": label, "disabled": False, "info": info,
+            MARKER: marker(MarkerRole.TAB)}
+
+
+def reroute(node: dict[str, Any], conflict: str, topic: str) -> None:
+    """Move a publisher to ``topic`` (ACM's namespace), marked ``rerouted`` with its
+    original topic, which revert puts back."""
+    original = {"topic": node.get("topic", "")}
+    node["topic"] = topic
+    node[MARKER] = marker(MarkerRole.REROUTED, conflict, original=original)
+
+
+# ---------------------------------------------------------------- recognising ACM's nodes
+
+
+def marker_of(node: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The node's marker (a dict with a ``role``), None on a node ACM did not add or change."""
+    value = node.get(MARKER)
+    return value if isinstance(value, dict) and "role" in value else None
+
+
+def role_of(node: Mapping[str, Any]) -> Any:
+    """The role of the node's marker (a :class:`MarkerRole` value), None without one."""
+    found = marker_of(node)
+    return found["role"] if found else None
+
+
+def added_by_acm(node: Mapping[str, Any]) -> bool:
+    """Whether ACM added the node (revert removes it), not only changed it (rerouted)."""
+    found = marker_of(node)
+    return found is not None and found["role"] != MarkerRole.REROUTED
+
+
+def has_role(node: Mapping[str, Any], role: MarkerRole, conflict: str) -> bool:
+    """Whether ACM added the node as ``role`` for ``conflict``."""
+    found = marker_of(node)
+    return found is not None and found["role"] == role and found.get("conflict") == conflict
+
+
+def manifest_entry(added: Sequence[Mapping[str, Any]],
+                   extra: Mapping[str, Any]) -> dict[str, str]:
+    """The group env entry listing the markers of the nodes ACM added with the group."""
+    listed = {n["id"]: n[MARKER] for n in added if marker_of(n)}
+    listed.update(extra)
+    return env_entry(MANIFEST_ENV, listed)

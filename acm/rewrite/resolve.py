@@ -47,7 +47,6 @@ from ..analysis.actuators import NodeRef
 from ..analysis.catalog import actuator_targets
 from ..analysis.findings import Finding, Report
 from ..analysis.flows import (
-    MANIFEST_ENV,
     Flows,
     copy_nodes,
     flows_from_data,
@@ -62,18 +61,26 @@ from ..errors import AcmError
 from ..model import Model, ModelActuator
 from ..rules.ruleset import ActuatorFacts, RuleSet
 from .nodes import (
-    GROUP_STYLE,
+    ENV_NAME,
     MARKER,
     MarkerRole,
+    added_by_acm,
+    change_node,
+    env_entry,
     function_node,
+    group_node,
+    link_in,
+    link_out,
+    manifest_entry,
     marker,
+    marker_of,
     resolver_marker,
+    set_rule,
     tag_rule,
 )
 from .policy import DEFAULTS, STRATEGIES, Policy, matches
 from .strategies import manifest, resolves
 
-ENV_NAME = "ACM_RESOLVER"
 RESOLVED_KINDS = ("direct", "override", "indirect")  # cross-runtime: acm.nodered.site
 #: Templates that are no strategy and run alone (the cross-runtime entry of acm.nodered.site).
 STANDALONE_TEMPLATES = ("mqtt-source",)
@@ -116,11 +123,6 @@ def node_id(*parts: str) -> str:
     return hashlib.sha256("|".join(("acm", *parts)).encode()).hexdigest()[:16]
 
 
-def _marker(node: Mapping[str, Any]) -> dict[str, Any] | None:
-    value = node.get(MARKER)
-    return value if isinstance(value, dict) and "role" in value else None
-
-
 def revert(nodes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The flows without anything ACM added, with the original wiring restored.
 
@@ -129,37 +131,45 @@ def revert(nodes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """
     nodes = restore_markers(nodes)
     by_id = {n["id"]: n for n in nodes}
-    added = {n["id"] for n in nodes if (m := _marker(n)) and m["role"] != MarkerRole.REROUTED}
-    if not added and not any(_marker(n) for n in nodes):
+    added = {n["id"] for n in nodes if added_by_acm(n)}
+    if not added and not any(marker_of(n) for n in nodes):
         return [dict(n) for n in nodes]
 
-    def original(target: str, seen: frozenset[str] = frozenset()) -> str | None:
-        if target not in added:
-            return target if target in by_id else None  # a marker may name a deleted node
-        restore = (_marker(by_id[target]) or {}).get("restore")
-        if not isinstance(restore, str) or restore in seen:
-            return None  # a node ACM added beside a wire (a guard tap): drop the wire
-        return original(restore, seen | {target})
+    def original(target: str) -> str | None:
+        return _original(target, added, by_id)
 
-    out: list[dict[str, Any]] = []
-    for node in nodes:
-        if node["id"] in added:
-            continue
-        kept_node = dict(node)
-        marker = _marker(node)
-        if marker is not None:  # rerouted: put back what ACM changed
-            kept_node.update(marker.get("original") or {})
-            del kept_node[MARKER]
-        if isinstance(node.get("wires"), list):
-            wires = []
-            for port in node["wires"]:
-                wires.append(_restored_port(port, added, original, by_id))
-            kept_node["wires"] = wires
-        if isinstance(node.get("links"), list):
-            kept_node["links"] = [t for t in node["links"]  # (any shape off link nodes)
-                                  if not (isinstance(t, str) and t in added)]
-        out.append(kept_node)
-    return out
+    return [_reverted(node, added, original, by_id) for node in nodes if node["id"] not in added]
+
+
+def _original(target: str, added: Collection[str], by_id: Mapping[str, Mapping[str, Any]],
+              seen: frozenset[str] = frozenset()) -> str | None:
+    """Where a wire to ``target`` went before ACM put nodes on it (following the
+    ``restore`` of each node ACM added), None where it goes nowhere any more."""
+    if target not in added:
+        return target if target in by_id else None  # a marker may name a deleted node
+    restore = (marker_of(by_id[target]) or {}).get("restore")
+    if not isinstance(restore, str) or restore in seen:
+        return None  # a node ACM added beside a wire (a guard tap): drop the wire
+    return _original(restore, added, by_id, seen | {target})
+
+
+def _reverted(node: Mapping[str, Any], added: Collection[str],
+              original: Callable[[str], str | None],
+              by_id: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A node of the flows as it was before ACM: its changes undone, its wires and
+    links back to the nodes they went to."""
+    kept_node = dict(node)
+    found = marker_of(node)
+    if found is not None:  # rerouted: put back what ACM changed
+        kept_node.update(found.get("original") or {})
+        del kept_node[MARKER]
+    if isinstance(node.get("wires"), list):
+        kept_node["wires"] = [_restored_port(port, added, original, by_id)
+                              for port in node["wires"]]
+    if isinstance(node.get("links"), list):
+        kept_node["links"] = [t for t in node["links"]  # (any shape off link nodes)
+                              if not (isinstance(t, str) and t in added)]
+    return kept_node
 
 
 def _restored_port(port: Sequence[str], added: Collection[str],
@@ -174,7 +184,7 @@ def _restored_port(port: Sequence[str], added: Collection[str],
     for index, target in enumerate(port):
         restored = original(target) if target in added else None
         if restored is not None:
-            position = (_marker(by_id[target]) or {}).get("position")
+            position = (marker_of(by_id[target]) or {}).get("position")
             if not isinstance(position, int) or isinstance(position, bool) or position < 0:
                 position = index
             back.append((position, restored))
@@ -183,14 +193,6 @@ def _restored_port(port: Sequence[str], added: Collection[str],
     for position, target in sorted(back, key=lambda item: item[0]):
         kept.insert(min(position, len(kept)), target)
     return kept
-
-
-def manifest_entry(added: Sequence[Mapping[str, Any]],
-                   extra: Mapping[str, Any]) -> dict[str, str]:
-    """The group env entry listing the markers of the nodes ACM added with the group."""
-    listed = {n["id"]: n[MARKER] for n in added if _marker(n)}
-    listed.update(extra)
-    return {"name": MANIFEST_ENV, "value": json.dumps(listed, sort_keys=True), "type": "str"}
 
 
 def resolver_options(policy: Policy, report: Report, label: str,
@@ -237,8 +239,8 @@ def existing_resolvers(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Policy]:
     """The strategy and options of every resolver already in the flows, by conflict id."""
     found: dict[str, Policy] = {}
     for node in nodes:
-        marker = _marker(node)
-        if not marker or marker.get("role") != MarkerRole.GROUP:
+        group = marker_of(node)
+        if not group or group.get("role") != MarkerRole.GROUP:
             continue
         for item in node.get("env") or []:
             if isinstance(item, dict) and item.get("name") == ENV_NAME:
@@ -247,8 +249,8 @@ def existing_resolvers(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Policy]:
                 except json.JSONDecodeError:
                     continue
                 options = dict(config.get("options") or {})
-                found[str(marker.get("conflict"))] = Policy(
-                    str(marker.get("policy") or "kept"), str(config.get("strategy")), options,
+                found[str(group.get("conflict"))] = Policy(
+                    str(group.get("policy") or "kept"), str(config.get("strategy")), options,
                     "kept")
     return found
 
@@ -272,38 +274,16 @@ def plan(analysis: Analysis, policies: Sequence[Policy], *,
     entered: dict[str, str] = {}  # node a resolver sends to -> conflict id
     subflows = {runtime: set(flows.subflows) for runtime, flows in analysis.graph.flows.items()}
     for finding in sorted(analysis.report.findings, key=lambda f: _claim_order(f, only, kept)):
-        if finding.kind not in RESOLVED_KINDS or finding.id in leave or (
-                finding.severity == "info" and not _asked_at_info(finding, only, kept)):
+        if not _planned_here(finding, only, kept, leave):
             continue
         selected = only is None or finding.id in only
-        if not selected and finding.id not in kept:
-            continue
         bound = [facts[(a.key, a.feature)] for a in finding.actuators]
-        if selected and chosen is not None:
-            candidates: Sequence[Policy] = [chosen]
-        elif selected:
-            candidates = policies
-        else:
-            candidates = []
-        planned = _choose(finding, bound, candidates, kept.get(finding.id), model,
-                          explicit=selected and chosen is not None)
+        planned = _choose(finding, bound, _candidates(selected, chosen, policies),
+                          kept.get(finding.id), model, explicit=selected and chosen is not None)
+        if isinstance(planned, Planned):
+            planned = _placed(analysis, planned, bound, subflows, taken, entered)
         if isinstance(planned, Skipped):
             result.skipped.append(planned)
-            continue
-        if planned.target_key in taken:
-            result.skipped.append(Skipped(finding, f"{planned.label} already gets a resolver "
-                                          f"for {taken[planned.target_key]}"))
-            continue
-        planned = _at_entries(analysis, planned, bound, subflows)
-        if isinstance(planned, Skipped):
-            result.skipped.append(planned)
-            continue
-        busy = next((e for e in planned.targets if e in entered), None)
-        if busy is not None:
-            result.skipped.append(Skipped(finding, f"its commands go through node {busy}, "
-                                          f"which already gets the resolver for {entered[busy]}; "
-                                          "that one arbitrates them too (one resolver in front "
-                                          "of a node)"))
             continue
         taken[planned.target_key] = finding.id
         entered.update(dict.fromkeys(planned.targets, finding.id))
@@ -311,6 +291,48 @@ def plan(analysis: Analysis, policies: Sequence[Policy], *,
         if planned.policy.source == "default":
             result.defaults.append(planned)
     return result
+
+
+def _planned_here(finding: Finding, only: Collection[str] | None,
+                  kept: Mapping[str, Policy], leave: Collection[str]) -> bool:
+    """Whether :func:`plan` considers ``finding``: a kind resolved inside a runtime, not
+    left to the caller, not at info level (unless asked for), and asked for (all are,
+    without ``only``) or already resolved in the flows."""
+    if finding.kind not in RESOLVED_KINDS or finding.id in leave:
+        return False
+    if finding.severity == "info" and not _asked_at_info(finding, only, kept):
+        return False
+    return only is None or finding.id in only or finding.id in kept
+
+
+def _candidates(selected: bool, chosen: Policy | None,
+                policies: Sequence[Policy]) -> Sequence[Policy]:
+    """The policies to choose from: the one asked for, else all; none for a conflict not
+    asked for (it keeps its resolver)."""
+    if not selected:
+        return []
+    return [chosen] if chosen is not None else policies
+
+
+def _placed(analysis: Analysis, planned: Planned, bound: Sequence[ActuatorFacts],
+            subflows: Mapping[str, Collection[str]], taken: Mapping[str, str],
+            entered: Mapping[str, str]) -> Planned | Skipped:
+    """``planned`` in front of the nodes its commands enter (:func:`_at_entries`), or why
+    not: its actuator, or one of those nodes, already gets another resolver."""
+    finding = planned.finding
+    if planned.target_key in taken:
+        return Skipped(finding, f"{planned.label} already gets a resolver "
+                       f"for {taken[planned.target_key]}")
+    placed = _at_entries(analysis, planned, bound, subflows)
+    if isinstance(placed, Skipped):
+        return placed
+    busy = next((e for e in placed.targets if e in entered), None)
+    if busy is not None:
+        return Skipped(finding, f"its commands go through node {busy}, "
+                       f"which already gets the resolver for {entered[busy]}; "
+                       "that one arbitrates them too (one resolver in front "
+                       "of a node)")
+    return placed
 
 
 def _at_entries(analysis: Analysis, planned: Planned, bound: Sequence[ActuatorFacts],
@@ -424,41 +446,69 @@ def _choose(finding: Finding, bound: list[ActuatorFacts], policies: Sequence[Pol
     resolver the flows already have, else the default for the kind (for an indirect
     conflict: :func:`choose_interlock`). ``explicit``: ``policies`` is the one strategy
     asked for by id (the editor's Resolve form, ``--strategy``)."""
-    kind = finding.kind
-    if kind == "indirect":
-        wrong = next((p for p in policies if not resolves(p.strategy, kind)), None) \
-            if explicit else None
-        if wrong is not None:
-            able = ", ".join(s.name for s in manifest().resolving(kind))
-            return Skipped(finding, f"strategy {wrong.strategy} does not resolve {kind} "
-                           f"conflicts (these do: {able})")
-        return choose_interlock(finding, bound, policies, model, kept)
+    if finding.kind == "indirect":
+        return _choose_indirect(finding, bound, policies, kept, model, explicit)
     act = bound[0]
+    policy = _direct_policy(finding, act, policies, kept)
+    if isinstance(policy, Skipped):
+        return policy
+    return Planned(finding, _with_derived(policy, act), act.actuator.key, act.actuator.name,
+                   tuple(r.id for r in act.actuator.nodes))
+
+
+def _able(kind: str) -> str:
+    """The strategies that resolve ``kind`` conflicts, for a reason."""
+    return ", ".join(s.name for s in manifest().resolving(kind))
+
+
+def _choose_indirect(finding: Finding, bound: list[ActuatorFacts],
+                     policies: Sequence[Policy], kept: Policy | None, model: Model | None,
+                     explicit: bool) -> Planned | Skipped:
+    """An indirect conflict's interlock (:func:`choose_interlock`); a strategy asked for
+    by id that cannot resolve the kind leaves it, with the reason."""
+    kind = finding.kind
+    wrong = next((p for p in policies if not resolves(p.strategy, kind)), None) \
+        if explicit else None
+    if wrong is not None:
+        return Skipped(finding, f"strategy {wrong.strategy} does not resolve {kind} "
+                       f"conflicts (these do: {_able(kind)})")
+    return choose_interlock(finding, bound, policies, model, kept)
+
+
+def _direct_policy(finding: Finding, act: ActuatorFacts, policies: Sequence[Policy],
+                   kept: Policy | None) -> Policy | Skipped:
+    """The policy for a conflict on one actuator: the first that resolves its kind and
+    matches, else the flows' resolver, else the kind's default; or why there is none."""
+    kind = finding.kind
     policy = next((p for p in policies if resolves(p.strategy, kind)
                    and matches(p, [act])), None)
-    if policy is None and kept is not None and resolves(kept.strategy, kind):
-        policy = kept
-    if policy is None:
-        # a policy meant for this actuator whose strategy cannot resolve the kind
-        # (say --strategy override on a direct conflict): say so, no silent default
-        wrong = next((p for p in policies if matches(p, [act])), None)
-        if wrong is not None:
-            able = ", ".join(s.name for s in manifest().resolving(kind))
-            return Skipped(finding, f"policy {wrong.name} matches, but strategy "
-                           f"{wrong.strategy} does not resolve {kind} conflicts "
-                           f"(these do: {able})")
-        if kind not in DEFAULTS:
-            return Skipped(finding, f"no policy matches and {kind} conflicts have no "
-                           "default: see docs/resolve.md")
-        strategy, options = DEFAULTS[kind]
-        policy = Policy("default", strategy, dict(options), "default")
+    if policy is not None:
+        return policy
+    if kept is not None and resolves(kept.strategy, kind):
+        return kept
+    # a policy meant for this actuator whose strategy cannot resolve the kind
+    # (say --strategy override on a direct conflict): say so, no silent default
+    wrong = next((p for p in policies if matches(p, [act])), None)
+    if wrong is not None:
+        return Skipped(finding, f"policy {wrong.name} matches, but strategy "
+                       f"{wrong.strategy} does not resolve {kind} conflicts "
+                       f"(these do: {_able(kind)})")
+    if kind not in DEFAULTS:
+        return Skipped(finding, f"no policy matches and {kind} conflicts have no "
+                       "default: see docs/resolve.md")
+    strategy, options = DEFAULTS[kind]
+    return Policy("default", strategy, dict(options), "default")
+
+
+def _with_derived(policy: Policy, act: ActuatorFacts) -> Policy:
+    """``policy`` with the options its strategy takes from the analysis (:data:`DERIVED`)."""
     derived = manifest().strategies[policy.strategy].derived
     found = {k: DERIVED[k](act) for k in derived if k in DERIVED}
-    if found:  # found afresh each time: a kept resolver's may be stale
-        policy = Policy(policy.name, policy.strategy, {**policy.options, **found},
-                        policy.source, policy.node)
-    return Planned(finding, policy, act.actuator.key, act.actuator.name,
-                   tuple(r.id for r in act.actuator.nodes))
+    if not found:
+        return policy
+    # found afresh each time: a kept resolver's may be stale
+    return Policy(policy.name, policy.strategy, {**policy.options, **found},
+                  policy.source, policy.node)
 
 
 # ------------------------------------------------------------ indirect conflicts: interlocks
@@ -491,47 +541,60 @@ def default_guard(bound: Sequence[ActuatorFacts], model: Model | None) -> GuardC
     of the two. Both ``guard: false``: none (the text says so).
     """
     first, second = bound[0], bound[1]
-    listed: dict[str, tuple[int, ModelActuator]] = {}
-    for index, item in enumerate(model.actuators if model else ()):
-        listed.setdefault(item.key, (index, item))  # a key declared twice: its first entry
+    listed = _listed(model)
     props = opposed_properties(first, second) or sorted(
         set(first.actuator.effects) | set(second.actuator.effects))
-
-    def flag(fact: ActuatorFacts) -> bool | None:
-        entry = listed.get(fact.actuator.key)
-        marks = [entry[1].guards[p] for p in props if entry and p in entry[1].guards]
-        return True if any(marks) else (False if marks else None)
 
     def rank(fact: ActuatorFacts) -> int:
         entry = listed.get(fact.actuator.key)
         return entry[0] if entry else len(listed)
 
     order = sorted((first, second), key=rank)  # stable: the conflict's order breaks ties
-    flags = {id(f): flag(f) for f in order}
+    flags = [_guard_flag(f, listed, props) for f in order]
     on = ", ".join(props)
-    guarding = [f for f in order if flags[id(f)] is True]
-    if len(guarding) == 1:
-        guard = guarding[0]
-        why = f"guard: true on {on} in the model"
-    else:
-        able = guarding or [f for f in order if flags[id(f)] is not False]
-        if not able:
-            return (f"the model declares guard: false on {on} for both {first.actuator.name} "
-                    f"and {second.actuator.name}: write an interlock policy (or choose in "
-                    "the editor) to say which guards which")
-        guard = able[0]
-        other = order[1] if guard is order[0] else order[0]
-        if len(guarding) == 2:
-            why = (f"both declare guard: true on {on}; {guard.actuator.name} is listed "
-                   "first in the model's actuators")
-        elif len(able) == 1:
-            why = f"{other.actuator.name} is declared guard: false on {on}"
-        elif guard.actuator.key in listed:
-            why = f"listed before {other.actuator.name} in the model's actuators"
-        else:
-            why = "neither is listed in the model's actuators; the first by key"
+    guarding = [f for f, flag in zip(order, flags, strict=True) if flag is True]
+    able = guarding or [f for f, flag in zip(order, flags, strict=True) if flag is not False]
+    if not able:
+        return (f"the model declares guard: false on {on} for both {first.actuator.name} "
+                f"and {second.actuator.name}: write an interlock policy (or choose in "
+                "the editor) to say which guards which")
+    guard = able[0]
     target = order[1] if guard is order[0] else order[0]
-    return GuardChoice(guard, target, why)
+    return GuardChoice(guard, target, _why_guard(guard, target, guarding, able, on, listed))
+
+
+def _listed(model: Model | None) -> dict[str, tuple[int, ModelActuator]]:
+    """The model's actuators by key, with their place in ``actuators:``."""
+    listed: dict[str, tuple[int, ModelActuator]] = {}
+    for index, item in enumerate(model.actuators if model else ()):
+        listed.setdefault(item.key, (index, item))  # a key declared twice: its first entry
+    return listed
+
+
+def _guard_flag(fact: ActuatorFacts, listed: Mapping[str, tuple[int, ModelActuator]],
+                props: Sequence[str]) -> bool | None:
+    """What the model declares of the actuator as a guard on ``props``: True (``guard:
+    true`` on one), False (only ``guard: false``), None (nothing)."""
+    entry = listed.get(fact.actuator.key)
+    marks = [entry[1].guards[p] for p in props if entry and p in entry[1].guards]
+    return True if any(marks) else (False if marks else None)
+
+
+def _why_guard(guard: ActuatorFacts, other: ActuatorFacts, guarding: Sequence[ActuatorFacts],
+               able: Sequence[ActuatorFacts], on: str,
+               listed: Mapping[str, tuple[int, ModelActuator]]) -> str:
+    """Why :func:`default_guard` chose ``guard`` (``guarding``: those declared ``guard:
+    true``; ``able``: those that may guard), for people."""
+    if len(guarding) == 1:
+        return f"guard: true on {on} in the model"
+    if len(guarding) == 2:
+        return (f"both declare guard: true on {on}; {guard.actuator.name} is listed "
+                "first in the model's actuators")
+    if len(able) == 1:
+        return f"{other.actuator.name} is declared guard: false on {on}"
+    if guard.actuator.key in listed:
+        return f"listed before {other.actuator.name} in the model's actuators"
+    return "neither is listed in the model's actuators; the first by key"
 
 
 #: Home Assistant services that make a device active (on, open), by domain; other
@@ -616,23 +679,34 @@ def choose_interlock(finding: Finding, bound: Sequence[ActuatorFacts],
     if isinstance(choice, GuardChoice) and choice.guard is not bound[0]:
         ways.reverse()
     for policy in policies:
-        if not resolves(policy.strategy, kind):
-            continue
-        named = policy.options.get("guard")
-        for guard, target in ways:
-            if not matches(policy, [guard, target]):
-                continue
-            if named is None or _names(named, guard, model):
-                return _interlock(finding, policy, guard, target, f"policy {policy.name}")
-            if not any(_names(named, f, model) for f in bound):
-                both = " and ".join(f"{f.actuator.name} ({f.actuator.key})" for f in bound)
-                return Skipped(finding, f"policy {policy.name} names guard '{named}', which "
-                               f"is neither of the conflict's actuators: {both}")
+        if resolves(policy.strategy, kind):
+            found = _interlock_by(policy, finding, bound, ways, model)
+            if found is not None:
+                return found
     if kept is not None and resolves(kept.strategy, kind):
         for guard, target in ways:
             if kept.options.get("guard") in (None, guard.actuator.key):
                 return _interlock(finding, kept, guard, target, "kept from the flows")
     return default_interlock(finding, bound, model)
+
+
+def _interlock_by(policy: Policy, finding: Finding, bound: Sequence[ActuatorFacts],
+                  ways: Sequence[tuple[ActuatorFacts, ActuatorFacts]],
+                  model: Model | None) -> Planned | Skipped | None:
+    """The interlock ``policy`` makes, trying ``ways`` (guard, target) in order; Skipped
+    when its ``where`` holds but its ``guard`` names neither actuator; None when its
+    ``where`` holds no way round (the next policy is tried)."""
+    named = policy.options.get("guard")
+    for guard, target in ways:
+        if not matches(policy, [guard, target]):
+            continue
+        if named is None or _names(named, guard, model):
+            return _interlock(finding, policy, guard, target, f"policy {policy.name}")
+        if not any(_names(named, f, model) for f in bound):
+            both = " and ".join(f"{f.actuator.name} ({f.actuator.key})" for f in bound)
+            return Skipped(finding, f"policy {policy.name} names guard '{named}', which "
+                           f"is neither of the conflict's actuators: {both}")
+    return None
 
 
 def default_note(planned: Planned, where: str = "") -> str:
@@ -823,6 +897,35 @@ class _Layout:
         return top
 
 
+@dataclass
+class _Resolution:
+    """What :meth:`_Builder.add` gathers while it builds one resolver."""
+
+    planned: Planned
+    tab: str  # the tab of the resolver and its group: that of the first target
+    members: list[str] = field(default_factory=list)  # the group's nodes
+    columns: dict[str, int] = field(default_factory=dict)  # member -> 1: what feeds the
+    # resolver, 0: it and its links (laid out with the group, by _Builder._place_group)
+    inbox: dict[str, str] = field(default_factory=dict)  # tab -> node to wire commands to
+
+    @property
+    def conflict(self) -> str:
+        return self.planned.finding.id
+
+    @property
+    def resolver_id(self) -> str:
+        return node_id(self.conflict, "resolver")
+
+    @property
+    def group_id(self) -> str:
+        return node_id(self.conflict, "group")
+
+    def place(self, node: dict[str, Any], column: int) -> dict[str, Any]:
+        """Lay ``node`` out in ``column`` of the group."""
+        self.columns[node["id"]] = column
+        return node
+
+
 class _Builder:
     """Adds the nodes of one resolver after another to a mutable copy of the flows."""
 
@@ -847,7 +950,7 @@ class _Builder:
         # and only in place (or appends), so an entry stays right while its wire is there.
         self.wired_to: dict[str, list[tuple[dict[str, Any], int, int]]] = {}
         for node in nodes:
-            if _marker(node):
+            if marker_of(node):
                 continue
             for port, targets in enumerate(node.get("wires") or []):
                 for position, target in enumerate(targets):
@@ -870,108 +973,109 @@ class _Builder:
     def _apps(self, node_id: str) -> list[str]:
         return self.propagation.applications_at(node_id)
 
-    def add(self, planned: Planned) -> None:  # noqa: C901 - TODO: the node factory (issue 16 leftover)
-        conflict = planned.finding.id
+    def add(self, planned: Planned) -> None:
+        """Add the nodes of one resolver: tags on the wires into its targets (and guards),
+        the links its commands need across tabs, the resolver, and the group around it."""
         added_from = len(self.nodes)
         first = self.by_id[planned.targets[0]]
-        tab = first["z"]
-        resolver_id = node_id(conflict, "resolver")
-        group_id = node_id(conflict, "group")
-        members: list[str] = []
-        columns: dict[str, int] = {}  # member -> 1: what feeds the resolver, 0: it and its links
-
-        def place(node: dict[str, Any], column: int) -> dict[str, Any]:
-            columns[node["id"]] = column  # laid out with the group, by _place_group
-            return node
-
-        inbox: dict[str, str] = {}  # tab -> node to wire commands from that tab to
-
-        def entry_on(node_tab: str) -> str:
-            """Where tags on ``node_tab`` send their messages: the resolver or a link out."""
-            if node_tab == tab:
-                return resolver_id
-            if node_tab not in inbox:
-                link_in_id = node_id(conflict, "inbox", tab)
-                link_out_id = node_id(conflict, "outbox", node_tab)
-                link_in = self.by_id.get(link_in_id)
-                if link_in is None:
-                    link_in = self._append(place({
-                        "id": link_in_id, "type": "link in", "z": tab, "g": group_id,
-                        "name": f"ACM: into {planned.label} resolver", "links": [],
-                        "wires": [[resolver_id]], MARKER: marker(MarkerRole.LINK, conflict),
-                    }, 1))
-                    members.append(link_in_id)
-                link_in["links"].append(link_out_id)
-                self._append({
-                    "id": link_out_id, "type": "link out", "z": node_tab, "mode": "link",
-                    "name": f"ACM: to {planned.label} resolver", "links": [link_in_id],
-                    "wires": [], MARKER: marker(MarkerRole.LINK, conflict),
-                })
-                inbox[node_tab] = link_out_id
-            return inbox[node_tab]
-
-        def tag_wires(target_id: str, index: int, role: str, command: str | None) -> None:
-            for source, port, position in self._incoming(target_id):
-                tag_id = node_id(conflict, role, source["id"], str(port), target_id)
-                if tag_id in self.by_id:  # the port has this wire twice: a tag for each
-                    tag_id = node_id(conflict, role, source["id"], str(port), target_id,
-                                     str(position))
-                apps = self._apps(source["id"])
-                if len(apps) > 1:  # the app tags upstream set msg.acm.app
-                    self._tag_upstream(source["id"], conflict)
-                rule = tag_rule(index, role, apps[0] if len(apps) == 1 else None, command)
-                node_tab = source["z"]
-                tag = {
-                    "id": tag_id, "type": "change", "z": node_tab,
-                    "name": f"ACM {role}: {self._app_label(apps)}", "rules": [rule],
-                    "wires": [[entry_on(node_tab)]],
-                    MARKER: marker(MarkerRole.TAG, conflict,
-                                   restore=target_id if role == "command" else None,
-                                   **({"position": position} if role == "command" else {})),
-                }
-                if role == "command":
-                    source["wires"][port][position] = tag_id
-                else:
-                    source["wires"][port].append(tag_id)  # a copy to the resolver
-                if node_tab == tab:
-                    tag["g"] = group_id
-                    members.append(tag_id)
-                    place(tag, 1)
-                else:
-                    self.anchors[tag_id] = (source["id"], "right")
-                    self.anchors.setdefault(tag["wires"][0][0], (tag_id, "right"))
-                self._append(tag)
-
+        build = _Resolution(planned, first["z"])
         for index, target_id in enumerate(planned.targets):
-            tag_wires(target_id, index, "command", None)
+            self._tag_wires(build, target_id, index, "command", None)
         inside = dict(planned.through)  # a subflow instance -> the actuator node in it
         for guard_id in planned.guards:
-            tag_wires(guard_id, 0, "guard",
-                      self._static_command(guard_id, inside.get(guard_id)))
+            self._tag_wires(build, guard_id, 0, "guard",
+                            self._static_command(guard_id, inside.get(guard_id)))
+        outputs = [self._output(build, index, target_id)
+                   for index, target_id in enumerate(planned.targets)]
+        config = self._add_resolver(build, outputs)
+        self._add_group(build, first, config, added_from)
+        alone = {n["id"]: n for n in self.nodes[added_from:]
+                 if n["id"] not in build.columns and n.get("type") != "group"}
+        for node in list(alone.values()):  # the nodes on wires elsewhere, one by one
+            self._place_alone(node, alone)
 
-        outputs: list[list[str]] = []
-        for index, target_id in enumerate(planned.targets):
-            target = self.by_id[target_id]
-            if target["z"] == tab:
-                outputs.append([target_id])
-                continue
-            out_id = node_id(conflict, "out", str(index))
-            in_id = node_id(conflict, "deliver", str(index))
-            self._append(place({
-                "id": out_id, "type": "link out", "z": tab, "g": group_id, "mode": "link",
-                "name": f"ACM: to {target.get('name') or target_id}", "links": [in_id],
-                "wires": [], MARKER: marker(MarkerRole.LINK, conflict),
-            }, 0))
-            members.append(out_id)
-            self.anchors[in_id] = (target_id, "left")
-            self._append({
-                "id": in_id, "type": "link in", "z": target["z"],
-                "name": f"ACM: from {planned.label} resolver", "links": [out_id],
-                "wires": [[target_id]], MARKER: marker(MarkerRole.LINK, conflict),
-            })
-            outputs.append([out_id])
+    def _entry_on(self, build: _Resolution, node_tab: str) -> str:
+        """Where tags on ``node_tab`` send their messages: the resolver, or a link out to
+        the link in beside it (one pair per tab)."""
+        if node_tab == build.tab:
+            return build.resolver_id
+        if node_tab not in build.inbox:
+            conflict, label = build.conflict, build.planned.label
+            inbox_id = node_id(conflict, "inbox", build.tab)
+            outbox_id = node_id(conflict, "outbox", node_tab)
+            inbox = self.by_id.get(inbox_id)
+            if inbox is None:
+                inbox = self._append(build.place(link_in(
+                    inbox_id, f"ACM: into {label} resolver", [], [[build.resolver_id]],
+                    marker(MarkerRole.LINK, conflict), z=build.tab, g=build.group_id), 1))
+                build.members.append(inbox_id)
+            inbox["links"].append(outbox_id)
+            self._append(link_out(outbox_id, f"ACM: to {label} resolver", [inbox_id],
+                                  marker(MarkerRole.LINK, conflict), z=node_tab))
+            build.inbox[node_tab] = outbox_id
+        return build.inbox[node_tab]
 
-        policy = planned.policy
+    def _wire_tag_id(self, conflict: str, role: str, source: str, port: int, target: str,
+                     position: int) -> str:
+        """The id of the tag on one wire; a port that has the wire twice gets a tag each."""
+        tag_id = node_id(conflict, role, source, str(port), target)
+        if tag_id in self.by_id:
+            tag_id = node_id(conflict, role, source, str(port), target, str(position))
+        return tag_id
+
+    def _tag_wires(self, build: _Resolution, target_id: str, index: int, role: str,
+                   command: str | None) -> None:
+        """A tag on each wire into ``target_id``: on the wire for a command, beside it
+        (a copy to the resolver) for a guard."""
+        conflict = build.conflict
+        for source, port, position in self._incoming(target_id):
+            tag_id = self._wire_tag_id(conflict, role, source["id"], port, target_id, position)
+            apps = self._apps(source["id"])
+            if len(apps) > 1:  # the app tags upstream set msg.acm.app
+                self._tag_upstream(source["id"], conflict)
+            rule = tag_rule(index, role, apps[0] if len(apps) == 1 else None, command)
+            node_tab = source["z"]
+            on_wire = role == "command"
+            tag = change_node(
+                tag_id, f"ACM {role}: {self._app_label(apps)}", [rule],
+                [[self._entry_on(build, node_tab)]],
+                marker(MarkerRole.TAG, conflict, restore=target_id if on_wire else None,
+                       **({"position": position} if on_wire else {})), z=node_tab)
+            if on_wire:
+                source["wires"][port][position] = tag_id
+            else:
+                source["wires"][port].append(tag_id)  # a copy to the resolver
+            if node_tab == build.tab:
+                tag["g"] = build.group_id  # joins the group ("g" after the marker, as ever)
+                build.members.append(tag_id)
+                build.place(tag, 1)
+            else:
+                self.anchors[tag_id] = (source["id"], "right")
+                self.anchors.setdefault(tag["wires"][0][0], (tag_id, "right"))
+            self._append(tag)
+
+    def _output(self, build: _Resolution, index: int, target_id: str) -> list[str]:
+        """The resolver's output port to target ``index``: wired to it on the resolver's
+        tab, else through a link out / link in pair."""
+        target = self.by_id[target_id]
+        if target["z"] == build.tab:
+            return [target_id]
+        conflict = build.conflict
+        out_id = node_id(conflict, "out", str(index))
+        in_id = node_id(conflict, "deliver", str(index))
+        self._append(build.place(link_out(
+            out_id, f"ACM: to {target.get('name') or target_id}", [in_id],
+            marker(MarkerRole.LINK, conflict), z=build.tab, g=build.group_id), 0))
+        build.members.append(out_id)
+        self.anchors[in_id] = (target_id, "left")
+        self._append(link_in(in_id, f"ACM: from {build.planned.label} resolver", [out_id],
+                             [[target_id]], marker(MarkerRole.LINK, conflict),
+                             z=target["z"]))
+        return [out_id]
+
+    def _add_resolver(self, build: _Resolution, outputs: list[list[str]]) -> dict[str, Any]:
+        """Add the resolver function node; returns its configuration (the group's env)."""
+        planned, policy, conflict = build.planned, build.planned.policy, build.conflict
         options = resolver_options(policy, self.analysis.report, planned.label, self.notes)
         if planned.guard_key:
             options["guard"] = planned.guard_key
@@ -979,33 +1083,32 @@ class _Builder:
             "strategy": policy.strategy, "conflict": conflict, "label": planned.label,
             "targets": len(planned.targets), "options": options,
         }
-        resolver = function_node(
-            resolver_id, f"ACM {policy.strategy}: {planned.label}", template(policy.strategy),
-            len(planned.targets), outputs,
-            resolver_marker(policy.strategy, conflict, policy.name), z=tab, g=group_id)
-        self._append(resolver)
-        members.append(resolver_id)
-        columns[resolver_id] = 0
-        group_name = f"ACM: {planned.finding.rule} conflict on {planned.label} ({policy.strategy})"
-        outline = self._place_group(first, [self.by_id[m] for m in members], columns, group_name)
-        self._append({
-            "id": group_id, "type": "group", "z": tab,
-            "name": group_name,
-            "style": dict(GROUP_STYLE),
-            "nodes": members,
-            "env": [{"name": ENV_NAME, "value": json.dumps(config, sort_keys=True),
-                     "type": "str"},
-                    manifest_entry(self.nodes[added_from:],
-                                   {group_id: marker(MarkerRole.GROUP, conflict,
-                                                     policy=policy.name)})],
-            "x": _whole(outline[0]), "y": _whole(outline[1]),
-            "w": _whole(outline[2] - outline[0]), "h": _whole(outline[3] - outline[1]),
-            MARKER: marker(MarkerRole.GROUP, conflict, policy=policy.name),
-        })
-        alone = {n["id"]: n for n in self.nodes[added_from:]
-                 if n["id"] not in columns and n.get("type") != "group"}
-        for node in list(alone.values()):  # the nodes on wires elsewhere, one by one
-            self._place_alone(node, alone)
+        self._append(function_node(
+            build.resolver_id, f"ACM {policy.strategy}: {planned.label}",
+            template(policy.strategy), len(planned.targets), outputs,
+            resolver_marker(policy.strategy, conflict, policy.name), z=build.tab,
+            g=build.group_id))
+        build.members.append(build.resolver_id)
+        build.columns[build.resolver_id] = 0
+        return config
+
+    def _add_group(self, build: _Resolution, first: Mapping[str, Any], config: dict[str, Any],
+                   added_from: int) -> None:
+        """Lay out the resolver's group beside ``first`` and add it, with the resolver's
+        configuration and the manifest of the nodes added since ``added_from``."""
+        planned, conflict, group_id = build.planned, build.conflict, build.group_id
+        policy = planned.policy
+        name = f"ACM: {planned.finding.rule} conflict on {planned.label} ({policy.strategy})"
+        outline = self._place_group(first, [self.by_id[m] for m in build.members],
+                                    build.columns, name)
+        env = [env_entry(ENV_NAME, config),
+               manifest_entry(self.nodes[added_from:],
+                              {group_id: marker(MarkerRole.GROUP, conflict, policy=policy.name)})]
+        box = (_whole(outline[0]), _whole(outline[1]), _whole(outline[2] - outline[0]),
+               _whole(outline[3] - outline[1]))
+        self._append(group_node(group_id, name, build.members, env,
+                                marker(MarkerRole.GROUP, conflict, policy=policy.name),
+                                z=build.tab, box=box))
 
     def _place_group(self, first: Mapping[str, Any], members: Sequence[dict[str, Any]],
                      columns: Mapping[str, int], name: str) -> Box:
@@ -1109,23 +1212,21 @@ class _Builder:
                 wired = [(p, i) for p, port in enumerate(source.get("wires") or [])
                          for i, t in enumerate(port) if t == current]
                 if len(apps) == 1 and wired:
-                    for port, position in wired:
-                        tag_id = node_id(conflict, "app", pred, str(port), current)
-                        if tag_id in self.by_id:  # the port has this wire twice: a tag each
-                            tag_id = node_id(conflict, "app", pred, str(port), current,
-                                             str(position))
-                        source["wires"][port][position] = tag_id
-                        self.anchors[tag_id] = (pred, "right")
-                        self._append({
-                            "id": tag_id, "type": "change", "z": source["z"],
-                            "name": f"ACM app: {self._app_label(apps)}",
-                            "rules": [_set("acm.app", apps[0], "str")],
-                            "wires": [[current]],
-                            MARKER: marker(MarkerRole.TAG, conflict, restore=current,
-                                           position=position),
-                        })
+                    self._app_tags(source, current, wired, apps[0], conflict)
                 elif len(apps) > 1 or not wired:
                     queue.append(pred)
+
+    def _app_tags(self, source: dict[str, Any], current: str, wired: Sequence[tuple[int, int]],
+                  app: str, conflict: str) -> None:
+        """An app tag (``msg.acm.app``) on each of the wires from ``source`` to ``current``."""
+        for port, position in wired:
+            tag_id = self._wire_tag_id(conflict, "app", source["id"], port, current, position)
+            source["wires"][port][position] = tag_id
+            self.anchors[tag_id] = (source["id"], "right")
+            self._append(change_node(
+                tag_id, f"ACM app: {self._app_label([app])}", [set_rule("acm.app", app)],
+                [[current]], marker(MarkerRole.TAG, conflict, restore=current,
+                                    position=position), z=source["z"]))
 
 
 def _whole(value: float) -> int | float:
@@ -1133,15 +1234,23 @@ def _whole(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-def _set(prop: str, value: Any, kind: str) -> dict[str, Any]:
-    return {"t": "set", "p": prop, "pt": "msg", "to": str(value), "tot": kind}
-
-
 def describe_changes(before: Sequence[Mapping[str, Any]],
                      after: Sequence[Mapping[str, Any]]) -> list[str]:
     """A readable diff: nodes added and removed, wires changed."""
     old = {n["id"]: n for n in before}
     new = {n["id"]: n for n in after}
+    name = _namer(before, after)
+    lines = [f"+ {name(new[i])}" for i in new if i not in old]
+    lines += [f"- {name(old[i])}" for i in old if i not in new]
+    for node_id in new:
+        if node_id in old:
+            lines += _node_changes(old[node_id], new[node_id], name(new[node_id]))
+    return lines
+
+
+def _namer(before: Sequence[Mapping[str, Any]],
+           after: Sequence[Mapping[str, Any]]) -> Callable[[Mapping[str, Any]], str]:
+    """How :func:`describe_changes` names a node: type, id, name and tab."""
     tabs = {n["id"]: n.get("label") or n["id"] for n in after if n.get("type") == "tab"}
     tabs.update({n["id"]: n.get("label") or n["id"] for n in before if n.get("type") == "tab"})
 
@@ -1151,22 +1260,22 @@ def describe_changes(before: Sequence[Mapping[str, Any]],
         return f"{node['type']} {node['id']}" + (f" \"{label}\"" if label else "") + \
             (f" on {where}" if where else "")
 
-    lines = [f"+ {name(new[i])}" for i in new if i not in old]
-    lines += [f"- {name(old[i])}" for i in old if i not in new]
-    for node_id in new:
-        if node_id not in old:
+    return name
+
+
+def _node_changes(was: Mapping[str, Any], now: Mapping[str, Any], name: str) -> list[str]:
+    """What changed in one node (``name``: how it is named): its wires, then each other
+    property but its place and marker (credentials never shown)."""
+    lines = []
+    if was.get("wires") != now.get("wires"):
+        lines.append(f"~ wires of {name}: {was.get('wires')} -> {now.get('wires')}")
+    for key in sorted((was.keys() | now.keys()) - {"wires", "x", "y", MARKER}):
+        if was.get(key) == now.get(key):
             continue
-        was, now = old[node_id], new[node_id]
-        if was.get("wires") != now.get("wires"):
-            lines.append(f"~ wires of {name(now)}: {was.get('wires')} -> {now.get('wires')}")
-        for key in sorted((was.keys() | now.keys()) - {"wires", "x", "y", MARKER}):
-            if was.get(key) == now.get(key):
-                continue
-            if key == "credentials":  # never print secrets
-                lines.append(f"~ credentials of {name(now)}: changed (not shown)")
-                continue
-            lines.append(f"~ {key} of {name(now)}: {_short(was.get(key))} -> "
-                         f"{_short(now.get(key))}")
+        if key == "credentials":  # never print secrets
+            lines.append(f"~ credentials of {name}: changed (not shown)")
+            continue
+        lines.append(f"~ {key} of {name}: {_short(was.get(key))} -> {_short(now.get(key))}")
     return lines
 
 
