@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/mypy --allow-untyped-defs --allow-incomplete-defs --allow-untyped-calls \
 	  --no-warn-return-any tests
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/complexity.py acm
 
 nodered:
 	scripts/install-nodered.sh
