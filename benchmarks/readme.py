@@ -4,7 +4,8 @@
 (Markdown: start-up, editor click, scaling, resolvers, each with its targets)
 to benchmarks/out/bench.md; this script copies that file, as it is, between
 the markers ``<!-- bench:begin -->`` and ``<!-- bench:end -->`` of README.md,
-with the date of the run. So the README's performance figures always come from
+with the date of the run (headings one level down, paths relative to the
+repository). So the README's performance figures always come from
 one run, and from the last one.
 
 Run: ``python benchmarks/readme.py [--bench FILE] [--readme FILE]``.
@@ -22,6 +23,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
+
+
+def shown(figures: str, root: str) -> str:
+    """The run's Markdown as a part of README's Performance section: its headings one
+    level down, and paths inside the repository relative to it."""
+    lines = []
+    for line in figures.strip().splitlines():
+        if line.startswith("#"):
+            line = "#" + line
+        lines.append(line.replace(root.rstrip("/") + "/", ""))
+    return "\n".join(lines)
 
 
 def splice(readme: str, figures: str, when: str) -> str:
@@ -44,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         figures = bench.read_text(encoding="utf-8")
         when = datetime.fromtimestamp(bench.stat().st_mtime, timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC")
-        text = splice(readme.read_text(encoding="utf-8"), figures, when)
+        text = splice(readme.read_text(encoding="utf-8"),
+                      shown(figures, str(readme.resolve().parent)), when)
     except (OSError, ValueError) as exc:
         print(f"readme.py: {exc}", file=sys.stderr)
         return 2

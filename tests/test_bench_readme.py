@@ -24,6 +24,11 @@ def test_the_run_replaces_what_was_between_the_markers_and_nothing_else() -> Non
     assert readme.splice(out, "| new | table |\n", "2026-12-03 07:00 UTC") == out
 
 
+def test_the_runs_headings_go_one_level_down_and_paths_are_relative() -> None:
+    figures = "## Start-up\n\n| `/repo/.venv/bin/acm` |\n### Node-RED 4\n"
+    assert readme.shown(figures, "/repo") == "### Start-up\n\n| `.venv/bin/acm` |\n#### Node-RED 4"
+
+
 def test_a_readme_without_markers_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="bench:begin"):
         readme.splice("# no markers\n", "x", "now")
