@@ -198,12 +198,22 @@ def browser() -> Iterator[BrowserContext]:
     shutil.rmtree(profile, ignore_errors=True)
 
 
+def node_red_badge_race(exc: Any) -> bool:
+    """Node-RED's own annotation tooltip (editor-client view/annotations: a badge's
+    mouseenter starts a 500 ms timer that reads the badge's position) throws when the
+    canvas was redrawn in between and the badge is no longer in the page: a TypeError
+    inside its getElementPosition, whoever redrew. Every other error counts."""
+    stack = str(getattr(exc, "stack", "") or "")
+    return ("reading 'getAttribute'" in str(exc) and "getElementPosition" in stack
+            and "/red/red" in stack and "acm-" not in stack)
+
+
 @pytest.fixture
 def page(browser: BrowserContext, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A fresh tab; its screenshot goes to tests/artifacts/<test>.png, pass or fail."""
     tab = browser.new_page()
     errors = PAGE_ERRORS.setdefault(id(tab), [])
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on("pageerror", lambda exc: None if node_red_badge_race(exc) else errors.append(str(exc)))
     console = CONSOLE_ERRORS.setdefault(id(tab), [])
     tab.on("console", lambda msg: console.append(msg.text) if msg.type == "error" else None)
     yield tab
