@@ -361,7 +361,8 @@ class AcmWorker extends EventEmitter {
             error = new WorkerError("exit", say.exited(this.python, code, signal, proc.stderr));
         }
         this.emit("gone", proc.child, proc.killedFor || (proc.retiring && error.kind === "exit" ? "retired" : error.kind));
-        if (job && signal && !proc.killedFor && !proc.retiring && !job.retried && !this.closed) {
+        if (job && signal && !proc.killedFor && !proc.retiring && !job.retried && !this.closed
+            && !(job.signal && job.signal.aborted)) { // a client gone meanwhile wants no retry
             // Killed from outside (the OOM killer, an admin, a stop) while idle or on this
             // request: that says nothing about the request, so it runs once more on a fresh
             // child. Python failing on the request exits with a code and is reported as is.
