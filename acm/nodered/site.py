@@ -385,10 +385,7 @@ def _remote_guards(model: Model, nodes: dict[str, list[dict[str, Any]]], home: s
         return None
     if address is None:
         return f"an interlock across runtimes {NO_BROKER}"
-    subflows = {rt: {n["id"] for n in ns if n.get("type") == "subflow"}
-                for rt, ns in nodes.items()}
-    inner = [r for r in remote if next(n for n in nodes[r.runtime] if n["id"] == r.id)
-             .get("z") in subflows[r.runtime]]
+    inner = _in_subflows(remote, nodes)
     if inner:
         return f"guard node {inner[0].id} on {inner[0].runtime} is inside a subflow"
     topic = f"{NAMESPACE}/{conflict}/state/{_topic_level(model, guard)}"
