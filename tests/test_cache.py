@@ -1,8 +1,11 @@
-"""The lark cache of the rule grammar: a pickle, so used only where no one else can write.
+"""The caches in ~/.cache/acm: pickles, so used only where no one else can write.
 
-Each test plants a cache file whose loading is visible (unpickling it makes a
-folder, nothing more) at the path lark would read, then builds the parser
-again and looks whether the folder appeared.
+The lark cache of the rule grammar: each test plants a cache file whose loading
+is visible (unpickling it makes a folder, nothing more) at the path lark would
+read, then builds the parser again and looks whether the folder appeared.
+
+The parsed built-in rules: the same folder rules, and an unpickler that loads
+nothing but the rule AST, so even a planted file in a private folder runs no code.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from acm.rules.dsl import parser
+from acm.rules.dsl import cache, parser
 from acm.rules.dsl.parser import parse_rules
+from acm.rules.ruleset import BUILTIN_RULES, builtin_rule_file
 
 
 class _Marker:
@@ -68,7 +72,7 @@ def test_a_folder_others_can_write_is_not_used(cache_home: Path, tmp_path: Path)
     folder.chmod(0o777)
     planted = plant(folder, tmp_path / "loaded")
     before = planted.read_bytes()
-    assert parser._cache_file(parser._cache_identity()) is False
+    assert cache.cache_path(parser._cache_name(parser._cache_identity())) is None
     build_and_parse()
     assert not (tmp_path / "loaded").exists()
     assert planted.read_bytes() == before  # nor written: no cache at all
@@ -87,7 +91,7 @@ def test_a_group_writable_folder_is_not_used(cache_home: Path, tmp_path: Path) -
 def test_a_new_folder_is_made_0700_whatever_the_umask(cache_home: Path) -> None:
     old = os.umask(0)
     try:
-        path = parser._cache_file(parser._cache_identity())
+        path = cache.cache_path(parser._cache_name(parser._cache_identity()))
     finally:
         os.umask(old)
     assert isinstance(path, str) and Path(path).parent == cache_home / "acm"
@@ -157,3 +161,71 @@ def test_rules_still_parse_with_the_cache(cache_home: Path) -> None:
     parser._parser.cache_clear()
     build_and_parse()  # the second time from the cache file the first one wrote
     assert len(list((cache_home / "acm").iterdir())) == 1
+
+
+# --------------------------------------------------------------------------- built-in rules
+
+
+def rules_cache(home: Path) -> list[Path]:
+    return sorted((home / "acm").glob("rules-*.pickle"))
+
+
+def parsed_builtin_rules() -> object:
+    from importlib import resources
+
+    text = (resources.files("acm.data") / BUILTIN_RULES).read_text(encoding="utf-8")
+    return parse_rules(text, f"<builtin>/{BUILTIN_RULES}")
+
+
+def test_the_built_in_rules_are_parsed_once_then_read_from_the_cache(
+        cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = builtin_rule_file()
+    [stored] = rules_cache(cache_home)
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+
+    def no_parsing(*args: object) -> None:
+        raise AssertionError("parsed although the cache holds the rules")
+
+    monkeypatch.setattr(parser, "parse_rules", no_parsing)
+    again = builtin_rule_file()
+    assert again == first
+    assert len(again.rules) >= 10 and again.rules[0].pos.file.startswith("<builtin>/")
+
+
+def test_cached_rules_equal_freshly_parsed_ones(cache_home: Path) -> None:
+    builtin_rule_file()  # writes the cache
+    assert builtin_rule_file() == parsed_builtin_rules()
+
+
+def test_a_planted_rules_cache_runs_no_code_even_in_a_private_folder(
+        cache_home: Path, tmp_path: Path) -> None:
+    builtin_rule_file()
+    [stored] = rules_cache(cache_home)
+    stored.write_bytes(pickle.dumps(_Marker(tmp_path / "loaded")))
+    assert builtin_rule_file() == parsed_builtin_rules()  # parsed again ...
+    assert not (tmp_path / "loaded").exists()  # ... the planted file's code never ran
+    assert b"mkdir" not in stored.read_bytes()  # and it is replaced by a good one
+
+
+def test_a_damaged_rules_cache_is_parsed_again_and_replaced(cache_home: Path) -> None:
+    builtin_rule_file()
+    [stored] = rules_cache(cache_home)
+    good = stored.read_bytes()
+    stored.write_bytes(good[: len(good) // 2])  # as a full disk or a killed run leaves it
+    assert builtin_rule_file() == parsed_builtin_rules()
+    assert stored.read_bytes() == good
+
+
+def test_a_rules_cache_others_can_write_is_not_loaded(cache_home: Path) -> None:
+    builtin_rule_file()
+    [stored] = rules_cache(cache_home)
+    stored.chmod(0o666)
+    stored_rules = pickle.loads(stored.read_bytes())
+    assert builtin_rule_file() == stored_rules  # the same rules, parsed: see the mode
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600  # a fresh private file in its place
+
+
+def test_no_cache_when_the_folder_cannot_be_used(cache_home: Path) -> None:
+    cache_home.mkdir(parents=True)
+    (cache_home / "acm").write_text("a file where the folder should be", encoding="utf-8")
+    assert builtin_rule_file() == parsed_builtin_rules()  # no cache, no error

@@ -47,11 +47,14 @@ def _python() -> str:
     return str(venv) if venv.exists() else sys.executable
 
 
-def run_and_list_modules(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
-    """Run ``acm ARGS`` in a fresh interpreter: its exit code and the modules it imported."""
+def run_and_list_modules(tmp_path: Path, *args: str,
+                         cache: Path | None = None) -> tuple[int, set[str]]:
+    """Run ``acm ARGS`` in a fresh interpreter: its exit code and the modules it imported
+    (with ``cache`` as its cache folder, when given)."""
     report = tmp_path / "modules.json"
+    env = dict(os.environ, **({"XDG_CACHE_HOME": str(cache)} if cache else {}))
     proc = subprocess.run([_python(), "-c", WRAPPER, str(report), *args], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120, env=dict(os.environ))
+                          capture_output=True, text=True, timeout=120, env=env)
     assert report.exists(), proc.stderr
     found = json.loads(report.read_text(encoding="utf-8"))
     return found["code"], set(found["modules"])
@@ -119,6 +122,21 @@ def test_analyze_does_load_the_graph_stack(tmp_path: Path) -> None:
     assert code == 0
     assert loaded(modules, GRAPH_STACK)
     assert not loaded(modules, "yaml")  # no model given: the model reader stays unloaded
+
+
+def test_analyze_reads_the_built_in_rules_from_the_cache_without_lark(tmp_path: Path) -> None:
+    """The first run parses the built-in rules (lark) and caches them; later runs do not
+    load the parser at all, until the user gives a rule file of their own."""
+    flows = str(flows_file(tmp_path))
+    code, modules = run_and_list_modules(tmp_path, "analyze", flows, cache=tmp_path / "c")
+    assert code == 0 and loaded(modules, "lark")
+    code, modules = run_and_list_modules(tmp_path, "analyze", flows, cache=tmp_path / "c")
+    assert code == 0 and not loaded(modules, "lark")
+    rules = tmp_path / "mine.acm"
+    rules.write_text("override direct severity warning\n", encoding="utf-8")
+    code, modules = run_and_list_modules(tmp_path, "analyze", flows, "--rules", str(rules),
+                                         cache=tmp_path / "c")
+    assert code == 0 and loaded(modules, "lark")
 
 
 def test_import_acm_loads_only_the_package(tmp_path: Path) -> None:

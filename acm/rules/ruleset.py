@@ -34,9 +34,9 @@ from ..analysis.propagate import Source
 from ..analysis.values import UNKNOWN, Value, const_text
 from ..errors import RuleError
 from .dsl import ast
+from .dsl.cache import cached_rules
 from .dsl.check import Attribute, Function, Vocabulary, check_rule
 from .dsl.evaluate import Plan, compile_expr, enumerate_matches, plan_rule, render
-from .dsl.parser import load_rule_file, parse_rules
 from .suppress import UNUSED
 
 BUILTIN_RULES = "builtin.acm"
@@ -496,12 +496,18 @@ class RuleSet:
 
 def builtin_rule_file() -> ast.RuleFile:
     text = (resources.files("acm.data") / BUILTIN_RULES).read_text(encoding="utf-8")
-    return parse_rules(text, f"<builtin>/{BUILTIN_RULES}")
+    return cached_rules(text, f"<builtin>/{BUILTIN_RULES}")
+
+
+def _user_rule_file(path: str | Path) -> ast.RuleFile:
+    from .dsl.parser import load_rule_file  # lark, only for a user's file: see dsl.cache
+
+    return load_rule_file(path)
 
 
 def load_ruleset(extra: Sequence[str | Path] = ()) -> RuleSet:
     """The built-in rules, then each user file: new rules, replacements, overrides."""
-    files = [builtin_rule_file(), *(load_rule_file(p) for p in extra)]
+    files = [builtin_rule_file(), *(_user_rule_file(p) for p in extra)]
     rules: dict[str, LoadedRule] = {}
     duplicate_id = DUPLICATE_ID
     for rule_file in files:

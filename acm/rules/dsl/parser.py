@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import stat
 import textwrap
 from functools import lru_cache
 from importlib import resources
@@ -23,6 +21,7 @@ from lark import Token, Transformer, v_args
 
 from ...errors import RuleError
 from . import ast
+from .cache import cache_path, seal
 
 _OPTIONS: dict[str, Any] = {"parser": "lalr", "propagate_positions": True,
                             "start": ["start", "expr"], "maybe_placeholders": False}
@@ -39,67 +38,17 @@ def _cache_identity() -> str:
 
 @lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
-    cache = _cache_file(_cache_identity())
-    parser = lark.Lark(_grammar(), cache=cache, **_OPTIONS)
-    if isinstance(cache, str):
-        _seal(cache)
+    cache = cache_path(_cache_name(_cache_identity()))
+    parser = lark.Lark(_grammar(), cache=cache or False, **_OPTIONS)
+    if cache is not None:
+        seal(cache)
     return parser
 
 
 def _cache_name(identity: str) -> str:
+    """The file of lark's compiled tables (a pickle: see :mod:`.cache`)."""
     digest = hashlib.sha256(f"{lark.__version__}\0{identity}".encode()).hexdigest()[:16]
     return f"grammar-{digest}.lark-cache"
-
-
-def _cache_file(identity: str) -> str | bool:
-    """Where lark may keep the compiled tables: the user's own cache folder, or False.
-
-    Saves most of the rule-loading time of every later start-up. lark's cache
-    is a pickle, read before any check of its content: a file someone else
-    could write would run as code. So the folder must be the user's and
-    writable by no one else (made 0700 when ACM creates it), and a cache file
-    must be the user's and writable by no one else; otherwise no cache, silently.
-    """
-    if not hasattr(os, "getuid"):  # no owners to check (Windows): no cache
-        return False
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "acm")
-    path = os.path.join(folder, _cache_name(identity))
-    try:
-        os.makedirs(base, exist_ok=True)
-        try:
-            os.mkdir(folder, mode=0o700)
-            os.chmod(folder, 0o700)  # whatever the umask
-        except FileExistsError:
-            pass  # the user's own, or not: checked next
-        if not _owned_and_private(os.stat(folder)) or not os.access(folder, os.W_OK):
-            return False
-        try:
-            found = os.lstat(path)
-        except FileNotFoundError:
-            return path
-        if not stat.S_ISREG(found.st_mode) or found.st_uid != os.getuid():
-            return False
-        if found.st_mode & 0o022:  # ours, but others could have changed it: write a new one
-            os.unlink(path)
-    except OSError:
-        return False
-    return path
-
-
-def _owned_and_private(info: os.stat_result) -> bool:
-    """Owned by this user and writable by no group or other user."""
-    return info.st_uid == os.getuid() and not info.st_mode & 0o022
-
-
-def _seal(path: str) -> None:
-    """Make the cache file lark just wrote (with the umask's mode) the user's alone."""
-    try:
-        found = os.lstat(path)
-        if stat.S_ISREG(found.st_mode) and found.st_uid == os.getuid():
-            os.chmod(path, 0o600)
-    except OSError:
-        pass  # no file written (lark could not): nothing to protect
 
 
 def parse_rules(text: str, path: str = "<rules>") -> ast.RuleFile:
