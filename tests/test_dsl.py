@@ -736,3 +736,43 @@ def test_ordinary_nesting_still_parses() -> None:
     text = ("rule wide {\n  for actuator a\n  severity info\n  summary \"s\"\n"
             f"  message \"m\"\n  where {chain}\n}}\n")
     assert parse_rules(text, "wide.acm").rules[0].name == "wide"
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@pytest.mark.parametrize("where", [
+    'a.kind == "mqtt"',
+    'a.kind != "mqtt"',
+    'a.name != "x/set" and count(a.applications) >= 1',
+    'count(a.applications) >= 2',
+    '"on" in a.commands',
+    'a.zone == none and a.name == "x/set"',
+    'not a.dynamic',
+    'a.key == a.key',
+])
+def test_a_first_test_of_one_attribute_decides_per_value_with_the_same_matches(
+        where: str) -> None:
+    """The facts are grouped by the attribute the first test reads and the test run once
+    per group: the same facts must match, in the same order, as one test per fact."""
+    from dataclasses import replace
+
+    from acm.analysis.flows import flows_from_data
+    from acm.engine import inspect
+    from acm.rules.dsl.evaluate import Domains, enumerate_matches
+
+    flows = [*_brokers_flows({"one.local": ["x/set", "y/set"], "two.local": ["x/set"]}),
+             *[n for n in lamp_flows("on", None, "x/set") if n["type"] != "mqtt-broker"]]
+    facts = list(inspect({"local": flows_from_data(flows)}).facts)
+    plan = plan_rule(parse_rules(_probe(where)).rules[0], VOCABULARY)
+    assert "a" in plan.grouped  # the case under test: the first test reads one attribute
+    grouped = [env["a"] for env in enumerate_matches(plan, Domains({"actuator": facts}))]
+    one_by_one = [env["a"] for env in enumerate_matches(replace(plan, grouped={}),
+                                                       Domains({"actuator": facts}))]
+    assert grouped == one_by_one
+    assert grouped or where == 'a.kind != "mqtt"'  # (every actuator here is mqtt)
+
+
+def test_a_first_test_that_reads_the_variable_itself_is_not_grouped() -> None:
+    plan = plan_rule(parse_rules(_probe('count(a) == 1')).rules[0], VOCABULARY)
+    assert plan.grouped == {}

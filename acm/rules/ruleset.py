@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property, partial
+from functools import partial
 from importlib import resources
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from ..analysis.actuators import Actuator, Command, NodeRef
 from ..analysis.catalog import AUTOMATION, EXTERNAL, MANUAL, Provenance
@@ -36,7 +36,14 @@ from ..errors import RuleError
 from .dsl import ast
 from .dsl.cache import cached_rules
 from .dsl.check import Attribute, Function, Vocabulary, check_rule
-from .dsl.evaluate import Plan, compile_expr, enumerate_matches, plan_rule, render
+from .dsl.evaluate import (
+    Domains,
+    Plan,
+    compile_expr,
+    compile_template,
+    enumerate_matches,
+    plan_rule,
+)
 from .suppress import UNUSED
 
 BUILTIN_RULES = "builtin.acm"
@@ -44,6 +51,47 @@ BUILTIN_RULES = "builtin.acm"
 
 PERSON = frozenset({MANUAL})
 AUTOMATED = frozenset({AUTOMATION, EXTERNAL})
+
+_T = TypeVar("_T")
+
+
+class _Once(Generic[_T]):
+    """A property worked out on its first read and kept in the instance's ``__dict__``,
+    where later reads find it without a call (this descriptor has no ``__set__``, so the
+    instance's own value wins; frozen dataclasses allow it, as they do cached_property).
+
+    What :func:`functools.cached_property` does, without the lock that Python 3.11 takes
+    on every first read: the rules read tens of thousands of facts once each, on one
+    thread.
+    """
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _Once[_T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, instance: object, owner: type | None = None) -> _T | _Once[_T]:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value
+
+
+class _Who(NamedTuple):
+    """The applications that drive an actuator from automations and by hand, and the
+    runtimes of the automations."""
+
+    automated: frozenset[str]
+    manual: frozenset[str]
+    automated_runtimes: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -57,23 +105,36 @@ class ActuatorFacts:
     # the applications that command each actuator key (to see who sets a gate)
     commanders: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
-    def _apps(self, provenances: frozenset[str]) -> frozenset[str]:
-        return frozenset(app for app, d in self.actuator.drivers.items()
-                         if d.provenances & provenances)
+    @_Once
+    def _who(self) -> _Who:
+        """Who drives it, read in one pass over the commands: every device rule reads
+        all three, and most actuators have a single command."""
+        automated: list[str] = []
+        manual: list[str] = []
+        runtimes: list[str] = []
+        for app, driver in self.actuator.drivers.items():
+            for c in driver.sends:
+                provenance = c.provenance
+                if provenance in AUTOMATED:
+                    automated.append(app)
+                    runtimes.append(c.origin)
+                elif provenance in PERSON:
+                    manual.append(app)
+        return _Who(frozenset(automated), frozenset(manual), frozenset(runtimes))
 
     def _values(self, provenances: frozenset[str] | None) -> list[Value]:
         return [c.value for d in self.actuator.drivers.values() for c in d.sends
                 if provenances is None or c.provenance in provenances]
 
-    @cached_property
+    @_Once
     def automated(self) -> frozenset[str]:
-        return self._apps(AUTOMATED)
+        return self._who.automated
 
-    @cached_property
+    @_Once
     def manual(self) -> frozenset[str]:
-        return self._apps(PERSON)
+        return self._who.manual
 
-    @cached_property
+    @_Once
     def _crossing(self) -> tuple[tuple[Command, ...], frozenset[str]]:
         """Automations' commands that another application's automation can cross, and the
         gates through which the others take turns.
@@ -86,13 +147,15 @@ class ActuatorFacts:
         """
         groups = self._automation_groups()
         in_play = frozenset(g for (_, gates) in groups for g in gates)
-        if not in_play:  # no gates (most actuators): every automation crosses the others
-            if len({app for app, _ in groups}) < 2:
-                return (), frozenset()
-            return tuple(c for commands in groups.values() for c in commands), frozenset()
         by_app: dict[str, list[frozenset[str]]] = {}  # app -> the gates of each of its groups
         for app, gates in groups:
             by_app.setdefault(app, []).append(gates)
+        setters = {app for g in in_play for app in self.commanders.get(g, ())}
+        if setters.isdisjoint(by_app):  # no gates (most actuators), or none that one of the
+            # automations sets: every automation crosses the others
+            if len(by_app) < 2:
+                return (), frozenset()
+            return tuple(c for commands in groups.values() for c in commands), frozenset()
         sets = {app: frozenset(g for g in in_play if app in self.commanders.get(g, ()))
                 for app in by_app}  # app -> the gates in play it sets
         crossing: list[Command] = []
@@ -123,44 +186,53 @@ class ActuatorFacts:
         names = ", ".join(sorted(g.split(":", 1)[-1] for g in self._crossing[1]))
         return f"; they take turns through {names}"
 
-    @cached_property
+    @_Once
     def contenders(self) -> frozenset[str]:
         return frozenset(c.source.application for c in self.contending)
 
-    @cached_property
+    @_Once
     def contending_commands(self) -> frozenset[str]:
-        return frozenset(const_text(c.value) for c in self.contending if c.value is not UNKNOWN)
+        texts = self._texts
+        return frozenset(texts[c.value] for c in self.contending if c.value is not UNKNOWN)
 
-    @cached_property
+    @_Once
     def contending_dynamic(self) -> bool:
         return any(c.value is UNKNOWN for c in self.contending)
 
-    @cached_property
+    @_Once
+    def _texts(self) -> dict[Value, str]:
+        """Each constant command, for people, worked out once (it is parsed from JSON):
+        commands, automated_commands and contending_commands list them."""
+        values = {c.value for d in self.actuator.drivers.values() for c in d.sends}
+        return {v: const_text(v) for v in values if v is not UNKNOWN}
+
+    @_Once
     def commands(self) -> frozenset[str]:
-        return frozenset(const_text(c) for c in self._values(None) if c is not UNKNOWN)
+        texts = self._texts
+        return frozenset(texts[c] for c in self._values(None) if c is not UNKNOWN)
 
-    @cached_property
+    @_Once
     def automated_commands(self) -> frozenset[str]:
-        return frozenset(const_text(c) for c in self._values(AUTOMATED) if c is not UNKNOWN)
+        texts = self._texts
+        return frozenset(texts[c] for c in self._values(AUTOMATED) if c is not UNKNOWN)
 
-    @cached_property
+    @_Once
     def dynamic(self) -> bool:
         return UNKNOWN in self._values(None)
 
-    @cached_property
+    @_Once
     def automated_dynamic(self) -> bool:
         return UNKNOWN in self._values(AUTOMATED)
 
-    @cached_property
+    @_Once
     def automated_runtimes(self) -> frozenset[str]:
-        return frozenset(c.origin for d in self.actuator.drivers.values() for c in d.sends
-                         if c.provenance in AUTOMATED)
+        return self._who.automated_runtimes
 
     @property
     def title(self) -> str:
         return f"{self.actuator.name} ({self.feature})" if self.feature else self.actuator.name
 
-    @cached_property
+    @_Once
     def application_names(self) -> frozenset[str]:
         return self.names(self.actuator.drivers)
 
@@ -567,7 +639,7 @@ def evaluate(ruleset: RuleSet, facts: Iterable[ActuatorFacts], paths_of: PathsOf
 
     ``chains`` are the chains through the environment (:mod:`acm.analysis.environment`).
     """
-    domains: dict[str, list[Any]] = {"actuator": list(facts), "chain": list(chains)}
+    domains = Domains({"actuator": list(facts), "chain": list(chains)})
     findings: list[Finding] = []
     for loaded in ruleset.rules:
         if not loaded.enabled:
@@ -579,9 +651,10 @@ def evaluate(ruleset: RuleSet, facts: Iterable[ActuatorFacts], paths_of: PathsOf
             for c in rule.severities
         ]
         assert rule.message is not None  # checked
+        message = compile_template(rule.message, scope, VOCABULARY)
         for env in enumerate_matches(loaded.plan, domains, VOCABULARY.identity):
             level = next(lvl for lvl, test in severity_tests if test is None or test(env))
-            findings.append(_finding(loaded, level, render(rule.message, scope, VOCABULARY, env),
+            findings.append(_finding(loaded, level, message(env),
                                      [env[b.name] for b in rule.bindings], paths_of))
     findings.sort(key=report_order)
     return findings

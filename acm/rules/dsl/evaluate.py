@@ -4,13 +4,15 @@ Rules with several variables are planned, not brute-forced: conjuncts of the
 ``where`` clause that read one variable filter that variable's domain first,
 and ``x == y`` conjuncts between two variables become a hash join, so a rule
 over pairs of actuators costs about the number of candidate pairs, not n².
+A variable's first test that reads one attribute (``a.role == "device"``) is
+decided once per distinct value of it (:class:`Domains`), not once per thing.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
@@ -48,15 +50,24 @@ def _var(expr: ast.Var, scope: Mapping[str, str], vocab: Vocabulary) -> Compiled
 
 def _attr(expr: ast.Attr, scope: Mapping[str, str], vocab: Vocabulary) -> Compiled:
     """``var.attribute``, read by the getter the vocabulary gives the variable's type."""
+    var, getter = _reader(expr, scope, vocab)
+    return lambda env: getter(env[var])
+
+
+def _reader(expr: ast.Attr, scope: Mapping[str, str], vocab: Vocabulary
+            ) -> tuple[str, Callable[[Any], Any]]:
+    """The variable ``var.attribute`` reads, and the getter of the attribute."""
     assert isinstance(expr.target, ast.Var)
     var = expr.target.name
-    getter = vocab.types[scope[var]][expr.name].getter
-    return lambda env: getter(env[var])
+    return var, vocab.types[scope[var]][expr.name].getter
 
 
 def _call(expr: ast.Call, scope: Mapping[str, str], vocab: Vocabulary) -> Compiled:
     """A function of the vocabulary applied to its arguments."""
     impl = vocab.functions[expr.function].impl
+    if len(expr.args) == 1 and isinstance(expr.args[0], ast.Attr):  # count(a.x): one call
+        var, getter = _reader(expr.args[0], scope, vocab)
+        return lambda env: impl(getter(env[var]))
     args = [compile_expr(a, scope, vocab) for a in expr.args]
     if len(args) == 1:  # count(...): the common case, without a generator per call
         (arg,) = args
@@ -102,9 +113,26 @@ def _compare(expr: ast.Compare, scope: Mapping[str, str], vocab: Vocabulary) -> 
     left, right = compile_expr(expr.left, scope, vocab), compile_expr(expr.right, scope, vocab)
     compare = _COMPARE[expr.op]
     ordering = expr.op not in ("==", "!=")
+    if isinstance(expr.right, ast.Literal):  # 'count(a.x) >= 2': the constant read once
+        return _compare_constant(left, compare, ordering, expr.right.value)
 
     def run(env: Env) -> bool:
         a, b = left(env), right(env)
+        if ordering and (a is None or b is None):
+            return False  # none is not ordered against anything
+        try:
+            return bool(compare(a, b))
+        except TypeError:
+            return False
+
+    return run
+
+
+def _compare_constant(left: Compiled, compare: Callable[[Any, Any], bool], ordering: bool,
+                      b: Any) -> Compiled:
+    """A comparison with a constant on the right: as :func:`_compare`, one call less."""
+    def run(env: Env) -> bool:
+        a = left(env)
         if ordering and (a is None or b is None):
             return False  # none is not ordered against anything
         try:
@@ -157,35 +185,117 @@ class Plan:
     filters: Mapping[str, tuple[Compiled, ...]]  # variable -> single-variable tests
     join: tuple[str, Compiled, str, Compiled] | None  # x, key(x) == key(y), y
     rest: tuple[Compiled, ...]
+    # variable -> the one attribute its first filter reads (and nothing else of it), with
+    # that attribute's getter: the filter's answer is the same for things of equal value
+    grouped: Mapping[str, tuple[str, Callable[[Any], Any]]] = field(default_factory=dict)
 
 
 def plan_rule(rule: ast.Rule, vocab: Vocabulary) -> Plan:
     scope = {b.name: b.type for b in rule.bindings}
     names = tuple(b.name for b in rule.bindings)
     filters: dict[str, list[Compiled]] = {n: [] for n in names}
+    grouped: dict[str, tuple[str, Callable[[Any], Any]]] = {}
     join = None
     rest: list[Compiled] = []
     for conjunct in _conjuncts(rule.where):
         used = variables(conjunct)
         compiled = compile_expr(conjunct, scope, vocab)
         if len(used) == 1:
-            filters[next(iter(used))].append(compiled)
-        elif (
-            join is None and len(names) == 2 and isinstance(conjunct, ast.Compare)
-            and conjunct.op == "==" and len(variables(conjunct.left)) == 1
-            and len(variables(conjunct.right)) == 1
-            and variables(conjunct.left) != variables(conjunct.right)
-        ):
+            (name,) = used
+            attribute = _one_attribute(conjunct)
+            if not filters[name] and attribute is not None:
+                grouped[name] = (attribute, vocab.types[scope[name]][attribute].getter)
+            filters[name].append(compiled)
+        elif join is None and len(names) == 2 and _joins(conjunct):
+            assert isinstance(conjunct, ast.Compare)
             (lv,), (rv,) = variables(conjunct.left), variables(conjunct.right)
             join = (lv, compile_expr(conjunct.left, scope, vocab),
                     rv, compile_expr(conjunct.right, scope, vocab))
         else:
             rest.append(compiled)
     return Plan(names, tuple(scope[n] for n in names),
-                {k: tuple(v) for k, v in filters.items()}, join, tuple(rest))
+                {k: tuple(v) for k, v in filters.items()}, join, tuple(rest), grouped)
 
 
-def enumerate_matches(plan: Plan, domains: Mapping[str, Sequence[Any]],
+def _joins(conjunct: ast.Expr) -> bool:
+    """Whether ``conjunct`` is ``key(x) == key(y)`` for two variables x and y."""
+    return (isinstance(conjunct, ast.Compare) and conjunct.op == "=="
+            and len(variables(conjunct.left)) == 1 and len(variables(conjunct.right)) == 1
+            and variables(conjunct.left) != variables(conjunct.right))
+
+
+def _one_attribute(expr: ast.Expr) -> str | None:
+    """The attribute ``expr`` reads of its variable, when it reads that one and nothing
+    else of it (not the variable itself, which a function may read whole)."""
+    read = _attributes(expr)
+    return next(iter(read)) if read is not None and len(read) == 1 else None
+
+
+def _attributes(expr: ast.Expr) -> frozenset[str] | None:
+    """The attributes ``expr`` reads, or None when it reads a variable itself."""
+    if isinstance(expr, ast.Var):
+        return None
+    if isinstance(expr, ast.Attr):
+        return frozenset({expr.name})
+    found: frozenset[str] = frozenset()
+    for part in _parts(expr):
+        read = _attributes(part)
+        if read is None:
+            return None
+        found |= read
+    return found
+
+
+def _parts(expr: ast.Expr) -> tuple[ast.Expr, ...]:
+    """The expressions ``expr`` is made of (none for a literal)."""
+    if isinstance(expr, ast.Call):
+        return expr.args
+    if isinstance(expr, ast.Not):
+        return (expr.operand,)
+    if isinstance(expr, ast.Contains):
+        return (expr.item, expr.container)
+    if isinstance(expr, (ast.Compare, ast.SetOp, ast.And, ast.Or)):
+        return (expr.left, expr.right)
+    return ()
+
+
+class Domains:
+    """What the variables of each type range over, shared by the rules evaluated over it.
+
+    Several rules start with a test of one attribute (``a.role == "device"``); the
+    things are grouped by that attribute's value on first use, and the groups kept for
+    every rule that starts with a test of it, so the test is run once per group.
+    """
+
+    def __init__(self, things: Mapping[str, Sequence[Any]]) -> None:
+        self._things = things
+        self._groups: dict[tuple[str, str], dict[Any, list[Any]] | None] = {}
+
+    def of(self, type_name: str) -> Sequence[Any]:
+        """The things of a type, in order."""
+        return self._things.get(type_name, ())
+
+    def grouped(self, type_name: str, attribute: str, getter: Callable[[Any], Any]
+                ) -> dict[Any, list[Any]] | None:
+        """The things of a type by the value of ``attribute``, each group in order;
+        None when some value cannot be a dict key (a mapping)."""
+        key = (type_name, attribute)
+        if key not in self._groups:
+            self._groups[key] = _group(self.of(type_name), getter)
+        return self._groups[key]
+
+
+def _group(things: Sequence[Any], getter: Callable[[Any], Any]) -> dict[Any, list[Any]] | None:
+    groups: dict[Any, list[Any]] = {}
+    try:
+        for thing in things:
+            groups.setdefault(getter(thing), []).append(thing)
+    except TypeError:  # unhashable: the test is run per thing instead
+        return None
+    return groups
+
+
+def enumerate_matches(plan: Plan, domains: Domains,
                       identity: Mapping[str, Callable[[Any], Any]] | None = None
                       ) -> Iterator[Env]:
     """Every binding of the rule's variables that satisfies its ``where``.
@@ -195,7 +305,7 @@ def enumerate_matches(plan: Plan, domains: Mapping[str, Sequence[Any]],
     """
     candidates: dict[str, list[Any]] = {}
     for name, type_name in zip(plan.names, plan.types, strict=True):
-        candidates[name] = _filtered(domains.get(type_name, ()), name, plan.filters[name])
+        candidates[name] = _filtered(plan, domains, name, type_name)
         if not candidates[name]:
             return  # no match at all: the other variables need not be filtered
     if len(plan.names) == 1:
@@ -217,8 +327,15 @@ def enumerate_matches(plan: Plan, domains: Mapping[str, Sequence[Any]],
             yield combo
 
 
-def _filtered(domain: Sequence[Any], name: str, tests: Sequence[Compiled]) -> list[Any]:
+def _filtered(plan: Plan, domains: Domains, name: str, type_name: str) -> list[Any]:
     """The values of variable ``name`` that pass its single-variable tests."""
+    domain = domains.of(type_name)
+    tests = plan.filters[name]
+    grouped = plan.grouped.get(name)
+    groups = domains.grouped(type_name, *grouped) if grouped is not None else None
+    if groups is not None:
+        domain = _passing(groups, domain, name, tests[0])
+        tests = tests[1:]
     kept = []
     for obj in domain:
         env = {name: obj}
@@ -228,6 +345,19 @@ def _filtered(domain: Sequence[Any], name: str, tests: Sequence[Compiled]) -> li
         else:
             kept.append(obj)
     return kept
+
+
+def _passing(groups: Mapping[Any, list[Any]], domain: Sequence[Any], name: str,
+             test: Compiled) -> Sequence[Any]:
+    """The things of ``domain`` whose group passes ``test``, in order; the test reads only
+    the value the group shares, so it is run on the group's first thing."""
+    passing = [group for group in groups.values() if test({name: group[0]})]
+    if len(passing) <= 1:
+        return passing[0] if passing else []
+    if len(passing) == len(groups):
+        return domain
+    kept = {id(thing) for group in passing for thing in group}
+    return [thing for thing in domain if id(thing) in kept]
 
 
 def _combinations(plan: Plan, candidates: Mapping[str, list[Any]]) -> Iterator[Env]:
@@ -280,15 +410,18 @@ class _Itself:
         return str(self.value)
 
 
-def render(template: ast.Template, scope: Mapping[str, str], vocab: Vocabulary,
-           env: Env) -> str:
-    out: list[str] = []
-    for part in template.parts:
-        if isinstance(part, str):
-            out.append(part)
-        else:
-            out.append(format_value(compile_expr(part, scope, vocab)(env)))
-    return "".join(out)
+def compile_template(template: ast.Template, scope: Mapping[str, str], vocab: Vocabulary
+                     ) -> Callable[[Env], str]:
+    """A message as a function of the variables' values, its expressions compiled once
+    (a rule renders its message once per finding)."""
+    parts = [(part, None) if isinstance(part, str)
+             else ("", compile_expr(part, scope, vocab)) for part in template.parts]
+
+    def run(env: Env) -> str:
+        return "".join([text if value is None else format_value(value(env))
+                        for text, value in parts])
+
+    return run
 
 
 def format_value(value: Any) -> str:
