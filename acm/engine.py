@@ -252,8 +252,11 @@ def _judge(ruleset: RuleSet, sources: Mapping[str, Flows], facts: Sequence[Actua
 def _labels(sources: Mapping[str, Flows], findings: Sequence[Finding],
             actuators: Sequence[Actuator]) -> dict[NodeRef, str]:
     """A label for every node the findings involve or an actuator is made of."""
-    mentioned: set[NodeRef] = {ref for f in findings for ref in f.involved}
-    mentioned.update(ref for a in actuators for ref in a.nodes)
+    mentioned: set[NodeRef] = set()
+    for finding in findings:  # whole sets and tuples at a time: tens of thousands of refs
+        mentioned |= finding.involved
+    for actuator in actuators:
+        mentioned.update(actuator.nodes)
     return {ref: _label(sources[ref.runtime], ref.id) for ref in mentioned}
 
 

@@ -539,6 +539,38 @@ def test_any_flows_file_exits_0_1_or_2(doc: bytes, reader: tuple[str, ...]) -> N
             json.loads(run.out)  # a machine-readable report stays parseable
 
 
+# ------------------------------------------------------------------------ flows: one walk
+
+def _loaded(doc: bytes, ordered: bool) -> Any:
+    """What flows_from_data makes of the nodes of ``doc``: the flows' fields, or the
+    error's text; with ``ordered`` forced through the checks in file order (not the
+    one walk)."""
+    from acm.analysis import flows as loader
+    from acm.errors import FlowsError
+
+    walk = loader._walk
+    if ordered:
+        loader._walk = lambda raw, source: None
+    try:
+        flows = loader.flows_from_data(nodes_in(doc), "f.json")
+    except FlowsError as exc:
+        return ("error", str(exc))
+    finally:
+        loader._walk = walk
+    return ([(n["id"], sorted(n), n.get("acm")) for n in flows.nodes], list(flows.by_id),
+            flows.duplicates,
+            [t["id"] for t in flows.tabs], list(flows.subflows), flows.marked,
+            flows.defines_env)
+
+
+@fuzz(300)
+@given(doc=flows_documents(damage=False))
+def test_the_one_walk_loader_agrees_with_the_checks_in_file_order(doc: bytes) -> None:
+    """flows_from_data checks and indexes a well-formed file in one walk and falls back to
+    the checks in file order for anything else: same flows, same first error, always."""
+    assert _loaded(doc, ordered=False) == _loaded(doc, ordered=True)
+
+
 # ------------------------------------------------------------------------ flows: -o onto input
 
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import FlowsError
 
@@ -100,8 +100,9 @@ class Flows:
     every definition was.
 
     Loaded flows are not changed afterwards (commands that rewrite flows work
-    on copies of the nodes), so :attr:`tabs` and :attr:`subflows` are worked
-    out once, on first use.
+    on copies of the nodes), so what later steps ask of every node (:attr:`tabs`,
+    :attr:`subflows`, :attr:`defines_env`, :attr:`marked`) is worked out by the
+    loader's one walk over them (:func:`flows_from_data` builds every Flows).
     """
 
     source: str
@@ -109,6 +110,16 @@ class Flows:
     rev: str | None = None
     by_id: Mapping[str, Node] = field(default_factory=dict, repr=False)
     duplicates: tuple[DuplicateId, ...] = ()
+    #: The tabs, in file order.
+    tabs: tuple[Node, ...] = field(kw_only=True, repr=False, compare=False)
+    #: Subflow definitions by id.
+    subflows: Mapping[str, Node] = field(kw_only=True, repr=False, compare=False)
+    #: Whether any tab, subflow or subflow instance sets environment variables (else
+    #: no ``${NAME}`` in a node can be filled in from the flows).
+    defines_env: bool = field(kw_only=True, repr=False, compare=False)
+    #: Whether any node carries an ``acm`` marker (a node ACM added: a resolver, a
+    #: tag, a link), else no command can pass an ACM resolver.
+    marked: bool = field(kw_only=True, repr=False, compare=False)
 
     def require_unique_ids(self, before: str) -> None:
         """Refuse (:class:`FlowsError`) a file with duplicate ids before ``before`` (e.g.
@@ -120,30 +131,6 @@ class Flows:
         others = f" (and {more} more duplicate id{'' if more == 1 else 's'})" if more else ""
         raise FlowsError(f"duplicate node id {first.id} at {first.places()}{others}; "
                          f"fix the file before {before}", self.source)
-
-    @cached_property
-    def defines_env(self) -> bool:
-        """Whether any tab, subflow or subflow instance sets environment variables (else
-        no ``${NAME}`` in a node can be filled in from the flows)."""
-        return any(isinstance(n.get("env"), list) and n["env"]
-                   and (n["type"] in ("tab", "subflow") or n["type"].startswith("subflow:"))
-                   for n in self.nodes)
-
-    @cached_property
-    def marked(self) -> bool:
-        """Whether any node carries an ``acm`` marker (a node ACM added: a resolver, a
-        tag, a link), else no command can pass an ACM resolver."""
-        return any("acm" in n for n in self.nodes)
-
-    @cached_property
-    def tabs(self) -> tuple[Node, ...]:
-        """The tabs, in file order."""
-        return tuple(n for n in self.nodes if n["type"] == "tab")
-
-    @cached_property
-    def subflows(self) -> Mapping[str, Node]:
-        """Subflow definitions by id."""
-        return {n["id"]: n for n in self.nodes if n["type"] == "subflow"}
 
     def tab_label(self, tab_id: str) -> str:
         tab = self.by_id.get(tab_id)
@@ -220,25 +207,146 @@ def copy_nodes(nodes: Sequence[Any], source: str = "<flows>") -> list[Any]:
 def flows_from_data(data: Any, source: str = "<flows>") -> Flows:
     """Build :class:`Flows` from already-decoded JSON in any accepted shape."""
     raw, rev = _node_array(data, source)
+    walk = _walk(raw, source) or _ordered_walk(raw, source)
+    nodes, by_id, by_type, marked = walk.nodes, walk.by_id, walk.by_type, walk.marked
+    restored = restore_markers(nodes) if "group" in by_type else nodes
+    if restored != nodes:  # markers put back from group manifests, on copies: index those
+        nodes = restored
+        by_id = {n["id"]: n for n in nodes}
+        by_type, marked = _by_type(nodes), any("acm" in n for n in nodes)
+    duplicates = tuple(
+        DuplicateId(node_id, tuple(_definition(i, raw[i], by_id)
+                                   for i in [*indexes, walk.last[node_id]]))
+        for node_id, indexes in sorted(walk.repeated.items(), key=lambda item: item[1][0]))
+    # by_type is not kept: were it the last to hold the nodes, freeing them would
+    # visit memory type by type rather than in file order, several times slower.
+    flows = Flows(source=source, nodes=tuple(nodes), rev=rev, by_id=by_id,
+                  duplicates=duplicates, tabs=tuple(by_type.get("tab", ())),
+                  subflows={n["id"]: n for n in by_type.get("subflow", ())},
+                  defines_env=_defines_env(by_type), marked=marked)
+    if not walk.references_ok:
+        _check_references(flows)
+    return flows
+
+
+def _defines_env(by_type: Mapping[str, Sequence[Node]]) -> bool:
+    """Whether any tab, subflow or subflow instance sets environment variables."""
+    return any(isinstance(n.get("env"), list) and n["env"]
+               for node_type, nodes in by_type.items() if _has_env(node_type) for n in nodes)
+
+
+class _Walk(NamedTuple):
+    """The nodes to load, as one walk over a file's array of nodes found them."""
+
+    nodes: list[Node]  # the last definition of each id, in file order
+    by_id: dict[str, Node]
+    by_type: dict[str, list[Node]]
+    marked: bool  # any node has an "acm" marker
+    last: Mapping[str, int]  # id -> index of its last definition (read for repeated ids)
+    repeated: Mapping[str, list[int]]  # id -> indexes of its earlier definitions
+    references_ok: bool  # every wire and subflow instance resolves (False: not known)
+
+
+#: The types ``x`` and ``y`` may have: JSON numbers, or missing (exact types: no bool).
+_COORDINATE_TYPES = frozenset({int, float, type(None)})
+
+_NO_WIRES: list[Any] = []  # a node without wires (read, never changed)
+
+
+def _walk(raw: Sequence[Any], source: str) -> _Walk | None:
+    """Check and index a well-formed array of nodes with unique ids in one walk, or
+    None if anything is off (an element that is no node, a malformed field, an id
+    defined twice): :func:`_ordered_walk` then finds and reports the first error
+    in file order, or loads the duplicates.
+
+    Every test here accepts no more than the ordered checks accept, so a file
+    passing it passes them; one walk over 100,000 nodes costs a fraction of
+    separate ones (each node's fields are read while it is in the CPU's cache).
+    """
+    indexed = _index_nodes(raw)
+    if indexed is None:
+        return None
+    by_id, by_type, targets, marked = indexed
+    if (len(by_id) != len(raw) or set(map(type, targets)) - {str}  # map: C speed, one per wire
+            or not _other_fields_ok(by_type, source)):
+        return None
+    return _Walk(list(raw), by_id, by_type, marked, {}, {},
+                 _references_ok(by_id, by_type, targets))
+
+
+def _index_nodes(raw: Sequence[Any]
+                 ) -> tuple[dict[str, Node], dict[str, list[Node]], list[Any], bool] | None:
+    """For :func:`_walk`: the nodes by id and by type, every wire's target, and whether
+    any node has an ``acm`` marker; None at the first element whose id, type, x, y
+    or wires fail the checks (the type of each target is left to the caller)."""
+    by_id: dict[str, Node] = {}
+    by_type: defaultdict[str, list[Node]] = defaultdict(list)
+    targets: list[Any] = []
+    marked = False
+    coordinate = _COORDINATE_TYPES
+    for node in raw:  # hot loop, once per node: local names, exact types
+        if type(node) is not dict:
+            return None
+        node_id, node_type = node.get("id"), node.get("type")
+        if type(node_id) is not str or type(node_type) is not str or not node_id or not node_type:
+            return None
+        wires = node.get("wires", _NO_WIRES)
+        if (type(wires) is not list or type(node.get("x")) not in coordinate
+                or type(node.get("y")) not in coordinate):
+            return None
+        for port in wires:
+            if type(port) is not list:
+                return None
+            targets += port
+        by_id[node_id] = node
+        by_type[node_type].append(node)
+        marked = marked or "acm" in node
+    return by_id, dict(by_type), targets, marked
+
+
+def _other_fields_ok(by_type: Mapping[str, Sequence[Node]], source: str) -> bool:
+    """Whether the nodes of the types whose other fields :func:`_check_shape` reads
+    (links, env, subflow ports) pass it; the walk checked every node's wires, x, y."""
+    try:
+        for node_type, nodes in by_type.items():
+            if _has_env(node_type) or node_type.startswith("link "):
+                for node in nodes:
+                    _check_shape(node, source)
+    except FlowsError:
+        return False
+    return True
+
+
+def _references_ok(by_id: Mapping[str, Node], by_type: Mapping[str, Sequence[Node]],
+                   targets: Iterable[str]) -> bool:
+    """Whether every wire ends at a node and the subflow of every subflow instance is
+    defined (else :func:`_check_references` names the first that is not)."""
+    subflows = {n["id"] for n in by_type.get("subflow", ())}
+    return all(map(by_id.__contains__, targets)) and all(
+        node_type[8:] in subflows for node_type in by_type if node_type.startswith("subflow:"))
+
+
+def _ordered_walk(raw: Sequence[Any], source: str) -> _Walk:
+    """Check every node in file order, raising the first error :class:`FlowsError`
+    names; load the last definition of an id defined more than once."""
     last, by_id = _index_ids(raw, source)
     repeated: dict[str, list[int]] = {}
-    if len(last) == len(raw):  # every id once (the usual case): nothing to drop
+    if len(last) == len(raw):  # every id once: nothing to drop
         for node in raw:
             _check_shape(node, source)
         nodes: list[Node] = list(raw)
     else:
         nodes, by_id, repeated = _keep_last(raw, last, source)
-    if any(n["type"] == "group" for n in nodes):
-        nodes = restore_markers(nodes)
-        by_id = {n["id"]: n for n in nodes}
-    duplicates = tuple(
-        DuplicateId(node_id, tuple(_definition(i, raw[i], by_id)
-                                   for i in [*indexes, last[node_id]]))
-        for node_id, indexes in sorted(repeated.items(), key=lambda item: item[1][0]))
-    flows = Flows(source=source, nodes=tuple(nodes), rev=rev, by_id=by_id,
-                  duplicates=duplicates)
-    _check_references(flows)
-    return flows
+    return _Walk(nodes, by_id, _by_type(nodes), any("acm" in n for n in nodes), last,
+                 repeated, references_ok=False)
+
+
+def _by_type(nodes: Iterable[Node]) -> dict[str, list[Node]]:
+    """The nodes of each type, in file order."""
+    by_type: dict[str, list[Node]] = {}
+    for node in nodes:
+        by_type.setdefault(node["type"], []).append(node)
+    return by_type
 
 
 def _node_array(data: Any, source: str) -> tuple[Sequence[Any], str | None]:
@@ -359,7 +467,12 @@ def _not_number(value: Any) -> bool:
 
 
 def _check_shape(node: Node, source: str) -> None:
-    """A node's fields that the analysis walks must have the shapes Node-RED writes."""
+    """A node's fields that the analysis walks must have the shapes Node-RED writes.
+
+    :func:`_walk` checks wires, x and y of every node itself and calls this only
+    for the types with more to check (links, env, subflow ports): keep the two
+    in step.
+    """
     node_id = node["id"]
     if "wires" in node and not _wires_ok(node["wires"]):
         raise FlowsError(f"node {node_id} has malformed 'wires' (expected lists of node ids)",
@@ -382,10 +495,15 @@ def _check_shape(node: Node, source: str) -> None:
                 raise FlowsError(f"subflow {node_id} has malformed '{side}' ports", source)
 
 
+def _has_env(node_type: str) -> bool:
+    """Whether nodes of this type have env variables: tabs, subflows and subflow instances."""
+    return node_type in ("tab", "subflow") or node_type.startswith("subflow:")
+
+
 def _env_ok(node_type: str, env: Any) -> bool:
-    """``env`` is a list of objects, on the nodes that have env variables (tabs,
-    subflows and subflow instances); other types' ``env`` is not read."""
-    if node_type not in ("tab", "subflow") and not node_type.startswith("subflow:"):
+    """``env`` is a list of objects, on the nodes that have env variables; other
+    types' ``env`` is not read."""
+    if not _has_env(node_type):
         return True
     return isinstance(env, list) and all(isinstance(item, dict) for item in env)
 

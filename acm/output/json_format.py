@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..analysis.actuators import NodeRef
+from ..analysis.actuators import Actuator, NodeRef
 from ..analysis.findings import Finding, Report
 from ..analysis.values import UNKNOWN, Value, const_text
 from ..version import __version__
@@ -67,42 +67,57 @@ def _conflict(f: Finding, report: Report) -> dict[str, Any]:
     }
 
 
+class _Texts(dict[Value, str]):
+    """Command values -> their text, each decoded once (a site repeats them); a dict
+    subclass so that a value seen before is looked up at C speed."""
+
+    def __missing__(self, value: Value) -> str:
+        text = self[value] = const_text(value)
+        return text
+
+
+def _driven(a: Actuator, texts: _Texts) -> tuple[dict[str, list[str]], list[str], bool]:
+    """How ``a`` is driven, in one pass over its drivers (this runs per actuator): each
+    application's provenances, the texts of its constant commands, and whether any
+    command is dynamic."""
+    provenances: dict[str, list[str]] = {}
+    values: set[Value] = set()
+    for app, driver in a.drivers.items():
+        provenances[app] = sorted(driver.provenances)
+        values |= driver.commands
+    dynamic = UNKNOWN in values
+    values.discard(UNKNOWN)
+    return provenances, sorted(set(map(texts.__getitem__, values))), dynamic
+
+
+def _actuator(a: Actuator, texts: _Texts) -> dict[str, Any]:
+    provenances, commands, dynamic = _driven(a, texts)
+    return {
+        "key": a.key,
+        "kind": a.kind,
+        "name": a.name,
+        "role": a.role,
+        "nodes": _ids(a.nodes),
+        "applications": sorted(a.drivers),
+        "provenances": provenances,
+        "commands": commands,
+        "dynamic": dynamic,
+        "runtimes": sorted(a.runtimes),
+        "zone": a.zone,
+        "effects": dict(a.effects),
+        "declared": a.declared,
+        "managed_by": a.managed_by,
+    }
+
+
 def document(report: Report) -> dict[str, Any]:
-    texts: dict[Value, str] = {}  # one decoding per distinct command (a site repeats them)
-
-    def text_of(value: Value) -> str:
-        found = texts.get(value)
-        if found is None:
-            found = texts[value] = const_text(value)
-        return found
-
+    texts = _Texts()
     return {
         "schema": SCHEMA,
         "tool": {"name": "acm", "version": __version__},
         "sources": dict(report.sources),
         "conflicts": [conflict(f, report) for f in report.findings],
-        "actuators": [
-            {
-                "key": a.key,
-                "kind": a.kind,
-                "name": a.name,
-                "role": a.role,
-                "nodes": _ids(a.nodes),
-                "applications": sorted(a.drivers),
-                "provenances": {app: sorted(d.provenances) for app, d in a.drivers.items()},
-                "commands": sorted(
-                    {text_of(c) for d in a.drivers.values() for c in d.commands
-                     if c is not UNKNOWN}
-                ),
-                "dynamic": any(UNKNOWN in d.commands for d in a.drivers.values()),
-                "runtimes": sorted(a.runtimes),
-                "zone": a.zone,
-                "effects": dict(a.effects),
-                "declared": a.declared,
-                "managed_by": a.managed_by,
-            }
-            for a in report.actuators
-        ],
+        "actuators": [_actuator(a, texts) for a in report.actuators],
         "unknown_targets": [
             {"node": u.node.id, "runtime": u.node.runtime, "kind": u.kind, "name": u.name,
              "applications": sorted(u.applications)}
@@ -125,6 +140,8 @@ def document(report: Report) -> dict[str, Any]:
 def render(report: Report) -> str:
     # Indented for people when small; large reports stay on the C encoder's fast
     # path (indentation forces the pure-Python encoder, several times slower).
+    # The document is a fresh tree of new dicts and lists, so it has no cycles for
+    # the encoder to look for (that search costs a tenth of the encoding).
     doc = document(report)
     indent = 2 if len(report.actuators) + len(report.findings) <= 2000 else None
-    return json.dumps(doc, indent=indent, ensure_ascii=False) + "\n"
+    return json.dumps(doc, indent=indent, ensure_ascii=False, check_circular=False) + "\n"
