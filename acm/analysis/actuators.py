@@ -31,7 +31,7 @@ from .catalog.homeassistant import applies_to, entity_role
 from .graph import FlowGraph, GraphNode, entry_bypass, outermost_instance
 from .keys import ha_entity, kind_of
 from .propagate import Propagation, Reach, Source
-from .values import UNKNOWN, Value
+from .values import ANY_MESSAGE, Value
 
 
 class NodeRef(NamedTuple):
@@ -141,22 +141,49 @@ def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
     for gid, info in fg.info.items():
         if info.type in ACTUATOR_TYPES:
             scan.node(gid, info)
-    actuators = tuple(
-        Actuator(
-            key=key,
-            kind=entry["kind"],
-            name=entry["name"],
-            nodes=tuple(entry["nodes"]),
-            drivers={app: Driver(app, tuple(sends))
-                     for app, sends in sorted(entry["drivers"].items())},
-            runtimes=frozenset(entry["runtimes"]),
-            managed_by=entry["managed"][0] if entry["managed"] and all(entry["managed"])
-            else None,
-            role=next(r for r in _ROLE_ORDER if r in entry["roles"]),
-        )
-        for key, entry in sorted(scan.by_key.items())
-    )
+    actuators = tuple(entry.actuator(key) for key, entry in sorted(scan.by_key.items()))
     return ActuatorScan(actuators, tuple(scan.unknown))
+
+
+class _Entry:
+    """What :func:`find_actuators` gathers for one actuator key: its nodes and roles, and
+    per driving application its commands (ordered sets: dict keys), the runtimes they
+    start in and the resolver strategy each passes (None: none, or not every one).
+
+    Slotted: a large site has one per actuator, tens of thousands.
+    """
+
+    __slots__ = ("kind", "name", "nodes", "roles", "drivers", "runtimes", "managed")
+
+    def __init__(self, target: Target) -> None:
+        self.kind = target.kind
+        self.name = target.name
+        self.nodes: dict[NodeRef, None] = {}
+        self.roles: set[str] = set()
+        self.drivers: dict[str, dict[Command, None]] = {}
+        self.runtimes: set[str] = set()
+        self.managed: list[Any] = []
+
+    def actuator(self, key: str) -> Actuator:
+        managed = self.managed
+        return Actuator(
+            key=key,
+            kind=self.kind,
+            name=self.name,
+            nodes=tuple(self.nodes),
+            drivers={app: Driver(app, tuple(sends)) for app, sends in sorted(self.drivers.items())},
+            runtimes=frozenset(self.runtimes),
+            managed_by=managed[0] if managed and all(managed) else None,
+            role=_first_role(self.roles),
+        )
+
+
+def _first_role(roles: set[str]) -> str:
+    """The role that wins among those the nodes command a target as (see _ROLE_ORDER)."""
+    for role in _ROLE_ORDER:
+        if role in roles:
+            return role
+    raise ValueError(f"no known role among {sorted(roles)}")
 
 
 class _Scan:
@@ -165,7 +192,7 @@ class _Scan:
 
     def __init__(self, fg: FlowGraph, prop: Propagation) -> None:
         self.fg, self.prop = fg, prop
-        self.by_key: dict[str, dict[str, Any]] = {}
+        self.by_key: dict[str, _Entry] = {}
         self.unknown: list[UnknownTarget] = []
         self.configs = {runtime: config_lookup(flows.by_id) for runtime, flows in fg.flows.items()}
         # no resolver walks in flows without nodes ACM added
@@ -177,21 +204,21 @@ class _Scan:
         node = with_env(info, self.fg)
         config = self.configs[info.runtime]
         ref = NodeRef(info.runtime, info.origin)
-        reached = self.prop.reach.get(gid, {})
-        if not any(r.pred is not None or r.shapes for r in reached.values()):
+        # a listening node (trigger and actuator) does not drive itself
+        driving = [(source, state) for source, state in self.prop.reach.get(gid, {}).items()
+                   if state.pred is not None or state.shapes]
+        if not driving:
             # Not driven by anything; still an actuator if its target is static.
-            for target in actuator_targets(node, config, info.runtime, [(UNKNOWN, UNKNOWN)]):
+            for target in actuator_targets(node, config, info.runtime, ANY_MESSAGE):
                 if target.key is not None:
-                    _entry(self.by_key, target, ref)
+                    self._entry(target, ref)
             return
         unknown_apps: set[str] = set()
         unknown_target: Target | None = None
         managed: object = _UNSET
-        for source, state in reached.items():
-            if state.pred is None and not state.shapes:
-                continue  # a listening node (trigger and actuator) does not drive itself
-            shapes = state.shapes or frozenset({(UNKNOWN, UNKNOWN)})
-            for target in actuator_targets(node, config, info.runtime, shapes):
+        for source, state in driving:
+            for target in actuator_targets(node, config, info.runtime,
+                                           state.shapes or ANY_MESSAGE):
                 if target.key is None:
                     unknown_apps.add(source.application)
                     unknown_target = target
@@ -204,16 +231,28 @@ class _Scan:
             self.unknown.append(UnknownTarget(ref, unknown_target.kind, unknown_target.name,
                                               frozenset(unknown_apps)))
 
+    def _entry(self, target: Target, ref: NodeRef) -> _Entry:
+        """The entry of ``target``'s key, with node ``ref`` and the target's role added."""
+        assert target.key is not None
+        entry = self.by_key.get(target.key)
+        if entry is None:
+            entry = self.by_key[target.key] = _Entry(target)
+        entry.nodes[ref] = None  # an ordered set
+        entry.roles.add(target.role)
+        return entry
+
     def _command(self, gid: str, ref: NodeRef, source: Source, state: Reach, target: Target,
                  managed: object) -> None:
         """Record that ``source`` commands ``target`` through actuator node ``gid``."""
-        entry = _entry(self.by_key, target, ref)
-        sends = entry["drivers"].setdefault(source.application, {})
+        entry = self._entry(target, ref)
+        sends = entry.drivers.get(source.application)
+        if sends is None:
+            sends = entry.drivers[source.application] = {}
         restored = source in self.replays and _restored(self.fg, self.prop.path(gid, source))
         sends[Command(source, target.feature, target.command, gid, ref,
                       state.origin, state.gates, restored)] = None
-        entry["runtimes"].add(state.origin)
-        entry["managed"].append(managed)
+        entry.runtimes.add(state.origin)
+        entry.managed.append(managed)
 
 
 def _replaying_sources(fg: FlowGraph, prop: Propagation) -> frozenset[Source]:
@@ -338,19 +377,6 @@ def config_lookup(by_id: Mapping[str, Any]) -> Callable[[Any], Any]:
         return by_id.get(node_id) if isinstance(node_id, str) else None
 
     return lookup
-
-
-def _entry(by_key: dict[str, dict[str, Any]], target: Target, ref: NodeRef) -> dict[str, Any]:
-    assert target.key is not None
-    entry = by_key.get(target.key)
-    if entry is None:
-        entry = by_key[target.key] = {
-            "kind": target.kind, "name": target.name, "nodes": {}, "drivers": {},
-            "runtimes": set(), "managed": [], "roles": set(),
-        }
-    entry["nodes"][ref] = None  # an ordered set
-    entry["roles"].add(target.role)
-    return entry
 
 
 def _applies(entity: str, command: Command) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from functools import lru_cache
 from typing import Any, Final
 
 
@@ -58,12 +59,38 @@ def const(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+@lru_cache(maxsize=4096)
 def const_text(value: Value) -> str:
-    """A constant for people: strings bare, other JSON as JSON, unknown as '?'."""
+    """A constant for people: strings bare, other JSON as JSON, unknown as '?'.
+
+    Memoised: rules and reports ask for the same few commands ("ON", "OFF") over
+    and over, and the answer is a string (immutable) of an immutable value.
+    """
     if isinstance(value, _Unknown):
         return "?"
-    decoded = json.loads(value)
+    decoded = decode(value)
     return decoded if isinstance(decoded, str) else value
+
+
+_CONTAINER: Final = object()  # what _decoded_scalar says for a list or an object
+
+
+def decode(value: str) -> Any:
+    """The constant a canonical JSON text holds (``json.loads``).
+
+    The catalog decodes the same few constants (``"ON"``, ``true``) once per
+    node they reach; strings, numbers, true, false and null are immutable, so
+    they are decoded once and shared. A list or an object is decoded afresh on
+    every call: the caller owns what it gets.
+    """
+    scalar = _decoded_scalar(value)
+    return json.loads(value) if scalar is _CONTAINER else scalar
+
+
+@lru_cache(maxsize=4096)
+def _decoded_scalar(value: str) -> Any:
+    decoded = json.loads(value)
+    return _CONTAINER if isinstance(decoded, (list, dict)) else decoded
 
 
 def to_number(value: Any) -> float:

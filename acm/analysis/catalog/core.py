@@ -7,7 +7,7 @@ Inject, MQTT, HTTP, TCP/UDP, websockets, the sequence and function nodes
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,6 +37,7 @@ from .declare import (
 from .switch import switch_routes
 
 PACKAGE = "node-red"
+_EMPTY = const("")  # the empty string, as a constant
 
 
 # ---------------------------------------------------------------------------
@@ -59,7 +60,7 @@ def starts_once(node: Node) -> bool:
 
 def _inject_emits(node: Node) -> Shapes:
     props = node.get("props")
-    topic: Value = const("")
+    topic: Value = _EMPTY
     payload: Value = UNKNOWN
     if isinstance(props, list):
         for prop in props:
@@ -104,8 +105,9 @@ _REMOTE_LEVELS = frozenset({"action", "click", "button"})
 
 def command_role(levels: Iterable[str]) -> Role:
     """A device when a level follows a command convention, otherwise a channel."""
-    lowered = {level.lower() for level in levels}
-    if lowered & COMMAND_LEVELS or any(level.startswith(("set_", "set-")) for level in lowered):
+    lowered = set(map(str.lower, levels))
+    if not lowered.isdisjoint(COMMAND_LEVELS) \
+            or any(level.startswith(("set_", "set-")) for level in lowered):
         return DEVICE
     return CHANNEL
 
@@ -158,12 +160,13 @@ def _mqtt_out_transfer(node: Node, shapes: Shapes) -> Shapes:
 
 # Tasmota commands that only ask: the device answers on stat/…, nothing changes.
 _TASMOTA_QUERIES = frozenset({"status", "state"})
-_EMPTY = const("")
 
 
 def tasmota_query(topic: str, payload: Value) -> bool:
     """A Tasmota ``cmnd/<device>/<Command>`` that reads: STATUS or STATE, or any command
     sent with an empty payload (Tasmota then reports the current value)."""
+    if "cmnd" not in topic.lower():  # most topics: no level can be cmnd
+        return False
     levels = topic.split("/")
     if "cmnd" not in (level.lower() for level in levels[:-1]):
         return False
@@ -171,7 +174,8 @@ def tasmota_query(topic: str, payload: Value) -> bool:
 
 
 def _mqtt_out(node: Node, config: Config, runtime: str, shape: Shape) -> list[Target]:
-    broker = mqtt_broker_address(config(node.get("broker")), str(node.get("broker") or "?"))
+    broker_id = node.get("broker")
+    broker = mqtt_broker_address(config(broker_id), str(broker_id or "?"))
     topic = from_msg(node.get("topic"), shape[0])
     if topic is None:
         return [Target("mqtt", None, f"{broker}/<msg.topic>", shape[1])]
@@ -262,14 +266,17 @@ def _websocket_out(node: Node, config: Config, runtime: str, shape: Shape) -> li
 
 
 def _change_transfer(node: Node, shapes: Shapes) -> Shapes:
-    return frozenset(_change(node, s) for s in shapes)
+    rules = [rule for rule in _change_rules(node)
+             if isinstance(rule, dict) and _touches_shape(rule)]
+    if not rules:
+        return shapes  # topic and payload pass as they were
+    return frozenset([_change(rules, s) for s in shapes])
 
 
-def _change(node: Node, shape: Shape) -> Shape:
-    """What a change node's rules make of one shape, rule after rule."""
-    for rule in _change_rules(node):
-        if isinstance(rule, dict) and _touches_shape(rule):
-            shape = _apply_change_rule(rule, shape)
+def _change(rules: Sequence[Node], shape: Shape) -> Shape:
+    """What a change node's rules on payload and topic make of one shape, rule after rule."""
+    for rule in rules:
+        shape = _apply_change_rule(rule, shape)
     return shape
 
 

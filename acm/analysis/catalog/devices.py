@@ -17,7 +17,7 @@ from typing import Any
 
 from ..flows import Node
 from ..keys import mqtt_key
-from ..values import UNKNOWN, Shape, Shapes, Value, const
+from ..values import UNKNOWN, Shape, Shapes, Value, const, decode
 from .core import mqtt_broker_address
 from .declare import (
     AUTOMATION,
@@ -41,7 +41,7 @@ _ABSENT = object()  # a payload only known at run time
 
 def _decoded(value: Value) -> Any:
     """A constant as its JSON value; ``_ABSENT`` when only known at run time."""
-    return _ABSENT if value is UNKNOWN else json.loads(value)  # type: ignore[arg-type]
+    return _ABSENT if value is UNKNOWN else decode(value)  # type: ignore[arg-type]
 
 
 def _word(value: Any) -> str:

@@ -7,14 +7,13 @@ shows them).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from ..flows import Node
 from ..keys import ha_key
-from ..values import UNKNOWN, Shape, Value, const
+from ..values import UNKNOWN, Shape, Value, const, decode
 from .declare import (
     AUTOMATION,
     DEVICE,
@@ -115,7 +114,7 @@ def applies_to(command: Value, entity_id: str) -> bool:
     (homeassistant.* to every entity). A command known only at run time may."""
     if command is UNKNOWN:
         return True
-    called = json.loads(command)  # type: ignore[arg-type]
+    called = decode(command)  # type: ignore[arg-type]
     domain = str(called).split(".", 1)[0]
     return domain in ("homeassistant", entity_id.split(".", 1)[0])
 
@@ -173,11 +172,14 @@ _BUTTON_EVENT_WORDS = ("press", "click", "button", "action", "release", "double"
 def _entities_of(node: Node) -> list[str]:
     """The entity ids a node names exactly (a substring or regex filter names none)."""
     for match_type in ("entityidfiltertype", "entityIdType"):
-        if text(str(node.get(match_type) or "")) in ("substring", "regex"):
+        kind = node.get(match_type)
+        if kind and text(str(kind)) in ("substring", "regex"):
             return []
     out: list[str] = []
     for field_name in ("entityId", "entityid", "entityidfilter", "entity_id"):
-        out += _entities(node.get(field_name)) or []  # a templated list names none
+        value = node.get(field_name)
+        if value is not None:  # (most nodes have one of the four)
+            out += _entities(value) or []  # a templated list names none
     return out
 
 
@@ -283,9 +285,10 @@ def _entities(value: Any) -> list[str] | None:
         items = value
     else:
         return []
-    out = [text(v) for v in items if text(v)]
-    if any("{{" in v or "$" in v for v in out):
-        return None
+    out = [entity for v in items if isinstance(v, str) and (entity := v.strip())]
+    for entity in out:
+        if "{{" in entity or "$" in entity:
+            return None
     return out
 
 
@@ -310,7 +313,7 @@ def _message(shape: Shape) -> dict[str, Any]:
     """A constant msg.payload object: what the message tells the node to call, if anything."""
     if shape[1] is UNKNOWN:
         return {}
-    decoded = json.loads(shape[1])  # type: ignore[arg-type]
+    decoded = decode(shape[1])  # type: ignore[arg-type]
     return decoded if isinstance(decoded, dict) else {}
 
 

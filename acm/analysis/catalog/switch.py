@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from ..flows import Node
-from ..values import UNKNOWN, Shape, Shapes, Value, to_number
+from ..values import UNKNOWN, Shape, Shapes, Value, decode, to_number
 
 _MISSING = object()  # the tested property is not there (undefined)
 Maybe = bool | None  # None: cannot tell
@@ -36,7 +36,7 @@ def _tested(node: Node, shape: Shape) -> Any:
         return UNKNOWN
     if value is UNKNOWN:
         return UNKNOWN
-    decoded: Any = json.loads(value)  # type: ignore[arg-type]
+    decoded: Any = decode(value)  # type: ignore[arg-type]
     for part in rest.split(".") if rest else []:
         if "[" in part or not isinstance(decoded, dict):
             return UNKNOWN  # indexes, and properties of strings and arrays: not followed
@@ -205,9 +205,11 @@ def switch_routes(node: Node, shapes: Shapes) -> list[Shapes]:
     rules = [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
     outputs = max(len(rules), len(node.get("wires") or []), 1)
     check_all = str(node.get("checkall", "true")).lower() == "true"
+    tested = [(shape, _tested(node, shape)) for shape in shapes]
+    if all(value is UNKNOWN for _, value in tested):
+        return [shapes] * outputs  # every message may take every output
     ports: list[set[Shape]] = [set() for _ in range(outputs)]
-    for shape in shapes:
-        value = _tested(node, shape)
+    for shape, value in tested:
         taken = range(outputs) if value is UNKNOWN else _rules_passed(rules, value, check_all)
         for index in taken:
             ports[index].add(shape)
