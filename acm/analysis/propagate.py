@@ -21,6 +21,7 @@ from .catalog import (
     EXTERNAL,
     GATED_TYPES,
     NOT_TRIGGERS,
+    PASSING_TYPES,
     acm_role,
     routes,
     transfer,
@@ -171,14 +172,16 @@ def _run(  # noqa: C901 - the hot loop of a large site, kept in one frame on pur
         successors = succ[gid]
         if not successors:
             continue
-        node = info[gid].node
+        node_info = info[gid]
+        node = node_info.node
+        passing = node_info.type in PASSING_TYPES  # sends on what it gets: no catalog call
         here = reach[gid]
         split = gid in branching
         own: frozenset[str] | None = None
         for source in sources:
             state = here[source]
             shapes = state.shapes
-            out = transfer(node, shapes) if shapes else NO_MESSAGE
+            out = shapes if passing or not shapes else transfer(node, shapes)
             if state.seed:
                 out = join(out, state.seed)
             if not out:

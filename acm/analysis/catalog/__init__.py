@@ -51,6 +51,7 @@ from .declare import (
     Role,
     Target,
     forgets,
+    passes,
 )
 
 MODULES = (core, dashboard, homeassistant, zigbee2mqtt, tasmota, shelly, gpio, industrial,
@@ -76,10 +77,14 @@ KNOWN_TYPES = frozenset(NODE_TYPES)
 NOT_TRIGGERS = frozenset(t for t, d in NODE_TYPES.items() if d.trigger is None)
 #: Types with shared state that decides whether messages pass (see :func:`gates`).
 GATED_TYPES = frozenset(t for t, d in NODE_TYPES.items() if d.gates is not None)
+#: Types that pass topic and payload on as they were (delay, link, junction ...): the
+#: propagation's hot loop need not ask :func:`transfer` about them.
+PASSING_TYPES = frozenset(t for t, d in NODE_TYPES.items() if d.transfer is passes)
 
 __all__ = [
     "ACTUATOR_TYPES", "AUTOMATION", "CHANNEL", "DEVICE", "EXTERNAL", "GATED_TYPES",
-    "KNOWN_TYPES", "MANUAL", "NODE_TYPES", "NOT_TRIGGERS", "PROVENANCES", "ROLES",
+    "KNOWN_TYPES", "MANUAL", "NODE_TYPES", "NOT_TRIGGERS", "PASSING_TYPES", "PROVENANCES",
+    "ROLES",
     "ROUTED_TYPES", "STATE", "NodeType", "Provenance", "Role", "Target", "acm_role",
     "actuator_targets", "gates",
     "mqtt_broker_address", "routes", "normalise_topic", "transfer", "trigger_provenance",
