@@ -19,6 +19,7 @@ from .analysis.actuators import (
     merge_model,
 )
 from .analysis.catalog import gates
+from .analysis.catalog.context import global_writes
 from .analysis.environment import Chain, find_chains
 from .analysis.findings import Application, Finding, Report, count_by_severity, report_order
 from .analysis.flows import Flows, gc_paused, load_flows
@@ -170,7 +171,7 @@ def _analyze(
     with_triggers = {source.application for source in prop.triggers.values()}
     by_id = {a.id: a for a in apps.values() if a.id in with_triggers}
     names = {a.id: a.name for a in apps.values()}
-    facts = _facts(scan.actuators, names)
+    facts = _facts(scan.actuators, names, fg, prop)
     chains = _chains(fg, prop, scan.actuators, model, aliases, names)
     findings, suppressed = _judge(ruleset, sources, facts, PathFinder(fg, prop), chains)
     labels = _labels(sources, findings, scan.actuators)
@@ -223,10 +224,28 @@ def _with_model(scan: ActuatorScan, model: Model | None,
                        _canonical_keys(aliases, model.ha_members if model else {}))
 
 
-def _facts(actuators: Sequence[Actuator], names: Mapping[str, str]) -> list[ActuatorFacts]:
+def _facts(actuators: Sequence[Actuator], names: Mapping[str, str], fg: FlowGraph,
+           prop: Propagation) -> list[ActuatorFacts]:
     """What the rules see of the actuators, with application ``names``."""
     commanders = {a.key: a.applications for a in actuators}
+    commanders.update(_global_writers(actuators, fg, prop))
     return [f for a in actuators for f in facts_of(a, names, commanders)]
+
+
+def _global_writers(actuators: Sequence[Actuator], fg: FlowGraph,
+                    prop: Propagation) -> dict[str, frozenset[str]]:
+    """The applications that write each global variable some command is gated by (a
+    switch tests it): who sets such a gate, as commanders are who set a helper."""
+    in_play = {g for a in actuators for d in a.drivers.values() for c in d.sends
+               for g in c.gates if g.startswith("context:")}
+    if not in_play:  # the usual case: no switch on a global variable on any command's way
+        return {}
+    writers: dict[str, set[str]] = {}
+    for gid, info in fg.info.items():
+        if info.type == "change" or info.type == "function":
+            for key in global_writes(info.node) & in_play:
+                writers.setdefault(key, set()).update(prop.applications_at(gid))
+    return {key: frozenset(apps) for key, apps in writers.items()}
 
 
 def _chains(fg: FlowGraph, prop: Propagation, actuators: Sequence[Actuator],

@@ -216,3 +216,74 @@ def test_gates_from_many_branches_keep_one_source_per_node() -> None:
     [light] = analysis.report.actuators
     [command] = light.drivers["T"].sends
     assert command.gates == frozenset()  # no helper holds on every way
+
+
+# --------------------------------------------------------------------------- global context
+
+
+def on_mode(node_id: str, z: str, wires: list[list[str]], prop: str = "mode",
+            **extra: Any) -> dict[str, Any]:
+    """A core switch that lets messages through while global.<prop> is "auto"."""
+    return node(node_id, "switch", z, wires, name=f"{prop} auto?", property=prop,
+                propertyType="global", rules=[{"t": "eq", "v": "auto", "vt": "str"}],
+                checkall="true", repair=False, outputs=1, **extra)
+
+
+def set_mode(node_id: str, z: str, wires: list[list[str]], prop: str = "mode"
+             ) -> dict[str, Any]:
+    return node(node_id, "change", z, wires, name=f"{prop} manual",
+                rules=[{"t": "set", "p": prop, "pt": "global", "to": "manual", "tot": "str"}])
+
+
+def auto_and_manual(manual_writes: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Auto switches the light on at 19:00 while global.mode is "auto"; Manual, at 23:00,
+    writes the mode (through ``manual_writes``, or not when None) and switches it off."""
+    manual: list[dict[str, Any]] = [schedule("m.23", "M", [["m.off"]], "00 23 * * *")]
+    if manual_writes:
+        manual[0]["wires"] = [[manual_writes[0]["id"]]]
+        manual += manual_writes
+    return [
+        tab("A", "Auto"), tab("M", "Manual"), SERVER,
+        schedule("a.19", "A", [["a.mode"]], "00 19 * * *"),
+        on_mode("a.mode", "A", [["a.on"]]),
+        call("a.on", "A", "turn_on", LIGHT),
+        *manual,
+        call("m.off", "M", "turn_off", LIGHT),
+    ]
+
+
+def test_a_switch_on_a_global_variable_the_other_application_sets_takes_turns() -> None:
+    finding = direct(analyse(auto_and_manual([set_mode("m.set", "M", [["m.off"]])])))
+    assert finding is not None and finding.severity == "info", finding
+    assert finding.message.endswith("they take turns through global.mode")
+
+
+def test_a_global_variable_set_from_a_function_is_set_too() -> None:
+    write = node("m.fn", "function", "M", [["m.off"]], name="manual",
+                 func='global.set( "mode" , "manual");\nreturn msg;', outputs=1)
+    finding = direct(analyse(auto_and_manual([write])))
+    assert finding is not None and finding.severity == "info", finding
+
+
+def test_a_global_variable_nobody_else_sets_gates_nothing() -> None:
+    finding = direct(analyse(auto_and_manual(None)))
+    assert finding is not None and finding.severity == "error", finding
+    other = [set_mode("m.set", "M", [["m.off"]], prop="scene")]  # another variable
+    finding = direct(analyse(auto_and_manual(other)))
+    assert finding is not None and finding.severity == "error", finding
+
+
+def test_a_variable_in_a_store_or_with_a_path_is_the_same_variable() -> None:
+    flows = auto_and_manual([set_mode("m.set", "M", [["m.off"]], prop="#:(file)::mode")])
+    flows[4] = on_mode("a.mode", "A", [["a.on"]], prop="mode.current")
+    finding = direct(analyse(flows))
+    assert finding is not None and finding.severity == "info", finding
+
+
+def test_a_rule_comparing_with_a_global_variable_is_a_gate() -> None:
+    flows = auto_and_manual([set_mode("m.set", "M", [["m.off"]])])
+    flows[4] = node("a.mode", "switch", "A", [["a.on"]], property="payload",
+                    propertyType="msg", rules=[{"t": "neq", "v": "mode", "vt": "global"}],
+                    checkall="true", outputs=1)
+    finding = direct(analyse(flows))
+    assert finding is not None and finding.severity == "info", finding

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..flows import Node
 from ..keys import http_key, mqtt_key
 from ..values import UNKNOWN, Shape, Shapes, Value, const, typed_constant
+from .context import switch_gates
 from .declare import (
     AUTOMATION,
     CHANNEL,
@@ -397,8 +398,9 @@ TYPES: list[NodeType] = [
     *_simple("junction|link in|link out|link call|delay|rbe|filter",
              "Passes messages on unchanged.", transfer=passes),
     NodeType("switch", PACKAGE, "Passes messages on unchanged, to the outputs whose rules "
-             "match when the tested value is a constant (see acm/analysis/catalog/switch.py).",
-             transfer=passes, routes=switch_routes),
+             "match when the tested value is a constant (see acm/analysis/catalog/switch.py); "
+             "a global variable it tests is a gate (catalog/context.py).",
+             transfer=passes, routes=switch_routes, gates=switch_gates),
     *_simple("range|json|csv|xml|yaml|html|split|smooth|sort|batch",
              "Computes a new payload; msg.topic stays.", transfer=computes_payload),
     NodeType("change", PACKAGE, "Sets, moves or deletes msg.topic and msg.payload (followed "
