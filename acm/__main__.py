@@ -1,7 +1,5 @@
 """``python -m acm``: the same as the ``acm`` command."""
 
-import sys
+from .cli.commands import console
 
-from .cli.commands import main
-
-sys.exit(main())
+console()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -214,3 +215,45 @@ def test_a_run_has_no_cyclic_gc_and_restores_it(tmp_path: Path,
         gc.enable()
     assert acm.cli.main(["analyze", "no-such-file.json"]) == 2  # and so does a failed run
     assert gc.isenabled()
+
+
+# --------------------------------------------------------------------------- the end of a run
+
+
+def big_flows(tmp_path: Path, tabs: int = 150) -> Path:
+    """Tabs that each switch the same lamp: a report larger than a pipe holds (64 KiB)."""
+    nodes: list[dict[str, Any]] = [
+        {"id": "b1", "type": "mqtt-broker", "broker": "mqtt.local", "port": "1883"}]
+    for i in range(tabs):
+        nodes += [tab(f"t{i}", f"Tab {i}"),
+                  node(f"i{i}", "inject", f"t{i}", [[f"o{i}"]], repeat="60",
+                       payload="on" if i % 2 else "off", payloadType="str"),
+                  node(f"o{i}", "mqtt out", f"t{i}", [], topic="home/lamp/set", broker="b1")]
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(nodes), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("to_file", [False, True], ids=["stdout", "file"])
+def test_the_command_writes_its_whole_report_before_the_process_ends(
+        tmp_path: Path, to_file: bool) -> None:
+    """``acm analyze`` ends its process without freeing the analysis (os._exit): what
+    it wrote must all be there, with the exit code a library call returns."""
+    path = big_flows(tmp_path)
+    expected = tmp_path / "expected.json"
+    code = acm.cli.main(["analyze", str(path), "-f", "json", "-o", str(expected)])
+    target = ["-o", str(tmp_path / "out.json")] if to_file else []
+    proc = subprocess.run([_python(), "-m", "acm", "analyze", str(path), "-f", "json", *target],
+                          cwd=tmp_path, capture_output=True, timeout=120)
+    assert proc.returncode == code == 1, proc.stderr
+    written = (tmp_path / "out.json").read_bytes() if to_file else proc.stdout
+    strip = re.compile(rb'"seconds": [0-9.e-]+')
+    assert strip.sub(b"", written) == strip.sub(b"", expected.read_bytes())
+    assert len(written) > 65_536 and proc.stderr == b""
+
+
+def test_a_library_call_keeps_nothing_after_it_returns(tmp_path: Path) -> None:
+    from acm.cli import lifetime
+
+    assert acm.cli.main(["analyze", str(big_flows(tmp_path, 4)), "-o", str(tmp_path / "r")]) == 1
+    assert not lifetime.kept()

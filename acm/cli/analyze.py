@@ -58,6 +58,7 @@ def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str]
     from ..engine import analyze_flows, analyze_model
     from ..output import render
     from ..rules.ruleset import load_ruleset
+    from .lifetime import keep_until_exit
 
     if flows is None and model_path is None:
         raise click.UsageError("give a FLOWS file, or --model MODEL (or both)")
@@ -79,6 +80,10 @@ def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str]
         else:
             loaded = load_flows(flows)
         report = analyze_flows({"local": loaded}, ruleset)
+        # A large site's flows and report: not freed object by object at the end (the
+        # graph and propagation are, now: holding them through rendering would raise
+        # the peak memory by an eighth)
+        keep_until_exit(loaded, report)
     if runtime_findings:
         from ..nodered.monitor import merge_observed, read_findings
 

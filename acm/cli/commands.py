@@ -21,6 +21,7 @@ import click
 
 from ..errors import AcmError
 from ..version import __version__
+from . import lifetime
 from .analyze import analyze, check, model, rules_command
 from .console import echo, one_line
 from .deploy import deploy_command, monitor_command, watch_command
@@ -93,12 +94,36 @@ def serve_command(stdio: bool, max_requests: int) -> int:
     return serve_stdio(max_requests)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def console() -> None:
+    """The ``acm`` console entry point: :func:`main`, then the end of the process.
+
+    A run that kept its large data (:mod:`.lifetime`) ends with ``os._exit`` once
+    standard output and error are flushed, without freeing it object by object;
+    when a flush fails (a closed pipe), the exit is Python's own, which reports it.
+    """
+    try:
+        code = main(keep=True)
+    except BaseException:  # --debug: the traceback, after a plain exit's cleanup
+        lifetime.release()
+        raise
+    if lifetime.kept():
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            lifetime.release()  # the collector is still off: freed by reference counts
+        else:
+            os._exit(code)
+    sys.exit(code)
+
+
+def main(argv: Sequence[str] | None = None, *, keep: bool = False) -> int:
     """Run the CLI and return its exit code (never raises for bad input).
 
     An unexpected exception is a bug in ACM, not a finding: exit 3 with one
     line, the traceback only with ``--debug`` (anywhere on the command line)
-    or ``ACM_DEBUG=1``.
+    or ``ACM_DEBUG=1``. What the command kept for the end of the process
+    (:mod:`.lifetime`) is released on return unless ``keep`` (:func:`console`).
     """
     args = list(argv) if argv is not None else sys.argv[1:]
     debug = "--debug" in args or os.environ.get("ACM_DEBUG", "") not in ("", "0")
@@ -120,8 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
              "with the input, run with --debug for the traceback", err=True)
         return 3
     finally:
-        if collecting:
-            gc.enable()
+        if not keep:
+            lifetime.release()  # freed while the collector is still off
+        if collecting and not (keep and lifetime.kept()):
+            gc.enable()  # (not for data kept to the end: it would be walked at exit)
         else:
             gc.disable()  # as it was, even after watch turned it on
 
