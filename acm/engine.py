@@ -242,9 +242,8 @@ def _global_writers(actuators: Sequence[Actuator], fg: FlowGraph,
         return {}
     writers: dict[str, set[str]] = {}
     for gid, info in fg.info.items():
-        if info.type == "change" or info.type == "function":
-            for key in global_writes(info.node) & in_play:
-                writers.setdefault(key, set()).update(prop.applications_at(gid))
+        for key in global_writes(info.node) & in_play:
+            writers.setdefault(key, set()).update(prop.applications_at(gid))
     return {key: frozenset(apps) for key, apps in writers.items()}
 
 

@@ -229,3 +229,15 @@ def test_no_cache_when_the_folder_cannot_be_used(cache_home: Path) -> None:
     cache_home.mkdir(parents=True)
     (cache_home / "acm").write_text("a file where the folder should be", encoding="utf-8")
     assert builtin_rule_file() == parsed_builtin_rules()  # no cache, no error
+
+
+def test_a_cache_that_cannot_be_written_is_no_cache_and_leaves_nothing(
+        cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unpicklable(*args: object, **kwargs: object) -> None:
+        raise TypeError("cannot pickle 'Token' object")  # as a new AST member might
+
+    expected = parsed_builtin_rules()  # (lark's own table cache written before the fault)
+    monkeypatch.setattr(pickle, "dump", unpicklable)  # (the module cache.py uses)
+    assert builtin_rule_file() == expected
+    left = [p.name for p in (cache_home / "acm").iterdir() if not p.name.startswith("grammar-")]
+    assert left == []  # no rules cache, no temporary file

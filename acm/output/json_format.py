@@ -67,16 +67,7 @@ def _conflict(f: Finding, report: Report) -> dict[str, Any]:
     }
 
 
-class _Texts(dict[Value, str]):
-    """Command values -> their text, each decoded once (a site repeats them); a dict
-    subclass so that a value seen before is looked up at C speed."""
-
-    def __missing__(self, value: Value) -> str:
-        text = self[value] = const_text(value)
-        return text
-
-
-def _driven(a: Actuator, texts: _Texts) -> tuple[dict[str, list[str]], list[str], bool]:
+def _driven(a: Actuator) -> tuple[dict[str, list[str]], list[str], bool]:
     """How ``a`` is driven, in one pass over its drivers (this runs per actuator): each
     application's provenances, the texts of its constant commands, and whether any
     command is dynamic."""
@@ -87,11 +78,11 @@ def _driven(a: Actuator, texts: _Texts) -> tuple[dict[str, list[str]], list[str]
         values |= driver.commands
     dynamic = UNKNOWN in values
     values.discard(UNKNOWN)
-    return provenances, sorted(set(map(texts.__getitem__, values))), dynamic
+    return provenances, sorted(set(map(const_text, values))), dynamic  # (memoised)
 
 
-def _actuator(a: Actuator, texts: _Texts) -> dict[str, Any]:
-    provenances, commands, dynamic = _driven(a, texts)
+def _actuator(a: Actuator) -> dict[str, Any]:
+    provenances, commands, dynamic = _driven(a)
     return {
         "key": a.key,
         "kind": a.kind,
@@ -111,13 +102,12 @@ def _actuator(a: Actuator, texts: _Texts) -> dict[str, Any]:
 
 
 def document(report: Report) -> dict[str, Any]:
-    texts = _Texts()
     return {
         "schema": SCHEMA,
         "tool": {"name": "acm", "version": __version__},
         "sources": dict(report.sources),
         "conflicts": [conflict(f, report) for f in report.findings],
-        "actuators": [_actuator(a, texts) for a in report.actuators],
+        "actuators": [_actuator(a) for a in report.actuators],
         "unknown_targets": [
             {"node": u.node.id, "runtime": u.node.runtime, "kind": u.kind, "name": u.name,
              "applications": sorted(u.applications)}

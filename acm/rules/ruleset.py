@@ -192,29 +192,19 @@ class ActuatorFacts:
 
     @_Once
     def contending_commands(self) -> frozenset[str]:
-        texts = self._texts
-        return frozenset(texts[c.value] for c in self.contending if c.value is not UNKNOWN)
+        return frozenset(const_text(c.value) for c in self.contending if c.value is not UNKNOWN)
 
     @_Once
     def contending_dynamic(self) -> bool:
         return any(c.value is UNKNOWN for c in self.contending)
 
     @_Once
-    def _texts(self) -> dict[Value, str]:
-        """Each constant command, for people, worked out once (it is parsed from JSON):
-        commands, automated_commands and contending_commands list them."""
-        values = {c.value for d in self.actuator.drivers.values() for c in d.sends}
-        return {v: const_text(v) for v in values if v is not UNKNOWN}
-
-    @_Once
     def commands(self) -> frozenset[str]:
-        texts = self._texts
-        return frozenset(texts[c] for c in self._values(None) if c is not UNKNOWN)
+        return frozenset(const_text(c) for c in self._values(None) if c is not UNKNOWN)
 
     @_Once
     def automated_commands(self) -> frozenset[str]:
-        texts = self._texts
-        return frozenset(texts[c] for c in self._values(AUTOMATED) if c is not UNKNOWN)
+        return frozenset(const_text(c) for c in self._values(AUTOMATED) if c is not UNKNOWN)
 
     @_Once
     def dynamic(self) -> bool:

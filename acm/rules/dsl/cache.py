@@ -154,7 +154,7 @@ def _write(where: str, rules: ast.RuleFile) -> None:
         with os.fdopen(fd, "wb") as stream:
             pickle.dump(rules, stream, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, where)
-    except (OSError, pickle.PicklingError, RecursionError):
+    except Exception:  # noqa: BLE001 - a cache that cannot be written is no cache, not an error
         try:
             os.unlink(temporary)
         except OSError:
