@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import broker, node, tab
+from conftest import ROOT, broker, node, tab
 
 import acm
 
@@ -518,3 +518,72 @@ def test_nested_link_calls_return_through_both_services() -> None:
     # both send the constant "on": a repeated action, not an error
     assert actuator(doc)["commands"] == ["on"]
     assert conflict["severity"] == "info"
+
+
+# ---------------------------------------------------------------------------
+# The graph itself: a networkx DiGraph equal to networkx's own building
+
+
+def test_the_graph_is_the_one_networkx_builds(monkeypatch) -> None:
+    # FlowGraph.add_nodes/add_edges write networkx's dicts directly (for speed): replay
+    # every call through add_nodes_from/add_edges_from and compare the two graphs,
+    # down to the order of nodes, successors and predecessors, on flows with subflow
+    # instances, link calls, several runtimes and broker edges
+    import networkx as nx
+
+    from acm.analysis.flows import load_flows
+    from acm.analysis.graph import FlowGraph, build_graph
+
+    replay = nx.DiGraph()
+    add_nodes, add_edges = FlowGraph.add_nodes, FlowGraph.add_edges
+
+    def nodes_too(self: FlowGraph, gids: Any) -> None:
+        gids = list(gids)
+        replay.add_nodes_from(gids)
+        add_nodes(self, gids)
+
+    def edges_too(self: FlowGraph, edges: Any) -> None:
+        edges = list(edges)
+        replay.add_edges_from(edges)
+        add_edges(self, edges)
+
+    monkeypatch.setattr(FlowGraph, "add_nodes", nodes_too)
+    monkeypatch.setattr(FlowGraph, "add_edges", edges_too)
+    site = acm.flows_from_data([
+        tab("t1"), tab("t2"), tab("t8"), tab("t9"), broker(),
+        {"id": "sf", "type": "subflow", "name": "S", "in": [{"wires": [{"id": "sc"}]}],
+         "out": [{"wires": [{"id": "sc", "port": 0}]}, {"wires": [{"id": "sf"}]}]},
+        node("sc", "change", "sf", [[]], rules=[]),
+        inject("i1", "t1", ["lc1", "si1"], "raw"),
+        node("si1", "subflow:sf", "t1", [["o1"], ["o1"]]),
+        node("si2", "subflow:sf", "t2", [["o2"]]),
+        node("lc1", "link call", "t1", [["o1"]], links=["li8"]),
+        mqtt_out("o1", "t1"), inject("i2", "t2", ["o2", "si2", "o2"], "on"),
+        mqtt_out("o2", "t2"),
+        node("sub", "mqtt in", "t9", [["lr9"]], broker="broker", topic=TOPIC),
+        node("li8", "link in", "t8", [["lc8"]], links=[]),
+        node("lc8", "link call", "t8", [["lr8"]], links=["li9"]),
+        node("lr8", "link out", "t8", [], mode="return", links=[]),
+        node("li9", "link in", "t9", [["lr9"]], links=[]),
+        node("lr9", "link out", "t9", [], mode="return", links=[]),
+    ])
+    sites = [{"local": site},
+             {"hub": load_flows(ROOT / "flows/site/hub.json"),
+              "gateway": load_flows(ROOT / "flows/site/gateway.json")},
+             {"local": load_flows(ROOT / "flows/home/flows.json")}]
+    for sources in sites:
+        replay.clear()
+        fg = build_graph(sources)
+        graph = fg.graph
+        assert nx.utils.graphs_equal(graph, replay)
+        assert list(graph) == list(replay)
+        assert all(list(graph.succ[n]) == list(replay.succ[n])
+                   and list(graph.pred[n]) == list(replay.pred[n]) for n in graph)
+        assert all(graph.succ[u][v] is graph.pred[v][u] for u, v in graph.edges)
+        assert graph.number_of_edges() == replay.number_of_edges() > 0
+    assert fg.broker_edges == 0 and build_graph({"local": site}).broker_edges == 2  # o1, o2 -> sub
+    # and it is an ordinary networkx graph from then on
+    start = next(iter(graph))
+    assert nx.descendants(graph, start) == nx.descendants(replay, start)
+    graph.add_edge(start, "new")
+    assert graph.has_edge(start, "new") and "new" in graph.pred
