@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -33,8 +34,9 @@ def terminal_safe(text: str) -> str:
     return text.translate(_CONTROL)
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step; on any failure the old file is intact.
+def write_atomic(path: str | Path, text: str | Iterable[str]) -> None:
+    """Replace ``path`` with ``text`` (or its pieces, one after the other) in one step; on
+    any failure, even while the pieces are made, the old file is intact.
 
     Raises OSError as the failing call did; the temporary file is removed.
     """
@@ -44,7 +46,8 @@ def write_atomic(path: str | Path, text: str) -> None:
                                          dir=folder)
     try:
         with os.fdopen(handle, "wb") as out:
-            out.write(encode(text))
+            for piece in [text] if isinstance(text, str) else text:
+                out.write(encode(piece))
             out.flush()
             os.fsync(out.fileno())
         try:

@@ -16,6 +16,8 @@ import pytest
 import yaml
 from conftest import ROOT, broker, node, tab
 
+import acm
+
 BUILDING = ROOT / "flows" / "building" / "flows.json"
 SITE = ROOT / "flows" / "site" / "site.yaml"
 SARIF_SCHEMA = ROOT.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
@@ -39,6 +41,54 @@ def two_tabs(**t1_extra: Any) -> list[dict[str, Any]]:
     """An error conflict: t1 sends on, t2 sends off to one topic."""
     return [broker(), *commanding("t1", "Motion", "on", **t1_extra),
             *commanding("t2", "Schedule", "off")]
+
+
+# ---------------------------------------------------------------------------
+# JSON
+
+
+@pytest.mark.parametrize("batch", [1, 2, 1000])
+def test_large_json_report_is_encoded_in_pieces_to_the_same_text(batch: int) -> None:
+    # a large report is written compact a batch of conflicts and actuators at a time:
+    # the same text as encoding the whole document at once, whatever the batch
+    from acm.output import json_format
+
+    report = acm.analyze(BUILDING)
+    assert report.findings and len(report.actuators) > 2
+    whole = json.dumps(json_format.document(report), ensure_ascii=False)
+    assert "".join(json_format.compact_pieces(report, batch)) == whole
+
+
+def test_json_is_compact_past_the_size_for_people(monkeypatch) -> None:
+    from acm.output import json_format
+
+    report = acm.analyze(BUILDING)
+    indented = acm.render(report, "json")
+    assert indented.startswith('{\n  "schema"')
+    monkeypatch.setattr(json_format, "INDENTED_UP_TO", 0)
+    compact = acm.render(report, "json")
+    assert "\n" not in compact[:-1] and compact.endswith("}\n")
+    assert json.loads(compact) == json.loads(indented)
+
+
+def test_a_large_report_reaches_stdout_and_files_whole(run_acm, monkeypatch, tmp_path) -> None:
+    # the command writes a large report's pieces as they are made, to either
+    from acm.output import json_format
+
+    def document(text: str) -> Any:
+        doc = json.loads(text)
+        del doc["stats"]["seconds"]
+        return doc
+
+    indented = run_acm("analyze", str(BUILDING), "-f", "json", "--fail-on", "never").out
+    monkeypatch.setattr(json_format, "INDENTED_UP_TO", 0)
+    printed = run_acm("analyze", str(BUILDING), "-f", "json", "--fail-on", "never").out
+    written = tmp_path / "report.json"
+    assert run_acm("analyze", str(BUILDING), "-f", "json", "--fail-on", "never",
+                   "-o", str(written)).code == 0
+    for text in (printed, written.read_text(encoding="utf-8")):
+        assert text.count("\n") == 1 and text.endswith("}\n")
+        assert document(text) == document(indented)
 
 
 # ---------------------------------------------------------------------------

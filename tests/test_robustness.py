@@ -95,7 +95,7 @@ def test_an_internal_error_is_exit_3_with_one_line(run_acm, write_flows, monkeyp
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("boom")
 
-    monkeypatch.setattr(acm.engine, "analyze_flows", broken)  # the CLI imports it when run
+    monkeypatch.setattr(acm.engine, "inspect", broken)  # the CLI imports it when run
     monkeypatch.delenv("ACM_DEBUG", raising=False)
     path = str(write_flows([TAB]))
     result = run_acm("analyze", path)
@@ -145,6 +145,26 @@ def test_a_failed_write_leaves_the_file_intact(run_acm, tmp_path: Path, monkeypa
     assert last.startswith("acm: error: ") and "No space left" in last and "unchanged" in last
     assert path.read_bytes() == original
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flows.json"]
+
+
+def test_a_report_that_fails_half_written_leaves_the_file_intact(tmp_path: Path) -> None:
+    """A large report is written in pieces as they are made (acm.files.write_atomic):
+    a failure between two pieces still leaves the old file whole."""
+    from acm.files import write_atomic
+
+    path = tmp_path / "report.json"
+    path.write_text("old report", encoding="utf-8")
+
+    def pieces() -> Any:
+        yield '{"conflicts": ['
+        raise RuntimeError("a bug while rendering")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(path, pieces())
+    assert path.read_text(encoding="utf-8") == "old report"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+    write_atomic(path, iter(["new ", "report \ud800"]))  # a lone surrogate, escaped
+    assert path.read_text(encoding="utf-8") == "new report \\ud800"
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif", "markdown"])

@@ -249,7 +249,7 @@ def test_an_internal_error_in_a_command_is_code_3_and_one_line(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug\nover two lines")
 
-    monkeypatch.setattr(acm.engine, "analyze_flows", broken)
+    monkeypatch.setattr(acm.engine, "inspect", broken)
     code, printed = serve_lines([request(1, "analyze", ANALYZE, "[]"), STRATEGIES])
     assert code == 0
     failed, good = printed[1], printed[2]

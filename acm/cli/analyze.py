@@ -55,8 +55,8 @@ def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str]
       acm analyze flows.json --baseline acm-baseline.json --fail-on warning
     """
     from ..analysis.flows import load_flows
-    from ..engine import analyze_flows, analyze_model
-    from ..output import render
+    from ..engine import analyze_model, inspect
+    from ..output import render_pieces
     from ..rules.ruleset import load_ruleset
     from .lifetime import keep_until_exit
 
@@ -79,11 +79,12 @@ def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str]
             loaded = load_flows("<stdin>", text=sys.stdin.read())
         else:
             loaded = load_flows(flows)
-        report = analyze_flows({"local": loaded}, ruleset)
-        # A large site's flows and report: not freed object by object at the end (the
-        # graph and propagation are, now: holding them through rendering would raise
-        # the peak memory by an eighth)
-        keep_until_exit(loaded, report)
+        analysis = inspect({"local": loaded}, ruleset)
+        report = analysis.report
+        # A large site's flows, graph, propagation and report: not freed object by object
+        # at the end (JSON is rendered a batch at a time, so holding them does not raise
+        # the peak memory)
+        keep_until_exit(loaded, analysis)
     if runtime_findings:
         from ..nodered.monitor import merge_observed, read_findings
 
@@ -97,7 +98,7 @@ def analyze(flows: str | None, model_path: str | None, rule_files: Sequence[str]
 
         count = write_baseline_file(report, write_baseline)
         echo(f"acm: recorded {count} conflict(s) in {write_baseline}", err=True)
-    write_output(render(report, fmt), output)
+    write_output(render_pieces(report, fmt), output)
     if fail_on == "never" or write_baseline:
         return 0
     return 1 if report.at_or_above(fail_on) else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterable
 
 import click
 
@@ -16,10 +17,12 @@ def echo(message: str = "", err: bool = False, nl: bool = True) -> None:
     click.echo(printable(message), err=err, nl=nl)
 
 
-def write_output(text: str, output: str) -> None:
-    """Write a report to ``output`` (``-`` is standard output)."""
+def write_output(text: str | Iterable[str], output: str) -> None:
+    """Write a report to ``output`` (``-`` is standard output): one text, or pieces
+    written one after the other (all or nothing to a file, as ever)."""
     if output == "-":
-        echo(text, nl=False)
+        for piece in [text] if isinstance(text, str) else text:
+            echo(piece, nl=False)
         return
     try:
         write_atomic(output, text)

@@ -7,7 +7,7 @@ loading any of them).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -40,6 +40,16 @@ def formatter(name: str) -> Formatter:
 
 def render(report: Report, name: str) -> str:
     return formatter(name)(report)
+
+
+def render_pieces(report: Report, name: str) -> Iterator[str]:
+    """The text of :func:`render` in pieces, for writing as they come: a format whose
+    module has ``pieces`` (json) never holds a large report's whole text at once."""
+    module = importlib.import_module(f".{MODULES[name]}", __name__)
+    if hasattr(module, "pieces"):
+        yield from module.pieces(report)
+    else:
+        yield module.render(report)
 
 
 def __getattr__(name: str) -> Any:

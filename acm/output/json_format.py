@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 from ..analysis.actuators import Actuator, NodeRef
@@ -102,36 +104,79 @@ def _actuator(a: Actuator) -> dict[str, Any]:
 
 
 def document(report: Report) -> dict[str, Any]:
-    return {
-        "schema": SCHEMA,
-        "tool": {"name": "acm", "version": __version__},
-        "sources": dict(report.sources),
-        "conflicts": [conflict(f, report) for f in report.findings],
-        "actuators": [_actuator(a) for a in report.actuators],
-        "unknown_targets": [
+    return {key: value if make is None else [make(item) for item in value]
+            for key, value, make in _sections(report)}
+
+
+def _sections(report: Report) -> list[tuple[str, Any, Callable[[Any], Any] | None]]:
+    """The document's keys in order, each with its value; for the two lists that grow
+    with the site, the items and what makes each item's JSON object."""
+    return [
+        ("schema", SCHEMA, None),
+        ("tool", {"name": "acm", "version": __version__}, None),
+        ("sources", dict(report.sources), None),
+        ("conflicts", report.findings, partial(conflict, report=report)),
+        ("actuators", report.actuators, _actuator),
+        ("unknown_targets", [
             {"node": u.node.id, "runtime": u.node.runtime, "kind": u.kind, "name": u.name,
              "applications": sorted(u.applications)}
             for u in report.unknown
-        ],
-        "applications": [
+        ], None),
+        ("applications", [
             {"id": a.id, "name": a.name, "runtime": a.runtime, "tabs": list(a.tabs),
              "provenance": a.provenance}
             for a in report.applications.values()
-        ],
-        "rules": [
+        ], None),
+        ("rules", [
             {"name": r.name, "code": r.code, "kind": r.kind, "levels": list(r.levels),
              "enabled": r.enabled, "summary": r.summary}
             for r in report.rules
-        ],
-        "stats": dict(report.stats),
-    }
+        ], None),
+        ("stats", dict(report.stats), None),
+    ]
+
+
+#: Reports with more conflicts and actuators than this are written compact.
+INDENTED_UP_TO = 2000
 
 
 def render(report: Report) -> str:
-    # Indented for people when small; large reports stay on the C encoder's fast
-    # path (indentation forces the pure-Python encoder, several times slower).
-    # The document is a fresh tree of new dicts and lists, so it has no cycles for
-    # the encoder to look for (that search costs a tenth of the encoding).
-    doc = document(report)
-    indent = 2 if len(report.actuators) + len(report.findings) <= 2000 else None
-    return json.dumps(doc, indent=indent, ensure_ascii=False, check_circular=False) + "\n"
+    return "".join(pieces(report))
+
+
+def pieces(report: Report) -> Iterator[str]:
+    """The report's text in pieces, to be written one after the other.
+
+    Indented for people when small. Large reports stay on the C encoder's fast
+    path (indentation forces the pure-Python encoder, several times slower), a
+    batch at a time (:func:`compact_pieces`).
+    """
+    if len(report.actuators) + len(report.findings) <= INDENTED_UP_TO:
+        # a fresh tree of new dicts and lists: no cycles for the encoder to look for
+        # (that search costs a tenth of the encoding)
+        yield json.dumps(document(report), indent=2, ensure_ascii=False,
+                         check_circular=False) + "\n"
+        return
+    yield from compact_pieces(report)
+    yield "\n"
+
+
+def compact_pieces(report: Report, batch: int = 1000) -> Iterator[str]:
+    """``json.dumps(document(report))``, piece by piece: the long lists ``batch`` items
+    at a time, so their objects never all exist at once (on a 100k-node site the
+    whole document takes more memory than the text it encodes to, three times over;
+    written as they come, not even the whole text does)."""
+    dumps = partial(json.dumps, ensure_ascii=False, check_circular=False)
+    yield "{"
+    for index, (key, value, make) in enumerate(_sections(report)):
+        yield f"{', ' if index else ''}{dumps(key)}: "
+        if make is None:
+            yield dumps(value)
+            continue
+        yield "["
+        for start in range(0, len(value), batch):
+            # each batch as a list, less its brackets: the items with the same ", "
+            yield (", " if start else "") + dumps([make(item) for item in
+                                                   value[start:start + batch]])[1:-1]
+        yield "]"
+    yield "}"
