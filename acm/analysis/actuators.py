@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property, partial
+from functools import partial
 from typing import Any, NamedTuple
 
+from ..once import Once
 from .catalog import (
     ACTUATOR_TYPES,
     AUTOMATION,
@@ -74,11 +75,11 @@ class Driver:
     sends: tuple[Command, ...]
 
     # Worked out once: rules and reports read them per actuator, several times.
-    @cached_property
+    @Once
     def commands(self) -> frozenset[Value]:
         return frozenset(c.value for c in self.sends)
 
-    @cached_property
+    @Once
     def provenances(self) -> frozenset[str]:
         return frozenset(c.provenance for c in self.sends)
 

@@ -263,11 +263,14 @@ class _Builder:
         self.prefix = prefix
         self.g = fg.graph
         self.subflows = flows.subflows
-        # nodes of each scope (a tab's nodes are one top-level scope; each subflow its own)
+        # the live flow nodes of each scope (a tab's nodes are one top-level scope; each
+        # subflow its own): not config nodes, not disabled ones (is_flow_node, inlined)
         self.by_scope: dict[str, list[Node]] = {}
+        structural = STRUCTURAL_TYPES
         for node in flows.nodes:
             z = node.get("z")
-            if isinstance(z, str) and z:
+            if isinstance(z, str) and z and node["type"] not in structural \
+                    and ("wires" in node or "x" in node) and not node.get("d"):
                 self.by_scope.setdefault(z, []).append(node)
         # link call graph id -> (called link in graph ids, the call's own outputs)
         self.link_calls: dict[str, tuple[list[str], list[str]]] = {}
@@ -289,16 +292,13 @@ class _Builder:
         self.fg.add_edges(self.edges)
 
     def _add_scope(
-        self, nodes: list[Node], prefix: str, tab: str | None, stack: tuple[str, ...]
+        self, live: list[Node], prefix: str, tab: str | None, stack: tuple[str, ...]
     ) -> dict[str, str]:
-        """Add one scope's nodes and internal edges; return id -> graph id.
+        """Add one scope's live nodes and internal edges; return id -> graph id.
 
         Runs once per node of a site (and per node of every subflow instance),
-        so the loops keep to local names and inline :func:`is_flow_node`.
+        so the loops keep to local names.
         """
-        live = [n for n in nodes
-                if n["type"] not in STRUCTURAL_TYPES and ("wires" in n or "x" in n)
-                and not n.get("d")]
         local = self._add_nodes(live, prefix, tab)
         self._add_edges(live, local, stack)
         return local

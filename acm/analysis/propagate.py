@@ -187,8 +187,8 @@ def _run(  # noqa: C901 - the hot loop of a large site, kept in one frame on pur
             if not out:
                 continue  # the node sends nothing on (a widget without pass-through)
             by_port = routes(node, shapes) if shapes and split else None
-            if own is None:
-                own = gated(gid)
+            if own is None:  # (most types have no gates: no call to ask)
+                own = gated(gid) if node_info.type in GATED_TYPES else NO_GATES
             carried = state.gates | own if own else state.gates
             origin = state.origin
             for nxt in successors:

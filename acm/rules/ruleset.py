@@ -16,7 +16,7 @@ from functools import partial
 from importlib import resources
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Generic, NamedTuple, TypeVar, overload
+from typing import Any, NamedTuple
 
 from ..analysis.actuators import Actuator, Command, NodeRef
 from ..analysis.catalog import AUTOMATION, EXTERNAL, MANUAL, Provenance
@@ -33,6 +33,7 @@ from ..analysis.flows import DuplicateId, Flows
 from ..analysis.propagate import Source
 from ..analysis.values import UNKNOWN, Value, const_text
 from ..errors import RuleError
+from ..once import Once
 from .dsl import ast
 from .dsl.cache import cached_rules
 from .dsl.check import Attribute, Function, Vocabulary, check_rule
@@ -51,39 +52,6 @@ BUILTIN_RULES = "builtin.acm"
 
 PERSON = frozenset({MANUAL})
 AUTOMATED = frozenset({AUTOMATION, EXTERNAL})
-
-_T = TypeVar("_T")
-
-
-class _Once(Generic[_T]):
-    """A property worked out on its first read and kept in the instance's ``__dict__``,
-    where later reads find it without a call (this descriptor has no ``__set__``, so the
-    instance's own value wins; frozen dataclasses allow it, as they do cached_property).
-
-    What :func:`functools.cached_property` does, without the lock that Python 3.11 takes
-    on every first read: the rules read tens of thousands of facts once each, on one
-    thread.
-    """
-
-    def __init__(self, compute: Callable[[Any], _T]) -> None:
-        self.compute = compute
-        self.name = compute.__name__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, instance: None, owner: type | None = None) -> _Once[_T]: ...
-
-    @overload
-    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
-
-    def __get__(self, instance: object, owner: type | None = None) -> _T | _Once[_T]:
-        if instance is None:
-            return self
-        value = instance.__dict__[self.name] = self.compute(instance)
-        return value
-
 
 class _Who(NamedTuple):
     """The applications that drive an actuator from automations and by hand, and the
@@ -105,7 +73,7 @@ class ActuatorFacts:
     # the applications that command each actuator key (to see who sets a gate)
     commanders: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
-    @_Once
+    @Once
     def _who(self) -> _Who:
         """Who drives it, read in one pass over the commands: every device rule reads
         all three, and most actuators have a single command."""
@@ -126,15 +94,15 @@ class ActuatorFacts:
         return [c.value for d in self.actuator.drivers.values() for c in d.sends
                 if provenances is None or c.provenance in provenances]
 
-    @_Once
+    @Once
     def automated(self) -> frozenset[str]:
         return self._who.automated
 
-    @_Once
+    @Once
     def manual(self) -> frozenset[str]:
         return self._who.manual
 
-    @_Once
+    @Once
     def _crossing(self) -> tuple[tuple[Command, ...], frozenset[str]]:
         """Automations' commands that another application's automation can cross, and the
         gates through which the others take turns.
@@ -186,35 +154,35 @@ class ActuatorFacts:
         names = ", ".join(sorted(g.split(":", 1)[-1] for g in self._crossing[1]))
         return f"; they take turns through {names}"
 
-    @_Once
+    @Once
     def contenders(self) -> frozenset[str]:
         return frozenset(c.source.application for c in self.contending)
 
-    @_Once
+    @Once
     def contending_commands(self) -> frozenset[str]:
         return frozenset(const_text(c.value) for c in self.contending if c.value is not UNKNOWN)
 
-    @_Once
+    @Once
     def contending_dynamic(self) -> bool:
         return any(c.value is UNKNOWN for c in self.contending)
 
-    @_Once
+    @Once
     def commands(self) -> frozenset[str]:
         return frozenset(const_text(c) for c in self._values(None) if c is not UNKNOWN)
 
-    @_Once
+    @Once
     def automated_commands(self) -> frozenset[str]:
         return frozenset(const_text(c) for c in self._values(AUTOMATED) if c is not UNKNOWN)
 
-    @_Once
+    @Once
     def dynamic(self) -> bool:
         return UNKNOWN in self._values(None)
 
-    @_Once
+    @Once
     def automated_dynamic(self) -> bool:
         return UNKNOWN in self._values(AUTOMATED)
 
-    @_Once
+    @Once
     def automated_runtimes(self) -> frozenset[str]:
         return self._who.automated_runtimes
 
@@ -222,7 +190,7 @@ class ActuatorFacts:
     def title(self) -> str:
         return f"{self.actuator.name} ({self.feature})" if self.feature else self.actuator.name
 
-    @_Once
+    @Once
     def application_names(self) -> frozenset[str]:
         return self.names(self.actuator.drivers)
 
