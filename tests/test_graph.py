@@ -561,9 +561,10 @@ def test_the_graph_is_the_one_networkx_builds(monkeypatch) -> None:
         mqtt_out("o1", "t1"), inject("i2", "t2", ["o2", "si2", "o2"], "on"),
         mqtt_out("o2", "t2"),
         node("sub", "mqtt in", "t9", [["lr9"]], broker="broker", topic=TOPIC),
-        node("li8", "link in", "t8", [["lc8"]], links=[]),
+        node("li8", "link in", "t8", [["lc8", "pub8"]], links=[]),
         node("lc8", "link call", "t8", [["lr8"]], links=["li9"]),
         node("lr8", "link out", "t8", [], mode="return", links=[]),
+        mqtt_out("pub8", "t8"),  # copied for the call lc1
         node("li9", "link in", "t9", [["lr9"]], links=[]),
         node("lr9", "link out", "t9", [], mode="return", links=[]),
     ])
@@ -581,7 +582,13 @@ def test_the_graph_is_the_one_networkx_builds(monkeypatch) -> None:
                    and list(graph.pred[n]) == list(replay.pred[n]) for n in graph)
         assert all(graph.succ[u][v] is graph.pred[v][u] for u, v in graph.edges)
         assert graph.number_of_edges() == replay.number_of_edges() > 0
-    assert fg.broker_edges == 0 and build_graph({"local": site}).broker_edges == 2  # o1, o2 -> sub
+        # the MQTT nodes, listed as they are added, are those of the graph in its order
+        assert fg.mqtt == [gid for gid, info in fg.info.items()
+                           if info.type in ("mqtt in", "mqtt out")]
+    assert fg.broker_edges == 0
+    fg = build_graph({"local": site})
+    assert "lc1>pub8" in fg.mqtt and "pub8" in fg.mqtt
+    assert fg.broker_edges == 4  # o1, o2 and both copies of pub8 -> sub
     # and it is an ordinary networkx graph from then on
     start = next(iter(graph))
     assert nx.descendants(graph, start) == nx.descendants(replay, start)

@@ -55,9 +55,12 @@ class GraphNode(NamedTuple):
 class FlowGraph:
     """The message graph plus the flows it came from, per runtime."""
 
-    graph: Any  # nx.DiGraph; node attribute "n" holds the GraphNode
+    graph: Any  # nx.DiGraph of graph ids (what each is: info)
     flows: dict[str, Flows]  # runtime id -> flows
     info: dict[str, GraphNode] = field(default_factory=dict)
+    # graph ids of the mqtt in and mqtt out nodes, in graph order (as info): brokers
+    # connect them, and walks that look for them need not read every node
+    mqtt: list[str] = field(default_factory=list)
     dynamic_link_calls: int = 0
     broker_edges: int = 0
     # (source, target) -> the output ports of source wired to target, for sources with
@@ -152,6 +155,10 @@ def entry_bypass(fg: FlowGraph, gid: str, outer: str, starts: Container[str]) ->
     return None
 
 
+#: The node types a broker connects (FlowGraph.mqtt).
+MQTT_TYPES = frozenset({"mqtt in", "mqtt out"})
+
+
 def is_flow_node(node: Node) -> bool:
     """True for nodes on the canvas that can carry messages (not config nodes)."""
     if node["type"] in STRUCTURAL_TYPES:
@@ -211,10 +218,9 @@ def _mqtt_endpoints(fg: FlowGraph, aliases: Mapping[str, str]
     ``mqtt out`` with a fixed topic, in graph order (a dynamic topic is only known
     at run time)."""
     addresses: dict[tuple[str, Any], str] = {}  # (runtime, broker id) -> host:port
-    for gid, info in fg.info.items():
+    for gid in fg.mqtt:
+        info = fg.info[gid]
         node_type = info.type
-        if node_type != "mqtt in" and node_type != "mqtt out":
-            continue
         topic = info.node.get("topic")
         if not isinstance(topic, str) or not topic.strip():
             continue  # dynamic: only known at run time
@@ -313,13 +319,17 @@ class _Builder:
         instance_gid = prefix[:-1] if tab is not None else None
         info = self.fg.info
         runtime = self.runtime
+        mqtt = self.fg.mqtt
         make = tuple.__new__  # GraphNode(...) without its Python-level __new__: every field
         for node in live:
             node_id = node["id"]
+            node_type = node["type"]
             gid = prefix + node_id
             local[node_id] = gid
             info[gid] = make(GraphNode, (gid, node, tab if tab is not None else str(node["z"]),
-                                         runtime, node["type"], instance_gid, None))
+                                         runtime, node_type, instance_gid, None))
+            if node_type in MQTT_TYPES:
+                mqtt.append(gid)
         self.fg.add_nodes(local.values())
         return local
 
@@ -476,6 +486,8 @@ class _Builder:
         for gid in region:
             original = self.fg.info[gid]
             self.fg.info[clone[gid]] = original._replace(gid=clone[gid], call_site=call)
+            if original.type in MQTT_TYPES:
+                self.fg.mqtt.append(clone[gid])
         self.fg.add_nodes(clone.values())
         return clone
 

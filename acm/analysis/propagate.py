@@ -116,8 +116,8 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
     # An exact-topic mqtt in fed over the broker is no trigger of its own, unless
     # no publisher feeding it is reached by anything (then the messages it hears
     # come from outside the flows): those are seeded once the rest has settled.
-    deferred = [gid for gid, n in info.items() if n.type == "mqtt in" and gid not in reach
-                and pred[gid] and n.call_site is None]
+    deferred = [gid for gid in fg.mqtt if info[gid].type == "mqtt in" and gid not in reach
+                and pred[gid] and info[gid].call_site is None]
     branching = {source for source, _ in fg.ports}  # nodes whose outputs carry different ports
     while True:
         _run(queue, pending, reach, info, succ, gated, fg.ports, branching)
