@@ -29,7 +29,7 @@ It prints Markdown tables to stdout; progress goes to stderr.
 
 Usage::
 
-    python benchmarks/run.py [--sizes 1000,10000,100000,300000] [--repeat 3] [--python PY]
+    python benchmarks/run.py [--sizes 1000,10000,100000,300000] [--repeat 5] [--python PY]
 """
 
 from __future__ import annotations
@@ -291,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1000,10000,100000,300000",
                     help="comma-separated node counts (default: 1000,10000,100000,300000)")
-    ap.add_argument("--repeat", type=int, default=3, help="repetitions; best is kept")
+    ap.add_argument("--repeat", type=int, default=5,
+                    help="repetitions of each analysis, taking turns; best is kept (default: 5)")
     ap.add_argument("--repeat-startup", type=int, default=7,
                     help="repetitions of the start-up measurements (default: 7)")
     ap.add_argument("--seed", type=int, default=1)
