@@ -14,8 +14,8 @@ its end counts them, so every path pays the same driver and sink:
 
 Per strategy it prints the throughput of the resolver path against the plain path (the
 fastest of four interleaved rounds of each; target: at least 0.5x), the latency the
-resolver path adds over the plain one against what the function node adds (p50 of one-
-at-a-time round trips; target: at most 1.5x), the heap after GC before and after N
+resolver path adds over the plain one against what the function node adds (p50 of
+one-at-a-time round trips; target: at most 1.5x), the heap after GC before and after N
 mixed commands (ten applications, hold / TTL / dwell of 10 minutes; target: within 5
 MiB), and for the timed strategies the round-trip latency of the plain path while the
 deadlines of 20,000 commands (2 s) expire against its latency just before (p90 of its
