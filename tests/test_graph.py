@@ -531,6 +531,7 @@ def test_the_graph_is_the_one_networkx_builds(monkeypatch) -> None:
     # instances, link calls, several runtimes and broker edges
     import networkx as nx
 
+    from acm.analysis.catalog import ACTUATOR_TYPES
     from acm.analysis.flows import load_flows
     from acm.analysis.graph import FlowGraph, build_graph
 
@@ -582,12 +583,14 @@ def test_the_graph_is_the_one_networkx_builds(monkeypatch) -> None:
                    and list(graph.pred[n]) == list(replay.pred[n]) for n in graph)
         assert all(graph.succ[u][v] is graph.pred[v][u] for u, v in graph.edges)
         assert graph.number_of_edges() == replay.number_of_edges() > 0
-        # the MQTT nodes, listed as they are added, are those of the graph in its order
-        assert fg.mqtt == [gid for gid, info in fg.info.items()
-                           if info.type in ("mqtt in", "mqtt out")]
+        # the actuators and MQTT nodes, listed as they are added, are those of the graph,
+        # in its order
+        assert fg.endpoints == [gid for gid, info in fg.info.items()
+                                if info.type in ACTUATOR_TYPES or info.type.startswith("mqtt ")]
+        assert fg.endpoints
     assert fg.broker_edges == 0
     fg = build_graph({"local": site})
-    assert "lc1>pub8" in fg.mqtt and "pub8" in fg.mqtt
+    assert "lc1>pub8" in fg.endpoints and "pub8" in fg.endpoints
     assert fg.broker_edges == 4  # o1, o2 and both copies of pub8 -> sub
     # and it is an ordinary networkx graph from then on
     start = next(iter(graph))

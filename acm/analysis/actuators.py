@@ -139,7 +139,9 @@ class ActuatorScan:
 def find_actuators(fg: FlowGraph, prop: Propagation) -> ActuatorScan:
     """One pass over the actuator nodes; no graph walks besides reading paths."""
     scan = _Scan(fg, prop)
-    for gid, info in fg.info.items():
+    info_of = fg.info
+    for gid in fg.endpoints:  # the actuators among them, in graph order
+        info = info_of[gid]
         if info.type in ACTUATOR_TYPES:
             scan.node(gid, info)
     actuators = tuple(entry.actuator(key) for key, entry in sorted(scan.by_key.items()))

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ..errors import FlowsError
-from .catalog import ROUTED_TYPES, mqtt_broker_address, normalise_topic
+from .catalog import ACTUATOR_TYPES, ROUTED_TYPES, mqtt_broker_address, normalise_topic
 from .flows import STRUCTURAL_TYPES, Flows, Node
 
 
@@ -58,9 +58,10 @@ class FlowGraph:
     graph: Any  # nx.DiGraph of graph ids (what each is: info)
     flows: dict[str, Flows]  # runtime id -> flows
     info: dict[str, GraphNode] = field(default_factory=dict)
-    # graph ids of the mqtt in and mqtt out nodes, in graph order (as info): brokers
-    # connect them, and walks that look for them need not read every node
-    mqtt: list[str] = field(default_factory=list)
+    # graph ids of the nodes that talk to the world outside the flows (ENDPOINT_TYPES:
+    # actuators, MQTT nodes), in graph order (as info): what looks for them (broker
+    # edges, actuators) need not read every node of a large site
+    endpoints: list[str] = field(default_factory=list)
     dynamic_link_calls: int = 0
     broker_edges: int = 0
     # (source, target) -> the output ports of source wired to target, for sources with
@@ -155,8 +156,10 @@ def entry_bypass(fg: FlowGraph, gid: str, outer: str, starts: Container[str]) ->
     return None
 
 
-#: The node types a broker connects (FlowGraph.mqtt).
+#: The node types a broker connects.
 MQTT_TYPES = frozenset({"mqtt in", "mqtt out"})
+#: The node types listed in FlowGraph.endpoints.
+ENDPOINT_TYPES = ACTUATOR_TYPES | MQTT_TYPES
 
 
 def is_flow_node(node: Node) -> bool:
@@ -218,9 +221,11 @@ def _mqtt_endpoints(fg: FlowGraph, aliases: Mapping[str, str]
     ``mqtt out`` with a fixed topic, in graph order (a dynamic topic is only known
     at run time)."""
     addresses: dict[tuple[str, Any], str] = {}  # (runtime, broker id) -> host:port
-    for gid in fg.mqtt:
+    for gid in fg.endpoints:
         info = fg.info[gid]
         node_type = info.type
+        if node_type not in MQTT_TYPES:
+            continue
         topic = info.node.get("topic")
         if not isinstance(topic, str) or not topic.strip():
             continue  # dynamic: only known at run time
@@ -319,7 +324,7 @@ class _Builder:
         instance_gid = prefix[:-1] if tab is not None else None
         info = self.fg.info
         runtime = self.runtime
-        mqtt = self.fg.mqtt
+        endpoints = self.fg.endpoints
         make = tuple.__new__  # GraphNode(...) without its Python-level __new__: every field
         for node in live:
             node_id = node["id"]
@@ -328,8 +333,8 @@ class _Builder:
             local[node_id] = gid
             info[gid] = make(GraphNode, (gid, node, tab if tab is not None else str(node["z"]),
                                          runtime, node_type, instance_gid, None))
-            if node_type in MQTT_TYPES:
-                mqtt.append(gid)
+            if node_type in ENDPOINT_TYPES:
+                endpoints.append(gid)
         self.fg.add_nodes(local.values())
         return local
 
@@ -486,8 +491,8 @@ class _Builder:
         for gid in region:
             original = self.fg.info[gid]
             self.fg.info[clone[gid]] = original._replace(gid=clone[gid], call_site=call)
-            if original.type in MQTT_TYPES:
-                self.fg.mqtt.append(clone[gid])
+            if original.type in ENDPOINT_TYPES:
+                self.fg.endpoints.append(clone[gid])
         self.fg.add_nodes(clone.values())
         return clone
 

@@ -116,7 +116,7 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
     # An exact-topic mqtt in fed over the broker is no trigger of its own, unless
     # no publisher feeding it is reached by anything (then the messages it hears
     # come from outside the flows): those are seeded once the rest has settled.
-    deferred = [gid for gid in fg.mqtt if info[gid].type == "mqtt in" and gid not in reach
+    deferred = [gid for gid in fg.endpoints if info[gid].type == "mqtt in" and gid not in reach
                 and pred[gid] and info[gid].call_site is None]
     branching = {source for source, _ in fg.ports}  # nodes whose outputs carry different ports
     while True:
