@@ -531,7 +531,7 @@ def test_the_graph_is_the_one_networkx_builds(monkeypatch) -> None:
     # instances, link calls, several runtimes and broker edges
     import networkx as nx
 
-    from acm.analysis.catalog import ACTUATOR_TYPES
+    from acm.analysis.catalog import ACTUATOR_TYPES, NOT_TRIGGERS
     from acm.analysis.flows import load_flows
     from acm.analysis.graph import FlowGraph, build_graph
 
@@ -588,9 +588,15 @@ def test_the_graph_is_the_one_networkx_builds(monkeypatch) -> None:
         assert fg.endpoints == [gid for gid, info in fg.info.items()
                                 if info.type in ACTUATOR_TYPES or info.type.startswith("mqtt ")]
         assert fg.endpoints
+        # and the nodes that may start messages, link-call copies left out
+        assert fg.starts == [gid for gid, info in fg.info.items()
+                             if info.call_site is None and info.type not in NOT_TRIGGERS]
+        assert fg.starts
     assert fg.broker_edges == 0
     fg = build_graph({"local": site})
     assert "lc1>pub8" in fg.endpoints and "pub8" in fg.endpoints
+    assert "i1" in fg.starts and not any(">" in gid for gid in fg.starts)
+    assert any(">" in gid for gid in fg.info)  # (there are copies)
     assert fg.broker_edges == 4  # o1, o2 and both copies of pub8 -> sub
     # and it is an ordinary networkx graph from then on
     start = next(iter(graph))

@@ -25,7 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ..errors import FlowsError
-from .catalog import ACTUATOR_TYPES, ROUTED_TYPES, mqtt_broker_address, normalise_topic
+from .catalog import (
+    ACTUATOR_TYPES,
+    NOT_TRIGGERS,
+    ROUTED_TYPES,
+    mqtt_broker_address,
+    normalise_topic,
+)
 from .flows import STRUCTURAL_TYPES, Flows, Node
 
 
@@ -62,6 +68,9 @@ class FlowGraph:
     # actuators, MQTT nodes), in graph order (as info): what looks for them (broker
     # edges, actuators) need not read every node of a large site
     endpoints: list[str] = field(default_factory=list)
+    # graph ids of the nodes that may start messages (a type not in NOT_TRIGGERS), in
+    # graph order, less the copies made for a link call (which start nothing)
+    starts: list[str] = field(default_factory=list)
     dynamic_link_calls: int = 0
     broker_edges: int = 0
     # (source, target) -> the output ports of source wired to target, for sources with
@@ -324,7 +333,7 @@ class _Builder:
         instance_gid = prefix[:-1] if tab is not None else None
         info = self.fg.info
         runtime = self.runtime
-        endpoints = self.fg.endpoints
+        endpoints, starts = self.fg.endpoints, self.fg.starts
         make = tuple.__new__  # GraphNode(...) without its Python-level __new__: every field
         for node in live:
             node_id = node["id"]
@@ -335,6 +344,8 @@ class _Builder:
                                          runtime, node_type, instance_gid, None))
             if node_type in ENDPOINT_TYPES:
                 endpoints.append(gid)
+            if node_type not in NOT_TRIGGERS:
+                starts.append(gid)
         self.fg.add_nodes(local.values())
         return local
 

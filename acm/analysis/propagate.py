@@ -13,14 +13,13 @@ in time proportional to its length.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from .catalog import (
     EXTERNAL,
     GATED_TYPES,
-    NOT_TRIGGERS,
     PASSING_TYPES,
     acm_role,
     routes,
@@ -112,7 +111,7 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
         """Start messages at trigger ``gid``, with its source and gates."""
         _seed(gid, source_of(gid, provenance), gated(gid), info, triggers, reach, pending, queue)
 
-    _seed_triggers(info, pred, seed)
+    _seed_triggers(fg.starts, info, pred, seed)
     # An exact-topic mqtt in fed over the broker is no trigger of its own, unless
     # no publisher feeding it is reached by anything (then the messages it hears
     # come from outside the flows): those are seeded once the rest has settled.
@@ -130,14 +129,14 @@ def propagate(fg: FlowGraph, source_of: SourceOf,
     return Propagation(reach, triggers)
 
 
-def _seed_triggers(info: Mapping[str, GraphNode], pred: Mapping[str, Mapping[str, object]],
+def _seed_triggers(starts: Iterable[str], info: Mapping[str, GraphNode],
+                   pred: Mapping[str, Mapping[str, object]],
                    seed: Callable[[str, str], None]) -> None:
     """Seed every node that starts messages (the catalog names its provenance), in
-    graph order; not copies made for a link call, nor nodes ACM added."""
-    for gid, node_info in info.items():
-        if node_info.call_site is not None or node_info.type in NOT_TRIGGERS:
-            continue
-        node = node_info.node
+    graph order: of ``starts`` (FlowGraph.starts: no copies made for a link call, no
+    type that never starts one), not the nodes ACM added."""
+    for gid in starts:
+        node = info[gid].node
         if "acm" in node and acm_role(node) is not None:
             continue  # a node ACM added (a resolver, a tag) starts nothing
         provenance = trigger_provenance(node, bool(pred[gid]))
