@@ -282,7 +282,8 @@ def scaling(args: argparse.Namespace, acm: list[str], sizes: list[int], fixed: f
         print(f"From {a['nodes']} to {b['nodes']} nodes ({b['nodes'] / a['nodes']:.1f}x) "
               f"acm's CPU time grows {b['analyze'].cpu / a['analyze'].cpu:.2f}x "
               f"(net of start-up {net_b / net_a:.2f}x; linear: "
-              f"{b['nodes'] / a['nodes']:.2f}x).")
+              f"{b['nodes'] / a['nodes']:.2f}x; json.load of the same files on this "
+              f"machine: {b['load'].cpu / a['load'].cpu:.2f}x).")
     print()
     return not failed
 
