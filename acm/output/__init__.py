@@ -31,10 +31,14 @@ if TYPE_CHECKING:
     FORMATTERS: dict[str, Formatter]
 
 
+def _module(name: str) -> Any:
+    """The module of format ``name`` (KeyError for an unknown name)."""
+    return importlib.import_module(f".{MODULES[name]}", __name__)
+
+
 def formatter(name: str) -> Formatter:
     """The ``render`` function of format ``name`` (KeyError for an unknown name)."""
-    module = importlib.import_module(f".{MODULES[name]}", __name__)
-    found: Formatter = module.render
+    found: Formatter = _module(name).render
     return found
 
 
@@ -45,7 +49,7 @@ def render(report: Report, name: str) -> str:
 def render_pieces(report: Report, name: str) -> Iterator[str]:
     """The text of :func:`render` in pieces, for writing as they come: a format whose
     module has ``pieces`` (json) never holds a large report's whole text at once."""
-    module = importlib.import_module(f".{MODULES[name]}", __name__)
+    module = _module(name)
     if hasattr(module, "pieces"):
         yield from module.pieces(report)
     else:
