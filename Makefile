@@ -38,6 +38,7 @@ test-deps: $(STAMP) nodered
 
 test: lint test-deps
 	node --test tests/js/ nodered-bridge/test/
+	ACM_RESOLVER_NODE=native node --test tests/js/
 	$(BIN)/pytest -q
 
 # The fuzz suite of make test, twenty times the examples, from a fresh seed that it

@@ -14,6 +14,12 @@ const fs = require("node:fs");
 const path = require("node:path");
 const util = require("node:util");
 const vm = require("node:vm");
+const assert = require("node:assert/strict");
+const bridgeNode = require("../../nodered-bridge/acm-resolver.js");
+
+// ACM_RESOLVER_NODE=native: every resolver test runs the native acm-resolver node
+// (nodered-bridge) instead of a function node, over the same templates.
+const NATIVE = process.env.ACM_RESOLVER_NODE === "native";
 
 const DATA = path.join(__dirname, "..", "..", "acm", "data");
 const RESOLVERS = path.join(DATA, "resolvers");
@@ -214,22 +220,20 @@ function createNode(strategy, config, opts = {}) {
         },
         clearTimeout: (id) => { mine.delete(id); clock.clear(id); },
     };
-    const context = vm.createContext(sandbox);
-    const script = new vm.Script(wrap(templateSource(strategy)), {filename: "Function node:" + strategy});
-
     let msgSeq = 0;
+    const deliver = NATIVE
+        ? nativeNode(strategy, sandbox, FakeDate, nodeId, (msgs) => {
+            // what the node sends (returned, or from a timer: its id is already on it)
+            const first = (Array.isArray(msgs) ? msgs : [msgs]).flat().find((m) => m);
+            sendResults((out) => rec.arrays.push(out), first ? first._msgid : undefined, msgs);
+        })
+        : functionNode(strategy, sandbox);
     return {
         rec, clock, store,
         // Deliver one message; resolves to the function's return value (after sendResults).
         async input(msg) {
             msg = Object.assign({_msgid: "m" + (++msgSeq)}, msg);
-            context.msg = msg;
-            context.__send__ = (msgs) => rec.arrays.push(msgs);
-            context.__done__ = () => {};
-            script.runInContext(context);
-            const results = await context.results;
-            sendResults(context.__send__, msg._msgid, results);
-            return results;
+            return deliver(msg, (msgs) => rec.arrays.push(msgs), sendResults);
         },
         advance(ms) { clock.advance(ms); },
         // Change ACM_RESOLVER without restarting the node (Node-RED does not do that: a
@@ -258,6 +262,61 @@ function createNode(strategy, config, opts = {}) {
     };
 }
 
+// The resolver as a function node: the template in a vm context whose globals are
+// `sandbox`, wrapped as Node-RED wraps a function body; deliver(msg, send, sendResults)
+// runs one message.
+function functionNode(strategy, sandbox) {
+    const context = vm.createContext(sandbox);
+    const script = new vm.Script(wrap(templateSource(strategy)), {filename: "Function node:" + strategy});
+    return async (msg, send, sendResults) => {
+        context.msg = msg;
+        context.__send__ = send;
+        context.__done__ = () => {};
+        script.runInContext(context);
+        const results = await context.results;
+        sendResults(send, msg._msgid, results);
+        return results;
+    };
+}
+
+// The resolver as nodered-bridge's native acm-resolver node, with the same context,
+// env, status, close handlers and clock as the function node gets from `sandbox`
+// (ACM_RESOLVER_NODE=native runs every test this way). `sent` records what the node
+// sends; deliver(msg) resolves to what it sent for msg (null: nothing), and rejects
+// with the error it reported to done().
+function nativeNode(strategy, sandbox, FakeDate, nodeId, sent) {
+    const n = sandbox.__node__;
+    let Resolver = null;
+    const RED = {
+        nodes: {
+            createNode(node, config) {
+                let input = null;
+                Object.assign(node, {
+                    id: config.id, name: config.name, _path: config.id,
+                    log: n.log, error: n.error, warn: n.warn, debug: n.debug, trace: n.trace,
+                    status: n.status, send: sent,
+                    context: () => sandbox.context,
+                    on(event, fn) { if (event === "input") input = fn; else n.on(event, fn); },
+                    receive(msg, send, done) { input(msg, send, done); },
+                });
+            },
+            registerType(type, constructor) { assert.equal(type, "acm-resolver"); Resolver = constructor; },
+        },
+        util: {
+            getSetting: (node, name) => sandbox.env.get(name),
+            cloneMessage: sandbox.RED.util.cloneMessage,
+        },
+    };
+    bridgeNode(RED, {setTimeout: sandbox.setTimeout, clearTimeout: sandbox.clearTimeout, Date: FakeDate});
+    const node = new Resolver({id: nodeId, type: "acm-resolver", name: "resolver", strategy, outputs: 1});
+    return async (msg) => {
+        let out = null, failed = null;
+        node.receive(msg, (msgs) => { out = msgs; sent(msgs); }, (err) => { failed = err || null; });
+        if (failed !== null) throw failed instanceof Error ? failed : new Error(String(failed));
+        return out;
+    };
+}
+
 // A command as the tag change node in front of the resolver leaves it (acm resolve):
 // msg._acm is the tag's JSON text (target, role, and app when the wire carries one
 // application, command for a guard whose node fixes it); what else the flows say
@@ -281,4 +340,4 @@ function legacy(app, payload, extra = {}) {
     return {payload, topic: "home/heater/set", acm};
 }
 
-module.exports = {createNode, cmd, legacy, wrap, templateSource, defaultOptions, Store, RESOLVERS, STRATEGIES, MANIFEST};
+module.exports = {NATIVE, createNode, cmd, legacy, wrap, templateSource, defaultOptions, Store, RESOLVERS, STRATEGIES, MANIFEST};

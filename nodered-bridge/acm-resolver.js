@@ -1,0 +1,171 @@
+/**
+ * ACM bridge for Node-RED: the native resolver node, type "acm-resolver".
+ *
+ * It runs the same fixed templates as the function-node resolvers that `acm resolve`
+ * writes by default (common.js followed by the strategy's file, from acm/data/
+ * resolvers/), with the same configuration (the group env variable ACM_RESOLVER) and
+ * the same state in its node context. What differs is where they run: compiled once
+ * per strategy in Node-RED's own context, a message costs one function call, where a
+ * function node enters its vm, builds its `node` object, and waits for a promise
+ * before it sends. `acm resolve --native` writes these nodes; they need this package
+ * in the runtime, the function-node resolvers need nothing but a stock Node-RED.
+ *
+ * The templates are read from the package (acm-data/, copied there when the package
+ * is packed) or from the ACM checkout it was installed from (../acm/data/); nothing
+ * from the flows is ever compiled: the node's `strategy` only picks one of the
+ * strategies that acm/data/strategies.json lists.
+ */
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+
+/** Where the templates may be: a packed package's copy, then the checkout's. */
+const DATA_DIRS = [path.join(__dirname, "acm-data"), path.join(__dirname, "..", "acm", "data")];
+/**
+ * The resolver's free variables, as a function node has them: the first five are
+ * the node's, the last three the process's (the tests pass a fake clock's).
+ */
+const PARAMETERS = ["node", "msg", "env", "context", "RED", "setTimeout", "clearTimeout", "Date"];
+const PROCESS = Object.freeze({setTimeout: setTimeout, clearTimeout: clearTimeout, Date: Date});
+
+/**
+ * The templates: {dir, files: strategy name -> template file}, or {error} (one line)
+ * when no folder holds them. Read once per process.
+ */
+function findTemplates(dirs) {
+    const tried = [];
+    for (const dir of dirs) {
+        const manifest = path.join(dir, "strategies.json");
+        tried.push(manifest);
+        let text;
+        try { text = fs.readFileSync(manifest, "utf8"); } catch (e) { continue; }
+        try {
+            const files = new Map();
+            for (const s of JSON.parse(text).strategies) {
+                if (s && typeof s.name === "string" && typeof s.template === "string" &&
+                        /^[a-z][a-z0-9-]*\.js$/.test(s.template)) {
+                    files.set(s.name, s.template);
+                }
+            }
+            return {dir: path.join(dir, "resolvers"), files: files};
+        } catch (e) {
+            return {error: `ACM resolver: ${manifest} is not a strategy manifest (${e.message})`};
+        }
+    }
+    return {error: "ACM resolver: no resolver templates (looked for " + tried.join(", ") + ")"};
+}
+
+/**
+ * A compiler of strategies: compile(name) returns the resolver function of strategy
+ * `name` (called with PARAMETERS, `this` = the node's own object, as a function node
+ * calls the same text) or throws an Error whose message is one line.
+ */
+function compiler(dirs) {
+    let templates = null;
+    const compiled = new Map();
+    return function compile(name) {
+        const done = compiled.get(name);
+        if (done !== undefined) return done;
+        if (templates === null) templates = findTemplates(dirs);
+        if (templates.error) throw new Error(templates.error);
+        const file = typeof name === "string" ? templates.files.get(name) : undefined;
+        if (file === undefined) {
+            throw new Error(`ACM resolver: unknown strategy ${JSON.stringify(name)} (known: ` +
+                [...templates.files.keys()].join(", ") + ")");
+        }
+        const text = fs.readFileSync(path.join(templates.dir, "common.js"), "utf8") + "\n" +
+            fs.readFileSync(path.join(templates.dir, file), "utf8");
+        const fn = new Function(...PARAMETERS, text);  // package files only (see above)
+        compiled.set(name, fn);
+        return fn;
+    };
+}
+
+/**
+ * What the templates see as `node`: the calls a function node offers them, bound to
+ * the node. Timers send with it too, so send takes the messages as they are (the
+ * templates copy what they keep).
+ */
+function nodeApi(node, outputs) {
+    return {
+        id: node.id,
+        name: node.name,
+        path: node._path,
+        outputCount: outputs,
+        log: node.log.bind(node),
+        error: node.error.bind(node),
+        warn: node.warn.bind(node),
+        debug: node.debug.bind(node),
+        trace: node.trace.bind(node),
+        on: node.on.bind(node),
+        status: node.status.bind(node),
+        send: (msgs) => { node.send(msgs); },
+    };
+}
+
+/** Put the incoming message's id on every message in `out`, as a function node does. */
+function stamp(out, id) {
+    for (let i = 0; i < out.length; i++) {
+        const port = out[i];
+        if (port === null || port === undefined) continue;
+        if (Array.isArray(port)) {
+            for (const m of port) if (m !== null && typeof m === "object") m._msgid = id;
+        } else if (typeof port === "object") {
+            port._msgid = id;
+        }
+    }
+}
+
+/**
+ * Node-RED calls this with RED; `globals` (setTimeout, clearTimeout, Date) and `dirs`
+ * (where the templates are) are for the tests (tests/js/harness.js).
+ */
+module.exports = function (RED, globals = PROCESS, dirs = DATA_DIRS) {
+    const compile = compiler(dirs);
+    const {setTimeout: later, clearTimeout: cancel, Date: Clock} = globals;
+
+    function AcmResolverNode(config) {
+        RED.nodes.createNode(this, config);
+        const node = this;
+        const outputs = Number.isInteger(config.outputs) && config.outputs > 0 ? config.outputs : 1;
+        let run = null;
+        let failure = null;
+        try {
+            run = compile(config.strategy);
+        } catch (err) {
+            failure = err.message;
+            node.error(failure);
+            node.status({fill: "red", shape: "ring", text: "no template"});
+        }
+        const self = {};  // the templates keep their resolver here (`this` of the call)
+        const api = nodeApi(node, outputs);
+        const env = {get: (name) => RED.util.getSetting(node, name)};
+        const context = node.context();
+        node.on("input", function (msg, send, done) {
+            if (run === null) {
+                done(failure);
+                return;
+            }
+            let out;
+            try {
+                out = run.call(self, api, msg, env, context, RED, later, cancel, Clock);
+            } catch (err) {
+                done(err);
+                return;
+            }
+            if (out !== null && out !== undefined) {
+                if (!Array.isArray(out)) out = [out];
+                stamp(out, msg._msgid);
+                send(out);
+            }
+            done();
+        });
+    }
+    RED.nodes.registerType("acm-resolver", AcmResolverNode);
+};
+
+// For the tests (test/resolver.test.js).
+module.exports.findTemplates = findTemplates;
+module.exports.compiler = compiler;
+module.exports.DATA_DIRS = DATA_DIRS;

@@ -1,0 +1,105 @@
+"use strict";
+// The native resolver node (acm-resolver.js) outside Node-RED: where it finds its
+// templates, what it refuses, and what it says when it cannot run. What it decides is
+// tested by every strategy test run with ACM_RESOLVER_NODE=native (tests/js/), and on
+// a real Node-RED by tests/test_resolve_e2e.py.
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const resolverNode = require("../acm-resolver.js");
+const { copyData } = require("../pack-data.js");
+
+const CHECKOUT = path.join(__dirname, "..", "..", "acm", "data");
+
+function tempDir() {
+    return fs.mkdtempSync(path.join(os.tmpdir(), "acm-resolver-test-"));
+}
+
+// A Node-RED stand-in that creates one acm-resolver node; returns what it reported.
+function start(config, dirs) {
+    let Resolver = null;
+    let input = null;
+    const seen = {errors: [], statuses: [], done: []};
+    const RED = {
+        nodes: {
+            createNode(node) {
+                Object.assign(node, {
+                    id: "r1", error: (e) => seen.errors.push(String(e)), warn() {}, log() {},
+                    debug() {}, trace() {}, status: (s) => seen.statuses.push(s), send() {},
+                    on(event, fn) { if (event === "input") input = fn; },
+                    context: () => ({get() {}, set() {}}),
+                });
+            },
+            registerType(type, constructor) { Resolver = constructor; },
+        },
+        util: {getSetting: () => undefined, cloneMessage: (m) => structuredClone(m)},
+    };
+    resolverNode(RED, undefined, dirs);
+    new Resolver({id: "r1", type: "acm-resolver", strategy: config.strategy, outputs: 1});
+    input({payload: 1, _msgid: "m1"}, () => assert.fail("nothing is sent"), (err) => seen.done.push(err));
+    return seen;
+}
+
+test("templates: read from the checkout's acm/data by default", () => {
+    const found = resolverNode.findTemplates(resolverNode.DATA_DIRS);
+    assert.equal(found.error, undefined);
+    assert.deepEqual([...found.files.keys()].sort(),
+        ["dwell", "interlock", "lock", "merge", "override", "priority"]);
+    assert.ok(fs.existsSync(path.join(found.dir, "common.js")));
+});
+
+test("templates: a packed package's acm-data/ (pack-data.js) comes first", () => {
+    const dir = tempDir();
+    try {
+        copyData(CHECKOUT, path.join(dir, "acm-data"));
+        const found = resolverNode.findTemplates([path.join(dir, "acm-data"), CHECKOUT]);
+        assert.equal(found.dir, path.join(dir, "acm-data", "resolvers"));
+        const compile = resolverNode.compiler([path.join(dir, "acm-data")]);
+        assert.equal(typeof compile("lock"), "function");
+        assert.equal(compile("lock"), compile("lock"), "compiled once per strategy");
+    } finally {
+        fs.rmSync(dir, {recursive: true, force: true});
+    }
+});
+
+test("templates: none found is one line naming where it looked", () => {
+    const compile = resolverNode.compiler(["/nowhere/acm-data"]);
+    assert.throws(() => compile("lock"),
+        {message: "ACM resolver: no resolver templates (looked for /nowhere/acm-data/strategies.json)"});
+});
+
+test("templates: a broken manifest is named", () => {
+    const dir = tempDir();
+    try {
+        fs.writeFileSync(path.join(dir, "strategies.json"), "{not json");
+        const found = resolverNode.findTemplates([dir]);
+        assert.match(found.error, /strategies\.json is not a strategy manifest/);
+    } finally {
+        fs.rmSync(dir, {recursive: true, force: true});
+    }
+});
+
+test("strategy: only a name the manifest lists picks a file", () => {
+    const compile = resolverNode.compiler(resolverNode.DATA_DIRS);
+    for (const name of ["../common", "common", "mqtt-source", "", "__proto__", 7, undefined]) {
+        assert.throws(() => compile(name), /ACM resolver: unknown strategy .* \(known: priority, lock/);
+    }
+});
+
+test("node: an unknown strategy shows a red status, reports once, fails each message", () => {
+    const seen = start({strategy: "nonsense"}, resolverNode.DATA_DIRS);
+    assert.equal(seen.errors.length, 1);
+    assert.match(seen.errors[0], /unknown strategy "nonsense"/);
+    assert.deepEqual(seen.statuses, [{fill: "red", shape: "ring", text: "no template"}]);
+    assert.equal(seen.done.length, 1);
+    assert.match(seen.done[0], /unknown strategy "nonsense"/);
+});
+
+test("node: without ACM_RESOLVER the message is dropped with the templates' own error", () => {
+    const seen = start({strategy: "lock"}, resolverNode.DATA_DIRS);
+    assert.equal(seen.done.length, 1);
+    assert.equal(seen.done[0], undefined, "handled: done() without an error");
+    assert.match(seen.errors.join("\n"), /ACM_RESOLVER is not set; message dropped/);
+});
