@@ -39,6 +39,10 @@ const DEFAULTS = Object.freeze({
     // (0: never) so that its memory cannot grow for the life of Node-RED.
     worker: true,
     workerRequests: 200,
+    // Resolve with nodered-bridge's native acm-resolver nodes (`acm resolve --native`)
+    // instead of function nodes: faster, but the flows then need this package wherever
+    // they run. Off: the flows keep what they have (function nodes, unless native).
+    nativeResolvers: false,
     // The child's working directory: the plugin's own folder, which exists and is
     // written only by whoever installs the plugin (not the user's flows folder).
     cwd: __dirname,
@@ -94,7 +98,10 @@ function resolveSettings(acm, env, base) {
     const worker = typeof acm.worker === "boolean" ? acm.worker : DEFAULTS.worker;
     const workerRequests = Number.isInteger(acm.workerRequests) && acm.workerRequests >= 0
         ? acm.workerRequests : DEFAULTS.workerRequests;
-    return { python, args, cwd, timeout, maxOutput, maxRuns, maxQueue, rules, policy, worker, workerRequests };
+    const nativeResolvers = typeof acm.nativeResolvers === "boolean"
+        ? acm.nativeResolvers : DEFAULTS.nativeResolvers;
+    return { python, args, cwd, timeout, maxOutput, maxRuns, maxQueue, rules, policy, worker, workerRequests,
+        nativeResolvers };
 }
 
 /**
@@ -230,6 +237,7 @@ function buildArgs(op, req, settings) {
         throw badRequest("'conflict' must be a conflict id from the findings");
     }
     out.push("resolve", "-", "--only", req.conflict);
+    if (settings.nativeResolvers === true) out.push("--native");
     for (const p of policy) out.push("--policy", p);
     for (const r of rules) out.push("--rules", r);
     if (req.strategy !== undefined && req.strategy !== null && req.strategy !== "") {

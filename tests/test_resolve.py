@@ -212,6 +212,61 @@ def test_building_revert_is_exact(run_acm, tmp_path):
     assert load(back) == json.loads(BUILDING.read_text(encoding="utf-8"))
 
 
+# ---------------------------------------------------------------------------
+# native resolvers (nodered-bridge's acm-resolver node): acm resolve --native
+
+
+def test_native_resolvers_replace_only_the_function_nodes(run_acm, tmp_path):
+    """--native writes each resolver as an acm-resolver node (its strategy and port
+    count, no code); the tags, links, groups and their configuration stay as they are."""
+    plain, _ = resolve(run_acm, BUILDING, out=tmp_path / "function.json")
+    native, result = resolve(run_acm, BUILDING, "--native", out=tmp_path / "native.json")
+    resolvers = of_role(native, "resolver")
+    assert resolvers and all(n["type"] == "acm-resolver" for n in resolvers)
+    was = by_id(plain)
+    for n in resolvers:
+        function = was[n["id"]]
+        assert function["type"] == "function"
+        assert "func" not in n
+        assert n["strategy"] == n["acm"]["strategy"] == config(by_id(native)[n["g"]])["strategy"]
+        assert n["outputs"] == function["outputs"] and n["wires"] == function["wires"]
+        assert (n["name"], n["z"], n["g"], n["acm"]) == (
+            function["name"], function["z"], function["g"], function["acm"])
+    others = [n for n in native if n.get("type") != "acm-resolver"]
+    assert others == [n for n in plain if n["id"] not in {r["id"] for r in resolvers}]
+    assert "not resolved" not in result.err
+
+
+def test_native_resolved_conflicts_are_managed_as_with_function_nodes(run_acm, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    resolve(run_acm, BUILDING, out=tmp_path / "a" / "flows.json")
+    resolve(run_acm, BUILDING, "--native", out=tmp_path / "b" / "flows.json")
+    function = analyse(run_acm, tmp_path / "a" / "flows.json")
+    native = analyse(run_acm, tmp_path / "b" / "flows.json")
+    assert [c for c in native["conflicts"] if c["code"] == "ACM005"]
+    same = json.dumps(native["conflicts"]).replace(str(tmp_path / "b"), str(tmp_path / "a"))
+    assert json.loads(same) == function["conflicts"]
+    del native["stats"]["seconds"], function["stats"]["seconds"]
+    assert native["stats"] == function["stats"]
+
+
+def test_native_resolvers_are_kept_by_a_later_run_and_revert_exactly(run_acm, tmp_path):
+    first = tmp_path / "native.json"
+    resolve(run_acm, BUILDING, "--native", out=first)
+    again, _ = resolve(run_acm, first, out=tmp_path / "again.json")
+    assert (tmp_path / "again.json").read_bytes() == first.read_bytes(), \
+        "without a flag, a run keeps the native resolvers"
+    back, _ = resolve(run_acm, first, "--function-nodes", out=tmp_path / "back.json")
+    function, _ = resolve(run_acm, BUILDING, out=tmp_path / "function.json")
+    assert {n["type"] for n in of_role(back, "resolver")} == {"function"}
+    assert back == function
+    reverted = tmp_path / "reverted.json"
+    result = run_acm("revert", str(first), "-o", str(reverted))
+    assert result.code == 0, result.err
+    assert load(reverted) == json.loads(BUILDING.read_text(encoding="utf-8"))
+
+
 #: flows/building/flows.json as the previous version of acm resolve wrote it: tags of
 #: three rules (msg.acm.target, .role, .app), the resolvers' code of then.
 THREE_RULE_TAGS = ROOT / "tests" / "golden" / "building-resolved-three-rule-tags.json"

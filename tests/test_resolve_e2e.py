@@ -396,6 +396,78 @@ policy lock-it { for actuator a strategy lock hold 1500ms mode drop }
     actuator.quiet(2, 0.4)
 
 
+# -- native resolvers (acm apply --native): nodered-bridge's acm-resolver node --------------
+
+BRIDGE = Path(__file__).resolve().parent.parent / "nodered-bridge"
+
+
+class NativeNodeRed(NodeRed):
+    """Node-RED with nodered-bridge linked into its user dir, as `npm install <folder>`
+    links it, so that the acm-resolver node type is there."""
+
+    def _write_settings(self) -> None:
+        super()._write_settings()
+        assert self.user_dir is not None
+        modules = self.user_dir / "node_modules"
+        modules.mkdir(exist_ok=True)
+        if not (modules / "node-red-acm-bridge").exists():
+            (modules / "node-red-acm-bridge").symlink_to(BRIDGE)
+
+
+def test_apply_native_is_refused_by_a_runtime_without_the_bridge(
+    nodered: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
+) -> None:
+    """A stock Node-RED would take flows with an unknown node type and then start none
+    of them: acm refuses before it backs up or writes anything."""
+    rev = deploy(nodered, two_apps(actuator.url(), *ON_OFF))
+    before, _ = client_for(nodered).get_flows()
+    result = run_acm("apply", "--url", nodered.url, "--backup-dir", str(tmp_path / "backups"),
+                     "--native")
+    assert result.code == 2, result.err
+    assert "has no node type acm-resolver" in result.err
+    assert "node-red-acm-bridge" in result.err and "--function-nodes" in result.err
+    assert len(result.err.strip().splitlines()) == 1 and "Traceback" not in result.err
+    after, now = client_for(nodered).get_flows()
+    assert (after, now) == (before, rev)
+    assert not (tmp_path / "backups").exists()
+    dry = run_acm("apply", "--url", nodered.url, "--dry-run", "--native")
+    assert dry.code == 2 and "has no node type acm-resolver" in dry.err
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=[f"nodered{v}" for v in VERSIONS])
+def test_native_lock_resolver_on_a_runtime_with_the_bridge(
+    version: str, actuator: Actuator, tmp_path: Path, run_acm: Any
+) -> None:
+    """--native deploys acm-resolver nodes that decide as the function-node resolvers do
+    (the lock test above), and a later apply without the flag keeps them."""
+    reason = missing(version)
+    if reason:
+        pytest.skip(reason)
+    with NativeNodeRed(version) as nodered:
+        deploy(nodered, two_apps(actuator.url(), *ON_OFF))
+        policy = write_policy(tmp_path, """
+policy lock-it { for actuator a strategy lock hold 1500ms mode drop }
+""")
+        apply(run_acm, nodered, tmp_path, "--policy", str(policy), "--native")
+        flows, rev = client_for(nodered).get_flows()
+        assert [n["type"] for n in by_role(flows, "resolver")] == ["acm-resolver"]
+
+        first = nodered.inject("c_on")
+        actuator.wait_for(1)
+        nodered.inject("s_off")  # within the hold: dropped
+        actuator.quiet(1, 0.4)
+        time.sleep(max(0.0, first + 1.7 - time.monotonic()))
+        nodered.inject("s_off")
+        hits = actuator.wait_for(2)
+        assert [h.body for h in hits] == ["on", "off"]
+        nodered.inject("c_on")  # Safety holds it now
+        actuator.quiet(2, 0.4)
+
+        again = apply(run_acm, nodered, tmp_path, "--policy", str(policy))
+        assert "nothing to change" in again.err
+        assert client_for(nodered).get_flows()[1] == rev
+
+
 class FileContextNodeRed(NodeRed):
     """Node-RED whose context store is localfilesystem (with its cache, the default
     there), which :meth:`restart` stops and starts again over the same user dir. The

@@ -12,7 +12,7 @@ import click
 
 from ..errors import AcmError
 from .console import echo
-from .options import POLICY_OPTION, RULES_OPTION
+from .options import NATIVE_OPTION, POLICY_OPTION, RULES_OPTION
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
               help="Resolve first: each runtime's conflicts, and cross-runtime ones over MQTT.")
 @POLICY_OPTION
 @RULES_OPTION
+@NATIVE_OPTION
 @click.option("--dry-run", is_flag=True, help="Show what each runtime would get; write nothing.")
 @click.option("--force", is_flag=True,
               help="Deploy even with unmanaged error-level conflicts.")
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
 @click.option("--backup-dir", default="acm-backups", show_default=True,
               type=click.Path(file_okay=False), help="Where each runtime's flows are saved first.")
 def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
-                   policy_files: Sequence[str], rule_files: Sequence[str], dry_run: bool,
+                   policy_files: Sequence[str], rule_files: Sequence[str],
+                   native: bool | None, dry_run: bool,
                    force: bool, no_rollback: bool, force_rollback: bool,
                    backup_dir: str) -> int:
     """Deploy a site: every runtime's flows through its Admin API, behind a conflict gate.
@@ -53,7 +55,8 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
     --no-rollback), but never over a deploy made since by someone else (unless
     --force-rollback). The summary says which state each runtime is in; a
     write whose answer was lost is "unknown" with the server's current rev.
-    Credentials come from the model (names of env vars).
+    Credentials come from the model (names of env vars). A runtime whose
+    flows have native resolvers (--native) must have node-red-acm-bridge.
 
     \b
     Examples:
@@ -73,7 +76,7 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
     check_deploy_runtimes(model, only, model_path)
     ruleset = load_ruleset(rule_files)
     if do_resolve:
-        site = resolve_site(model, load_policies(policy_files), ruleset)
+        site = resolve_site(model, load_policies(policy_files), ruleset, native)
         _print_site_resolution(site)
         target = site.flows
     else:

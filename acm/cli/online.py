@@ -38,7 +38,7 @@ def update_deployed(client: AdminClient, change: Callable[[list[Any]], list[Any]
     retried on 409), or with ``dry_run`` print what would change; the exit code."""
     from ..analysis.flows import copy_nodes, flows_from_data
     from ..model import without_userinfo as public_url
-    from ..nodered.admin_api import update_flows
+    from ..nodered.admin_api import require_native_resolver, update_flows
     from ..rewrite.resolve import describe_changes
 
     source = public_url(client.url)
@@ -50,6 +50,8 @@ def update_deployed(client: AdminClient, change: Callable[[list[Any]], list[Any]
     if dry_run:
         current, rev = client.get_flows()
         changed = checked(copy_nodes(current, source))
+        if changed != current:
+            require_native_resolver(client, changed)  # as the write would
         echo("\n".join(describe_changes(current, changed)) or "no changes")
         echo(f"acm: dry run: nothing written (server at rev {rev[:12]})", err=True)
         return 0

@@ -42,3 +42,11 @@ POLICY_OPTION = click.option(
     help="Policy file (ACM rule language): which strategy resolves which actuators. "
     "Repeatable; the first matching policy wins. Without one, defaults apply (docs/resolve.md).",
 )
+
+NATIVE_OPTION = click.option(
+    "--native/--function-nodes", "native", default=None,
+    help="Write each resolver as nodered-bridge's acm-resolver node (about twice the "
+    "throughput; every runtime the flows run on needs node-red-acm-bridge) or as a "
+    "function node (runs on a stock Node-RED). Default: what the flows have, else "
+    "function nodes.",
+)

@@ -14,7 +14,7 @@ import click
 from ..errors import AcmError
 from .console import echo, write_output
 from .online import ADMIN_OPTIONS, update_deployed
-from .options import POLICY_OPTION, RULES_OPTION, StrategyChoice
+from .options import NATIVE_OPTION, POLICY_OPTION, RULES_OPTION, StrategyChoice
 
 if TYPE_CHECKING:
     from ..analysis.flows import Flows
@@ -65,16 +65,18 @@ def _model_runtime(model_path: str | None, flows: str) -> tuple[Model | None, st
 @click.option("--set", "settings", multiple=True, metavar="OPTION=VALUE",
               help="With --strategy: an option, e.g. ttl=15m, order=safety,comfort, "
               "default=off. Repeatable.")
+@NATIVE_OPTION
 def resolve(flows: str | None, model_path: str | None, policy_files: Sequence[str],
             rule_files: Sequence[str], output: str | None, out_dir: str | None, diff: bool,
             show_plan: bool, only: Sequence[str], strategy: str | None,
-            settings: Sequence[str]) -> int:
+            settings: Sequence[str], native: bool | None) -> int:
     """Insert resolvers for the conflicts of a flows file, or of a whole site (offline).
 
     Every error- or warning-level direct conflict (and indirect conflict with
     an interlock policy) gets a resolver built from core nodes, so the
-    result runs on a stock Node-RED. Resolving twice changes nothing;
-    `acm revert` removes exactly what was added.
+    result runs on a stock Node-RED; with --native the resolvers are
+    nodered-bridge's faster acm-resolver nodes instead. Resolving twice
+    changes nothing; `acm revert` removes exactly what was added.
 
     With --model and no FLOWS, every runtime of the model is resolved,
     cross-runtime conflicts included (over MQTT, as `acm deploy --resolve`
@@ -90,6 +92,7 @@ def resolve(flows: str | None, model_path: str | None, policy_files: Sequence[st
     Examples:
       acm resolve flows.json --policy site.policy -o flows.resolved.json
       acm resolve flows.json --diff
+      acm resolve flows.json --native -o flows.resolved.json
       acm resolve flows.json --plan
       acm resolve flows.json --only ACM001-847feb4db82e --strategy priority \\
           --set order=Security,Lighting --set ttl=15m -o flows.resolved.json
@@ -104,13 +107,13 @@ def resolve(flows: str | None, model_path: str | None, policy_files: Sequence[st
 
     if flows is None:
         return _resolve_site(model_path, policy_files, rule_files, output, out_dir, diff,
-                             show_plan, only, strategy, settings)
+                             show_plan, only, strategy, settings, native)
     _check_file_options(output, out_dir, diff, show_plan, only, strategy, settings)
     chosen = policy_from_options(strategy, settings) if strategy else None
     model, runtime, loaded = _load_file(flows, model_path)
     result = resolve_flows(loaded, load_policies(policy_files), load_ruleset(rule_files),
                            model=model, runtime=runtime, only=set(only) or None,
-                           chosen=chosen)
+                           chosen=chosen, native=native)
     if show_plan:
         from ..output.plan import plan_document
 
@@ -155,7 +158,7 @@ def _load_file(flows: str, model_path: str | None) -> tuple[Model | None, str, F
 def _resolve_site(model_path: str | None, policy_files: Sequence[str],
                   rule_files: Sequence[str], output: str | None, out_dir: str | None,
                   diff: bool, show_plan: bool, only: Sequence[str], strategy: str | None,
-                  settings: Sequence[str]) -> int:
+                  settings: Sequence[str], native: bool | None) -> int:
     """``acm resolve --model MODEL`` without FLOWS: every runtime's flows file."""
     from ..model import load_model
     from ..nodered.site import resolve_site, site_files, write_site
@@ -170,7 +173,7 @@ def _resolve_site(model_path: str | None, policy_files: Sequence[str],
     if not model.runtimes:
         raise AcmError("the model lists no runtimes: there are no flows to resolve "
                        "(add runtimes: [{id, flows}])", model_path)
-    site = resolve_site(model, load_policies(policy_files), load_ruleset(rule_files))
+    site = resolve_site(model, load_policies(policy_files), load_ruleset(rule_files), native)
     target = Path(out_dir) if out_dir else None
     files = site_files(model, site, target)
     if diff:
@@ -287,10 +290,11 @@ def revert(flows: str | None, url: str | None, output: str | None, diff: bool, d
 @POLICY_OPTION
 @RULES_OPTION
 @click.option("--dry-run", is_flag=True, help="Show the changes, write nothing.")
+@NATIVE_OPTION
 @ADMIN_OPTIONS
 def apply(url: str, model_path: str | None, policy_files: Sequence[str],
-          rule_files: Sequence[str], dry_run: bool, token_file: str | None, backup_dir: str,
-          ca_file: str | None) -> int:
+          rule_files: Sequence[str], dry_run: bool, native: bool | None,
+          token_file: str | None, backup_dir: str, ca_file: str | None) -> int:
     """Resolve the flows deployed on a Node-RED and deploy the result (Admin API v2).
 
     Reads the flows and their revision, backs them up, writes the resolved
@@ -323,7 +327,7 @@ def apply(url: str, model_path: str | None, policy_files: Sequence[str],
 
     def change(nodes: list[Any]) -> list[Any]:
         result = resolve_flows(flows_from_data(nodes, url), policies, ruleset,
-                               model=model, runtime=runtime)
+                               model=model, runtime=runtime, native=native)
         results.append(result)
         return result.nodes
 

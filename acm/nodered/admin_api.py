@@ -39,6 +39,7 @@ from ..analysis.flows import copy_nodes, gc_paused
 from ..errors import AcmError
 from ..files import encode
 from ..model import without_userinfo as public_url
+from ..rewrite.nodes import NATIVE_RESOLVER, has_native_resolver
 
 __all__ = [
     "TOKEN_ENV",
@@ -187,6 +188,18 @@ class AdminClient:
         except NodeRedError:
             return True  # cannot tell; keep the original error
         return not isinstance(scheme, dict) or bool(scheme.get("type"))
+
+    def node_types(self) -> frozenset[str]:
+        """The node types installed and enabled on the runtime (``GET /nodes``)."""
+        data = self._call("GET", "/nodes", headers={"Accept": "application/json"})
+        if not isinstance(data, list):
+            raise self._error("GET", "/nodes", "the answer is not a list of node sets")
+        types: set[str] = set()
+        for found in data:
+            listed = found.get("types") if isinstance(found, dict) else None
+            if isinstance(listed, list) and found.get("enabled") is not False:
+                types.update(t for t in listed if isinstance(t, str))
+        return frozenset(types)
 
     def settings(self) -> dict[str, Any]:
         """The runtime's settings as the editor sees them (``GET /settings``)."""
@@ -419,6 +432,8 @@ def update_flows(
         changed = change(copy_nodes(flows, public_url(client.url)))
         if changed == flows:
             return UpdateResult(rev, rev, None, False, attempt, tuple(backups))
+        if attempt == 1:
+            require_native_resolver(client, changed)
         backup = write_backup(backup_dir, client.url, flows, rev)
         backups.append(backup)
         try:
@@ -435,6 +450,18 @@ def update_flows(
                 ) from None
             continue
         return UpdateResult(rev, new_rev, backup, True, attempt, tuple(backups))
+
+
+def require_native_resolver(client: AdminClient, flows: FlowList) -> None:
+    """Refuse to write flows with native resolvers (``acm resolve --native``) to a runtime
+    that lacks nodered-bridge: Node-RED would take them and then start none of its flows
+    while it waits for the missing node type."""
+    if not has_native_resolver(flows) or NATIVE_RESOLVER in client.node_types():
+        return
+    raise client._error(
+        "POST", "/flows", f"refused: this Node-RED has no node type {NATIVE_RESOLVER}, which "
+        "the native resolvers need (it would start none of its flows); install "
+        "node-red-acm-bridge there, or resolve with --function-nodes")
 
 
 def _settle(client: AdminClient, err: OutcomeUnknown, written: FlowList, rev: str,

@@ -52,6 +52,7 @@ from ..rewrite.nodes import (
     env_entry,
     function_node,
     group_node,
+    has_native_resolver,
     has_role,
     manifest_entry,
     marker,
@@ -106,11 +107,14 @@ def resolution_broker(model: Model) -> str | None:
 
 
 def resolve_site(model: Model, policies: Sequence[Policy] = (),
-                 ruleset: RuleSet | None = None) -> SiteResolution:
+                 ruleset: RuleSet | None = None, native: bool | None = None) -> SiteResolution:
     """Resolve every runtime's own conflicts, then the cross-runtime ones over the broker.
 
     Anything ACM added before is taken out first, so the result depends on the
     flows files' own nodes only: resolving resolved files gives the same flows.
+    ``native`` (see :func:`acm.rewrite.resolve.resolve`) is for each runtime's own
+    resolvers, None keeping to what its file had; cross-runtime resolvers are always
+    function nodes (the runtime that hosts them need not have nodered-bridge).
     """
     originals = model.load_flows()
     nodes: dict[str, list[dict[str, Any]]] = {}
@@ -122,7 +126,9 @@ def resolve_site(model: Model, policies: Sequence[Policy] = (),
     plain = {rt: flows_from_data(revert(f.nodes), f.source) for rt, f in originals.items()}
     across = _site_interlocks(model, plain, ruleset)
     for runtime, flows in plain.items():
-        _resolve_runtime(model, runtime, flows, policies, ruleset, across, result, taken)
+        kind = native if native is not None else has_native_resolver(originals[runtime].nodes)
+        _resolve_runtime(model, runtime, flows, policies, ruleset, across, result, taken,
+                         kind)
     sources = {rt: flows_from_data(ns, originals[rt].source) for rt, ns in nodes.items()}
     analysis = inspect(sources, ruleset, model_applications(model, sources), model=model)
     facts = {(f.actuator.key, f.feature): f for f in analysis.facts}
@@ -159,10 +165,11 @@ def _site_interlocks(model: Model, plain: Mapping[str, Flows],
 
 def _resolve_runtime(model: Model, runtime: str, flows: Flows, policies: Sequence[Policy],
                      ruleset: RuleSet | None, leave: set[str], result: SiteResolution,
-                     taken: dict[str, str]) -> None:
+                     taken: dict[str, str], native: bool) -> None:
     """Resolve one runtime's own conflicts as ``acm resolve`` does (but those in ``leave``)
     into ``result``, and mark the actuators that got a resolver in ``taken``."""
-    local = resolve(flows, policies, ruleset, model=model, runtime=runtime, leave=leave)
+    local = resolve(flows, policies, ruleset, model=model, runtime=runtime, leave=leave,
+                    native=native)
     result.flows[runtime] = local.nodes
     result.skipped.extend(local.skipped)
     result.notes.extend(local.notes)

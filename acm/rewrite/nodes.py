@@ -111,6 +111,26 @@ def function_node(node_id: str, name: str, func: str, outputs: int, wires: list[
     return node
 
 
+#: The node type of nodered-bridge's native resolver (``acm resolve --native``).
+NATIVE_RESOLVER = "acm-resolver"
+
+
+def native_resolver_node(node_id: str, name: str, strategy: str, outputs: int,
+                         wires: list[list[str]], marker: dict[str, Any], *, z: str,
+                         g: str) -> dict[str, Any]:
+    """A native resolver node (nodered-bridge's ``acm-resolver``): the strategy's
+    template runs in Node-RED's own context instead of a function node's vm; the same
+    group env configures it. Flows with one need the bridge in their runtime."""
+    return {"id": node_id, "type": NATIVE_RESOLVER, "z": z, "g": g, "name": name,
+            "strategy": strategy, "outputs": outputs, "wires": wires, MARKER: marker}
+
+
+def has_native_resolver(nodes: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether ACM put a native resolver in these flows (a later run keeps to that)."""
+    return any(n.get("type") == NATIVE_RESOLVER and role_of(n) == MarkerRole.RESOLVER
+               for n in nodes)
+
+
 def _placed(node: dict[str, Any], x: float | None, y: float | None) -> None:
     """Give ``node`` its place when the caller has one (else the layout adds it later)."""
     if x is not None and y is not None:

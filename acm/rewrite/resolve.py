@@ -69,11 +69,13 @@ from .nodes import (
     env_entry,
     function_node,
     group_node,
+    has_native_resolver,
     link_in,
     link_out,
     manifest_entry,
     marker,
     marker_of,
+    native_resolver_node,
     resolver_marker,
     set_rule,
     tag_rule,
@@ -719,19 +721,23 @@ def default_note(planned: Planned, where: str = "") -> str:
 def resolve(flows: Flows, policies: Sequence[Policy] = (), ruleset: RuleSet | None = None,
             model: Model | None = None, runtime: str = "local", *,
             only: Collection[str] | None = None, chosen: Policy | None = None,
-            leave: Collection[str] = ()) -> ResolveResult:
+            leave: Collection[str] = (), native: bool | None = None) -> ResolveResult:
     """Resolved flows for one runtime: revert what ACM added before, then re-apply.
 
     With a deployment model, its applications, zones and effects apply
     (``runtime`` names this flows file's runtime in the model). ``only``
     limits new resolvers to these conflict ids (others keep theirs), and
     ``chosen`` is the policy to use for them (the editor's Resolve form);
-    conflicts in ``leave`` get no resolver here (:func:`plan`).
+    conflicts in ``leave`` get no resolver here (:func:`plan`). ``native``: resolvers
+    are nodered-bridge's ``acm-resolver`` nodes (True) or function nodes (False); None
+    keeps to what the flows have (native if ACM put a native one there before).
     Flows that define a node id twice are refused: the result would lose all but
     the last definition.
     """
     flows.require_unique_ids("resolving")
     kept = existing_resolvers(flows.nodes)
+    if native is None:
+        native = has_native_resolver(flows.nodes)
     base = flows_from_data(revert(flows.nodes), flows.source)
     sources = {runtime: base}
     applications = None
@@ -749,7 +755,7 @@ def resolve(flows: Flows, policies: Sequence[Policy] = (), ruleset: RuleSet | No
     result = plan(analysis, policies, kept=kept, only=only, chosen=chosen, model=model,
                   leave=leave)
     nodes = copy_nodes(base.nodes, base.source)  # the builder rewires in place
-    builder = _Builder(nodes, analysis)
+    builder = _Builder(nodes, analysis, native)
     for planned in result.planned:
         builder.add(planned)
     result.nodes = builder.nodes
@@ -929,8 +935,10 @@ class _Resolution:
 class _Builder:
     """Adds the nodes of one resolver after another to a mutable copy of the flows."""
 
-    def __init__(self, nodes: list[dict[str, Any]], analysis: Analysis) -> None:
+    def __init__(self, nodes: list[dict[str, Any]], analysis: Analysis,
+                 native: bool = False) -> None:
         self.nodes = nodes
+        self.native = native  # resolvers are acm-resolver nodes, not function nodes
         self.by_id = {n["id"]: n for n in nodes}
         self.analysis = analysis
         self.propagation = analysis.propagation
@@ -1074,7 +1082,8 @@ class _Builder:
         return [out_id]
 
     def _add_resolver(self, build: _Resolution, outputs: list[list[str]]) -> dict[str, Any]:
-        """Add the resolver function node; returns its configuration (the group's env)."""
+        """Add the resolver (a function node, or a native acm-resolver node); returns its
+        configuration (the group's env)."""
         planned, policy, conflict = build.planned, build.planned.policy, build.conflict
         options = resolver_options(policy, self.analysis.report, planned.label, self.notes)
         if planned.guard_key:
@@ -1083,11 +1092,16 @@ class _Builder:
             "strategy": policy.strategy, "conflict": conflict, "label": planned.label,
             "targets": len(planned.targets), "options": options,
         }
-        self._append(function_node(
-            build.resolver_id, f"ACM {policy.strategy}: {planned.label}",
-            template(policy.strategy), len(planned.targets), outputs,
-            resolver_marker(policy.strategy, conflict, policy.name), z=build.tab,
-            g=build.group_id))
+        name = f"ACM {policy.strategy}: {planned.label}"
+        mark = resolver_marker(policy.strategy, conflict, policy.name)
+        if self.native:
+            self._append(native_resolver_node(
+                build.resolver_id, name, policy.strategy, len(planned.targets), outputs,
+                mark, z=build.tab, g=build.group_id))
+        else:
+            self._append(function_node(
+                build.resolver_id, name, template(policy.strategy), len(planned.targets),
+                outputs, mark, z=build.tab, g=build.group_id))
         build.members.append(build.resolver_id)
         build.columns[build.resolver_id] = 0
         return config

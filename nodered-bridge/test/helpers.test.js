@@ -165,3 +165,14 @@ test("resolveSettings: acm.maxRuns and acm.maxQueue", () => {
         assert.equal(resolveSettings({ maxQueue: bad }, {}).maxQueue, 8, `maxQueue ${bad}`);
     }
 });
+
+test("nativeResolvers: resolve asks for acm-resolver nodes only when settings.js says so", () => {
+    assert.equal(resolveSettings({}, {}).nativeResolvers, false);
+    assert.equal(resolveSettings({ nativeResolvers: true }, {}).nativeResolvers, true);
+    assert.equal(resolveSettings({ nativeResolvers: "yes" }, {}).nativeResolvers, false);
+    const req = { conflict: "ACM001-1" };
+    assert.deepEqual(buildArgs("resolve", req, resolveSettings({ nativeResolvers: true }, {})),
+        ["resolve", "-", "--only", "ACM001-1", "--native", "-o", "-"]);
+    assert.ok(!buildArgs("resolve", req, resolveSettings({}, {})).includes("--native"));
+    assert.ok(!buildArgs("plan", {}, resolveSettings({ nativeResolvers: true }, {})).includes("--native"));
+});

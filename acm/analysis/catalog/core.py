@@ -412,4 +412,7 @@ TYPES: list[NodeType] = [
     *_simple("function|debug|http response|exec|file|file in|comment|join|sqlite|mysql",
              "Computes messages (or ends them): topic and payload only known at run time.",
              transfer=forgets),
+    NodeType("acm-resolver", "node-red-acm-bridge", "ACM's native resolver (`acm resolve "
+             "--native`): sends on some of the commands it receives, as they were.",
+             transfer=passes),
 ]
