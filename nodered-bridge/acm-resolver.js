@@ -104,6 +104,33 @@ function nodeApi(node, outputs) {
     };
 }
 
+/**
+ * The timers a node's resolver gets, as a function node gives them: an error thrown by a
+ * callback is the node's error (not an uncaught exception that would stop Node-RED),
+ * and close() clears whatever is still pending when the node closes.
+ */
+function nodeTimers(node, globals) {
+    const pending = new Set();
+    return {
+        setTimeout(fn, ms) {
+            const id = globals.setTimeout(() => {
+                pending.delete(id);
+                try { fn(); } catch (err) { node.error(err); }
+            }, ms);
+            pending.add(id);
+            return id;
+        },
+        clearTimeout(id) {
+            pending.delete(id);
+            globals.clearTimeout(id);
+        },
+        close() {
+            for (const id of pending) globals.clearTimeout(id);
+            pending.clear();
+        },
+    };
+}
+
 /** Put the incoming message's id on every message in `out`, as a function node does. */
 function stamp(out, id) {
     for (let i = 0; i < out.length; i++) {
@@ -123,7 +150,6 @@ function stamp(out, id) {
  */
 module.exports = function (RED, globals = PROCESS, dirs = DATA_DIRS) {
     const compile = compiler(dirs);
-    const {setTimeout: later, clearTimeout: cancel, Date: Clock} = globals;
 
     function AcmResolverNode(config) {
         RED.nodes.createNode(this, config);
@@ -142,6 +168,9 @@ module.exports = function (RED, globals = PROCESS, dirs = DATA_DIRS) {
         const api = nodeApi(node, outputs);
         const env = {get: (name) => RED.util.getSetting(node, name)};
         const context = node.context();
+        const timers = nodeTimers(node, globals);
+        const later = timers.setTimeout, cancel = timers.clearTimeout, Clock = globals.Date;
+        node.on("close", timers.close);  // (the template saves its state on close itself)
         node.on("input", function (msg, send, done) {
             if (run === null) {
                 done(failure);
@@ -168,4 +197,5 @@ module.exports = function (RED, globals = PROCESS, dirs = DATA_DIRS) {
 // For the tests (test/resolver.test.js).
 module.exports.findTemplates = findTemplates;
 module.exports.compiler = compiler;
+module.exports.nodeTimers = nodeTimers;
 module.exports.DATA_DIRS = DATA_DIRS;

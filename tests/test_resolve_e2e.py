@@ -434,6 +434,28 @@ def test_apply_native_is_refused_by_a_runtime_without_the_bridge(
     assert dry.code == 2 and "has no node type acm-resolver" in dry.err
 
 
+def test_deploy_native_is_refused_by_a_runtime_without_the_bridge(
+    nodered: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
+) -> None:
+    """`acm deploy --resolve --native`, dry run or not, refuses a runtime without the
+    node type: nothing is backed up or written."""
+    flows = two_apps(actuator.url(), *ON_OFF)
+    rev = deploy(nodered, flows)
+    (tmp_path / "home.json").write_text(json.dumps(flows), encoding="utf-8")
+    model = tmp_path / "site.yaml"
+    model.write_text(f"version: 1\nruntimes:\n  - id: home\n    url: \"{nodered.url}\"\n"
+                     "    flows: home.json\n", encoding="utf-8")
+    backups = tmp_path / "backups"
+    for extra in (("--dry-run",), ()):
+        result = run_acm("deploy", str(model), "--resolve", "--native", "--backup-dir",
+                         str(backups), *extra)
+        assert result.code == 2, result.err
+        assert "has no node type acm-resolver" in result.out + result.err
+        assert "Traceback" not in result.err
+    assert client_for(nodered).get_flows()[1] == rev
+    assert not backups.exists()
+
+
 @pytest.mark.parametrize("version", VERSIONS, ids=[f"nodered{v}" for v in VERSIONS])
 def test_native_lock_resolver_on_a_runtime_with_the_bridge(
     version: str, actuator: Actuator, tmp_path: Path, run_acm: Any

@@ -22,7 +22,14 @@ from ..errors import AcmError
 from ..model import Model, Runtime
 from ..rewrite.resolve import describe_changes
 from ..rules.ruleset import RuleSet
-from .admin_api import AdminClient, OutcomeUnknown, public_url, update_flows, write_backup
+from .admin_api import (
+    AdminClient,
+    OutcomeUnknown,
+    public_url,
+    require_native_resolver,
+    update_flows,
+    write_backup,
+)
 from .connect import client_for
 
 __all__ = ["STATES", "DeployConflict", "RuntimeOutcome", "check_deploy_runtimes", "client_for",
@@ -77,11 +84,16 @@ def deploy_gate(model: Model, target: Mapping[str, list[dict[str, Any]]],
 def preview_deploy(model: Model, target: Mapping[str, list[dict[str, Any]]],
                    only: Sequence[str] = ()) -> Iterator[tuple[Runtime, str, list[str]]]:
     """A dry run: each runtime a deploy would write, its current rev and the changes it
-    would get, one runtime at a time (each is read from its server when its turn comes)."""
+    would get, one runtime at a time (each is read from its server when its turn comes).
+    A runtime the deploy would refuse (native resolvers without the node type) is
+    refused here too."""
     for runtime in model.runtimes:
         if only and runtime.id not in only:
             continue
-        current, rev = client_for(runtime, model).get_flows()
+        client = client_for(runtime, model)
+        current, rev = client.get_flows()
+        if target[runtime.id] != current:
+            require_native_resolver(client, target[runtime.id])
         yield runtime, rev, describe_changes(current, target[runtime.id])
 
 

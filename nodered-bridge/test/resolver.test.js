@@ -103,3 +103,26 @@ test("node: without ACM_RESOLVER the message is dropped with the templates' own 
     assert.equal(seen.done[0], undefined, "handled: done() without an error");
     assert.match(seen.errors.join("\n"), /ACM_RESOLVER is not set; message dropped/);
 });
+
+test("timers: a callback that throws is the node's error, and close clears what is pending", () => {
+    const errors = [];
+    const fired = [];
+    const queue = new Map();
+    let next = 0;
+    const fake = {
+        setTimeout: (fn) => { queue.set(++next, fn); return next; },
+        clearTimeout: (id) => { queue.delete(id); },
+    };
+    const timers = resolverNode.nodeTimers({error: (e) => errors.push(e.message)}, fake);
+    const bad = timers.setTimeout(() => { throw new Error("boom"); }, 10);
+    timers.setTimeout(() => fired.push("kept"), 20);
+    const gone = timers.setTimeout(() => fired.push("cleared"), 30);
+    timers.clearTimeout(gone);
+    assert.doesNotThrow(() => queue.get(bad)());
+    assert.deepEqual(errors, ["boom"]);
+    timers.setTimeout(() => fired.push("closed"), 40);
+    timers.close();
+    // the fake keeps the entry of the one that ran; close cleared the two still pending
+    assert.deepEqual([...queue.keys()], [bad]);
+    assert.deepEqual(fired, []);
+});
