@@ -17,11 +17,25 @@
  */
 "use strict";
 
+const crypto = require("crypto");
 const fs = require("fs");
 const path = require("path");
 
-/** Where the templates may be: a packed package's copy, then the checkout's. */
-const DATA_DIRS = [path.join(__dirname, "acm-data"), path.join(__dirname, "..", "acm", "data")];
+/**
+ * Where the templates may be: a packed package's copy, then the checkout's, but only
+ * if the folder above is an ACM checkout (installed from a registry, ".." is
+ * node_modules, where a package named "acm" is nobody's templates).
+ */
+function dataDirs(here) {
+    const dirs = [path.join(here, "acm-data")];
+    const checkout = path.join(here, "..");
+    if (fs.existsSync(path.join(checkout, "pyproject.toml")) &&
+            fs.existsSync(path.join(checkout, "acm", "__init__.py"))) {
+        dirs.push(path.join(checkout, "acm", "data"));
+    }
+    return dirs;
+}
+const DATA_DIRS = dataDirs(__dirname);
 /**
  * The resolver's free variables, as a function node has them: the first five are
  * the node's, the last three the process's (the tests pass a fake clock's).
@@ -57,9 +71,10 @@ function findTemplates(dirs) {
 }
 
 /**
- * A compiler of strategies: compile(name) returns the resolver function of strategy
- * `name` (called with PARAMETERS, `this` = the node's own object, as a function node
- * calls the same text) or throws an Error whose message is one line.
+ * A compiler of strategies: compile(name) returns {run, digest}: the resolver function
+ * of strategy `name` (called with PARAMETERS, `this` = the node's own object, as a
+ * function node calls the same text) and the digest of its text; or it throws an Error
+ * whose message is one line.
  */
 function compiler(dirs) {
     let templates = null;
@@ -77,18 +92,27 @@ function compiler(dirs) {
         const text = fs.readFileSync(path.join(templates.dir, "common.js"), "utf8") + "\n" +
             fs.readFileSync(path.join(templates.dir, file), "utf8");
         const fn = new Function(...PARAMETERS, text);  // package files only (see above)
-        compiled.set(name, fn);
-        return fn;
+        const one = {run: fn, digest: digest(text)};
+        compiled.set(name, one);
+        return one;
     };
+}
+
+/** The digest acm writes as a native resolver's `template` (acm.rewrite.resolve). */
+function digest(text) {
+    return crypto.createHash("sha256").update(text, "utf8").digest("hex").slice(0, 16);
 }
 
 /**
  * What the templates see as `node`: the calls a function node offers them, bound to
- * the node. Timers send with it too, so send takes the messages as they are (the
- * templates copy what they keep).
+ * the node. What it sends while a message is handled carries that message's id (as
+ * a function node's node.send does); what a timer sends gets a new one. It does not
+ * clone: the templates copy what they keep.
  */
 function nodeApi(node, outputs) {
-    return {
+    const api = {
+        current: undefined,  // the _msgid of the message being handled, as a function node's
+        statusShown: false,
         id: node.id,
         name: node.name,
         path: node._path,
@@ -99,9 +123,15 @@ function nodeApi(node, outputs) {
         debug: node.debug.bind(node),
         trace: node.trace.bind(node),
         on: node.on.bind(node),
-        status: node.status.bind(node),
-        send: (msgs) => { node.send(msgs); },
+        status: (s) => { api.statusShown = true; node.status(s); },
+        send: (msgs) => {
+            if (api.current !== undefined && msgs !== null && msgs !== undefined) {
+                stamp(Array.isArray(msgs) ? msgs : [msgs], api.current);
+            }
+            node.send(msgs);
+        },
     };
+    return api;
 }
 
 /**
@@ -115,7 +145,7 @@ function nodeTimers(node, globals) {
         setTimeout(fn, ms) {
             const id = globals.setTimeout(() => {
                 pending.delete(id);
-                try { fn(); } catch (err) { node.error(err); }
+                try { fn(); } catch (err) { node.error(err, {}); }  // {}: a catch node sees it
             }, ms);
             pending.add(id);
             return id;
@@ -155,33 +185,47 @@ module.exports = function (RED, globals = PROCESS, dirs = DATA_DIRS) {
         RED.nodes.createNode(this, config);
         const node = this;
         const outputs = Number.isInteger(config.outputs) && config.outputs > 0 ? config.outputs : 1;
+        const api = nodeApi(node, outputs);
         let run = null;
         let failure = null;
         try {
-            run = compile(config.strategy);
+            const compiled = compile(config.strategy);
+            run = compiled.run;
+            if (typeof config.template === "string" && config.template !== compiled.digest) {
+                node.warn("ACM resolver: this package's " + config.strategy + " template is not " +
+                    "the one acm wrote this node for (node-red-acm-bridge and acm are different " +
+                    "versions); running this package's");
+            }
         } catch (err) {
             failure = err.message;
             node.error(failure);
-            node.status({fill: "red", shape: "ring", text: "no template"});
+            api.status({fill: "red", shape: "ring", text: "no template"});
         }
         const self = {};  // the templates keep their resolver here (`this` of the call)
-        const api = nodeApi(node, outputs);
         const env = {get: (name) => RED.util.getSetting(node, name)};
         const context = node.context();
         const timers = nodeTimers(node, globals);
         const later = timers.setTimeout, cancel = timers.clearTimeout, Clock = globals.Date;
-        node.on("close", timers.close);  // (the template saves its state on close itself)
+        // Closing (a redeploy): no timer outlives the node, and its status goes as a
+        // function node's does (the template saves its state on close itself).
+        node.on("close", () => {
+            timers.close();
+            if (api.statusShown) node.status({});
+        });
         node.on("input", function (msg, send, done) {
             if (run === null) {
                 done(failure);
                 return;
             }
             let out;
+            api.current = msg._msgid;
             try {
                 out = run.call(self, api, msg, env, context, RED, later, cancel, Clock);
             } catch (err) {
                 done(err);
                 return;
+            } finally {
+                api.current = undefined;
             }
             if (out !== null && out !== undefined) {
                 if (!Array.isArray(out)) out = [out];
@@ -198,4 +242,6 @@ module.exports = function (RED, globals = PROCESS, dirs = DATA_DIRS) {
 module.exports.findTemplates = findTemplates;
 module.exports.compiler = compiler;
 module.exports.nodeTimers = nodeTimers;
+module.exports.dataDirs = dataDirs;
+module.exports.digest = digest;
 module.exports.DATA_DIRS = DATA_DIRS;

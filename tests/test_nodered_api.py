@@ -546,3 +546,30 @@ def test_the_token_wins_over_a_netrc_entry(tmp_path: Path, monkeypatch: pytest.M
         server.server_close()
     assert seen[0] is not None and seen[0].startswith("Basic ")  # the entry is seen ...
     assert seen[1] == "Bearer the-token"  # ... and does not replace the token
+
+
+def test_node_types_are_the_enabled_sets_that_loaded(nodered: NodeRed,
+                                                     answering: Callable[..., str]) -> None:
+    """GET /nodes: a set that is disabled, or whose code failed to load (it still lists
+    its types, taken from its HTML), does not count; a real runtime has its core types."""
+    types = client_for(nodered).node_types()
+    assert {"inject", "function", "change", "mqtt out"} <= types
+    assert "acm-resolver" not in types
+    sets = [
+        {"id": "a/ok", "types": ["ok-node"], "enabled": True},
+        {"id": "a/off", "types": ["off-node"], "enabled": False},
+        {"id": "a/broken", "types": ["acm-resolver"], "enabled": True, "err": "Cannot find module"},
+        {"id": "a/odd", "types": "not-a-list"}, "not a set",
+    ]
+    assert AdminClient(answering(200, json.dumps(sets).encode())).node_types() == {"ok-node"}
+    url = answering(200, b'{"flows": []}')
+    with pytest.raises(NodeRedError) as err:
+        AdminClient(url).node_types()
+    assert "GET" in one_line_error(err, url) and "not a list of node sets" in str(err.value)
+
+
+def test_a_token_without_nodes_read_is_named(answering: Callable[..., str]) -> None:
+    url = answering(403, b'{"code": "forbidden"}')
+    with pytest.raises(NodeRedError) as err:
+        AdminClient(url, token="t").node_types()
+    assert "forbidden: the token lacks nodes.read" in str(err.value)

@@ -9,6 +9,7 @@ conflict as managed (ACM005) and ``revert`` gives back the input exactly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -228,6 +229,8 @@ def test_native_resolvers_replace_only_the_function_nodes(run_acm, tmp_path):
         function = was[n["id"]]
         assert function["type"] == "function"
         assert "func" not in n
+        # the digest of the code the function node holds: the bridge's node compares
+        assert n["template"] == hashlib.sha256(function["func"].encode()).hexdigest()[:16]
         assert n["strategy"] == n["acm"]["strategy"] == config(by_id(native)[n["g"]])["strategy"]
         assert n["outputs"] == function["outputs"] and n["wires"] == function["wires"]
         assert (n["name"], n["z"], n["g"], n["acm"]) == (

@@ -373,15 +373,13 @@ def test_priority_explicit_release(
 # -- 3. lock --------------------------------------------------------------------------------
 
 
-def test_lock_resolver_drops_others_during_hold(
-    nodered: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
-) -> None:
-    deploy(nodered, two_apps(actuator.url(), *ON_OFF))
-    policy = write_policy(tmp_path, """
+LOCK_POLICY = """
 policy lock-it { for actuator a strategy lock hold 1500ms mode drop }
-""")
-    apply(run_acm, nodered, tmp_path, "--policy", str(policy))
+"""
 
+
+def check_lock_drops_others_during_hold(nodered: NodeRed, actuator: Actuator) -> None:
+    """Against a lock resolver of 1.5 s (LOCK_POLICY) on the two applications."""
     first = nodered.inject("c_on")
     actuator.wait_for(1)
     nodered.inject("s_off")  # within the hold: dropped
@@ -394,6 +392,14 @@ policy lock-it { for actuator a strategy lock hold 1500ms mode drop }
     # Now Safety holds it: Comfort is dropped.
     nodered.inject("c_on")
     actuator.quiet(2, 0.4)
+
+
+def test_lock_resolver_drops_others_during_hold(
+    nodered: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
+) -> None:
+    deploy(nodered, two_apps(actuator.url(), *ON_OFF))
+    apply(run_acm, nodered, tmp_path, "--policy", str(write_policy(tmp_path, LOCK_POLICY)))
+    check_lock_drops_others_during_hold(nodered, actuator)
 
 
 # -- native resolvers (acm apply --native): nodered-bridge's acm-resolver node --------------
@@ -424,7 +430,7 @@ def test_apply_native_is_refused_by_a_runtime_without_the_bridge(
     result = run_acm("apply", "--url", nodered.url, "--backup-dir", str(tmp_path / "backups"),
                      "--native")
     assert result.code == 2, result.err
-    assert "has no node type acm-resolver" in result.err
+    assert "has no node type acm-resolver" in result.err, result.err
     assert "node-red-acm-bridge" in result.err and "--function-nodes" in result.err
     assert len(result.err.strip().splitlines()) == 1 and "Traceback" not in result.err
     after, now = client_for(nodered).get_flows()
@@ -437,23 +443,28 @@ def test_apply_native_is_refused_by_a_runtime_without_the_bridge(
 def test_deploy_native_is_refused_by_a_runtime_without_the_bridge(
     nodered: NodeRed, actuator: Actuator, tmp_path: Path, run_acm: Any
 ) -> None:
-    """`acm deploy --resolve --native`, dry run or not, refuses a runtime without the
-    node type: nothing is backed up or written."""
+    """`acm deploy --resolve --native`, dry run or not, asks every runtime before it
+    writes the first: a runtime without the node type (the second here) stops it, and
+    nothing is backed up or written anywhere, not even on the runtime that has it."""
     flows = two_apps(actuator.url(), *ON_OFF)
-    rev = deploy(nodered, flows)
     (tmp_path / "home.json").write_text(json.dumps(flows), encoding="utf-8")
     model = tmp_path / "site.yaml"
-    model.write_text(f"version: 1\nruntimes:\n  - id: home\n    url: \"{nodered.url}\"\n"
-                     "    flows: home.json\n", encoding="utf-8")
     backups = tmp_path / "backups"
-    for extra in (("--dry-run",), ()):
-        result = run_acm("deploy", str(model), "--resolve", "--native", "--backup-dir",
-                         str(backups), *extra)
-        assert result.code == 2, result.err
-        assert "has no node type acm-resolver" in result.out + result.err
-        assert "Traceback" not in result.err
-    assert client_for(nodered).get_flows()[1] == rev
+    with NativeNodeRed("4") as bridged:
+        revs = [deploy(bridged, flows), deploy(nodered, flows)]
+        model.write_text("version: 1\nruntimes:\n" + "".join(
+            f"  - id: {name}\n    url: \"{red.url}\"\n    flows: home.json\n"
+            for name, red in (("bridged", bridged), ("stock", nodered))), encoding="utf-8")
+        for extra in (("--dry-run",), ()):
+            result = run_acm("deploy", str(model), "--resolve", "--native", "--backup-dir",
+                             str(backups), *extra)
+            assert result.code == 2, result.err
+            assert "has no node type acm-resolver" in result.out + result.err
+            assert "Traceback" not in result.err
+        assert [client_for(red).get_flows()[1] for red in (bridged, nodered)] == revs
     assert not backups.exists()
+    usage = run_acm("deploy", str(model), "--native")
+    assert usage.code == 2 and "--native and --function-nodes go with --resolve" in usage.err
 
 
 @pytest.mark.parametrize("version", VERSIONS, ids=[f"nodered{v}" for v in VERSIONS])
@@ -467,23 +478,11 @@ def test_native_lock_resolver_on_a_runtime_with_the_bridge(
         pytest.skip(reason)
     with NativeNodeRed(version) as nodered:
         deploy(nodered, two_apps(actuator.url(), *ON_OFF))
-        policy = write_policy(tmp_path, """
-policy lock-it { for actuator a strategy lock hold 1500ms mode drop }
-""")
+        policy = write_policy(tmp_path, LOCK_POLICY)
         apply(run_acm, nodered, tmp_path, "--policy", str(policy), "--native")
         flows, rev = client_for(nodered).get_flows()
         assert [n["type"] for n in by_role(flows, "resolver")] == ["acm-resolver"]
-
-        first = nodered.inject("c_on")
-        actuator.wait_for(1)
-        nodered.inject("s_off")  # within the hold: dropped
-        actuator.quiet(1, 0.4)
-        time.sleep(max(0.0, first + 1.7 - time.monotonic()))
-        nodered.inject("s_off")
-        hits = actuator.wait_for(2)
-        assert [h.body for h in hits] == ["on", "off"]
-        nodered.inject("c_on")  # Safety holds it now
-        actuator.quiet(2, 0.4)
+        check_lock_drops_others_during_hold(nodered, actuator)
 
         again = apply(run_acm, nodered, tmp_path, "--policy", str(policy))
         assert "nothing to change" in again.err

@@ -72,6 +72,9 @@ def deploy_command(model_path: str, only: Sequence[str], do_resolve: bool,
     from ..rewrite.policy import load_policies
     from ..rules.ruleset import load_ruleset
 
+    if native is not None and not do_resolve:
+        raise click.UsageError("--native and --function-nodes go with --resolve (they say how "
+                               "resolvers are written)")
     model = load_model(model_path)
     check_deploy_runtimes(model, only, model_path)
     ruleset = load_ruleset(rule_files)

@@ -195,9 +195,10 @@ class AdminClient:
         if not isinstance(data, list):
             raise self._error("GET", "/nodes", "the answer is not a list of node sets")
         types: set[str] = set()
-        for found in data:
+        for found in data:  # a set whose code failed to load still lists its types
             listed = found.get("types") if isinstance(found, dict) else None
-            if isinstance(listed, list) and found.get("enabled") is not False:
+            if isinstance(listed, list) and found.get("enabled") is not False \
+                    and not found.get("err"):
                 types.update(t for t in listed if isinstance(t, str))
         return frozenset(types)
 
@@ -312,17 +313,16 @@ class AdminClient:
 
     def _status_error(self, method: str, path: str, response: _Answer) -> NodeRedError:
         status = response.status
-        write = method != "GET"
         if status == 401:
             if self.token:
                 what = (
                     "authentication failed: the server rejected the token "
-                    f"(expired, wrong, or lacking flows.{'write' if write else 'read'})"
+                    f"(expired, wrong, or lacking {_permission(method, path)})"
                 )
             else:
                 what = f"authentication required: {self.token_hint}"
         elif status == 403:
-            what = f"forbidden: the token lacks flows.{'write' if write else 'read'}"
+            what = f"forbidden: the token lacks {_permission(method, path)}"
         elif status == 409:
             return RevisionConflict(
                 "revision conflict: the flows changed on the server since they were read",
@@ -416,6 +416,7 @@ def update_flows(
     change: Callable[[FlowList], FlowList],
     backup_dir: Path,
     retries: int = 3,
+    check_types: bool = True,
 ) -> UpdateResult:
     """Apply ``change`` to the deployed flows without losing anyone else's deploy.
 
@@ -423,6 +424,9 @@ def update_flows(
     them up to ``backup_dir`` and write them with that ``rev``. On a revision conflict
     read again, back up again and re-apply, up to ``retries`` more times. ``change``
     must be idempotent: it is applied to whatever is deployed at each attempt.
+    Native resolvers are refused before any backup on a runtime without their node
+    type (:func:`require_native_resolver`), unless ``check_types`` is False (a
+    rollback puts back what was there).
     """
     backups: list[Path] = []
     attempt = 0
@@ -432,7 +436,7 @@ def update_flows(
         changed = change(copy_nodes(flows, public_url(client.url)))
         if changed == flows:
             return UpdateResult(rev, rev, None, False, attempt, tuple(backups))
-        if attempt == 1:
+        if check_types:
             require_native_resolver(client, changed)
         backup = write_backup(backup_dir, client.url, flows, rev)
         backups.append(backup)
@@ -452,6 +456,12 @@ def update_flows(
         return UpdateResult(rev, new_rev, backup, True, attempt, tuple(backups))
 
 
+def _permission(method: str, path: str) -> str:
+    """The adminAuth permission a request needs (Node-RED's names)."""
+    area = "nodes" if path.startswith("/nodes") else "flows"
+    return f"{area}.{'read' if method == 'GET' else 'write'}"
+
+
 def require_native_resolver(client: AdminClient, flows: FlowList) -> None:
     """Refuse to write flows with native resolvers (``acm resolve --native``) to a runtime
     that lacks nodered-bridge: Node-RED would take them and then start none of its flows
@@ -459,8 +469,8 @@ def require_native_resolver(client: AdminClient, flows: FlowList) -> None:
     if not has_native_resolver(flows) or NATIVE_RESOLVER in client.node_types():
         return
     raise client._error(
-        "POST", "/flows", f"refused: this Node-RED has no node type {NATIVE_RESOLVER}, which "
-        "the native resolvers need (it would start none of its flows); install "
+        "GET", "/nodes", f"refused to deploy: this Node-RED has no node type {NATIVE_RESOLVER}, "
+        "which the native resolvers need (it would start none of its flows); install "
         "node-red-acm-bridge there, or resolve with --function-nodes")
 
 

@@ -20,6 +20,7 @@ from ..analysis.flows import copy_nodes, flows_from_data
 from ..engine import analyze_flows, model_applications
 from ..errors import AcmError
 from ..model import Model, Runtime
+from ..rewrite.nodes import has_native_resolver
 from ..rewrite.resolve import describe_changes
 from ..rules.ruleset import RuleSet
 from .admin_api import (
@@ -111,6 +112,8 @@ def deploy(model: Model, flows: dict[str, list[dict[str, Any]]], backup_dir: Pat
     runtimes = [r for r in model.runtimes if not only or r.id in only]
     outcomes = [RuntimeOutcome(r.id, public_url(r.url or ""), "not attempted") for r in runtimes]
     make = clients or (lambda r: client_for(r, model))
+    if not _types_installed(runtimes, flows, make, outcomes, progress):
+        return outcomes
     written: list[tuple[int, AdminClient]] = []
     for index, runtime in enumerate(runtimes):
         outcome = outcomes[index]
@@ -126,6 +129,23 @@ def deploy(model: Model, flows: dict[str, list[dict[str, Any]]], backup_dir: Pat
             _roll_back(written, outcomes, backup_dir, force_rollback, progress)
         return outcomes
     return outcomes
+
+
+def _types_installed(runtimes: Sequence[Runtime], flows: Mapping[str, list[dict[str, Any]]],
+                     make: Callable[[Runtime], AdminClient], outcomes: list[RuntimeOutcome],
+                     progress: Callable[[str], None]) -> bool:
+    """Whether every runtime that is to get native resolvers has their node type; asked
+    before anything is written, so that a refusal leaves every runtime as it was."""
+    for index, runtime in enumerate(runtimes):
+        if not has_native_resolver(flows[runtime.id]):
+            continue
+        try:
+            require_native_resolver(make(runtime), flows[runtime.id])
+        except AcmError as exc:
+            outcomes[index].state, outcomes[index].error = "failed", str(exc)
+            progress(f"{runtime.id}: failed before anything was written: {exc}")
+            return False
+    return True
 
 
 def _deploy_runtime(runtime: Runtime, make: Callable[[Runtime], AdminClient],
@@ -273,7 +293,7 @@ def _roll_back(written: list[tuple[int, AdminClient]], outcomes: list[RuntimeOut
                     raise _Changed(None)
                 return copy_nodes(saved)
 
-            result = update_flows(client, change, backup_dir)
+            result = update_flows(client, change, backup_dir, check_types=False)
             outcome.state, outcome.new_rev = "rolled back", result.new_rev
             progress(f"{name}: rolled back to its backup {outcome.backup}")
         except _Changed:

@@ -12,6 +12,7 @@ files do not change from one version to the next.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from enum import Enum
@@ -115,14 +116,18 @@ def function_node(node_id: str, name: str, func: str, outputs: int, wires: list[
 NATIVE_RESOLVER = "acm-resolver"
 
 
-def native_resolver_node(node_id: str, name: str, strategy: str, outputs: int,
-                         wires: list[list[str]], marker: dict[str, Any], *, z: str,
-                         g: str) -> dict[str, Any]:
+def native_resolver_node(node_id: str, name: str, strategy: str, template: str,
+                         outputs: int, wires: list[list[str]], marker: dict[str, Any], *,
+                         z: str, g: str) -> dict[str, Any]:
     """A native resolver node (nodered-bridge's ``acm-resolver``): the strategy's
     template runs in Node-RED's own context instead of a function node's vm; the same
-    group env configures it. Flows with one need the bridge in their runtime."""
+    group env configures it. Flows with one need the bridge in their runtime.
+    ``template`` is the digest of the template text this acm writes it for (the node
+    warns when the bridge's differs): the first 16 hex digits of its SHA-256."""
+    digest = hashlib.sha256(template.encode("utf-8")).hexdigest()[:16]
     return {"id": node_id, "type": NATIVE_RESOLVER, "z": z, "g": g, "name": name,
-            "strategy": strategy, "outputs": outputs, "wires": wires, MARKER: marker}
+            "strategy": strategy, "template": digest, "outputs": outputs, "wires": wires,
+            MARKER: marker}
 
 
 def has_native_resolver(nodes: Sequence[Mapping[str, Any]]) -> bool:

@@ -1096,8 +1096,8 @@ class _Builder:
         mark = resolver_marker(policy.strategy, conflict, policy.name)
         if self.native:
             self._append(native_resolver_node(
-                build.resolver_id, name, policy.strategy, len(planned.targets), outputs,
-                mark, z=build.tab, g=build.group_id))
+                build.resolver_id, name, policy.strategy, template(policy.strategy),
+                len(planned.targets), outputs, mark, z=build.tab, g=build.group_id))
         else:
             self._append(function_node(
                 build.resolver_id, name, template(policy.strategy), len(planned.targets),

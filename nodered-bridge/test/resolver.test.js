@@ -21,14 +21,16 @@ function tempDir() {
 function start(config, dirs) {
     let Resolver = null;
     let input = null;
-    const seen = {errors: [], statuses: [], done: []};
+    const closers = [];
+    const seen = {errors: [], warnings: [], statuses: [], done: [], close: () => closers.forEach((f) => f())};
     const RED = {
         nodes: {
             createNode(node) {
                 Object.assign(node, {
-                    id: "r1", error: (e) => seen.errors.push(String(e)), warn() {}, log() {},
+                    id: "r1", error: (e) => seen.errors.push(String(e)),
+                    warn: (w) => seen.warnings.push(String(w)), log() {},
                     debug() {}, trace() {}, status: (s) => seen.statuses.push(s), send() {},
-                    on(event, fn) { if (event === "input") input = fn; },
+                    on(event, fn) { if (event === "input") input = fn; else closers.push(fn); },
                     context: () => ({get() {}, set() {}}),
                 });
             },
@@ -37,7 +39,8 @@ function start(config, dirs) {
         util: {getSetting: () => undefined, cloneMessage: (m) => structuredClone(m)},
     };
     resolverNode(RED, undefined, dirs);
-    new Resolver({id: "r1", type: "acm-resolver", strategy: config.strategy, outputs: 1});
+    new Resolver({id: "r1", type: "acm-resolver", strategy: config.strategy, outputs: 1,
+        template: config.template});
     input({payload: 1, _msgid: "m1"}, () => assert.fail("nothing is sent"), (err) => seen.done.push(err));
     return seen;
 }
@@ -57,7 +60,8 @@ test("templates: a packed package's acm-data/ (pack-data.js) comes first", () =>
         const found = resolverNode.findTemplates([path.join(dir, "acm-data"), CHECKOUT]);
         assert.equal(found.dir, path.join(dir, "acm-data", "resolvers"));
         const compile = resolverNode.compiler([path.join(dir, "acm-data")]);
-        assert.equal(typeof compile("lock"), "function");
+        assert.equal(typeof compile("lock").run, "function");
+        assert.match(compile("lock").digest, /^[0-9a-f]{16}$/);
         assert.equal(compile("lock"), compile("lock"), "compiled once per strategy");
     } finally {
         fs.rmSync(dir, {recursive: true, force: true});
@@ -125,4 +129,38 @@ test("timers: a callback that throws is the node's error, and close clears what 
     // the fake keeps the entry of the one that ran; close cleared the two still pending
     assert.deepEqual([...queue.keys()], [bad]);
     assert.deepEqual(fired, []);
+});
+
+test("node: a template other than the one acm wrote the node for is named, and runs", () => {
+    const ours = resolverNode.compiler(resolverNode.DATA_DIRS)("lock").digest;
+    assert.deepEqual(start({strategy: "lock", template: ours}, resolverNode.DATA_DIRS).warnings, []);
+    const seen = start({strategy: "lock", template: "0123456789abcdef"}, resolverNode.DATA_DIRS);
+    assert.equal(seen.warnings.length, 1);
+    assert.match(seen.warnings[0], /lock template is not the one acm wrote this node for/);
+    assert.match(seen.errors.join("\n"), /ACM_RESOLVER is not set/, "it still ran the message");
+});
+
+test("node: closing clears the status it showed, as a function node does", () => {
+    const seen = start({strategy: "nonsense"}, resolverNode.DATA_DIRS);
+    seen.close();
+    assert.deepEqual(seen.statuses.at(-1), {});
+    const shown = start({strategy: "lock"}, resolverNode.DATA_DIRS);  // the template's status
+    assert.equal(shown.statuses.at(-1).text, "ACM_RESOLVER missing");
+    shown.close();
+    assert.deepEqual(shown.statuses.at(-1), {});
+});
+
+test("templates: the checkout's acm/data counts only beside an ACM checkout", () => {
+    const dir = tempDir();
+    try {
+        const pkg = path.join(dir, "node_modules", "node-red-acm-bridge");
+        fs.mkdirSync(pkg, {recursive: true});
+        fs.mkdirSync(path.join(dir, "node_modules", "acm", "data"), {recursive: true});
+        assert.deepEqual(resolverNode.dataDirs(pkg), [path.join(pkg, "acm-data")]);
+        const bridge = path.join(__dirname, "..");
+        assert.deepEqual(resolverNode.dataDirs(bridge),
+            [path.join(bridge, "acm-data"), path.join(bridge, "..", "acm", "data")]);
+    } finally {
+        fs.rmSync(dir, {recursive: true, force: true});
+    }
 });
