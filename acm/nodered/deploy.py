@@ -107,7 +107,9 @@ def deploy(model: Model, flows: dict[str, list[dict[str, Any]]], backup_dir: Pat
     A runtime is written with the revision it was read at. After a ``409`` the
     deploy's own changes (the target against what was first read) are applied on
     top of what the other deploy left, unless both changed the same node. A
-    rollback only overwrites flows this deploy wrote, unless ``force_rollback``.
+    rollback only overwrites flows this deploy wrote, unless ``force_rollback``. Every
+    runtime that is to get native resolvers is asked for their node type before the
+    first is written (so the writes themselves need not ask again).
     """
     runtimes = [r for r in model.runtimes if not only or r.id in only]
     outcomes = [RuntimeOutcome(r.id, public_url(r.url or ""), "not attempted") for r in runtimes]
@@ -158,7 +160,7 @@ def _deploy_runtime(runtime: Runtime, make: Callable[[Runtime], AdminClient],
     client: AdminClient | None = None
     try:
         client = make(runtime)
-        result = update_flows(client, change, backup_dir)
+        result = update_flows(client, change, backup_dir, check_types=False)  # deploy() asked
     except OutcomeUnknown as exc:
         outcome.state, outcome.error = "unknown", str(exc)
         outcome.old_rev, outcome.backup, outcome.written = exc.old_rev, exc.backup, change.last
