@@ -56,7 +56,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from nodered import NodeRed, missing  # noqa: E402
 
-from acm.rewrite.nodes import tag_rule  # noqa: E402
+from acm.rewrite.nodes import native_resolver_node, tag_rule  # noqa: E402
 from acm.rewrite.resolve import template  # noqa: E402
 
 #: Targets of issue 14 (item 4), printed beside the figures.
@@ -136,8 +136,8 @@ def resolver(strategy: str, name: str, options: dict[str, Any], wires: list[list
     config = {"strategy": strategy, "conflict": f"BENCH-{name}", "label": name,
               "targets": 1, "options": options}
     if native:
-        node = {"id": name, "type": "acm-resolver", "z": "bench", "g": f"g-{name}",
-                "name": name, "strategy": strategy, "outputs": len(wires), "wires": wires}
+        node = native_resolver_node(name, name, strategy, TEMPLATE(strategy), len(wires), wires,
+                                    {}, z="bench", g=f"g-{name}")
     else:
         node = function(name, TEMPLATE(strategy), wires, g=f"g-{name}")
     group = {"id": f"g-{name}", "type": "group", "z": "bench", "name": name,

@@ -243,5 +243,4 @@ module.exports.findTemplates = findTemplates;
 module.exports.compiler = compiler;
 module.exports.nodeTimers = nodeTimers;
 module.exports.dataDirs = dataDirs;
-module.exports.digest = digest;
 module.exports.DATA_DIRS = DATA_DIRS;
